@@ -1,0 +1,145 @@
+"""Board profiles: load and validate `boards/*.yaml` against one schema.
+
+A profile is data: the CPU and its ISA extensions, the memory regions the
+linker script is made from, compiler flags, and how to run a binary on it
+(native on the host, QEMU, or pyOCD + a serial port). Nothing in Python
+hard-codes a board.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from . import BOARDS_DIR
+from .errors import BoardError
+
+CPUS = ("host", "cortex-m4", "cortex-m7", "cortex-m55")
+ISA_EXTENSIONS = ("dsp", "mve")
+RUNNERS = ("host", "qemu", "pyocd")
+
+
+@dataclass(frozen=True)
+class MemoryRegion:
+    name: str
+    origin: int
+    length: int  # bytes
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    description: str
+    cpu: str
+    isa: tuple[str, ...]
+    clock_hz: int
+    flash: MemoryRegion | None       # where code and const weights go
+    ram: MemoryRegion | None         # where the arena, stack and data go
+    extra_regions: tuple[MemoryRegion, ...]
+    cflags: tuple[str, ...]
+    ldflags: tuple[str, ...]
+    run: dict = field(hash=False, compare=False)   # runner-specific settings
+    path: Path | None = field(default=None, compare=False)
+
+    @property
+    def is_host(self) -> bool:
+        return self.cpu == "host"
+
+    @property
+    def has_dsp(self) -> bool:
+        return "dsp" in self.isa
+
+    @property
+    def has_mve(self) -> bool:
+        return "mve" in self.isa
+
+
+def _size(value, where: str) -> int:
+    """Accept 1234, '0x400', '512K', '4M'."""
+    if isinstance(value, int):
+        return value
+    text = str(value).strip().upper()
+    scale = 1
+    if text.endswith("K"):
+        scale, text = 1024, text[:-1]
+    elif text.endswith("M"):
+        scale, text = 1024 * 1024, text[:-1]
+    try:
+        return int(text, 0) * scale
+    except ValueError:
+        raise BoardError(f"{where}: '{value}' is not a size",
+                         "write a byte count such as 0x20000000, 524288, 512K or 4M") from None
+
+
+def _region(name: str, spec, where: str) -> MemoryRegion:
+    if not isinstance(spec, dict) or "origin" not in spec or "length" not in spec:
+        raise BoardError(f"{where}: memory region '{name}' needs 'origin' and 'length'",
+                         "example: ram: {origin: 0x20000000, length: 512K}")
+    return MemoryRegion(name, _size(spec["origin"], where), _size(spec["length"], where))
+
+
+def parse_board(data: dict, where: str) -> Board:
+    """Validate one profile's parsed YAML. Raises BoardError naming the field."""
+    if not isinstance(data, dict):
+        raise BoardError(f"{where}: a board profile must be a YAML mapping")
+    required = ("name", "cpu", "run")
+    missing = [key for key in required if key not in data]
+    if missing:
+        raise BoardError(f"{where}: missing field(s) {', '.join(missing)}",
+                         f"every profile needs {', '.join(required)}")
+    cpu = data["cpu"]
+    if cpu not in CPUS:
+        raise BoardError(f"{where}: cpu '{cpu}' is not supported", f"use one of {', '.join(CPUS)}")
+    isa = tuple(data.get("isa", ()))
+    bad_isa = [ext for ext in isa if ext not in ISA_EXTENSIONS]
+    if bad_isa:
+        raise BoardError(f"{where}: unknown ISA extension(s) {bad_isa}",
+                         f"known: {', '.join(ISA_EXTENSIONS)}")
+    run = data["run"]
+    if not isinstance(run, dict) or run.get("kind") not in RUNNERS:
+        raise BoardError(f"{where}: run.kind must be one of {', '.join(RUNNERS)}")
+    if run["kind"] == "qemu" and "machine" not in run:
+        raise BoardError(f"{where}: a qemu board needs run.machine", "e.g. machine: mps2-an500")
+    memory = data.get("memory", {}) or {}
+    if cpu != "host" and not {"flash", "ram"} <= set(memory):
+        raise BoardError(f"{where}: a microcontroller profile needs memory.flash and memory.ram")
+    regions = {name: _region(name, spec, where) for name, spec in memory.items()}
+    return Board(
+        name=str(data["name"]),
+        description=str(data.get("description", "")),
+        cpu=cpu,
+        isa=isa,
+        clock_hz=_size(data.get("clock_hz", 0), where),
+        flash=regions.pop("flash", None),
+        ram=regions.pop("ram", None),
+        extra_regions=tuple(regions.values()),
+        cflags=tuple(data.get("cflags", ())),
+        ldflags=tuple(data.get("ldflags", ())),
+        run=dict(run),
+    )
+
+
+def known_boards(boards_dir: Path = BOARDS_DIR) -> list[str]:
+    return sorted(p.stem for p in boards_dir.glob("*.yaml"))
+
+
+def load_board(name: str, boards_dir: Path = BOARDS_DIR) -> Board:
+    """Load `boards/<name>.yaml`, or a path to a profile file."""
+    candidate = Path(name)
+    if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
+        path = candidate
+    else:
+        if not name.replace("-", "").replace("_", "").isalnum():
+            raise BoardError(f"unknown board '{name}'", f"known boards: {', '.join(known_boards(boards_dir))}")
+        path = boards_dir / f"{name}.yaml"
+        if not path.is_file():
+            raise BoardError(f"unknown board '{name}'",
+                             f"known boards: {', '.join(known_boards(boards_dir))} "
+                             f"(or pass a path to your own profile .yaml)")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise BoardError(f"{path}: not valid YAML ({err})") from None
+    board = parse_board(data, str(path))
+    return Board(**{**board.__dict__, "path": path})

@@ -1,0 +1,140 @@
+"""Command line: argument parsing only. Each verb calls one stage function.
+
+User errors (TinyattendError) print their message and fix, no traceback,
+and exit non-zero.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import TinyattendError
+
+KERNEL_SETS = ("portable", "cmsis-nn", "auto")
+OPTIMIZE_GOALS = ("speed", "size", "balanced")
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    try:
+        dims = tuple(int(d) for d in text.replace("x", ",").split(",") if d.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a shape; write e.g. 1,3,224,224") from None
+    if not dims or any(d <= 0 for d in dims):
+        raise argparse.ArgumentTypeError(f"'{text}': every dimension must be a positive integer")
+    return dims
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a comma-separated list of numbers") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tinyattend", description=__doc__.splitlines()[0])
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    p = verbs.add_parser("convert", help="ONNX/Keras/TFLite model -> int8 TFLite + generated C project")
+    p.add_argument("model", type=Path, help=".onnx, .tflite (full int8), .keras/.h5 or a SavedModel directory")
+    p.add_argument("--board", required=True, help="board profile name (see boards/) or a profile .yaml")
+    p.add_argument("-o", "--out", required=True, type=Path, help="output directory (created; replaced if tinyattend made it)")
+    p.add_argument("--calib", help="calibration data: .npy/.npz array, or a folder of images")
+    p.add_argument("--input-shape", type=_shape, help="input shape for models with dynamic dimensions, e.g. 1,3,96,96")
+    p.add_argument("--mean", type=_floats, help="per-channel mean subtracted from image calibration data (0..255 scale), e.g. 123.7,116.3,103.5")
+    p.add_argument("--std", type=_floats, help="per-channel std dividing image calibration data (0..255 scale), e.g. 58.4,57.1,57.4")
+    p.add_argument("--layout", choices=("nchw", "nhwc"), help="layout of .npy calibration arrays (default: the model's input layout)")
+    p.add_argument("--calib-samples", type=int, default=200, help="at most this many calibration samples (default 200)")
+    p.add_argument("--kernels", choices=KERNEL_SETS, default="portable")
+    p.add_argument("--optimize", choices=OPTIMIZE_GOALS, default="balanced")
+
+    p = verbs.add_parser("run", help="build and run a converted model once on a board")
+    p.add_argument("out", type=Path, help="directory written by `tinyattend convert`")
+    p.add_argument("--board", required=True)
+    p.add_argument("--input", required=True, type=Path, help="int8 .npy with the model's input shape")
+    p.add_argument("--output", required=True, type=Path, help="where to write the int8 output .npy")
+    p.add_argument("--kernels", choices=KERNEL_SETS)
+
+    p = verbs.add_parser("verify", help="compare generated code with the TFLM interpreter, bit for bit")
+    p.add_argument("out", type=Path)
+    p.add_argument("--samples", type=int, default=100, help="random inputs (and as many calibration inputs when available)")
+    p.add_argument("--board", default="host")
+    p.add_argument("--seed", type=int, default=0)
+
+    p = verbs.add_parser("bench", help="build and run on a board; instructions, memory, flash, bit-exactness")
+    p.add_argument("out", type=Path)
+    p.add_argument("--board", required=True)
+    p.add_argument("--kernels", choices=KERNEL_SETS)
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds before a run is declared hung")
+
+    p = verbs.add_parser("inspect", help="ops, shapes, quantization, MACs and kernel support of a model")
+    p.add_argument("model", type=Path)
+
+    p = verbs.add_parser("report", help="HTML report with plots from OUT/report.json and the last bench")
+    p.add_argument("out", type=Path)
+
+    p = verbs.add_parser("zoo", help="the model zoo: list, export")
+    zoo = p.add_subparsers(dest="zoo_verb", required=True, metavar="ZOO_VERB")
+    zoo.add_parser("list", help="table of zoo models")
+    z = zoo.add_parser("export", help="export a zoo model to ONNX")
+    z.add_argument("name")
+    z.add_argument("-o", "--out", required=True, type=Path)
+    z.add_argument("--weights", type=Path)
+
+    p = verbs.add_parser("demo", help="the README demo: bundled AttendNeXt digits model on the emulated Cortex-M7")
+    p.add_argument("-o", "--out", type=Path, default=Path("demo-out"))
+    p.add_argument("--board", default="cortex-m7")
+
+    p = verbs.add_parser("bench-all", help="benchmark tables for MLPerf Tiny and zoo models (make bench)")
+    p.add_argument("-o", "--out", type=Path, default=Path("bench-out"))
+    return parser
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    # Imports are per verb: `tinyattend --help` must not pay for TensorFlow.
+    if args.verb == "convert":
+        from .pipeline import convert_command
+        return convert_command(args)
+    if args.verb == "run":
+        from .run.runner import run_command
+        return run_command(args)
+    if args.verb == "verify":
+        from .verify import verify_command
+        return verify_command(args)
+    if args.verb == "bench":
+        from .run.bench import bench_command
+        return bench_command(args)
+    if args.verb == "inspect":
+        from .inspect import inspect_command
+        return inspect_command(args)
+    if args.verb == "report":
+        from .report.html import report_command
+        return report_command(args)
+    if args.verb == "zoo":
+        from .zoo.cli import zoo_command
+        return zoo_command(args)
+    if args.verb == "demo":
+        from .demo import demo_command
+        return demo_command(args)
+    if args.verb == "bench-all":
+        from .run.bench_all import bench_all_command
+        return bench_all_command(args)
+    raise AssertionError(args.verb)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return dispatch(args)
+    except TinyattendError as err:
+        print(err.render(), file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

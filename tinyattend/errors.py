@@ -1,0 +1,58 @@
+"""User-facing errors. Each carries what went wrong, where, and how to fix it.
+
+The CLI prints these without a traceback and exits non-zero; anything else
+that escapes is a bug in tinyattend and keeps its traceback.
+"""
+
+
+class TinyattendError(Exception):
+    """Base class: `str(err)` is the message, `err.fix` how to fix it."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, fix: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+
+    def render(self) -> str:
+        text = f"error: {self.message}"
+        if self.fix:
+            text += f"\n  fix: {self.fix}"
+        return text
+
+
+class BadModelError(TinyattendError):
+    """The model file is missing, unreadable, corrupt or of the wrong kind."""
+
+
+class UnsupportedOpError(TinyattendError):
+    """One or more ops cannot be converted or run; `ops` lists (op, tensor, reason)."""
+
+    def __init__(self, message: str, fix: str = "", ops=()):
+        super().__init__(message, fix)
+        self.ops = list(ops)
+
+
+class CalibrationDataError(TinyattendError):
+    """Calibration data has the wrong shape, dtype, count or format."""
+
+
+class BoardError(TinyattendError):
+    """Unknown board, or an invalid board profile."""
+
+
+class DoesNotFitError(TinyattendError):
+    """The model's weights or arena do not fit the board's flash or RAM."""
+
+
+class OutputDirError(TinyattendError):
+    """The output directory exists and was not written by tinyattend."""
+
+
+class ToolchainError(TinyattendError):
+    """A compiler, emulator or library the step needs is missing or failed."""
+
+
+class RunError(TinyattendError):
+    """A built model failed to run: crash, hang, timeout, or bad protocol reply."""
