@@ -18,6 +18,9 @@ from .errors import BoardError
 CPUS = ("host", "cortex-m4", "cortex-m7", "cortex-m55")
 ISA_EXTENSIONS = ("dsp", "mve")
 RUNNERS = ("host", "qemu", "pyocd")
+# Optional `firmware:` settings used by build/firmware.py (all have defaults).
+FIRMWARE_KEYS = ("vectors", "stack_size", "heap_size", "caches", "uart")
+UART_KINDS = ("cmsdk", "stm32-usart", "nrf-uart")
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,10 @@ class Board:
     cflags: tuple[str, ...]
     ldflags: tuple[str, ...]
     run: dict = field(hash=False, compare=False)   # runner-specific settings
+    # firmware-project settings: vectors (region name holding the vector table,
+    # default flash), stack_size, heap_size (bytes), caches (enable M7 I/D caches),
+    # uart {kind, base, clock_hz, init: [[address, mask, value], ...]}
+    firmware: dict = field(default_factory=dict, hash=False, compare=False)
     path: Path | None = field(default=None, compare=False)
 
     @property
@@ -105,6 +112,7 @@ def parse_board(data: dict, where: str) -> Board:
     if cpu != "host" and not {"flash", "ram"} <= set(memory):
         raise BoardError(f"{where}: a microcontroller profile needs memory.flash and memory.ram")
     regions = {name: _region(name, spec, where) for name, spec in memory.items()}
+    firmware = _firmware(data.get("firmware", {}) or {}, set(regions), where)
     return Board(
         name=str(data["name"]),
         description=str(data.get("description", "")),
@@ -117,7 +125,36 @@ def parse_board(data: dict, where: str) -> Board:
         cflags=tuple(data.get("cflags", ())),
         ldflags=tuple(data.get("ldflags", ())),
         run=dict(run),
+        firmware=firmware,
     )
+
+
+def _firmware(spec, region_names: set[str], where: str) -> dict:
+    """Validate the optional `firmware:` mapping; sizes become byte counts."""
+    if not isinstance(spec, dict):
+        raise BoardError(f"{where}: firmware must be a mapping", f"known keys: {', '.join(FIRMWARE_KEYS)}")
+    unknown = sorted(set(spec) - set(FIRMWARE_KEYS))
+    if unknown:
+        raise BoardError(f"{where}: unknown firmware key(s) {unknown}", f"known keys: {', '.join(FIRMWARE_KEYS)}")
+    out = dict(spec)
+    if "vectors" in out and out["vectors"] not in region_names:
+        raise BoardError(f"{where}: firmware.vectors '{out['vectors']}' is not a memory region",
+                         f"name one of {', '.join(sorted(region_names))}")
+    for key in ("stack_size", "heap_size"):
+        if key in out:
+            out[key] = _size(out[key], where)
+    if "uart" in out:
+        uart = out["uart"]
+        if not isinstance(uart, dict) or uart.get("kind") not in UART_KINDS or "base" not in uart:
+            raise BoardError(f"{where}: firmware.uart needs kind ({', '.join(UART_KINDS)}) and base",
+                             "example: uart: {kind: cmsdk, base: 0x40004000, clock_hz: 25000000}")
+        init = uart.get("init", []) or []
+        if not all(isinstance(w, (list, tuple)) and len(w) == 3 for w in init):
+            raise BoardError(f"{where}: firmware.uart.init must be a list of [address, mask, value]")
+        out["uart"] = {**uart, "base": _size(uart["base"], where),
+                       "clock_hz": _size(uart.get("clock_hz", 0), where),
+                       "init": [tuple(_size(v, where) for v in w) for w in init]}
+    return out
 
 
 def known_boards(boards_dir: Path = BOARDS_DIR) -> list[str]:
