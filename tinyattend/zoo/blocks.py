@@ -58,14 +58,11 @@ class MatMul(nn.Module):
 
 
 class SelectiveAttention(nn.Module):
-    """F(V, A, S) = V * A * S, with S a learned per-channel scale (our choice: per channel, init 1)."""
-
-    def __init__(self, channels: int):
-        super().__init__()
-        self.scale = nn.Parameter(torch.ones(1, channels, 1, 1))
+    """The full-size product V * A of F(V, A, S); S is applied by the condenser on the condensed map
+    (per-channel scaling commutes with nearest upsampling), so only one map-sized MUL remains."""
 
     def forward(self, v: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-        return v * (a * self.scale)
+        return v * a
 
 
 class Residual(nn.Module):
@@ -95,7 +92,7 @@ class AttentionCondenser(nn.Module):
     F(V, A, S) with V the input, A the attention values from the embedding, S a learned scale.
     Choices (ours): C = 2x2 max pool stride 2; E = 1x1 conv C->C/4 (at least 8) + ReLU,
     3x3 conv + ReLU, 1x1 conv back to C; X = nearest x2; F = V * sigmoid(A) * S with S per
-    channel. The sigmoid runs before the upsample (same result for nearest, 4x fewer ops).
+    channel. The sigmoid and S run before the upsample (same result for nearest, 4x fewer ops).
     No residual. Height and width must be even.
     """
 
@@ -111,10 +108,11 @@ class AttentionCondenser(nn.Module):
             ConvNormAct(mid, channels, 1, bias=True, norm=False),
         )
         self.gate = nn.Sigmoid()
-        self.attend = SelectiveAttention(channels)
+        self.scale = nn.Parameter(torch.ones(1, channels, 1, 1))   # S, per channel
+        self.attend = SelectiveAttention()
 
     def forward(self, v: torch.Tensor) -> torch.Tensor:
-        a = self.gate(self.embed(self.condense(v)))
+        a = self.gate(self.embed(self.condense(v))) * self.scale
         return self.attend(v, nearest_upsample(a, self.pool_factor))
 
 
@@ -165,11 +163,13 @@ class DoubleCondensingAttentionCondenser(nn.Module):
             ConvNormAct(mid, channels, 1, bias=True, norm=False),
         )
         self.gate = nn.Sigmoid()
-        self.attend = SelectiveAttention(channels)
+        self.scale = nn.Parameter(torch.ones(1, channels, 1, 1))   # S, per channel
+        self.attend = SelectiveAttention()
 
     def forward(self, v: torch.Tensor) -> torch.Tensor:
         a = self.embed2(self.condense2(self.embed1(self.condense(v))))
-        return self.attend(v, nearest_upsample(self.gate(a), self.pool_factor))
+        a = self.gate(a) * self.scale
+        return self.attend(v, nearest_upsample(a, self.pool_factor))
 
 
 def condenser_for(kind: str, channels: int, size: int) -> nn.Module | None:

@@ -92,3 +92,24 @@ class LowFormer(nn.Module):
 def lowformer(variant: str, num_classes: int = 1000) -> LowFormer:
     """variant: 'b0', 'b1', 'b1.5', 'b3' (published) or 'micro' (ours)."""
     return LowFormer(CONFIGS[variant], num_classes)
+
+
+def lowformer_b0(num_classes: int = 1000) -> LowFormer:
+    return lowformer("b0", num_classes)
+
+
+def lowformer_b1(num_classes: int = 1000) -> LowFormer:
+    return lowformer("b1", num_classes)
+
+
+def lowformer_b15(num_classes: int = 1000) -> LowFormer:
+    return lowformer("b1.5", num_classes)
+
+
+def lowformer_b3(num_classes: int = 1000) -> LowFormer:
+    return lowformer("b3", num_classes)
+
+
+def lowformer_micro(num_classes: int = 1000) -> LowFormer:
+    """MCU LowFormer (ours): 128x128x3, TFLM ops only once BatchNorm is folded or lowered."""
+    return lowformer("micro", num_classes)

@@ -1,0 +1,81 @@
+"""Single-op test models and the bit-exactness check every kernel test uses.
+
+`int8_tflite` converts a small Keras/tf.function model to full-int8 TFLite with
+the real TFLite converter; `assert_bit_exact` generates C for it, builds it on
+the host (optionally under AddressSanitizer + UBSan) and compares its outputs
+with the TFLM interpreter's, byte for byte, on random and calibration inputs.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def int8_tflite(build_model, input_shapes, *, samples: int = 32, seed: int = 0, low: float = -1.0,
+                high: float = 1.0, per_channel_dense: bool = True) -> bytes:
+    """Full-integer int8 TFLite from `build_model(tf) -> keras.Model or tf.function`.
+
+    input_shapes: list of shapes, batch dimension included (1, ...).
+    """
+    import tensorflow as tf
+    model = build_model(tf)
+    rng = np.random.default_rng(seed)
+
+    def representative():
+        for _ in range(samples):
+            yield [rng.uniform(low, high, size=shape).astype(np.float32) for shape in input_shapes]
+
+    if isinstance(model, tf.keras.Model):
+        converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    else:
+        concrete = model.get_concrete_function(*[tf.TensorSpec(shape, tf.float32) for shape in input_shapes])
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    if not per_channel_dense:
+        converter._experimental_disable_per_channel_quantization_for_dense_layers = True
+    return converter.convert()
+
+
+def op_types(tflite: bytes) -> list[str]:
+    from tinyattend.ir.tflite_reader import read_tflite
+    return [op.type for op in read_tflite(tflite).ops]
+
+
+def assert_bit_exact(tflite: bytes, out_dir: Path, *, samples: int = 100, sanitize: bool = True,
+                     seed: int = 0, expect_ops=None) -> dict:
+    """Generate, build and run on the host; assert every output equals TFLM's. Returns the report."""
+    from tinyattend.boards import load_board
+    from tinyattend.build.host import build_host, run_host
+    from tinyattend.pipeline import write_project
+    from tinyattend.verify import compare, random_inputs, tflm_reference
+
+    if expect_ops is not None:
+        ops = op_types(tflite)
+        for op in expect_ops:
+            assert op in ops, f"the test model should contain {op}, it has {ops}"
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report = write_project(out_dir, tflite, load_board("host"), kernels="portable", optimize="balanced",
+                           model_name="test_op")
+    shape_in, shape_out = tuple(report["input"]["shape"]), tuple(report["output"]["shape"])
+    inputs = random_inputs(shape_in, samples, seed)
+    # Also the extremes, where saturation and rounding corners live.
+    inputs[0].fill(-128)
+    if samples > 1:
+        inputs[1].fill(127)
+    binary = build_host(out_dir, sanitize=sanitize)
+    ours = run_host(binary, inputs, int(np.prod(shape_in)), shape_out)
+    reference = tflm_reference(out_dir / "model.tflite", inputs)
+    result = compare(ours, reference)
+    assert result["identical"] == result["samples"], (
+        f"{result['samples'] - result['identical']} of {result['samples']} outputs differ from TFLM "
+        f"(max {result['max_abs_diff_lsb']} LSB, first at sample {result['first_mismatch']})")
+    return report

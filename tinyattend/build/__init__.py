@@ -1,0 +1,1 @@
+"""Build stage: project files and compiler invocations (host and firmware)."""

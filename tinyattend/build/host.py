@@ -1,0 +1,75 @@
+"""Build and run the generated model on the development machine (board `host`).
+
+The host runner is for verification against TFLM, not for timing.
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import jinja2
+import numpy as np
+
+from .. import TEMPLATES_DIR, __version__
+from ..errors import RunError, ToolchainError
+
+SANITIZE_FLAGS = "-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+
+
+def write_host_project(project_dir: Path, cflags: str = "-O2") -> None:
+    """Write `host/main.c` and `host/Makefile` beside the generated `model/` folder."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR / "host")),
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    project_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("main.c", "Makefile"):
+        (project_dir / name).write_text(env.get_template(f"{name}.j2").render(version=__version__, cflags=cflags))
+
+
+def build_host(out_dir: Path, *, sanitize: bool = False, cc: str | None = None) -> Path:
+    """Compile OUT/model + OUT/host into OUT/host/model_host (or model_host_san). Returns the binary."""
+    out_dir = Path(out_dir)
+    host_dir = out_dir / "host"
+    if not (out_dir / "model" / "model.c").is_file():
+        raise ToolchainError(f"{out_dir} has no generated model (model/model.c)",
+                             f"run `tinyattend convert MODEL --board host -o {out_dir}` first")
+    if not (host_dir / "main.c").is_file():
+        write_host_project(host_dir)
+    compiler = cc or shutil.which("gcc") or shutil.which("cc")
+    if compiler is None:
+        raise ToolchainError("no C compiler (gcc or cc) on PATH", "install gcc (Debian: apt-get install gcc)")
+    binary = host_dir / ("model_host_san" if sanitize else "model_host")
+    sources = sorted(str(p) for p in (out_dir / "model").glob("*.c")) + [str(host_dir / "main.c")]
+    flags = (SANITIZE_FLAGS if sanitize else "-O2").split()
+    cmd = [compiler, "-std=c99", "-Wall", "-Wextra", "-Werror", *flags, f"-I{out_dir / 'model'}",
+           *sources, "-o", str(binary), "-lm"]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise ToolchainError(f"host build of {out_dir} failed:\n{result.stderr[-4000:]}",
+                             "this is a tinyattend bug if the generated code does not compile; please report it")
+    return binary
+
+
+def run_host(binary: Path, inputs: np.ndarray, input_bytes: int, output_shape: tuple[int, ...],
+             timeout: float = 600.0) -> np.ndarray:
+    """Run N int8 inputs (first axis) through the host binary; returns N int8 outputs."""
+    inputs = np.ascontiguousarray(inputs, dtype=np.int8)
+    count = inputs.shape[0]
+    if inputs[0].nbytes != input_bytes:
+        raise RunError(f"each input has {inputs[0].nbytes} bytes, the model expects {input_bytes}")
+    with tempfile.TemporaryDirectory(prefix="tinyattend-run-") as tmp:
+        in_path, out_path = Path(tmp) / "inputs.bin", Path(tmp) / "outputs.bin"
+        in_path.write_bytes(inputs.tobytes())
+        try:
+            result = subprocess.run([str(binary), str(in_path), str(out_path)], capture_output=True,
+                                    text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise RunError(f"{binary} did not finish in {timeout:.0f} s") from None
+        if result.returncode != 0:
+            raise RunError(f"{binary} failed (exit {result.returncode}):\n{result.stderr[-4000:]}")
+        data = np.frombuffer(out_path.read_bytes(), dtype=np.int8)
+    per_output = int(np.prod(output_shape))
+    if data.size != count * per_output:
+        raise RunError(f"{binary} wrote {data.size} bytes for {count} inputs; expected {count * per_output}")
+    return data.reshape((count, *output_shape))

@@ -1,0 +1,1 @@
+"""Code generation: IR ops lowered to kernel calls, rendered to C from templates/."""

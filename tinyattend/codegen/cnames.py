@@ -1,0 +1,28 @@
+"""Making untrusted model text safe for C source and file names."""
+from __future__ import annotations
+
+import re
+
+_COMMENT_SAFE = re.compile(r"[^A-Za-z0-9 _.,:;/()\[\]+=#@-]")
+
+
+def c_comment_text(text: str, limit: int = 80) -> str:
+    """Text that can sit inside a /* */ comment: no '*', no newlines, no control characters."""
+    clean = _COMMENT_SAFE.sub("?", str(text))[:limit]
+    return clean
+
+
+def c_identifier(text: str, prefix: str = "ta_") -> str:
+    """A valid C identifier derived from text (for readability only; uniqueness comes from indices)."""
+    body = re.sub(r"[^A-Za-z0-9_]", "_", str(text))[:40].strip("_") or "x"
+    return prefix + body
+
+
+def c_int(value: int) -> str:
+    """A C literal for a 32-bit value; INT32_MIN cannot be written as a single negative literal."""
+    value = int(value)
+    if value == -(1 << 31):
+        return "(-2147483647 - 1)"
+    if not -(1 << 31) <= value < (1 << 32):
+        raise ValueError(f"{value} does not fit 32 bits")
+    return str(value)

@@ -1,0 +1,123 @@
+"""Render the lowered graph and its arena plan to C through the Jinja templates.
+
+Output is deterministic: the same model and options give the same bytes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jinja2
+import numpy as np
+
+from .. import TEMPLATES_DIR, __version__
+from ..ir.graph import Graph
+from ..plan.arena import ArenaPlan
+from .cnames import c_comment_text, c_int
+from .lowering import Alias, ConstRef, KernelCall, ScratchArg, TensorArg
+
+CTYPES = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "int32": "int32_t", "float32": "float"}
+KERNELS_DIR = TEMPLATES_DIR / "kernels"
+
+
+@dataclass(frozen=True)
+class GeneratedFile:
+    name: str
+    text: str
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR / "model")),
+                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                              trim_blocks=True, lstrip_blocks=True)
+
+
+def format_array(values: np.ndarray, per_line: int = 16) -> str:
+    flat = [c_int(v) for v in np.asarray(values).ravel().tolist()]
+    lines = [", ".join(flat[i:i + per_line]) for i in range(0, len(flat), per_line)]
+    return ",\n    ".join(lines)
+
+
+def _render_value(value, symbols: dict) -> str:
+    if isinstance(value, ConstRef):
+        return symbols[value.name]
+    if isinstance(value, dict):
+        return "{" + ", ".join(f".{k} = {c_int(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (tuple, list)):
+        return "{" + ", ".join(c_int(v) for v in value) + "}"
+    if isinstance(value, (bool, np.bool_)):
+        return "1" if value else "0"
+    return c_int(value)
+
+
+def generate_sources(graph: Graph, lowered: list, plan: ArenaPlan, buffer_of: dict, model_name: str) -> list[GeneratedFile]:
+    """model.h, model.c, model_data.h, model_data.c and the kernel files the calls use."""
+    env = _environment()
+    arrays = []           # (symbol, ctype, count, text, comment)
+    weight_symbols: dict[int, str] = {}
+
+    def tensor_expr(arg: TensorArg) -> str:
+        tensor = graph.tensor(arg.index)
+        ctype = CTYPES[tensor.dtype]
+        if tensor.is_constant:
+            if arg.index not in weight_symbols:
+                symbol = f"ta_tensor{arg.index}"
+                weight_symbols[arg.index] = symbol
+                arrays.append((symbol, ctype, tensor.num_elements, format_array(tensor.array()),
+                               f"tensor {arg.index} '{c_comment_text(tensor.name)}' {list(tensor.shape)}"))
+            return weight_symbols[arg.index]
+        offset = plan.offsets[buffer_of[arg.index]]
+        qualifier = "const " if arg.const else ""
+        return f"({qualifier}{ctype} *)(arena + {offset})"
+
+    calls = []
+    sources: set[str] = set()
+    layer_names = []
+    for position, (op, low) in enumerate(zip(graph.ops, lowered)):
+        out = graph.tensor(op.outputs[0])
+        comment = f"op {op.index}: {op.type} -> tensor {out.index} '{c_comment_text(out.name)}' {list(out.shape)}"
+        if isinstance(low, Alias):
+            calls.append({"comment": comment + " (aliases its input: no code)", "alias": True})
+            continue
+        assert isinstance(low, KernelCall)
+        sources.update(low.sources)
+        symbols = {}
+        for const in low.constants:
+            symbol = f"ta_op{op.index}_{const.name}"
+            symbols[const.name] = symbol
+            arrays.append((symbol, const.ctype, int(np.asarray(const.values).size), format_array(const.values),
+                           f"op {op.index} {op.type}: {const.name}"))
+        args = []
+        if low.params_type:
+            args.append(f"&op{op.index}_params")
+        for arg in low.args:
+            if isinstance(arg, TensorArg):
+                args.append(tensor_expr(arg))
+            elif isinstance(arg, ScratchArg):
+                args.append(f"(void *)(arena + {plan.offsets[f'scratch{position}']})")
+            elif isinstance(arg, ConstRef):
+                args.append(symbols[arg.name])
+            else:
+                args.append(str(arg))
+        calls.append({
+            "comment": comment, "alias": False, "layer": len(layer_names), "function": low.function,
+            "params_type": low.params_type, "params_name": f"op{op.index}_params",
+            "params": [(name, _render_value(value, symbols)) for name, value in low.params],
+            "args": args,
+        })
+        layer_names.append(op.type)
+
+    headers = sorted(s.split("/")[-1] for s in sources if s.endswith(".h"))
+    x, y = graph.tensor(graph.inputs[0]), graph.tensor(graph.outputs[0])
+    context = {
+        "version": __version__, "model_name": c_comment_text(model_name),
+        "arena_size": plan.size, "input": x, "output": y,
+        "input_offset": plan.offsets[buffer_of[x.index]], "output_offset": plan.offsets[buffer_of[y.index]],
+        "calls": calls, "layer_names": layer_names, "kernel_headers": headers,
+        "arrays": arrays, "ctype": CTYPES,
+    }
+    files = [GeneratedFile(name, env.get_template(f"{name}.j2").render(**context))
+             for name in ("model.h", "model.c", "model_data.h", "model_data.c")]
+    kernel_files = {"common/ta_common.h"} | sources
+    for source in sorted(kernel_files):
+        files.append(GeneratedFile(source.split("/")[-1], (KERNELS_DIR / source).read_text()))
+    return files

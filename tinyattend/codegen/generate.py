@@ -1,0 +1,93 @@
+"""The code-generation stage: check support, lower every op, plan the arena, emit C."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import UnsupportedOpError
+from ..ir.graph import Graph
+from ..plan.arena import ArenaPlan, plan_arena
+from ..plan.liveness import live_ranges
+from .cnames import c_comment_text
+from .emit import GeneratedFile, generate_sources
+from .lowering import Alias, KernelCall, Target
+from .ops import registry, supported_op_types
+
+
+@dataclass(frozen=True)
+class GeneratedModel:
+    files: list[GeneratedFile]
+    plan: ArenaPlan
+    lowered: list
+    buffer_of: dict
+    report: dict
+
+
+def unsupported_ops(graph: Graph, target: Target) -> list[dict]:
+    """Every op we cannot run, with the tensor it produces and why."""
+    table = registry()
+    problems = []
+    for op in graph.ops:
+        tensor = graph.tensor(op.outputs[0])
+        module = table.get(op.type)
+        if module is None:
+            reasons = [f"{op.type} has no kernel in tinyattend (supported: {', '.join(supported_op_types())})"]
+        else:
+            reasons = module.check(op, graph, target)
+        for reason in reasons:
+            problems.append({"op": op.type, "index": op.index, "tensor": c_comment_text(tensor.name, 120),
+                             "reason": reason})
+    return problems
+
+
+def check_io(graph: Graph) -> list[dict]:
+    problems = []
+    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+        problems.append({"op": "MODEL", "index": -1, "tensor": "",
+                         "reason": f"the model has {len(graph.inputs)} inputs and {len(graph.outputs)} outputs; "
+                                   "generated code supports one of each"})
+    for index in (*graph.inputs, *graph.outputs):
+        t = graph.tensor(index)
+        if t.dtype != "int8" or t.quant is None:
+            problems.append({"op": "MODEL", "index": -1, "tensor": c_comment_text(t.name, 120),
+                             "reason": f"model input/output '{c_comment_text(t.name)}' is {t.dtype}; "
+                                       "int8 in and out are required (convert with tinyattend convert)"})
+    for t in graph.tensors:
+        if not t.is_constant and t.num_elements == 0:
+            problems.append({"op": "MODEL", "index": -1, "tensor": c_comment_text(t.name, 120),
+                             "reason": f"tensor {t.index} has a zero-sized shape {list(t.shape)}"})
+    return problems
+
+
+def raise_unsupported(problems: list[dict], model_name: str) -> None:
+    lines = [f"  - {p['op']} (op {p['index']}, output '{p['tensor']}'): {p['reason']}" for p in problems]
+    raise UnsupportedOpError(
+        f"{model_name}: {len(problems)} problem(s) prevent code generation:\n" + "\n".join(lines),
+        "change these ops in the source model (see `tinyattend inspect MODEL`), or ask for the op "
+        "in the tinyattend issue tracker", ops=problems)
+
+
+def generate(graph: Graph, target: Target, model_name: str) -> GeneratedModel:
+    problems = check_io(graph) + unsupported_ops(graph, target)
+    if problems:
+        raise_unsupported(problems, model_name)
+    table = registry()
+    lowered = [table[op.type].lower(op, graph, target) for op in graph.ops]
+    ranges, buffer_of = live_ranges(graph, lowered)
+    plan = plan_arena(ranges)
+    files = generate_sources(graph, lowered, plan, buffer_of, model_name)
+    layers = [{"index": op.index, "op": op.type, "macs": low.macs, "output": list(graph.tensor(op.outputs[0]).shape)}
+              for op, low in zip(graph.ops, lowered) if isinstance(low, KernelCall)]
+    report = {
+        "arena_bytes": plan.size,
+        "ops": [op.type for op in graph.ops],
+        "unsupported_ops": [],
+        "layers": layers,
+        "generated_macs": sum(low.macs for low in lowered if isinstance(low, KernelCall)),
+        "aliased_ops": sum(isinstance(low, Alias) for low in lowered),
+        "kernels": target.kernels,
+        "scratch_bytes": sum(low.scratch_bytes for low in lowered if isinstance(low, KernelCall)),
+        "memory_timeline": [{"op": position, "bytes_live": plan.peak_at(position)} for position in range(len(graph.ops))],
+        "buffers": [{"buffer": r.buffer, "offset": plan.offsets[r.buffer], "size": r.size, "first": r.first,
+                     "last": r.last, "tensors": list(r.tensors)} for r in plan.ranges],
+    }
+    return GeneratedModel(files=files, plan=plan, lowered=lowered, buffer_of=buffer_of, report=report)

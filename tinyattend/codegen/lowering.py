@@ -1,0 +1,99 @@
+"""What an op lowers to: one kernel call, its constants and its scratch memory.
+
+Op modules in `codegen/ops/` turn an IR op into a `KernelCall`. The memory
+planner then places tensors and scratch buffers, and `emit` renders the calls.
+Lowering is pure: it reads the graph and returns data.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..boards import Board
+from ..ir.graph import Graph, Op
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the generated code is for: the board and the chosen kernel set."""
+    board: Board
+    kernels: str = "portable"        # portable | cmsis-nn
+    optimize: str = "balanced"       # speed | size | balanced
+
+
+@dataclass(frozen=True)
+class TensorArg:
+    """A pointer to a tensor's data: in the arena, or its constant array."""
+    index: int
+    const: bool = False              # render as `const int8_t *`
+
+
+@dataclass(frozen=True)
+class ScratchArg:
+    """A pointer to this op's scratch buffer in the arena."""
+
+
+@dataclass(frozen=True)
+class ConstRef:
+    """A reference to one of this call's ConstArrays, by its short name."""
+    name: str
+
+
+@dataclass(frozen=True)
+class ConstArray:
+    """Constant data the call needs (multipliers, tables, re-laid-out weights)."""
+    name: str                        # short name, unique within the call: "mult", "lut"
+    ctype: str                       # "int8_t", "int16_t", "int32_t", "uint8_t"
+    values: np.ndarray = field(compare=False)
+
+
+@dataclass(frozen=True)
+class KernelCall:
+    """One C call: `function(&params, *args)` with `params` a static const struct."""
+    function: str                          # e.g. "ta_conv2d_s8"
+    sources: tuple[str, ...]               # kernel files under templates/kernels/, .c and .h
+    params_type: str | None                # C struct type name, or None for no params struct
+    params: tuple[tuple[str, object], ...] # (field, value): int, tuple of ints, or ConstRef
+    args: tuple[object, ...]               # TensorArg | ScratchArg | ConstRef | int | str (C expression)
+    constants: tuple[ConstArray, ...] = ()
+    scratch_bytes: int = 0
+    in_place: bool = False                 # output may share the first input's memory
+    macs: int = 0
+
+
+@dataclass(frozen=True)
+class Alias:
+    """The op is a no-op on memory: its output is its input's bytes (RESHAPE)."""
+    source: int
+    macs: int = 0
+
+
+Lowered = KernelCall | Alias
+
+
+def unsupported(reasons: list[str]) -> list[str]:
+    return [r for r in reasons if r]
+
+
+def same_quant(graph: Graph, a: int, b: int) -> bool:
+    ta, tb = graph.tensor(a), graph.tensor(b)
+    if ta.quant is None or tb.quant is None:
+        return ta.quant is tb.quant
+    return ta.quant.scale == tb.quant.scale and ta.quant.zero_point == tb.quant.zero_point
+
+
+def shape4(shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """Pad a shape on the left with 1s to NHWC rank 4."""
+    if len(shape) > 4:
+        raise ValueError(f"shape {shape} has more than 4 dimensions")
+    return (1,) * (4 - len(shape)) + tuple(shape)
+
+
+def dims(shape: tuple[int, ...]) -> dict:
+    n, h, w, c = shape4(shape)
+    return {"n": n, "h": h, "w": w, "c": c}
+
+
+def op_label(graph: Graph, op: Op) -> str:
+    return f"{op.type} (op {op.index}, output tensor {op.outputs[0]})"

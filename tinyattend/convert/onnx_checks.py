@@ -1,0 +1,189 @@
+"""Read an ONNX model and check, before any conversion, that tinyattend can take it end to end.
+
+Supported ops are a table (after Vela's supported-operators): each entry names the TFLite op(s) it
+becomes and an optional constraint function that returns a human-readable reason when one node
+cannot be converted, or None when it can.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import BadModelError, UnsupportedOpError
+
+
+@dataclass(frozen=True)
+class OnnxInput:
+    name: str
+    shape: tuple[int, ...]      # static, after --input-shape
+    elem_type: int
+
+
+def _attr(node, name, default=None):
+    import onnx.helper
+    for attribute in node.attribute:
+        if attribute.name == name:
+            return onnx.helper.get_attribute_value(attribute)
+    return default
+
+
+def _resize_nearest(node) -> str | None:
+    mode = _attr(node, "mode", b"nearest")
+    mode = mode.decode() if isinstance(mode, bytes) else mode
+    if mode != "nearest":
+        return (f"Resize mode '{mode}' becomes RESIZE_BILINEAR, which tinyattend's kernels do not have; "
+                f"only mode 'nearest' (RESIZE_NEAREST_NEIGHBOR) is supported")
+    return None
+
+
+def _conv_2d(node) -> str | None:
+    kernel = _attr(node, "kernel_shape")
+    if kernel is not None and len(kernel) != 2:
+        return f"{len(kernel)}-D {node.op_type} is not supported; only 2-D (NCHW images) is"
+    dilations = _attr(node, "dilations")
+    if dilations and any(d != 1 for d in dilations) and node.op_type == "ConvTranspose":
+        return "dilated ConvTranspose is not supported"
+    return None
+
+
+def _pool_2d(node) -> str | None:
+    kernel = _attr(node, "kernel_shape")
+    if kernel is not None and len(kernel) != 2:
+        return f"{len(kernel)}-D {node.op_type} is not supported; only 2-D pooling is"
+    if _attr(node, "ceil_mode", 0):
+        return f"{node.op_type} with ceil_mode=1 is not supported; export with ceil_mode=False"
+    return None
+
+
+# ONNX op -> (TFLite op(s) it becomes, constraint or None). Ops that only compute shapes or are
+# folded away (Constant, Shape, Identity, BatchNormalization after a conv, ...) are listed too.
+SUPPORTED_OPS: dict[str, tuple[str, object]] = {
+    "Conv": ("CONV_2D / DEPTHWISE_CONV_2D (+ PAD)", _conv_2d),
+    "ConvTranspose": ("TRANSPOSE_CONV", _conv_2d),
+    "MaxPool": ("MAX_POOL_2D", _pool_2d),
+    "AveragePool": ("AVERAGE_POOL_2D", _pool_2d),
+    "GlobalAveragePool": ("MEAN", None),
+    "GlobalMaxPool": ("REDUCE_MAX", None),
+    "ReduceMean": ("MEAN", None),
+    "Resize": ("RESIZE_NEAREST_NEIGHBOR", _resize_nearest),
+    "Upsample": ("RESIZE_NEAREST_NEIGHBOR", _resize_nearest),
+    "Sigmoid": ("LOGISTIC", None),
+    "HardSigmoid": ("HARD_SWISH parts (MUL/ADD/RELU6)", None),
+    "HardSwish": ("HARD_SWISH", None),
+    "Relu": ("fused activation or RELU", None),
+    "Clip": ("fused activation or RELU6 / RELU_N1_TO_1", None),
+    "LeakyRelu": ("LEAKY_RELU", None),
+    "PRelu": ("PRELU", None),
+    "Tanh": ("TANH", None),
+    "Softmax": ("SOFTMAX", None),
+    "Mul": ("MUL", None),
+    "Add": ("ADD", None),
+    "Sub": ("SUB", None),
+    "Div": ("MUL (by a constant) / DIV", None),
+    "Gemm": ("FULLY_CONNECTED", None),
+    "MatMul": ("FULLY_CONNECTED / BATCH_MATMUL", None),
+    "BatchNormalization": ("folded into the conv, or MUL + ADD", None),
+    "Concat": ("CONCATENATION", None),
+    "Pad": ("PAD", None),
+    "Flatten": ("RESHAPE", None),
+    "Reshape": ("RESHAPE", None),
+    "Transpose": ("TRANSPOSE", None),
+    "Squeeze": ("RESHAPE", None),
+    "Unsqueeze": ("RESHAPE", None),
+    "Identity": ("(removed)", None),
+    "Dropout": ("(removed)", None),
+    "Constant": ("(constant)", None),
+    "Shape": ("(folded)", None),
+    "Gather": ("(folded) / GATHER", None),
+    "Slice": ("STRIDED_SLICE", None),
+    "Split": ("SPLIT", None),
+    "Cast": ("(folded)", None),
+}
+
+
+def load_onnx(path: Path):
+    """Load and sanity-check an .onnx file; BadModelError when it is not one."""
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    if not path.exists():
+        raise BadModelError(f"{path}: no such file", "check the path to the model")
+    if not path.is_file():
+        raise BadModelError(f"{path}: not a file", "give an .onnx/.tflite/.keras/.h5 file or a SavedModel directory")
+    try:
+        model = onnx.load(str(path), load_external_data=True)
+    except (DecodeError, ValueError, RuntimeError, OSError) as err:
+        raise BadModelError(f"{path}: not a valid ONNX protobuf ({type(err).__name__}: {str(err)[:200]})",
+                            "the file is corrupt or not an ONNX model; re-export it "
+                            "(e.g. torch.onnx.export) and check it opens in onnxruntime") from None
+    if not model.graph.node:
+        raise BadModelError(f"{path}: the ONNX graph has no nodes (not an ONNX model, or an empty one)",
+                            "re-export the model; an ONNX file holds a graph of nodes")
+    try:
+        onnx.checker.check_model(model)
+    except onnx.checker.ValidationError as err:
+        raise BadModelError(f"{path}: the ONNX model is invalid: {str(err).splitlines()[0][:300]}",
+                            "re-export the model with a current exporter; `onnx.checker.check_model` must pass") from None
+    return model
+
+
+def onnx_input(model, path: Path, input_shape: tuple[int, ...] | None) -> OnnxInput:
+    """The single graph input, with a static shape (from the model, or `input_shape`)."""
+    initializers = {init.name for init in model.graph.initializer}
+    inputs = [inp for inp in model.graph.input if inp.name not in initializers]
+    if len(inputs) != 1:
+        names = ", ".join(f"'{inp.name}'" for inp in inputs) or "none"
+        raise BadModelError(f"{path}: the model has {len(inputs)} inputs ({names}); tinyattend supports exactly one",
+                            "export a model with a single image input (fold the other inputs into constants)")
+    inp = inputs[0]
+    tensor_type = inp.type.tensor_type
+    dims = [d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in tensor_type.shape.dim]
+    labels = [d.dim_param or "?" for d in tensor_type.shape.dim]
+    if input_shape is not None:
+        if len(input_shape) != len(dims):
+            raise BadModelError(f"{path}: --input-shape {','.join(map(str, input_shape))} has {len(input_shape)} "
+                                f"dimensions but input '{inp.name}' has {len(dims)}",
+                                f"give {len(dims)} dimensions, e.g. {_example_shape(dims)}")
+        clash = [(i, d, g) for i, (d, g) in enumerate(zip(dims, input_shape)) if d is not None and d != g]
+        if clash:
+            i, d, g = clash[0]
+            raise BadModelError(f"{path}: --input-shape sets dimension {i} of input '{inp.name}' to {g}, "
+                                f"but the model fixes it to {d}",
+                                f"use {_example_shape([d if x is None else x for x in dims])}")
+        return OnnxInput(inp.name, tuple(int(v) for v in input_shape), tensor_type.elem_type)
+    if any(d is None for d in dims):
+        shown = ",".join(str(d) if d is not None else labels[i] for i, d in enumerate(dims))
+        raise BadModelError(f"{path}: input '{inp.name}' has a dynamic shape [{shown}]",
+                            f"give a static shape with --input-shape, e.g. --input-shape {_example_shape(dims)}")
+    return OnnxInput(inp.name, tuple(dims), tensor_type.elem_type)
+
+
+def _example_shape(dims) -> str:
+    guess = [1, 3, 96, 96] if len(dims) == 4 else [1] + [16] * (len(dims) - 1)
+    return ",".join(str(d if d is not None else g) for d, g in zip(dims, guess))
+
+
+def check_onnx_ops(model, path: Path) -> None:
+    """UnsupportedOpError listing every node tinyattend cannot take (op type, node name, reason)."""
+    problems = []
+    for index, node in enumerate(model.graph.node):
+        name = node.name or f"#{index} (unnamed)"
+        if node.domain not in ("", "ai.onnx"):
+            problems.append((node.op_type, name, f"custom domain '{node.domain}'"))
+            continue
+        entry = SUPPORTED_OPS.get(node.op_type)
+        if entry is None:
+            problems.append((node.op_type, name, "no int8 TFLite lowering in tinyattend"))
+            continue
+        constraint = entry[1]
+        reason = constraint(node) if constraint else None
+        if reason:
+            problems.append((node.op_type, name, reason))
+    if problems:
+        lines = "\n".join(f"    {op} (node '{name}'): {reason}" for op, name, reason in problems[:20])
+        more = f"\n    ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+        raise UnsupportedOpError(
+            f"{path}: {len(problems)} unsupported op(s):\n{lines}{more}",
+            "replace these ops in the model before export; supported ONNX ops: "
+            + ", ".join(sorted(SUPPORTED_OPS)),
+            ops=problems)

@@ -1,0 +1,117 @@
+"""ONNX -> TensorFlow (onnx2tf, in memory) -> full-integer int8 TFLite.
+
+onnx2tf builds a tf_keras model with NHWC tensors (an NCHW input becomes NHWC); we ask it for that
+model only (no SavedModel, no TFLite variants of its own: `disable_model_save=True`) and give it to
+our int8 converter call. onnx2tf rewrites the input .onnx in place and, for 3-channel images, loads
+a sample-image file from its working directory (downloading it when missing): it therefore runs on
+a copy in a temporary directory, as its working directory, with a local stand-in for that file.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UnsupportedOpError
+from .int8_converter import quantize_int8
+from .onnx_checks import OnnxInput
+from .quiet import quiet_python_loggers, silenced
+
+ONNX2TF_SAMPLE_FILE = "calibration_image_sample_data_20x128x128x3_float32.npy"
+
+
+def onnx_to_tf_model(onnx_path: Path, onnx_in: OnnxInput, progress, keep_dir: Path | None = None):
+    """The onnx2tf tf_keras model (NHWC) of an ONNX file. UnsupportedOpError names the failing node."""
+    with progress.step("importing onnx2tf"), silenced(progress):
+        import onnx2tf
+    quiet_python_loggers()
+    work = Path(tempfile.mkdtemp(prefix="tinyattend-onnx2tf-", dir=keep_dir))
+    old_cwd = os.getcwd()
+    try:
+        copy = work / "model.onnx"
+        shutil.copyfile(onnx_path, copy)
+        # onnx2tf validates 3-channel models on 20 sample images from this file; any images do.
+        rng = np.random.default_rng(0)
+        np.save(work / ONNX2TF_SAMPLE_FILE, rng.random((20, 128, 128, 3), dtype=np.float32))
+        os.chdir(work)
+        shape_arg = [f"{onnx_in.name}:{','.join(map(str, onnx_in.shape))}"]
+        with progress.step("running onnx2tf (ONNX -> TensorFlow)"):
+            try:
+                with silenced(progress) as captured:
+                    model = onnx2tf.convert(
+                        input_onnx_file_path=str(copy),
+                        output_folder_path=str(work / "saved_model"),
+                        overwrite_input_shape=shape_arg,
+                        disable_model_save=True,
+                        non_verbose=True,
+                        verbosity="error",
+                    )
+            except (Exception, SystemExit) as err:  # noqa: BLE001 - onnx2tf raises anything, or exits
+                raise _translate_onnx2tf_error(err, captured.tail(), onnx_path) from None
+        if model is None:
+            raise UnsupportedOpError(f"{onnx_path}: onnx2tf produced no model", "see the ops listed by "
+                                     "`tinyattend inspect`; simplify the model and re-export", ops=[])
+        return model
+    finally:
+        os.chdir(old_cwd)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _translate_onnx2tf_error(err: BaseException, log: str, onnx_path: Path) -> UnsupportedOpError:
+    node = None
+    for frame, _ in traceback.walk_tb(err.__traceback__):
+        candidate = frame.f_locals.get("graph_node")
+        if candidate is not None and hasattr(candidate, "op"):
+            node = candidate
+    detail = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
+    if node is not None:
+        outputs = ", ".join(getattr(t, "name", "?") for t in getattr(node, "outputs", []))
+        message = (f"{onnx_path}: onnx2tf cannot convert op {node.op} (node '{node.name}', output {outputs}): "
+                   f"{detail}")
+        ops = [(node.op, node.name, detail)]
+    else:
+        last = log.splitlines()[-1] if log else detail
+        message = f"{onnx_path}: onnx2tf failed: {detail}\n    last log line: {last[:300]}"
+        ops = []
+    return UnsupportedOpError(message, "replace or simplify that op before export (e.g. export with a lower "
+                              "opset, constant-fold shape computations with onnxsim), or give a static "
+                              "--input-shape", ops=ops)
+
+
+def convert_onnx(onnx_path: Path, onnx_in: OnnxInput, calib_nchw: np.ndarray, progress):
+    """Return (tflite bytes, permutation NCHW->TFLite layout or None)."""
+    import tensorflow as tf
+
+    model = onnx_to_tf_model(onnx_path, onnx_in, progress)
+    tf_shape = tuple(int(d) if d is not None else 1 for d in model.inputs[0].shape)
+    perm = _layout_of(model, onnx_in.shape, tf_shape)
+    samples = calib_nchw if perm is None else np.transpose(calib_nchw, perm)
+    run_model = tf.function(lambda *inputs: model(inputs),
+                            input_signature=[tf.TensorSpec(tf_shape, tensor.dtype, tensor.name.split(":")[0])
+                                             for tensor in model.inputs])
+    with silenced(progress):
+        concrete = run_model.get_concrete_function()
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
+    tflite = quantize_int8(converter, samples, tf_shape, progress, str(onnx_path))
+    return tflite, perm
+
+
+def _layout_of(model, onnx_shape, tf_shape):
+    """onnx2tf moves the channel axis last for rank >= 3 inputs (unless it keeps NCHW)."""
+    onnx_shape = tuple(onnx_shape)
+    rank = len(onnx_shape)
+    if rank < 3:
+        return None
+    perm = (0,) + tuple(range(2, rank)) + (1,)
+    moved = tuple(onnx_shape[i] for i in perm)
+    if tf_shape == moved and moved != onnx_shape:
+        return perm
+    if tf_shape == onnx_shape:
+        # Ambiguous only when moving C changes nothing (all equal): then the layout does not matter.
+        return None if moved != onnx_shape else perm
+    raise UnsupportedOpError(f"onnx2tf changed the input shape from {onnx_shape} to {tf_shape} in a way "
+                             f"tinyattend does not understand", "report this model to the tinyattend developers")

@@ -1,0 +1,83 @@
+"""Quantization error: the float model against the int8 TFLite model on held-out samples.
+
+The float model runs in its own runtime (onnxruntime for ONNX, TensorFlow for Keras/SavedModel) on
+float samples in its own layout; the int8 model runs in LiteRT on the same samples, quantized with
+the TFLite input's scale/zero point and in its layout (NHWC); its int8 output is dequantized.
+top1_agreement is the fraction of samples whose argmax (over the last axis) agrees.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from .calibration import dequantize, quantize
+
+
+def int8_interpreter(tflite: bytes):
+    from ai_edge_litert.interpreter import Interpreter
+    interpreter = Interpreter(model_content=tflite)
+    interpreter.allocate_tensors()
+    return interpreter
+
+
+def run_int8(interpreter, x_int8: np.ndarray) -> np.ndarray:
+    """One int8 input (batch shape included) -> the raw int8 output."""
+    inp = interpreter.get_input_details()[0]
+    out = interpreter.get_output_details()[0]
+    interpreter.set_tensor(inp["index"], x_int8.reshape(inp["shape"]))
+    interpreter.invoke()
+    return interpreter.get_tensor(out["index"]).copy()
+
+
+def quantization_error(float_fn: Callable[[np.ndarray], np.ndarray], tflite: bytes, held_out: np.ndarray,
+                       perm: tuple[int, ...] | None, progress) -> dict | None:
+    """Compare on `held_out` (N, ...) float samples in the float model's layout.
+
+    `float_fn` maps one batch-of-1 float input to the float output; `perm` moves the float layout to
+    the TFLite one (None if the same). Output layouts are matched by the same permutation when the
+    output is an image-like tensor whose shape needs it.
+    """
+    if len(held_out) == 0:
+        return None
+    interpreter = int8_interpreter(tflite)
+    inp = interpreter.get_input_details()[0]
+    out = interpreter.get_output_details()[0]
+    in_scale, in_zero = inp["quantization"]
+    out_scale, out_zero = out["quantization"]
+    ref_list, got_list = [], []
+    bar = progress.bar("quantization error on held-out samples", len(held_out))
+    with bar:
+        for sample in held_out:
+            x = sample[None]
+            reference = np.asarray(float_fn(x), np.float32)
+            ref_shape = reference.shape
+            x_tfl = x if perm is None else np.transpose(x, perm)
+            q = quantize(x_tfl, in_scale, in_zero)
+            got = dequantize(run_int8(interpreter, q), out_scale, out_zero)
+            got = _match_layout(got, reference.shape, perm)
+            ref_list.append(reference.reshape(-1))
+            got_list.append(got.reshape(-1))
+            bar.update()
+    reference, got = np.stack(ref_list), np.stack(got_list)
+    last = ref_shape[-1] if ref_shape else 1
+    ref_last = reference.reshape(len(held_out), -1, last)
+    got_last = got.reshape(ref_last.shape)
+    agreement = float(np.mean(np.argmax(ref_last, -1) == np.argmax(got_last, -1)))
+    error = np.abs(reference - got)
+    return {
+        "samples": int(len(held_out)),
+        "top1_agreement": round(agreement, 6),
+        "max_abs_error": float(error.max()),
+        "mean_abs_error": float(error.mean()),
+        "output_range": [float(reference.min()), float(reference.max())],
+    }
+
+
+def _match_layout(got: np.ndarray, ref_shape, perm) -> np.ndarray:
+    if tuple(got.shape) == tuple(ref_shape) or perm is None or got.ndim != len(ref_shape):
+        return got
+    rank = got.ndim
+    back = (0, rank - 1) + tuple(range(1, rank - 1))         # NHWC -> NCHW
+    moved = np.transpose(got, back)
+    return moved if tuple(moved.shape) == tuple(ref_shape) else got

@@ -1,0 +1,86 @@
+"""Is a .tflite full-integer int8? (int8 input and output, no float compute, int8 per-channel weights.)
+
+Used on .tflite models given as input (float and dynamic-range "hybrid" models are rejected) and on
+every model tinyattend converts.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ai_edge_litert import schema_py_generated as schema
+
+from ..errors import BadModelError
+from .model_stats import TYPE_NAMES, buffer_size, op_name, read_model
+
+FLOAT_TYPES = {schema.TensorType.FLOAT32, schema.TensorType.FLOAT16, schema.TensorType.FLOAT64}
+# Ops allowed to touch float tensors in a full-integer model: none at run time (QUANTIZE/DEQUANTIZE
+# at the edges would mean a float interface, which the input/output check already rejects).
+FIX_FLOAT = ("give the float model instead (ONNX, Keras .keras/.h5 or a SavedModel directory) together with "
+             "--calib DATA: tinyattend quantizes it to full int8 itself")
+
+
+def load_tflite(path: Path) -> bytes:
+    if not path.is_file():
+        raise BadModelError(f"{path}: no such file", "check the path to the model")
+    data = path.read_bytes()
+    if len(data) < 8 or data[4:8] != b"TFL3":
+        raise BadModelError(f"{path}: not a TFLite flatbuffer (no 'TFL3' identifier)",
+                            "give a .tflite written by the TFLite converter, or the ONNX/Keras model")
+    try:
+        model = read_model(data)
+        if model.SubgraphsLength() < 1:
+            raise ValueError("no subgraphs")
+        model.Subgraphs(0).OperatorsLength()
+    except Exception as err:   # noqa: BLE001 - a corrupt flatbuffer raises anything
+        raise BadModelError(f"{path}: corrupt TFLite flatbuffer ({err})", "re-export the model") from None
+    return data
+
+
+def full_integer_problems(tflite: bytes) -> list[str]:
+    """Why a model is not full-integer int8 (empty list when it is)."""
+    model = read_model(tflite)
+    subgraph = model.Subgraphs(0)
+    problems = []
+    if subgraph.InputsLength() != 1:
+        problems.append(f"it has {subgraph.InputsLength()} inputs; tinyattend supports exactly one")
+    for kind, count, get in (("input", subgraph.InputsLength(), subgraph.Inputs),
+                             ("output", subgraph.OutputsLength(), subgraph.Outputs)):
+        for i in range(count):
+            tensor = subgraph.Tensors(get(i))
+            if tensor.Type() != schema.TensorType.INT8:
+                problems.append(f"{kind} '{tensor.Name().decode()}' is {TYPE_NAMES.get(tensor.Type(), '?').lower()}, "
+                                f"not int8")
+    for op_index in range(subgraph.OperatorsLength()):
+        op = subgraph.Operators(op_index)
+        name = op_name(model, op)
+        indices = [i for i in list(op.InputsAsNumpy() if op.InputsLength() else [])
+                   + list(op.OutputsAsNumpy() if op.OutputsLength() else []) if i >= 0]
+        floats = [subgraph.Tensors(i) for i in indices if subgraph.Tensors(i).Type() in FLOAT_TYPES]
+        if not floats:
+            continue
+        tensor = floats[0]
+        problems.append(f"op #{op_index} {name} computes in float (tensor '{tensor.Name().decode()}' is "
+                        f"{TYPE_NAMES.get(tensor.Type(), '?').lower()})")
+        if len(problems) > 8:
+            problems.append("...")
+            break
+    return problems
+
+
+def is_hybrid(tflite: bytes) -> bool:
+    """Float activations with int8 constant weights: dynamic-range quantization."""
+    model = read_model(tflite)
+    subgraph = model.Subgraphs(0)
+    tensors = [subgraph.Tensors(i) for i in range(subgraph.TensorsLength())]
+    int8_weights = any(t.Type() == schema.TensorType.INT8 and buffer_size(model, t) for t in tensors)
+    float_activations = any(t.Type() in FLOAT_TYPES and not buffer_size(model, t) for t in tensors)
+    return int8_weights and float_activations
+
+
+def check_full_integer(tflite: bytes, where: str) -> None:
+    """BadModelError naming the float parts when the model is not full-integer int8."""
+    problems = full_integer_problems(tflite)
+    if problems:
+        kind = "a hybrid (dynamic-range quantized)" if is_hybrid(tflite) else "a float"
+        detail = "\n".join(f"    {p}" for p in problems)
+        raise BadModelError(f"{where}: {kind} TFLite model, not full-integer int8:\n{detail}", FIX_FLOAT)

@@ -1,0 +1,115 @@
+"""`tinyattend convert`: the whole pipeline for one model, written atomically to OUT.
+
+    model file --convert--> int8 .tflite --ir--> Graph --codegen--> C sources + arena plan
+    --build--> host or firmware project files; report.json beside them.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .boards import Board, load_board
+from .codegen.generate import generate
+from .codegen.lowering import Target
+from .errors import DoesNotFitError
+from .ir.tflite_reader import read_tflite
+from .outdir import check_replaceable, staged_output
+
+
+def check_fits(board: Board, flash_bytes: int, arena_bytes: int) -> None:
+    """Refuse a model whose weights or arena exceed the board's memory, with the numbers."""
+    if board.is_host:
+        return
+    problems = []
+    if board.flash and flash_bytes > board.flash.length:
+        problems.append(f"constant data needs {flash_bytes:,} bytes of flash; {board.name} has {board.flash.length:,}")
+    if board.ram and arena_bytes > board.ram.length:
+        problems.append(f"the arena needs {arena_bytes:,} bytes of RAM; {board.name} has {board.ram.length:,}")
+    if problems:
+        raise DoesNotFitError(f"the model does not fit {board.name}: " + "; ".join(problems),
+                              "choose a board with more memory, or a smaller model (fewer channels or a smaller input)")
+
+
+def write_project(stage: Path, tflite: bytes, board: Board, *, kernels: str, optimize: str,
+                  model_name: str, calibration: np.ndarray | None = None, report: dict | None = None) -> dict:
+    """Generate C for `tflite` into `stage` (model/, host/ or firmware/, report.json). Returns the report."""
+    graph = read_tflite(tflite, model_name)
+    target = Target(board=board, kernels=kernels, optimize=optimize)
+    generated = generate(graph, target, model_name)
+    model_dir = stage / "model"
+    model_dir.mkdir(parents=True, exist_ok=True)
+    for source in generated.files:
+        (model_dir / source.name).write_text(source.text)
+    (stage / "model.tflite").write_bytes(tflite)
+    const_bytes = sum(t.nbytes for t in graph.tensors if t.is_constant)
+    check_fits(board, const_bytes, generated.plan.size)
+    if calibration is not None:
+        np.save(stage / "calibration_int8.npy", calibration.astype(np.int8))
+    x, y = graph.tensor(graph.inputs[0]), graph.tensor(graph.outputs[0])
+    full = dict(report or {})
+    full.update(generated.report)
+    full.update({
+        "model": model_name,
+        "board": board.name,
+        "optimize": optimize,
+        "input": {"shape": list(x.shape), "dtype": x.dtype, "scale": x.scale, "zero_point": x.zero_point},
+        "output": {"shape": list(y.shape), "dtype": y.dtype, "scale": y.scale, "zero_point": y.zero_point},
+        "weight_bytes": full.get("weight_bytes", const_bytes),
+        "tflite_bytes": len(tflite),
+    })
+    full.setdefault("params", sum(t.num_elements for t in graph.tensors if t.is_constant))
+    full.setdefault("macs", generated.report["generated_macs"])
+    try:
+        from .verify import tflm_arena
+        full.update(tflm_arena(tflite))
+    except Exception as err:  # TFLM cannot prepare every model we can; say so, do not fail the convert
+        full["tflm_arena_bytes"] = None
+        full.setdefault("warnings", []).append(f"TFLM could not allocate this model: {err}")
+    if board.is_host:
+        from .build.host import write_host_project
+        write_host_project(stage / "host")
+    else:
+        from .build.firmware import write_firmware_project
+        write_firmware_project(stage / "firmware", board, stage / "model")
+    (stage / "report.json").write_text(json.dumps(full, indent=2, sort_keys=True) + "\n")
+    return full
+
+
+def print_summary(report: dict, out: Path) -> None:
+    print(f"tinyattend: {report['model']} -> {out} for {report['board']}")
+    for key, label in (("params", "parameters"), ("macs", "MACs"), ("weight_bytes", "weight bytes"),
+                       ("arena_bytes", "arena bytes (our plan)"), ("tflm_arena_bytes", "arena bytes TFLM needs (host build)")):
+        if report.get(key) is not None:
+            print(f"  {label:38s} {report[key]:,}")
+    histogram: dict[str, int] = {}
+    for op in report["ops"]:
+        histogram[op] = histogram.get(op, 0) + 1
+    print("  ops: " + ", ".join(f"{op} x{n}" for op, n in sorted(histogram.items())))
+    q = report.get("quantization_error")
+    if q:
+        print(f"  int8 vs float on {q['samples']} held-out samples: top-1 agreement {100 * q['top1_agreement']:.1f}%, "
+              f"max |err| {q['max_abs_error']:.4g}, mean |err| {q['mean_abs_error']:.4g}")
+    for warning in report.get("warnings", []):
+        print(f"  WARNING: {warning}")
+
+
+def convert_command(args) -> int:
+    board = load_board(args.board)
+    out = Path(args.out)
+    check_replaceable(out)
+    from .convert import convert_model
+    started = time.monotonic()
+    conversion = convert_model(Path(args.model), calib=args.calib, input_shape=args.input_shape,
+                               mean=args.mean, std=args.std, layout=args.layout,
+                               calib_samples=args.calib_samples)
+    with staged_output(out) as stage:
+        report = write_project(stage, conversion.tflite, board, kernels=args.kernels, optimize=args.optimize,
+                               model_name=Path(args.model).name, calibration=conversion.calibration,
+                               report=conversion.report)
+        report["total_seconds"] = round(time.monotonic() - started, 2)
+        (stage / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    print_summary(report, out)
+    return 0

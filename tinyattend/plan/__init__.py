@@ -1,0 +1,1 @@
+"""Memory planning: lifetimes of activation buffers, and their offsets in one arena."""
