@@ -327,8 +327,9 @@ class LowFormerBlock(nn.Module):
 def fold_batchnorm(model: nn.Module) -> nn.Module:
     """Fold every BatchNorm that follows a conv inside a ConvNormAct into that conv (in place).
 
-    A BatchNorm that does not follow a conv (LowFormer-micro's pre-norm) stays; the converter
-    lowers it to MUL + ADD. The model must be in eval mode.
+    A BatchNorm directly before an unpadded conv in a Sequential (LowFormer-micro's MLP pre-norm)
+    is folded into that conv; any other (the attention pre-norm, before a padded depthwise conv)
+    stays and the converter lowers it to MUL + ADD. The model must be in eval mode.
     """
     for module in model.modules():
         if isinstance(module, ConvNormAct) and isinstance(module.norm, nn.BatchNorm2d):
@@ -340,4 +341,16 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
             new_bias = (bias - bn.running_mean) * gamma + bn.bias
             conv.bias = nn.Parameter(new_bias)
             module.norm = nn.Identity()
+    for seq in [m for m in model.modules() if isinstance(m, nn.Sequential)]:
+        for i in range(len(seq) - 1):
+            bn, conv = seq[i], seq[i + 1]
+            if isinstance(bn, nn.BatchNorm2d) and isinstance(conv, nn.Conv2d) \
+                    and conv.padding == (0, 0) and conv.groups == 1:
+                # BN before an unpadded conv: conv(a*x + b) = (W*a) x + (W b + bias).
+                a = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+                b = bn.bias - bn.running_mean * a
+                bias = conv.bias if conv.bias is not None else torch.zeros(conv.out_channels)
+                conv.bias = nn.Parameter(bias + conv.weight.sum(dim=(2, 3)) @ b)
+                conv.weight.mul_(a.reshape(1, -1, 1, 1))
+                seq[i] = nn.Identity()
     return model

@@ -69,6 +69,6 @@ def zoo_command(args) -> int:
 
         entry = get_entry(args.name)
         out = export_zoo_model(entry.name, args.out, getattr(args, "weights", None))
-        print(f"wrote {out} ({entry.name}, input [1,3,{entry.input_size},{entry.input_size}], opset 13, BN folded)")
+        print(f"wrote {out} ({entry.name}, input [1,3,{entry.input_size},{entry.input_size}], opset 14, BN folded)")
         return 0
     raise AssertionError(args.zoo_verb)

@@ -1,4 +1,4 @@
-"""Export a zoo model to ONNX: eval mode, BatchNorm folded, static [1, 3, H, W], opset 13.
+"""Export a zoo model to ONNX: eval mode, BatchNorm folded, static [1, 3, H, W], opset 14.
 
 Nearest upsampling is exported from a constant scale factor, which ONNX writes as
 Resize(mode=nearest) and the converter maps to RESIZE_NEAREST_NEIGHBOR (not TILE).
@@ -11,7 +11,7 @@ from pathlib import Path
 from ..errors import BadModelError
 from .registry import get_entry, require_torch
 
-OPSET = 13
+OPSET = 14   # HardSwish is an ONNX op from 14 on (13 splits it into HardSigmoid + Mul)
 INPUT_NAME = "input"
 OUTPUT_NAME = "logits"
 
