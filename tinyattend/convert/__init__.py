@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import BadModelError
 from ..progress import SILENT, Progress
-from .calibration import load_calibration, quantize, to_layout
+from .calibration import load_calibration, quantize
 from .model_stats import io_details, model_stats
 from .tflite_check import check_full_integer, load_tflite
 

@@ -16,8 +16,11 @@ from .calibration import dequantize, quantize
 
 def int8_interpreter(tflite: bytes):
     from ai_edge_litert.interpreter import Interpreter
-    interpreter = Interpreter(model_content=tflite)
-    interpreter.allocate_tensors()
+
+    from .quiet import silenced
+    with silenced():          # "Created TensorFlow Lite XNNPACK delegate" goes to fd 2
+        interpreter = Interpreter(model_content=tflite)
+        interpreter.allocate_tensors()
     return interpreter
 
 
