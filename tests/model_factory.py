@@ -184,7 +184,7 @@ def unsupported_op_model(op_type: str = "Det") -> onnx.ModelProto:
     """A model with one op tinyattend does not support (default: Det, named 'det_2')."""
     b = OnnxBuilder([1, 1, 4, 4], "unsupported")
     y = b.op(op_type, [b.relu(b.input_name)])
-    return b.build(y, None)
+    return b.build(y, [1, 1])
 
 
 # --- a CNN trained on sklearn's digits --------------------------------------------------------------
@@ -261,3 +261,36 @@ def keras_cnn_to_onnx(model, name: str = "keras_cnn") -> onnx.ModelProto:
         elif activation != "linear":
             raise NotImplementedError(f"keras_cnn_to_onnx: activation {activation}")
     return b.build(x, [1, model.output_shape[-1]])
+
+
+def div_model() -> onnx.ModelProto:
+    """x / (1 + sigmoid(conv(x))): ONNX Div of two tensors, which has no int8 TFLite kernel."""
+    b = OnnxBuilder([1, 3, 8, 8], "divide")
+    y = b.random_conv(b.input_name, 3, 3)
+    denominator = b.add(b.sigmoid(y), b.const(np.ones((1, 3, 1, 1), np.float32), "one"))
+    return b.build(b.reduce_mean(b.op("Div", [y, denominator])), [1, 3])
+
+
+def float_tflite(hybrid: bool = False) -> bytes:
+    """A small float TFLite model (dense 64 -> 64 -> 10); `hybrid`: dynamic-range quantized weights."""
+    import tensorflow as tf
+    rng = np.random.default_rng(0)
+    w1 = tf.constant(rng.normal(0, 0.1, (64, 64)).astype(np.float32))
+    w2 = tf.constant(rng.normal(0, 0.1, (64, 10)).astype(np.float32))
+
+    @tf.function(input_signature=[tf.TensorSpec([1, 64], tf.float32)])
+    def forward(x):
+        return tf.matmul(tf.nn.relu(tf.matmul(x, w1)), w2)
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([forward.get_concrete_function()])
+    if hybrid:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    return converter.convert()
+
+
+def cast_model() -> onnx.ModelProto:
+    """conv -> Cast to int32 -> Cast to float: accepted by onnx2tf, but CAST has no int8 TFLite kernel."""
+    b = OnnxBuilder([1, 3, 8, 8], "cast")
+    y = b.op("Cast", [b.random_conv(b.input_name, 3, 3)], to=TensorProto.INT32)
+    y = b.op("Cast", [y], to=TensorProto.FLOAT)
+    return b.build(b.reduce_mean(y), [1, 3])

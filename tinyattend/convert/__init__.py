@@ -21,7 +21,7 @@ from ..errors import BadModelError
 from ..progress import SILENT, Progress
 from .calibration import load_calibration, quantize
 from .model_stats import io_details, model_stats
-from .tflite_check import check_full_integer, load_tflite
+from .tflite_check import check_converted, check_full_integer, load_tflite
 
 __all__ = ["ConversionResult", "convert_model"]
 
@@ -149,7 +149,7 @@ def _convert_float_model(model, fmt, calib, input_shape, mean, std, layout, cali
         warnings += data.warnings
         tflite = convert_tf(source, data.samples, progress)
         perm, float_fn = None, source.float_fn
-    check_full_integer(tflite, f"{model} (converted)")
+    check_converted(tflite, str(model))
     quant_error = quantization_error(float_fn, tflite, data.held_out, perm, progress)
     if quant_error is not None and quant_error["top1_agreement"] < 0.9 and not data.synthetic:
         warnings.append(f"int8 and float models agree on the top-1 output for only "

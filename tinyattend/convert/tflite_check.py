@@ -84,3 +84,31 @@ def check_full_integer(tflite: bytes, where: str) -> None:
         kind = "a hybrid (dynamic-range quantized)" if is_hybrid(tflite) else "a float"
         detail = "\n".join(f"    {p}" for p in problems)
         raise BadModelError(f"{where}: {kind} TFLite model, not full-integer int8:\n{detail}", FIX_FLOAT)
+
+
+def check_converted(tflite: bytes, where: str) -> None:
+    """After our own conversion: ops the converter left in float are unsupported ops (not a user's model kind)."""
+    from ..errors import UnsupportedOpError
+
+    model = read_model(tflite)
+    subgraph = model.Subgraphs(0)
+    float_ops = []
+    for op_index in range(subgraph.OperatorsLength()):
+        op = subgraph.Operators(op_index)
+        name = op_name(model, op)
+        if name in ("QUANTIZE", "DEQUANTIZE"):
+            continue
+        indices = [i for i in list(op.OutputsAsNumpy() if op.OutputsLength() else []) if i >= 0]
+        floats = [subgraph.Tensors(i) for i in indices if subgraph.Tensors(i).Type() in FLOAT_TYPES]
+        inputs = [i for i in list(op.InputsAsNumpy() if op.InputsLength() else []) if i >= 0]
+        floats += [subgraph.Tensors(i) for i in inputs if subgraph.Tensors(i).Type() in FLOAT_TYPES]
+        if floats:
+            float_ops.append((name, floats[0].Name().decode(), "left in float by the int8 converter"))
+    problems = full_integer_problems(tflite)
+    if float_ops or problems:
+        listed = "\n".join(f"    {op} (tensor '{tensor}'): {reason}" for op, tensor, reason in float_ops[:10]) \
+            or "\n".join(f"    {p}" for p in problems)
+        raise UnsupportedOpError(
+            f"{where}: the int8 TFLite converter could not make every op full-integer:\n{listed}",
+            "these ops have no int8 TFLite kernel (casts to integers, some math ops): remove or replace them "
+            "in the model before export", ops=float_ops)
