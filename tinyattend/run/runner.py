@@ -1,0 +1,107 @@
+"""`tinyattend run OUT --board B --input X.npy --output Y.npy`: one inference on a board.
+
+Emulated boards run the firmware on QEMU (semihosting); real boards are flashed with
+pyOCD and talked to over serial; `host` builds and runs the model natively.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..boards import Board, load_board
+from ..build.firmware import FirmwareBuild, build_firmware, model_header_value, write_firmware_project
+from ..errors import BadModelError, CalibrationDataError, RunError
+from .protocol import RunResult
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a converted OUT directory holds about its model."""
+    out_dir: Path
+    model_dir: Path
+    report: dict
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    input_bytes: int
+    output_bytes: int
+
+
+def model_info(out_dir: Path) -> ModelInfo:
+    out_dir = Path(out_dir)
+    model_dir = out_dir / "model"
+    if not (model_dir / "model.h").is_file():
+        raise BadModelError(f"{out_dir} holds no generated model (model/model.h)",
+                            f"run `tinyattend convert MODEL --board BOARD -o {out_dir}` first")
+    report_path = out_dir / "report.json"
+    report = json.loads(report_path.read_text()) if report_path.is_file() else {}
+    input_bytes = model_header_value(model_dir, "TA_INPUT_SIZE")
+    output_bytes = model_header_value(model_dir, "TA_OUTPUT_SIZE")
+    input_shape = tuple((report.get("input") or {}).get("shape") or (1, input_bytes))
+    output_shape = tuple((report.get("output") or {}).get("shape") or (1, output_bytes))
+    return ModelInfo(out_dir, model_dir, report, input_shape, output_shape, input_bytes, output_bytes)
+
+
+def firmware_dir(info: ModelInfo, board: Board, transport: str) -> Path:
+    """OUT/firmware for the board the model was converted for; OUT/firmware-<board>[-uart] otherwise."""
+    if board.name == info.report.get("board") and transport == "semihosting":
+        return info.out_dir / "firmware"
+    return info.out_dir / (f"firmware-{board.name}" + ("-uart" if transport == "uart" else ""))
+
+
+def build_for_board(info: ModelInfo, board: Board, *, transport: str = "semihosting") -> FirmwareBuild:
+    project = firmware_dir(info, board, transport)
+    write_firmware_project(project, board, info.model_dir, transport=transport)
+    return build_firmware(project, board)
+
+
+def run_on_board(info: ModelInfo, board: Board, input_data: bytes, *, transport: str | None = None,
+                 timeout: float = 120.0, port: str | None = None) -> tuple[RunResult, FirmwareBuild]:
+    """Build the firmware for `board` and run one inference with `input_data` (int8 bytes, NHWC).
+    QEMU boards default to semihosting; real boards always use the UART."""
+    kind = board.run.get("kind")
+    if kind == "qemu":
+        from .qemu import run_qemu
+        transport = transport or "semihosting"
+        build = build_for_board(info, board, transport=transport)
+        return run_qemu(board, build.elf, input_data, transport=transport, timeout=timeout), build
+    if kind == "pyocd":
+        from .serial_link import run_serial
+        build = build_for_board(info, board, transport="uart")
+        return run_serial(board, build.elf, input_data, port=port, timeout=timeout), build
+    raise RunError(f"board {board.name} (run.kind {kind}) has no firmware runner", "use --board host")
+
+
+def load_input(path: Path, info: ModelInfo) -> np.ndarray:
+    """An int8 .npy with the model's input shape (the batch dimension of 1 may be left out)."""
+    try:
+        x = np.load(path)
+    except (OSError, ValueError) as err:
+        raise CalibrationDataError(f"cannot read {path} as .npy: {err}", "save the input with numpy.save") from None
+    if x.dtype != np.int8:
+        raise CalibrationDataError(f"{path} holds {x.dtype}; the model takes int8",
+                                   "quantize it first: round(x / scale + zero_point), clipped to -128..127, "
+                                   f"with the scale and zero point in {info.out_dir}/report.json")
+    if x.size != info.input_bytes:
+        raise CalibrationDataError(f"{path} has shape {x.shape} ({x.size} values); the model's input is "
+                                   f"{info.input_shape} ({info.input_bytes} values)", "pass one input sample, NHWC")
+    return np.ascontiguousarray(x).reshape(info.input_shape)
+
+
+def run_command(args) -> int:
+    info = model_info(args.out)
+    board = load_board(args.board)
+    x = load_input(Path(args.input), info)
+    if board.is_host:
+        from ..build.host import build_host, run_host
+        binary = build_host(info.out_dir)
+        y = run_host(binary, x[None], info.input_bytes, info.output_shape)[0]
+    else:
+        result, _ = run_on_board(info, board, x.tobytes(), timeout=getattr(args, "timeout", 120.0))
+        if result.status != 0:
+            raise RunError(f"ta_invoke returned {result.status} on {board.name}")
+        y = np.frombuffer(result.output, dtype=np.int8).reshape(info.output_shape)
+    np.save(args.output, y)
+    return 0
