@@ -34,7 +34,8 @@ def check_fits(board: Board, flash_bytes: int, arena_bytes: int) -> None:
 
 
 def write_project(stage: Path, tflite: bytes, board: Board, *, kernels: str, optimize: str,
-                  model_name: str, calibration: np.ndarray | None = None, report: dict | None = None) -> dict:
+                  model_name: str, calibration: np.ndarray | None = None, report: dict | None = None,
+                  measure_tflm_arena: bool = True) -> dict:
     """Generate C for `tflite` into `stage` (model/, host/ or firmware/, report.json). Returns the report."""
     graph = read_tflite(tflite, model_name)
     target = Target(board=board, kernels=kernels, optimize=optimize)
@@ -63,8 +64,9 @@ def write_project(stage: Path, tflite: bytes, board: Board, *, kernels: str, opt
     full.setdefault("params", sum(t.num_elements for t in graph.tensors if t.is_constant))
     full.setdefault("macs", generated.report["generated_macs"])
     try:
-        from .verify import tflm_arena
-        full.update(tflm_arena(tflite))
+        if measure_tflm_arena:
+            from .verify import tflm_arena
+            full.update(tflm_arena(tflite))
     except Exception as err:  # TFLM cannot prepare every model we can; say so, do not fail the convert
         full["tflm_arena_bytes"] = None
         full.setdefault("warnings", []).append(f"TFLM could not allocate this model: {err}")

@@ -9,6 +9,7 @@ import contextlib
 import json
 import os
 import re
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -65,41 +66,61 @@ def tflm_reference(tflite_path, inputs: np.ndarray, arena_size: int = DEFAULT_TF
     return np.stack(outputs)
 
 
+_PROBE_SCRIPT = r"""
+import sys
+from tflite_micro.python.tflite_micro import runtime
+model = open(sys.argv[1], "rb").read()
+size = int(sys.argv[2])
+for _ in range(4096):
+    try:
+        runtime.Interpreter.from_bytes(model, arena_size=size)
+        print("OK", size, flush=True)
+        break
+    except RuntimeError:
+        print("FAIL", size, flush=True)
+        size += 16
+"""
+
+
 def tflm_arena(model: bytes) -> dict:
-    """The smallest arena TFLM (host build, 64-bit) allocates this model in, by bisection,
-    and its allocation report (head = activations, tail = persistent data)."""
-    def allocates(size: int) -> bool:
-        with _captured_c_output():
-            try:
-                _interpreter(model, size)
-                return True
-            except RuntimeError:
-                return False
-    high = 64 * 1024
-    while not allocates(high):
-        high *= 2
-        if high > 256 * 1024 * 1024:
-            raise BadModelError("TFLM cannot allocate this model in 256 MB")
-    low = 0
-    while high - low > 16:
-        mid = (low + high) // 2 // 16 * 16
-        if mid <= low:
-            break
-        if allocates(mid):
-            high = mid
-        else:
-            low = mid
+    """The smallest arena TFLM (host build, 64-bit) allocates this model in, and its
+    allocation report (head = activations, tail = persistent data).
+
+    TFLM's host build can corrupt its own memory when an arena is too small (its
+    "available" count underflows), so the probing runs in a child process: it
+    starts at the reported total and walks up in 16-byte steps (prepare needs a
+    little temporary memory beyond the total), restarting past a size that crashed.
+    """
+    generous = max(DEFAULT_TFLM_ARENA, 8 * len(model))
     with _captured_c_output() as log:
-        interpreter = _interpreter(model, high + 1024)
-        interpreter.print_allocations()
-        del interpreter
-    figures = {"tflm_arena_bytes": high}
+        try:
+            interpreter = _interpreter(model, generous)
+            interpreter.print_allocations()
+            del interpreter
+        except RuntimeError:
+            pass
+    figures = {}
     for key, pattern in (("tflm_arena_total", r"allocation total (\d+)"), ("tflm_arena_head", r"allocation head (\d+)"),
                          ("tflm_arena_tail", r"allocation tail (\d+)")):
         match = re.search(pattern, log["text"])
         if match:
             figures[key] = int(match.group(1))
-    return figures
+    if "tflm_arena_total" not in figures:
+        raise BadModelError(f"TFLM cannot allocate this model in {generous} bytes:\n{log['text'][-1500:]}")
+    size = (figures["tflm_arena_total"] + 15) // 16 * 16
+    with tempfile.TemporaryDirectory(prefix="tinyattend-tflm-") as tmp:
+        path = Path(tmp) / "model.tflite"
+        path.write_bytes(model)
+        for _ in range(64):
+            result = subprocess.run([sys.executable, "-c", _PROBE_SCRIPT, str(path), str(size)],
+                                    capture_output=True, text=True, timeout=300)
+            lines = [line.split() for line in result.stdout.splitlines() if line.startswith(("OK", "FAIL"))]
+            ok = [int(size_) for word, size_ in lines if word == "OK"]
+            if ok:
+                figures["tflm_arena_bytes"] = ok[0]
+                return figures
+            size = (int(lines[-1][1]) if lines else size) + 16   # the child crashed: resume past it
+    raise BadModelError("TFLM could not be made to allocate this model")
 
 
 def random_inputs(shape, count: int, seed: int) -> np.ndarray:
