@@ -107,11 +107,12 @@ class OnnxBuilder:
         w = self.rng.normal(0, np.sqrt(1.0 / fin), (fout, fin)).astype(np.float32)
         return self.gemm(x, w, self.rng.normal(0, 0.1, fout).astype(np.float32))
 
-    def build(self, output: str, output_shape=None, input_shape=None) -> onnx.ModelProto:
+    def build(self, output: str, output_shape=None, input_shape=None, extra_inputs=()) -> onnx.ModelProto:
         shape = self.input_shape if input_shape is None else input_shape
         graph = helper.make_graph(
             self.nodes, self.name,
-            [helper.make_tensor_value_info(self.input_name, TensorProto.FLOAT, shape)],
+            [helper.make_tensor_value_info(self.input_name, TensorProto.FLOAT, shape)]
+            + [helper.make_tensor_value_info(name, TensorProto.FLOAT, shape) for name in extra_inputs],
             [helper.make_tensor_value_info(output, TensorProto.FLOAT, output_shape)],
             initializer=self.initializers)
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
@@ -175,9 +176,7 @@ def dynamic_input_model() -> onnx.ModelProto:
 def two_input_model() -> onnx.ModelProto:
     b = OnnxBuilder([1, 3, 8, 8], "two_inputs")
     y = b.add(b.input_name, "second")
-    model = b.build(y, [1, 3, 8, 8])
-    model.graph.input.append(helper.make_tensor_value_info("second", TensorProto.FLOAT, [1, 3, 8, 8]))
-    return model
+    return b.build(y, [1, 3, 8, 8], extra_inputs=["second"])
 
 
 def unsupported_op_model(op_type: str = "Det") -> onnx.ModelProto:

@@ -87,8 +87,7 @@ def convert_onnx(onnx_path: Path, onnx_in: OnnxInput, calib_nchw: np.ndarray, pr
     import tensorflow as tf
 
     model = onnx_to_tf_model(onnx_path, onnx_in, progress)
-    tf_shape = tuple(int(d) if d is not None else 1 for d in model.inputs[0].shape)
-    perm = _layout_of(model, onnx_in.shape, tf_shape)
+    tf_shape, perm = _layout_of(model, onnx_in.shape)
     samples = calib_nchw if perm is None else np.transpose(calib_nchw, perm)
     run_model = tf.function(lambda *inputs: model(inputs),
                             input_signature=[tf.TensorSpec(tf_shape, tensor.dtype, tensor.name.split(":")[0])
@@ -100,18 +99,16 @@ def convert_onnx(onnx_path: Path, onnx_in: OnnxInput, calib_nchw: np.ndarray, pr
     return tflite, perm
 
 
-def _layout_of(model, onnx_shape, tf_shape):
-    """onnx2tf moves the channel axis last for rank >= 3 inputs (unless it keeps NCHW)."""
+def _layout_of(model, onnx_shape):
+    """(static TF input shape, permutation ONNX -> TF or None): onnx2tf moves the channel axis last for
+    rank >= 3 inputs; dimensions it leaves open (dynamic in the ONNX file) come from the ONNX shape."""
     onnx_shape = tuple(onnx_shape)
+    raw = tuple(model.inputs[0].shape)
     rank = len(onnx_shape)
-    if rank < 3:
-        return None
-    perm = (0,) + tuple(range(2, rank)) + (1,)
-    moved = tuple(onnx_shape[i] for i in perm)
-    if tf_shape == moved and moved != onnx_shape:
-        return perm
-    if tf_shape == onnx_shape:
-        # Ambiguous only when moving C changes nothing (all equal): then the layout does not matter.
-        return None if moved != onnx_shape else perm
-    raise UnsupportedOpError(f"onnx2tf changed the input shape from {onnx_shape} to {tf_shape} in a way "
+    perm = (0,) + tuple(range(2, rank)) + (1,) if rank >= 3 else None
+    candidates = ([(tuple(onnx_shape[i] for i in perm), perm)] if perm else []) + [(onnx_shape, None)]
+    for shape, candidate_perm in candidates:
+        if len(raw) == rank and all(r is None or int(r) == s for r, s in zip(raw, shape)):
+            return shape, candidate_perm
+    raise UnsupportedOpError(f"onnx2tf changed the input shape from {onnx_shape} to {raw} in a way "
                              f"tinyattend does not understand", "report this model to the tinyattend developers")
