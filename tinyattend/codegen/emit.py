@@ -71,6 +71,8 @@ def generate_sources(graph: Graph, lowered: list, plan: ArenaPlan, buffer_of: di
 
     calls = []
     sources: set[str] = set()
+    extra_headers: set[str] = set()
+    libraries: set[str] = set()
     layer_names = []
     for position, (op, low) in enumerate(zip(graph.ops, lowered)):
         out = graph.tensor(op.outputs[0])
@@ -98,22 +100,26 @@ def generate_sources(graph: Graph, lowered: list, plan: ArenaPlan, buffer_of: di
                 args.append(symbols[arg.name])
             else:
                 args.append(str(arg))
+        declarations = [d.replace("{arena_offset_scratch}", str(plan.offsets.get(f"scratch{position}", 0)))
+                        for d in low.declarations]
+        extra_headers.update(low.headers)
+        libraries.update([low.library] if low.library else [])
         calls.append({
-            "comment": comment, "alias": False, "layer": len(layer_names), "function": low.function,
+            "comment": comment, "alias": False, "declarations": declarations, "layer": len(layer_names), "function": low.function,
             "params_type": low.params_type, "params_name": f"op{op.index}_params",
             "params": [(name, _render_value(value, symbols)) for name, value in low.params],
             "args": args,
         })
         layer_names.append(op.type)
 
-    headers = sorted(s.split("/")[-1] for s in sources if s.endswith(".h"))
+    headers = sorted({s.split("/")[-1] for s in sources if s.endswith(".h")} | extra_headers)
     x, y = graph.tensor(graph.inputs[0]), graph.tensor(graph.outputs[0])
     context = {
         "version": __version__, "model_name": c_comment_text(model_name),
         "arena_size": plan.size, "input": x, "output": y,
         "input_offset": plan.offsets[buffer_of[x.index]], "output_offset": plan.offsets[buffer_of[y.index]],
         "calls": calls, "layer_names": layer_names, "kernel_headers": headers,
-        "arrays": arrays, "ctype": CTYPES,
+        "arrays": arrays, "ctype": CTYPES, "libraries": sorted(libraries),
     }
     files = [GeneratedFile(name, env.get_template(f"{name}.j2").render(**context))
              for name in ("model.h", "model.c", "model_data.h", "model_data.c")]

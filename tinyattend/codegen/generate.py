@@ -85,6 +85,7 @@ def generate(graph: Graph, target: Target, model_name: str) -> GeneratedModel:
         "generated_macs": sum(low.macs for low in lowered if isinstance(low, KernelCall)),
         "aliased_ops": sum(isinstance(low, Alias) for low in lowered),
         "kernels": target.kernels,
+        "libraries": sorted({low.library for low in lowered if isinstance(low, KernelCall) and low.library}),
         "scratch_bytes": sum(low.scratch_bytes for low in lowered if isinstance(low, KernelCall)),
         "memory_timeline": [{"op": position, "bytes_live": plan.peak_at(position)} for position in range(len(graph.ops))],
         "buffers": [{"buffer": r.buffer, "offset": plan.offsets[r.buffer], "size": r.size, "first": r.first,

@@ -58,8 +58,11 @@ class KernelCall:
     args: tuple[object, ...]               # TensorArg | ScratchArg | ConstRef | int | str (C expression)
     constants: tuple[ConstArray, ...] = ()
     scratch_bytes: int = 0
-    in_place: bool = False                 # output may share the first input's memory
+    in_place: bool = False                 # output may overwrite a same-sized input that dies here
     macs: int = 0
+    declarations: tuple[str, ...] = ()     # extra file-scope C (static const structs), for library calls
+    headers: tuple[str, ...] = ()          # extra headers to include, e.g. "arm_nnfunctions.h"
+    library: str | None = None             # external library the call needs ("cmsis-nn"), else our kernels
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,42 @@
+"""MUL: int8 with broadcasting (up to 4 dimensions), one rescale by s1*s2/so as TFLM does."""
+from __future__ import annotations
+
+from ...ir.quant import activation_range, quantize_multiplier
+from ..lowering import KernelCall, TensorArg, shape4, unsupported
+from ._checks import fused_activation, int8_activations, rank_at_most
+from .add import broadcast_strides
+
+OP_TYPES = ("MUL",)
+
+
+def check(op, graph, target) -> list[str]:
+    return unsupported([int8_activations(op, graph, inputs=(0, 1)), fused_activation(op), rank_at_most(op, graph, 4)])
+
+
+def mul_multiplier(x1, x2, y) -> tuple[int, int]:
+    """TFLM's CalculateOpDataMul: float32 scales, product and quotient in double."""
+    return quantize_multiplier(float(x1.scale) * float(x2.scale) / float(y.scale))
+
+
+def lower(op, graph, target) -> KernelCall:
+    x1, x2, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
+    mult, shift = mul_multiplier(x1, x2, y)
+    act_min, act_max = activation_range(op.options.get("fused_activation_function", "NONE"), y.scale, y.zero_point)
+    broadcast = shape4(x1.shape) != shape4(y.shape) or shape4(x2.shape) != shape4(y.shape)
+    return KernelCall(
+        function="ta_mul_s8",
+        sources=("elementwise/ta_mul_s8.c", "elementwise/ta_mul_s8.h"),
+        params_type="ta_mul_params",
+        params=(
+            ("size", y.num_elements), ("broadcast", int(broadcast)),
+            ("out_dims", shape4(y.shape)),
+            ("in1_strides", tuple(broadcast_strides(x1.shape, y.shape))),
+            ("in2_strides", tuple(broadcast_strides(x2.shape, y.shape))),
+            ("input1_offset", -x1.zero_point), ("input2_offset", -x2.zero_point), ("output_offset", y.zero_point),
+            ("output_multiplier", mult), ("output_shift", shift),
+            ("act_min", act_min), ("act_max", act_max),
+        ),
+        args=(TensorArg(op.inputs[0], const=True), TensorArg(op.inputs[1], const=True), TensorArg(op.outputs[0])),
+        in_place=not broadcast,
+        macs=y.num_elements,
+    )
