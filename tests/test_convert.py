@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from ai_edge_litert import schema_py_generated as schema
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")       # before the tests import Keras/TF themselves
 
 import model_factory as mf
 from conftest import mlperf_model

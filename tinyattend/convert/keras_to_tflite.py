@@ -53,7 +53,7 @@ def load_keras(path: Path, input_shape, progress) -> TfSource:
     shape = _static_shape(model.inputs[0].shape, input_shape, str(path), model.inputs[0].name)
 
     def float_fn(x):
-        return np.asarray(model(x.astype(np.float32), training=False))
+        return keras.ops.convert_to_numpy(model(x.astype(np.float32), training=False))
 
     def make_converter():
         spec = tf.TensorSpec(shape, tf.float32)
