@@ -54,3 +54,26 @@ def test_mul_broadcast_rows_by_branch(tmp_path):
         return tf.keras.Model(x, tf.keras.layers.Lambda(lambda ts: ts[0] * ts[1])([gate, x]))
     tflite = int8_tflite(build, [(1, 6, 5, 3)])
     assert_bit_exact(tflite, tmp_path, expect_ops=["MUL"])
+
+
+@pytest.mark.parametrize("hwc,pool,stride,padding", [
+    ((9, 11, 3), 2, 2, "valid"),
+    ((9, 11, 5), 3, 2, "same"),
+    ((8, 7, 6), 3, 1, "same"),
+    ((10, 9, 4), (2, 3), (1, 2), "valid"),
+])
+def test_max_pool(tmp_path, hwc, pool, stride, padding):
+    def build(tf):
+        return tf.keras.Sequential([tf.keras.Input(hwc, batch_size=1),
+                                    tf.keras.layers.MaxPooling2D(pool, strides=stride, padding=padding)])
+    assert_bit_exact(int8_tflite(build, [(1, *hwc)]), tmp_path, expect_ops=["MAX_POOL_2D"])
+
+
+def test_max_pool_fused_relu6(tmp_path):
+    """Conv, max pool and ReLU6: the converter may fuse the clamp into the pool."""
+    def build(tf):
+        return tf.keras.Sequential([tf.keras.Input((9, 9, 3), batch_size=1),
+                                    tf.keras.layers.Conv2D(5, 3, padding="same"),
+                                    tf.keras.layers.MaxPooling2D(3, strides=2, padding="same"),
+                                    tf.keras.layers.ReLU(6.0)])
+    assert_bit_exact(int8_tflite(build, [(1, 9, 9, 3)], low=-4.0, high=4.0), tmp_path, expect_ops=["MAX_POOL_2D"])
