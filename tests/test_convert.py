@@ -376,6 +376,16 @@ def test_digits_cnn_from_keras_file(digits):
     assert {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"} <= set(result.report["op_histogram"])
 
 
+def test_digits_cnn_from_saved_model(digits):
+    saved = digits["calib"].parent / "digits_saved_model"
+    digits["keras"].export(str(saved), verbose=False)
+    calib = digits["calib"].parent / "digits_test_nhwc.npy"
+    np.save(calib, digits["x_test"][:100])
+    result = convert_model(saved, calib=str(calib), progress=QUIET)
+    assert result.report["source"]["format"] == "saved_model"
+    assert result.report["quantization_error"]["top1_agreement"] >= 0.96
+
+
 # --- 5. conversion time of a ~0.5M-parameter model -------------------------------------------------
 @pytest.mark.slow
 def test_half_million_parameter_model_converts_in_time(workdir):

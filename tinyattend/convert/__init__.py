@@ -138,7 +138,7 @@ def _convert_float_model(model, fmt, calib, input_shape, mean, std, layout, cali
         warnings += data.warnings
         import_tensorflow(progress)
         from .onnx_to_tflite import convert_onnx
-        tflite, perm = convert_onnx(model, onnx_in, data.samples, progress)
+        tflite, perm = convert_onnx(model, onnx_model, onnx_in, data.samples, progress)
         float_fn = _onnxruntime_fn(onnx_model, onnx_in)
     else:
         import_tensorflow(progress)

@@ -24,8 +24,10 @@ from .quiet import quiet_python_loggers, silenced
 ONNX2TF_SAMPLE_FILE = "calibration_image_sample_data_20x128x128x3_float32.npy"
 
 
-def onnx_to_tf_model(onnx_path: Path, onnx_in: OnnxInput, progress, keep_dir: Path | None = None):
-    """The onnx2tf tf_keras model (NHWC) of an ONNX file. UnsupportedOpError names the failing node."""
+def onnx_to_tf_model(onnx_path: Path, onnx_model, onnx_in: OnnxInput, progress, keep_dir: Path | None = None):
+    """The onnx2tf tf_keras model (NHWC) of a loaded ONNX model. UnsupportedOpError names the failing node."""
+    import onnx
+
     with progress.step("importing onnx2tf"), silenced(progress):
         import onnx2tf
     quiet_python_loggers()
@@ -33,7 +35,7 @@ def onnx_to_tf_model(onnx_path: Path, onnx_in: OnnxInput, progress, keep_dir: Pa
     old_cwd = os.getcwd()
     try:
         copy = work / "model.onnx"
-        shutil.copyfile(onnx_path, copy)
+        onnx.save(onnx_model, str(copy))          # weights inline, even if the original kept external data
         # onnx2tf validates 3-channel models on 20 sample images from this file; any images do.
         rng = np.random.default_rng(0)
         np.save(work / ONNX2TF_SAMPLE_FILE, rng.random((20, 128, 128, 3), dtype=np.float32))
@@ -82,11 +84,11 @@ def _translate_onnx2tf_error(err: BaseException, log: str, onnx_path: Path) -> U
                               "--input-shape", ops=ops)
 
 
-def convert_onnx(onnx_path: Path, onnx_in: OnnxInput, calib_nchw: np.ndarray, progress):
+def convert_onnx(onnx_path: Path, onnx_model, onnx_in: OnnxInput, calib_nchw: np.ndarray, progress):
     """Return (tflite bytes, permutation NCHW->TFLite layout or None)."""
     import tensorflow as tf
 
-    model = onnx_to_tf_model(onnx_path, onnx_in, progress)
+    model = onnx_to_tf_model(onnx_path, onnx_model, onnx_in, progress)
     tf_shape, perm = _layout_of(model, onnx_in.shape)
     samples = calib_nchw if perm is None else np.transpose(calib_nchw, perm)
     run_model = tf.function(lambda *inputs: model(inputs),
