@@ -293,3 +293,13 @@ def cast_model() -> onnx.ModelProto:
     y = b.op("Cast", [b.random_conv(b.input_name, 3, 3)], to=TensorProto.INT32)
     y = b.op("Cast", [y], to=TensorProto.FLOAT)
     return b.build(b.reduce_mean(y), [1, 3])
+
+
+def crop_and_resize_model() -> onnx.ModelProto:
+    """Resize with coordinate_transformation_mode tf_crop_and_resize: passes the op table, fails in onnx2tf."""
+    b = OnnxBuilder([1, 3, 8, 8], "crop_resize")
+    roi = b.const(np.array([0, 0, 0.1, 0.1, 1, 1, 0.9, 0.9], np.float32), "roi")
+    scales = b.const(np.array([1, 1, 2, 2], np.float32), "scales")
+    y = b.op("Resize", [b.input_name, roi, scales], mode="nearest",
+             coordinate_transformation_mode="tf_crop_and_resize")
+    return b.build(b.reduce_mean(y), [1, 3])

@@ -232,6 +232,14 @@ def test_converter_leftover_float_op_is_named(workdir):
     assert info.value.ops and info.value.ops[0][0] == "CAST"
 
 
+def test_onnx2tf_failure_names_the_node(workdir):
+    path = mf.save(mf.crop_and_resize_model(), workdir / "crop_resize.onnx")
+    with pytest.raises(UnsupportedOpError) as info:
+        convert_model(path, calib_samples=8, progress=QUIET)
+    assert "onnx2tf cannot convert op Resize (node 'resize_3'" in str(info.value)
+    assert info.value.ops[0][:2] == ("Resize", "resize_3") and info.value.fix
+
+
 def _calib_cases(workdir: Path) -> dict[str, tuple[object, dict, str]]:
     rng = np.random.default_rng(0)
     cases = {

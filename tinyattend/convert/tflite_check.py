@@ -109,6 +109,6 @@ def check_converted(tflite: bytes, where: str) -> None:
         listed = "\n".join(f"    {op} (tensor '{tensor}'): {reason}" for op, tensor, reason in float_ops[:10]) \
             or "\n".join(f"    {p}" for p in problems)
         raise UnsupportedOpError(
-            f"{where}: the int8 TFLite converter could not make every op full-integer:\n{listed}",
-            "these ops have no int8 TFLite kernel (casts to integers, some math ops): remove or replace them "
-            "in the model before export", ops=float_ops)
+            f"{where}: the int8 TFLite converter could not make the model full-integer:\n{listed}",
+            "some op has no int8 TFLite kernel (casts to integers, reversing slices, some math ops): find it with "
+            "`tinyattend inspect` or Netron, and remove or replace it in the model before export", ops=float_ops)
