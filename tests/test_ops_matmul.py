@@ -71,3 +71,24 @@ def test_batch_matmul_constant_rhs(tmp_path, lhs_shape, rhs_shape):
         return model
     tflite = int8_tflite(build, [(1, int(np.prod(lhs_shape)))])
     assert_bit_exact(tflite, tmp_path, expect_ops=["BATCH_MATMUL"])
+
+
+TCONV_CASES = [
+    # (input HWC, filters, kernel, stride, padding, bias, fused activation)
+    ((5, 6, 3), 4, 3, 2, "same", True, "relu"),
+    ((5, 6, 3), 4, 3, 2, "valid", True, None),
+    ((6, 5, 4), 3, 3, 1, "same", False, None),
+    ((4, 4, 2), 5, (2, 3), 1, "valid", False, "relu"),
+    ((4, 5, 3), 6, 4, 2, "same", False, None),
+]
+
+
+@pytest.mark.parametrize("hwc,filters,kernel,stride,padding,bias,activation", TCONV_CASES)
+def test_transpose_conv(tmp_path, hwc, filters, kernel, stride, padding, bias, activation):
+    def build(tf):
+        return tf.keras.Sequential([tf.keras.Input(hwc, batch_size=1),
+                                    tf.keras.layers.Conv2DTranspose(filters, kernel, strides=stride, padding=padding,
+                                                                    use_bias=bias, bias_initializer="random_normal",
+                                                                    activation=activation)])
+    report = assert_bit_exact(int8_tflite(build, [(1, *hwc)]), tmp_path, expect_ops=["TRANSPOSE_CONV"])
+    assert report["scratch_bytes"] >= 4 * int(np.prod(report["output"]["shape"]))
