@@ -134,3 +134,11 @@ def test_split_v_then_concat_swapped(tmp_path):
 def test_transpose(tmp_path, shape, perm):
     tflite = int8_tflite(_function_model(lambda tf, x: tf.transpose(x, perm)), [shape])
     assert_bit_exact(tflite, tmp_path, expect_ops=["TRANSPOSE"])
+
+
+@pytest.mark.parametrize("indices,axis", [([2, 0, 0, 1, 4], -1), ([[3, 1], [0, 2]], 1)])
+def test_gather_constant_indices(tmp_path, indices, axis):
+    def fn(tf, x):
+        return tf.gather(x, tf.constant(indices, dtype=tf.int32), axis=axis)
+    tflite = int8_tflite(_function_model(fn), [(1, 4, 6, 5)])
+    assert_bit_exact(tflite, tmp_path, expect_ops=["GATHER"])
