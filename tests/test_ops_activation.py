@@ -57,3 +57,68 @@ def test_softmax(tmp_path, shape, beta, spread):
     if beta != 1.0:
         tflite = with_softmax_beta(tflite, beta)
     assert_bit_exact(tflite, tmp_path, expect_ops=["SOFTMAX"])
+
+
+def rewrite_single_op(tflite: bytes, op_name: str, output_scale: float | None = None,
+                      output_zero_point: int | None = None) -> bytes:
+    """The one-op model with its op replaced by `op_name` (no options) and, optionally, new output quantization.
+
+    For ops the converter does not emit on their own (int8 -> int8 QUANTIZE).
+    """
+    import flatbuffers
+    import numpy as np
+    from ai_edge_litert import schema_py_generated as schema
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(tflite, 0))
+    (subgraph,) = model.subgraphs
+    (op,) = subgraph.operators
+    code = getattr(schema.BuiltinOperator, op_name)
+    model.operatorCodes[op.opcodeIndex].builtinCode = code
+    model.operatorCodes[op.opcodeIndex].deprecatedBuiltinCode = min(code, 127)
+    model.operatorCodes[op.opcodeIndex].version = 1
+    op.builtinOptionsType, op.builtinOptions = 0, None
+    quant = subgraph.tensors[op.outputs[0]].quantization
+    if output_scale is not None:
+        quant.scale = np.array([output_scale], dtype=np.float32)
+    if output_zero_point is not None:
+        quant.zeroPoint = np.array([output_zero_point], dtype=np.int64)
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+TABLE_OPS = {
+    "LOGISTIC": lambda tf, x: tf.sigmoid(x),
+    "TANH": lambda tf, x: tf.tanh(x),
+    "HARD_SWISH": lambda tf, x: x * tf.nn.relu6(x + 3.0) * (1.0 / 6.0),
+    "RELU": lambda tf, x: tf.nn.relu(x),
+    "RELU6": lambda tf, x: tf.nn.relu6(x),
+    "LEAKY_RELU": lambda tf, x: tf.nn.leaky_relu(x, alpha=0.1),
+}
+
+TABLE_CASES = [
+    # (op, shape, calibration range): odd sizes, channels not a multiple of 4, asymmetric ranges (zero points)
+    ("LOGISTIC", (1, 5, 7, 3), (-4.0, 4.0)),
+    ("LOGISTIC", (1, 37), (-9.0, 2.0)),
+    ("TANH", (1, 5, 7, 3), (-3.0, 3.0)),
+    ("TANH", (1, 9, 6), (-0.7, 1.3)),
+    ("HARD_SWISH", (1, 5, 7, 3), (-4.0, 4.0)),
+    ("HARD_SWISH", (1, 3, 3, 17), (-1.0, 7.0)),
+    ("RELU", (1, 5, 7, 3), (-2.0, 3.0)),
+    ("RELU6", (1, 4, 3, 5), (-3.0, 9.0)),
+    ("LEAKY_RELU", (1, 5, 7, 3), (-4.0, 4.0)),
+    ("LEAKY_RELU", (1, 29), (-10.0, 1.5)),
+]
+
+
+@pytest.mark.parametrize("op,shape,value_range", TABLE_CASES)
+def test_table_op(tmp_path, op, shape, value_range):
+    tflite = int8_tflite(_function(TABLE_OPS[op], shape), [shape], low=value_range[0], high=value_range[1])
+    assert_bit_exact(tflite, tmp_path, expect_ops=[op])
+
+
+@pytest.mark.parametrize("shape,output_scale,output_zero_point", [((1, 5, 7, 3), 0.011, 17),
+                                                                   ((1, 21), 0.25, -100)])
+def test_quantize_int8_to_int8(tmp_path, shape, output_scale, output_zero_point):
+    tflite = int8_tflite(_function(TABLE_OPS["RELU"], shape), [shape], low=-2.0, high=1.0)
+    tflite = rewrite_single_op(tflite, "QUANTIZE", output_scale, output_zero_point)
+    assert_bit_exact(tflite, tmp_path, expect_ops=["QUANTIZE"])
