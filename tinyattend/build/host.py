@@ -4,6 +4,7 @@ The host runner is for verification against TFLM, not for timing.
 """
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import tempfile
@@ -42,13 +43,47 @@ def build_host(out_dir: Path, *, sanitize: bool = False, cc: str | None = None) 
     binary = host_dir / ("model_host_san" if sanitize else "model_host")
     sources = sorted(str(p) for p in (out_dir / "model").glob("*.c")) + [str(host_dir / "main.c")]
     flags = (SANITIZE_FLAGS if sanitize else "-O2").split()
-    cmd = [compiler, "-std=c99", "-Wall", "-Wextra", "-Werror", *flags, f"-I{out_dir / 'model'}",
-           *sources, "-o", str(binary), "-lm"]
+    includes, objects = [], []
+    if "cmsis-nn" in _report_libraries(out_dir):
+        includes, objects = _build_cmsis_nn(out_dir, compiler, flags, binary.name)
+    cmd = [compiler, "-std=c99", "-Wall", "-Wextra", "-Werror", *flags, f"-I{out_dir / 'model'}", *includes,
+           *sources, *objects, "-o", str(binary), "-lm"]
     result = subprocess.run(cmd, capture_output=True, text=True)
     if result.returncode != 0:
         raise ToolchainError(f"host build of {out_dir} failed:\n{result.stderr[-4000:]}",
                              "this is a tinyattend bug if the generated code does not compile; please report it")
     return binary
+
+
+def _report_libraries(out_dir: Path) -> list[str]:
+    report = out_dir / "report.json"
+    if report.is_file():
+        return list(json.loads(report.read_text()).get("libraries", []))
+    from .cmsis_nn import uses_cmsis_nn
+    return ["cmsis-nn"] if uses_cmsis_nn(out_dir / "model") else []
+
+
+def _build_cmsis_nn(out_dir: Path, compiler: str, flags: list[str], variant: str) -> tuple[list[str], list[str]]:
+    """Compile the CMSIS-NN files the model reaches (from CMSIS_NN_PATH; its plain-C path on the host)
+    into OUT/host/<variant>-cmsis-nn/. Returns (include flags, object files). Third-party code:
+    built with the model's optimisation flags and AddressSanitizer but not its -Werror, nor UBSan:
+    CMSIS-NN left-shifts negative values and computes (1 << 31) - 1, which GCC wraps as intended."""
+    from .cmsis_nn import cmsis_nn_root, model_sources
+    root = cmsis_nn_root(required=True)
+    include = f"-I{root / 'Include'}"
+    obj_dir = out_dir / "host" / f"{variant}-cmsis-nn"
+    obj_dir.mkdir(parents=True, exist_ok=True)
+    objects = []
+    for rel in model_sources(root, out_dir / "model"):
+        obj = obj_dir / (Path(rel).stem + ".o")
+        library_flags = [*flags, "-fno-sanitize=undefined"] if any(f.startswith("-fsanitize") for f in flags) else flags
+        cmd = [compiler, *library_flags, include, "-c", str(root / rel), "-o", str(obj)]
+        result = subprocess.run(cmd, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise ToolchainError(f"compiling CMSIS-NN's {rel} from {root} failed:\n{result.stderr[-4000:]}",
+                                 "check that CMSIS_NN_PATH names CMSIS-NN v7.0.0")
+        objects.append(str(obj))
+    return [include], objects
 
 
 def run_host(binary: Path, inputs: np.ndarray, input_bytes: int, output_shape: tuple[int, ...],

@@ -7,6 +7,7 @@ from ..errors import UnsupportedOpError
 from ..ir.graph import Graph
 from ..plan.arena import ArenaPlan, plan_arena
 from ..plan.liveness import live_ranges
+from .cmsis_nn import registry as cmsis_nn_registry
 from .cnames import c_comment_text
 from .emit import GeneratedFile, generate_sources
 from .lowering import Alias, KernelCall, Target
@@ -22,13 +23,24 @@ class GeneratedModel:
     report: dict
 
 
+def kernel_module(op, graph: Graph, target: Target):
+    """The op module that lowers `op` for the target: CMSIS-NN's when the kernel set is
+    cmsis-nn and its check passes (or there is no portable one), else the portable one;
+    None when there is neither."""
+    portable = registry().get(op.type)
+    if target.kernels == "cmsis-nn":
+        module = cmsis_nn_registry().get(op.type)
+        if module is not None and (portable is None or not module.check(op, graph, target)):
+            return module
+    return portable
+
+
 def unsupported_ops(graph: Graph, target: Target) -> list[dict]:
     """Every op we cannot run, with the tensor it produces and why."""
-    table = registry()
     problems = []
     for op in graph.ops:
         tensor = graph.tensor(op.outputs[0])
-        module = table.get(op.type)
+        module = kernel_module(op, graph, target)
         if module is None:
             reasons = [f"{op.type} has no kernel in tinyattend (supported: {', '.join(supported_op_types())})"]
         else:
@@ -70,8 +82,7 @@ def generate(graph: Graph, target: Target, model_name: str) -> GeneratedModel:
     problems = check_io(graph) + unsupported_ops(graph, target)
     if problems:
         raise_unsupported(problems, model_name)
-    table = registry()
-    lowered = [table[op.type].lower(op, graph, target) for op in graph.ops]
+    lowered = [kernel_module(op, graph, target).lower(op, graph, target) for op in graph.ops]
     ranges, buffer_of = live_ranges(graph, lowered)
     plan = plan_arena(ranges)
     files = generate_sources(graph, lowered, plan, buffer_of, model_name)
