@@ -58,7 +58,9 @@ def arena_timeline(buffers: list[dict], timeline: list[dict], ops: list[str], ar
     colours = matplotlib.colormaps["tab20"]
     for i, buf in enumerate(sorted(buffers, key=lambda b: (b["first"], b["offset"]))):
         start, end = max(buf["first"], -1) - 0.45, min(buf["last"], n_ops) + 0.45
-        ax.add_patch(Rectangle((start, buf["offset"]), end - start, buf["size"], facecolor=colours(i % 20),
+        # Tiny buffers (a classifier's logits) get a minimum height so they stay visible.
+        height = max(buf["size"], 0.012 * max(arena_bytes, 1))
+        ax.add_patch(Rectangle((start, buf["offset"]), end - start, height, facecolor=colours(i % 20),
                                edgecolor="black", linewidth=0.5, alpha=0.85))
         if buf["size"] >= 0.06 * max(arena_bytes, 1) and end - start >= 0.9:
             ax.text((start + end) / 2, buf["offset"] + buf["size"] / 2, f"{buf['buffer']}\n{buf['size']:,} B",
@@ -66,7 +68,9 @@ def arena_timeline(buffers: list[dict], timeline: list[dict], ops: list[str], ar
     peak = max(timeline, key=lambda t: t["bytes_live"]) if timeline else None
     if peak is not None:
         ax.axvspan(peak["op"] - 0.5, peak["op"] + 0.5, color=WORST, alpha=0.12, zorder=0)
-        ax.annotate(f"peak: {peak['bytes_live']:,} B live during op {op_label(peak['op'], ops[peak['op']])}",
+        also = sum(1 for t in timeline if t["bytes_live"] == peak["bytes_live"]) - 1
+        ax.annotate(f"peak: {peak['bytes_live']:,} B live during op {op_label(peak['op'], ops[peak['op']])}"
+                    + (f" (and {also} later op{'s' if also > 1 else ''})" if also else ""),
                     xy=(peak["op"], arena_bytes), xytext=(0.01, 1.02), textcoords="axes fraction",
                     color=WORST, fontsize=9, arrowprops={"arrowstyle": "->", "color": WORST})
     ax.axhline(arena_bytes, color="black", linestyle="--", linewidth=1)
