@@ -12,9 +12,10 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from ..codegen.cmsis_nn import CMSIS_NN_GIT, CMSIS_NN_VERSION
 from ..errors import ToolchainError
 
+CMSIS_NN_VERSION = "v7.0.0"                       # the release generated code is written and tested against
+CMSIS_NN_GIT = "https://github.com/ARM-software/CMSIS-NN.git"
 ENV = "CMSIS_NN_PATH"
 HEADER = "arm_nnfunctions.h"
 FIX = (f"get CMSIS-NN {CMSIS_NN_VERSION} (git clone --depth 1 --branch {CMSIS_NN_VERSION} {CMSIS_NN_GIT}) "
@@ -31,6 +32,10 @@ def uses_cmsis_nn(model_dir: Path) -> bool:
     return model_c.is_file() and f'#include "{HEADER}"' in model_c.read_text()
 
 
+def is_cmsis_nn_tree(path: Path) -> bool:
+    return (Path(path) / "Include" / HEADER).is_file() and (Path(path) / "Source").is_dir()
+
+
 def cmsis_nn_root(required: bool = True) -> Path | None:
     """The CMSIS-NN tree named by CMSIS_NN_PATH; ToolchainError (with how to get one) if required and absent."""
     value = os.environ.get(ENV, "").strip()
@@ -39,7 +44,7 @@ def cmsis_nn_root(required: bool = True) -> Path | None:
             raise ToolchainError(f"the model calls CMSIS-NN (--kernels cmsis-nn) and {ENV} is not set", FIX)
         return None
     root = Path(value).expanduser().resolve()
-    if not (root / "Include" / HEADER).is_file() or not (root / "Source").is_dir():
+    if not is_cmsis_nn_tree(root):
         if required:
             raise ToolchainError(f"{ENV}={value} is not a CMSIS-NN tree (no Include/{HEADER} and Source/)", FIX)
         return None

@@ -8,6 +8,7 @@ Files are rewritten only when their bytes change, so `make` stays incremental.
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -94,8 +95,21 @@ def check_fits(board: Board, model_dir: Path) -> None:
             "use a board with more RAM, a smaller input resolution or model, or --optimize size")
 
 
-def render_firmware_project(board: Board, *, transport: str = "semihosting") -> dict[str, str]:
-    """The project's generated files (name -> text), without the model."""
+def _cmsis_nn_context(model_dir: Path | None) -> dict | None:
+    """For a model that calls CMSIS-NN: its version, repository, CMSIS_NN_PATH if set, and the
+    source files the model reaches (None when CMSIS_NN_PATH is unset: all of Source/*/*.c)."""
+    from .cmsis_nn import CMSIS_NN_GIT, CMSIS_NN_VERSION, cmsis_nn_root, model_sources, uses_cmsis_nn
+    if model_dir is None or not uses_cmsis_nn(model_dir):
+        return None
+    root = cmsis_nn_root(required=False)
+    return {"version": CMSIS_NN_VERSION, "git": CMSIS_NN_GIT, "path": str(root) if root else "",
+            "sources": model_sources(root, model_dir) if root else None}
+
+
+def render_firmware_project(board: Board, *, transport: str = "semihosting",
+                            model_dir: Path | None = None) -> dict[str, str]:
+    """The project's generated files (name -> text), without the model. `model_dir` tells
+    whether the model needs CMSIS-NN (then the build compiles the files it reaches)."""
     if transport not in TRANSPORTS:
         raise ValueError(f"transport must be one of {TRANSPORTS}")
     if board.is_host:
@@ -116,6 +130,7 @@ def render_firmware_project(board: Board, *, transport: str = "semihosting") -> 
         heap_size=int(board.firmware.get("heap_size", 0)),
         cpu_flags=list(board.cflags), specs="--specs=nano.specs --specs=nosys.specs",
         profile_file=board.path.name if board.path else f"{board.name}.yaml",
+        cmsis_nn=_cmsis_nn_context(model_dir),
     )
     return {out: env.get_template(tpl).render(**context) for tpl, out in TEMPLATE_FILES.items()}
 
@@ -135,7 +150,7 @@ def write_firmware_project(project_dir: Path, board: Board, model_dir: Path, *,
         raise ToolchainError(f"{model_dir} holds no generated model (model.h)",
                              "run `tinyattend convert MODEL --board BOARD -o OUT` first")
     check_fits(board, model_dir)
-    files = render_firmware_project(board, transport=transport)
+    files = render_firmware_project(board, transport=transport, model_dir=model_dir)
     (project_dir / "model").mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         _write_if_changed(project_dir / name, text.encode())
@@ -169,6 +184,20 @@ def _does_not_fit(board: Board, log: str) -> DoesNotFitError | None:
                            "use a board with more flash/RAM, a smaller model, or --optimize size")
 
 
+def _check_cmsis_nn(project_dir: Path) -> None:
+    """A model that calls CMSIS-NN needs CMSIS_NN_PATH, or the path the Makefile was written with;
+    raises ToolchainError saying how to get CMSIS-NN otherwise."""
+    from .cmsis_nn import cmsis_nn_root, is_cmsis_nn_tree, uses_cmsis_nn
+    if not uses_cmsis_nn(project_dir / "model"):
+        return
+    if os.environ.get("CMSIS_NN_PATH", "").strip():
+        cmsis_nn_root(required=True)        # make takes the environment's path: it must be a CMSIS-NN tree
+        return
+    written = re.search(r"^CMSIS_NN_PATH \?= *(\S*)", (project_dir / "Makefile").read_text(), re.MULTILINE)
+    if not (written and written.group(1) and is_cmsis_nn_tree(Path(written.group(1)))):
+        cmsis_nn_root(required=True)
+
+
 def build_firmware(project_dir: Path, board: Board, *, jobs: int = 2) -> FirmwareBuild:
     """Run `make` in project_dir; returns the ELF and its text/data/bss sizes.
     Raises ToolchainError (compiler missing or failing) or DoesNotFitError (linker overflow)."""
@@ -176,6 +205,7 @@ def build_firmware(project_dir: Path, board: Board, *, jobs: int = 2) -> Firmwar
     for tool in ("make", "arm-none-eabi-gcc", "arm-none-eabi-size"):
         if shutil.which(tool) is None:
             raise ToolchainError(f"{tool} is not on PATH; the firmware for {board.name} cannot be built", APT_FIX)
+    _check_cmsis_nn(project_dir)
     result = subprocess.run(["make", "-C", str(project_dir), f"-j{jobs}", "--no-print-directory"],
                             capture_output=True, text=True)
     if result.returncode != 0:

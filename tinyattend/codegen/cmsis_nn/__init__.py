@@ -9,7 +9,7 @@ Each module has the same shape as those in `codegen/ops/`:
 `generate` uses the module here when it exists and its check passes, and the
 portable kernel otherwise. CMSIS-NN itself is never copied into tinyattend or
 the generated model: builds take it from CMSIS_NN_PATH or fetch the pinned
-release (see `build/`). The struct contents follow TFLM's cmsis_nn kernels, so
+release (see `build/cmsis_nn.py`). The struct contents follow TFLM's cmsis_nn kernels, so
 the results are TFLM's bit for bit.
 """
 from __future__ import annotations
@@ -17,9 +17,6 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from functools import lru_cache
-
-CMSIS_NN_VERSION = "v7.0.0"
-CMSIS_NN_GIT = "https://github.com/ARM-software/CMSIS-NN.git"
 
 
 @lru_cache(maxsize=1)
