@@ -28,6 +28,7 @@ $(STAMP): requirements.lock pyproject.toml
 	@test -x $(VPY) || $(PY) -m venv $(VENV)
 	$(VPY) -m pip install -q --upgrade pip==26.3
 	$(VPY) -m pip install -q -r requirements.lock
+	$(VPY) -m pip install -q torch==2.13.0
 	$(VPY) -m pip install -q --no-deps onnx2tf==1.29.24
 	$(VPY) -m pip install -q --no-deps -e .
 	@touch $@

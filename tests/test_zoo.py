@@ -1,0 +1,181 @@
+"""The model zoo: exports match PyTorch in ONNX Runtime, counts match the papers, demo model accuracy."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+MODELS = REPO / "models"
+HAVE_TORCH = importlib.util.find_spec("torch") is not None
+needs_torch = pytest.mark.skipif(not HAVE_TORCH, reason="torch is not installed (pip install torch==2.13.0)")
+
+ZOO = ("attendnets", "attendnets-micro", "attendnext", "attendnext-micro", "attendnext-digits",
+       "lowformer-b0", "lowformer-b1", "lowformer-b1.5", "lowformer-b3", "lowformer-micro")
+MCU = ("attendnets-micro", "attendnext-micro", "lowformer-micro")
+# ops the exported MCU variants may contain: all map to TFLM kernels
+MCU_ONNX_OPS = {"Conv", "Relu", "Clip", "MaxPool", "Sigmoid", "Mul", "Resize", "Add", "GlobalAveragePool",
+                "Flatten", "Gemm", "HardSwish", "Transpose", "Reshape", "MatMul", "Softmax", "Split",
+                "ConvTranspose", "BatchNormalization", "Constant"}
+
+
+def _randomize_norms(model, seed=0):
+    """Non-trivial BatchNorm statistics and affine terms, so folding is actually exercised."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (torch.nn.BatchNorm2d, torch.nn.GroupNorm, torch.nn.LayerNorm)):
+                if getattr(m, "running_mean", None) is not None:
+                    m.running_mean.copy_(0.1 * torch.randn(m.running_mean.shape, generator=g))
+                    m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=g))
+                if m.weight is not None:
+                    m.weight.copy_(0.5 + torch.rand(m.weight.shape, generator=g))
+                    m.bias.copy_(0.1 * torch.randn(m.bias.shape, generator=g))
+
+
+@needs_torch
+@pytest.mark.parametrize("name", ZOO)
+def test_export_matches_pytorch(name, tmp_path):
+    import onnx
+    import onnxruntime as ort
+    import torch
+
+    from tinyattend.zoo.export import export_model
+    from tinyattend.zoo.registry import get_entry
+
+    entry = get_entry(name)
+    size = entry.input_size if entry.mcu else entry.test_size
+    torch.manual_seed(0)
+    model = entry.build_for(size).eval()
+    _randomize_norms(model)
+    x = torch.rand(1, 3, size, size)
+    with torch.no_grad():
+        expected = model(x).numpy()
+    path = export_model(model, tmp_path / f"{name}.onnx", size)
+
+    graph = onnx.load(str(path)).graph
+    dims = [d.dim_value for d in graph.input[0].type.tensor_type.shape.dim]
+    assert dims == [1, 3, size, size]
+    ops = {n.op_type for n in graph.node}
+    assert "Tile" not in ops and "Identity" not in ops
+    for node in graph.node:
+        if node.op_type == "Resize":
+            mode = [a.s for a in node.attribute if a.name == "mode"]
+            assert mode == [b"nearest"]
+    if entry.mcu:
+        assert ops <= MCU_ONNX_OPS, f"non-TFLM ops in {name}: {ops - MCU_ONNX_OPS}"
+        assert not {"Erf", "InstanceNormalization", "LayerNormalization"} & ops
+
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0]
+    np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-4 * max(1.0, np.abs(expected).max()))
+
+
+@needs_torch
+@pytest.mark.parametrize("name", ["lowformer-b0", "lowformer-b1", "lowformer-b1.5", "lowformer-b3"])
+def test_lowformer_counts_match_paper(name):
+    from tinyattend.zoo.counter import count_builder
+    from tinyattend.zoo.registry import get_entry
+
+    entry = get_entry(name)
+    count = count_builder(entry.build, (224, 224))
+    params, macs = entry.published
+    assert abs(count.params / params - 1) < 0.01, count
+    assert abs(count.macs / macs - 1) < 0.01, count
+
+
+@needs_torch
+def test_attendnext_full_size_budget():
+    from tinyattend.zoo.counter import count_builder
+    from tinyattend.zoo.registry import get_entry
+
+    entry = get_entry("attendnext")
+    count = count_builder(entry.build, (224, 224))
+    assert count.params <= 3.9e6
+
+
+@needs_torch
+def test_dcac_shapes_and_upsample_export(tmp_path):
+    import onnx
+    import torch
+
+    from tinyattend.zoo.blocks import DoubleCondensingAttentionCondenser, VisualAttentionCondenser
+    from tinyattend.zoo.export import export_model
+
+    x = torch.rand(1, 16, 8, 8)
+    assert DoubleCondensingAttentionCondenser(16)(x).shape == x.shape
+    assert VisualAttentionCondenser(16)(x).shape == x.shape
+
+    class Wrap(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 16, 1)
+            self.dcac = DoubleCondensingAttentionCondenser(16)
+
+        def forward(self, x):
+            return self.dcac(self.conv(x))
+
+    path = export_model(Wrap(), tmp_path / "dcac.onnx", 8)
+    resize = [n for n in onnx.load(str(path)).graph.node if n.op_type == "Resize"]
+    assert len(resize) == 1
+
+
+@needs_torch
+def test_zoo_list_prints_every_model(capsys):
+    from tinyattend.cli import main
+
+    assert main(["zoo", "list"]) == 0
+    out = capsys.readouterr().out
+    for name in ZOO:
+        assert any(line.split()[0] == name for line in out.splitlines() if line.strip()), name
+
+
+@needs_torch
+def test_zoo_export_cli_and_unknown_name(tmp_path, capsys):
+    import onnx
+    import torch
+
+    from tinyattend.cli import main
+    from tinyattend.zoo.registry import get_entry
+
+    weights = tmp_path / "w.pt"
+    torch.save(get_entry("attendnext-digits").build().state_dict(), weights)
+    out = tmp_path / "m.onnx"
+    assert main(["zoo", "export", "attendnext-digits", "-o", str(out), "--weights", str(weights)]) == 0
+    onnx.checker.check_model(onnx.load(str(out)))
+    assert main(["zoo", "export", "no-such-model", "-o", str(out)]) != 0
+    err = capsys.readouterr().err
+    assert "attendnext-micro" in err and "fix:" in err
+
+
+def test_unknown_name_is_user_error():
+    from tinyattend.errors import TinyattendError
+    from tinyattend.zoo.registry import get_entry
+
+    with pytest.raises(TinyattendError) as info:
+        get_entry("resnet50")
+    assert "lowformer-b0" in info.value.fix
+
+
+def test_demo_model_accuracy():
+    import onnxruntime as ort
+
+    onnx_path = MODELS / "attendnext_digits.onnx"
+    files = [onnx_path, MODELS / "attendnext_digits_calib.npy", MODELS / "attendnext_digits_test.npz"]
+    for f in files:
+        assert f.is_file(), f"{f} missing: run python -m tinyattend.zoo.train_demo --out models"
+    assert onnx_path.stat().st_size < 2 * 1024 * 1024
+    assert sum(f.stat().st_size for f in files) < 2 * 1024 * 1024
+    calib = np.load(files[1])
+    assert calib.dtype == np.float32 and calib.shape[1:] == (3, 32, 32)
+    data = np.load(files[2])
+    x, y = data["x"], data["y"]
+    assert x.dtype == np.float32 and x.shape[1:] == (3, 32, 32) and len(x) == len(y)
+    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    pred = np.array([np.argmax(sess.run(None, {name: x[i:i + 1]})[0]) for i in range(len(x))])
+    assert (pred == y).mean() >= 0.95
