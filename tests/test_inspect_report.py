@@ -89,6 +89,27 @@ def test_inspect_gives_the_check_reason_for_a_float_model(tmp_path, capsys):
     assert re.search(r"- CONV_2D \(op 0, portable\): input 0 is float32.*only quantized int8", printed), printed
 
 
+def test_inspect_onnx_lists_nodes_and_why_one_is_not_convertible(tmp_path, capsys):
+    import onnx
+    from onnx import TensorProto, helper
+    weight = helper.make_tensor("w", TensorProto.FLOAT, [4, 3, 3, 3], np.zeros(108, np.float32).tolist())
+    scales = helper.make_tensor("scales", TensorProto.FLOAT, [4], [1.0, 1.0, 2.0, 2.0])
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+         helper.make_node("Resize", ["c", "", "scales"], ["r"], name="upsample", mode="linear"),
+         helper.make_node("Erf", ["r"], ["y"], name="erf")],
+        "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 16, 16])], [weight, scales])
+    path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    assert main(["inspect", str(path)]) == 1
+    printed = capsys.readouterr().out
+    assert re.findall(r"^\s+\d+\s+(\w+)\s", printed, re.MULTILINE) == ["Conv", "Resize", "Erf"]
+    assert "1x4x8x8" in printed
+    assert "- Resize (node 'upsample'): Resize mode 'linear' becomes RESIZE_BILINEAR" in printed
+    assert "- Erf (node 'erf'): no int8 TFLite lowering" in printed
+
+
 def test_inspect_rejects_a_non_model(tmp_path, capsys):
     path = tmp_path / "notes.txt"
     path.write_text("hello")
