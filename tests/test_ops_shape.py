@@ -25,7 +25,6 @@ NEAREST_CASES = [
     ((5, 7, 3), (10, 14), False, False),
     ((5, 7, 3), (11, 9), False, True),
     ((6, 5, 2), (13, 7), True, False),
-    ((9, 8, 5), (4, 3), False, True),
 ]
 
 
@@ -67,7 +66,7 @@ def test_pad(tmp_path, paddings, value):
     assert_bit_exact(tflite, tmp_path, expect_ops=["PAD" if value is None else "PADV2"])
 
 
-@pytest.mark.parametrize("axis", [-1, 1, 2])
+@pytest.mark.parametrize("axis", [-1, 1])
 def test_concatenation_of_branches(tmp_path, axis):
     """Two convolution branches of one input, concatenated: the converter gives them the output's range."""
     def build(tf):
@@ -99,8 +98,7 @@ def test_concatenation_rejects_mixed_quantization():
 
 @pytest.mark.parametrize("slicer", [
     lambda x: x[:, 1:6:2, ::2, :],
-    lambda x: x[:, :, 1:-1, 1:4],
-    lambda x: x[:, 2, 1:, :],
+    lambda x: x[:, 2, 1:-1, 1:4],
     lambda x: x[:, ::-2, 3:0:-1, :],
 ])
 def test_strided_slice(tmp_path, slicer):
