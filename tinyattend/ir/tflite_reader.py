@@ -6,18 +6,25 @@ BadModelError that says what and where, never in a crash.
 """
 from __future__ import annotations
 
+import math
 import re
 from types import MappingProxyType
 
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
-from ..errors import BadModelError
+from ..errors import BadModelError, UnsupportedOpError
 from .graph import DTYPE_BYTES, Graph, Op, QuantParams, Tensor
 
 # The most bytes one tensor may have: far beyond any microcontroller, small
 # enough that sizes stay in 32-bit C arithmetic.
 MAX_TENSOR_BYTES = 1 << 30
+# TFLite kernels handle at most 6 dimensions; more is a corrupt or hostile model.
+MAX_RANK = 8
+# More inputs or outputs than any builtin op takes (CONCATENATION included).
+MAX_OP_TENSORS = 1024
+# Zero points an integer tensor's type can hold.
+_ZERO_POINT_RANGE = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767)}
 
 _OP_NAMES = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
 _TYPE_NAMES = {v: k.lower() for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
@@ -53,7 +60,9 @@ def _op_name(code) -> str:
     # Since schema 3a, builtinCode holds codes >= 127; deprecatedBuiltinCode the small ones.
     value = max(code.builtinCode, code.deprecatedBuiltinCode)
     if value == schema.BuiltinOperator.CUSTOM:
-        return f"CUSTOM:{(code.customCode or b'?').decode('utf-8', 'replace') if isinstance(code.customCode, bytes) else code.customCode}"
+        # The custom code is model text: it ends up in messages and reports, so keep it plain.
+        custom = code.customCode.decode("utf-8", "replace") if isinstance(code.customCode, bytes) else str(code.customCode or "?")
+        return "CUSTOM:" + (re.sub(r"[^A-Za-z0-9_.-]", "?", custom)[:64] or "?")
     return _OP_NAMES.get(value, f"UNKNOWN_OP_{value}")
 
 
@@ -104,6 +113,10 @@ def _to_graph(model, buffer: bytes, name: str) -> Graph:
         if not 0 <= raw.opcodeIndex < len(codes):
             raise BadModelError(f"{name}: operator {op_index} has opcode index {raw.opcodeIndex} out of range")
         op_type = _op_name(codes[raw.opcodeIndex])
+        for kind, vector in (("inputs", raw.inputs), ("outputs", raw.outputs)):
+            if vector is not None and len(vector) > MAX_OP_TENSORS:
+                raise BadModelError(f"{name}: operator {op_index} ({op_type}) has {len(vector)} {kind}",
+                                    "the model is corrupt; re-export it")
         inputs = tuple(check_index(int(i), f"operator {op_index} ({op_type}) input") for i in (raw.inputs if raw.inputs is not None else ()))
         outputs = tuple(check_index(int(i), f"operator {op_index} ({op_type}) output") for i in (raw.outputs if raw.outputs is not None else ()))
         if any(o is None for o in outputs) or not outputs:
@@ -114,21 +127,59 @@ def _to_graph(model, buffer: bytes, name: str) -> Graph:
     graph_outputs = tuple(check_index(int(i), "graph output") for i in (sub.outputs if sub.outputs is not None else ()))
     if None in graph_inputs or None in graph_outputs or not graph_inputs or not graph_outputs:
         raise BadModelError(f"{name}: the model's inputs or outputs are missing")
+    _check_dataflow(name, tensors, ops, graph_inputs, graph_outputs)
     description = model.description.decode("utf-8", "replace") if isinstance(model.description, bytes) else str(model.description or "")
     return Graph(name=name, tensors=tuple(tensors), ops=tuple(ops), inputs=graph_inputs,
                  outputs=graph_outputs, description=description)
+
+
+def _check_dataflow(name: str, tensors, ops, graph_inputs, graph_outputs) -> None:
+    """Every tensor an op reads is a constant, a graph input or an earlier op's output; ops
+    write only fresh, non-constant tensors; the graph's outputs are computed; and every
+    tensor in the dataflow has a type tinyattend knows the size of."""
+    written = set(graph_inputs)
+    for index in graph_inputs:
+        if tensors[index].is_constant:
+            raise BadModelError(f"{name}: graph input tensor {index} has constant data", "the model is corrupt; re-export it")
+    for op in ops:
+        for index in (*op.inputs, *op.outputs):
+            if index is not None and tensors[index].dtype not in DTYPE_BYTES:
+                raise UnsupportedOpError(
+                    f"{name}: operator {op.index} ({op.type}) uses tensor {index} of type {tensors[index].dtype}, "
+                    "which tinyattend does not support", "convert the model to full int8 (tinyattend convert)")
+        for index in op.inputs:
+            if (index is not None and index not in written and not tensors[index].is_constant
+                    and tensors[index].num_elements > 0):
+                raise BadModelError(f"{name}: operator {op.index} ({op.type}) reads tensor {index}, which is neither "
+                                    "constant, a graph input, nor written by an earlier operator",
+                                    "the model is corrupt, out of order, or uses variable tensors (not supported)")
+        for index in op.outputs:
+            if tensors[index].is_constant or index in written:
+                what = "a constant" if tensors[index].is_constant else "already written"
+                raise BadModelError(f"{name}: operator {op.index} ({op.type}) writes tensor {index}, which is {what}",
+                                    "the model is corrupt; re-export it")
+            written.add(index)
+    for index in graph_outputs:
+        if index not in written:
+            raise BadModelError(f"{name}: graph output tensor {index} is not computed by any operator",
+                                "the model is corrupt; re-export it")
 
 
 def _tensor(index: int, raw, buffers, file_bytes: bytes, name: str) -> Tensor:
     tensor_name = raw.name.decode("utf-8", "replace") if isinstance(raw.name, bytes) else str(raw.name or "")
     where = f"{name}: tensor {index} ('{tensor_name[:60]!r}')"
     dtype = _TYPE_NAMES.get(raw.type, f"type{raw.type}")
+    if raw.type not in _TYPE_NAMES:
+        raise BadModelError(f"{where} has an unknown type code {raw.type}", "the model is corrupt; re-export it")
+    if raw.shape is not None and len(raw.shape) > MAX_RANK:
+        raise BadModelError(f"{where} has {len(raw.shape)} dimensions; TFLite tensors have at most 6",
+                            "the model is corrupt; re-export it")
     shape = tuple(int(d) for d in (raw.shape if raw.shape is not None else ()))
     if any(d < 0 for d in shape):
         raise BadModelError(f"{where} has a dynamic or negative dimension {shape}",
                             "give the converter a static input shape (--input-shape)")
     if dtype in DTYPE_BYTES:
-        nbytes = int(np.prod(shape, dtype=np.int64)) * DTYPE_BYTES[dtype] if shape else DTYPE_BYTES[dtype]
+        nbytes = math.prod(shape) * DTYPE_BYTES[dtype]    # Python ints: no int64 wrap-around
         if nbytes > MAX_TENSOR_BYTES:
             raise BadModelError(f"{where} has shape {shape}: {nbytes} bytes, more than any board can hold")
     else:
@@ -140,7 +191,9 @@ def _tensor(index: int, raw, buffers, file_bytes: bytes, name: str) -> Tensor:
         scales = tuple(float(np.float32(s)) for s in q.scale)
         if len(zero_points) != len(scales):
             raise BadModelError(f"{where}: {len(scales)} scales but {len(zero_points)} zero points")
-        quant = QuantParams(scales, zero_points, int(q.quantizedDimension or 0))
+        axis = int(q.quantizedDimension or 0)
+        _check_quant(where, dtype, shape, scales, zero_points, axis, constant=bool(raw.buffer) and _has_data(raw, buffers))
+        quant = QuantParams(scales, zero_points, axis)
     data = None
     if raw.buffer and 0 < raw.buffer:
         if raw.buffer >= len(buffers):
@@ -159,3 +212,28 @@ def _tensor(index: int, raw, buffers, file_bytes: bytes, name: str) -> Tensor:
                                     "the model is corrupt; re-export it")
             data = blob
     return Tensor(index=index, name=tensor_name, shape=shape, dtype=dtype, quant=quant, data=data)
+
+
+def _has_data(raw, buffers) -> bool:
+    if not 0 < raw.buffer < len(buffers):
+        return False
+    buf = buffers[raw.buffer]
+    return (buf.data is not None and len(buf.data) > 0) or bool(getattr(buf, "offset", 0) and buf.offset > 1)
+
+
+def _check_quant(where: str, dtype: str, shape, scales, zero_points, axis: int, constant: bool) -> None:
+    """Scales finite and non-negative (positive for computed tensors), zero points in the type's range,
+    one scale per channel of the quantized axis when there are several."""
+    fix = "the model is corrupt; re-export it"
+    if any(not math.isfinite(s) or s < 0 for s in scales):
+        raise BadModelError(f"{where}: quantization scale {scales[:4]} is negative, infinite or NaN", fix)
+    if not constant and any(s == 0 for s in scales):
+        raise BadModelError(f"{where}: quantization scale is 0", fix)
+    if dtype in _ZERO_POINT_RANGE:
+        lo, hi = _ZERO_POINT_RANGE[dtype]
+        if any(not lo <= z <= hi for z in zero_points):
+            raise BadModelError(f"{where}: zero point outside the {dtype} range [{lo}, {hi}]", fix)
+    elif any(not -(1 << 31) <= z < (1 << 31) for z in zero_points):
+        raise BadModelError(f"{where}: zero point does not fit 32 bits", fix)
+    if len(scales) > 1 and not (0 <= axis < len(shape) and shape[axis] == len(scales)):
+        raise BadModelError(f"{where}: {len(scales)} per-channel scales on axis {axis} of shape {shape}", fix)
