@@ -7,9 +7,10 @@ _COMMENT_SAFE = re.compile(r"[^A-Za-z0-9 _.,:;/()\[\]+=#@-]")
 
 
 def c_comment_text(text: str, limit: int = 80) -> str:
-    """Text that can sit inside a /* */ comment: no '*', no newlines, no control characters."""
-    clean = _COMMENT_SAFE.sub("?", str(text))[:limit]
-    return clean
+    """Text that can sit inside a /* */ comment: no '*', no newlines, no control characters,
+    and no trigraphs (C99 reads '??/' as a backslash): runs of '?' collapse to one."""
+    clean = _COMMENT_SAFE.sub("?", str(text))
+    return re.sub(r"\?{2,}", "?", clean)[:limit]
 
 
 def c_identifier(text: str, prefix: str = "ta_") -> str:
