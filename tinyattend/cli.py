@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .errors import TinyattendError
 
-KERNEL_SETS = ("portable", "cmsis-nn", "auto")
+KERNEL_SETS = ("portable", "fast", "cmsis-nn", "auto")
 OPTIMIZE_GOALS = ("speed", "size", "balanced")
 
 

@@ -47,9 +47,11 @@ def write_project(stage: Path, tflite: bytes, board: Board, *, kernels: str, opt
     (stage / "model.tflite").write_bytes(tflite)
     const_bytes = sum(t.nbytes for t in graph.tensors if t.is_constant)
     check_fits(board, const_bytes, generated.plan.size)
-    if calibration is not None:
-        np.save(stage / "calibration_int8.npy", calibration.astype(np.int8))
     x, y = graph.tensor(graph.inputs[0]), graph.tensor(graph.outputs[0])
+    if calibration is not None and calibration.size:
+        # Held-out calibration inputs, one per row, each in the model's full input shape.
+        samples = calibration.astype(np.int8).reshape((-1, *x.shape))
+        np.save(stage / "calibration_int8.npy", samples)
     full = dict(report or {})
     full.update(generated.report)
     full.update({

@@ -1,9 +1,12 @@
 """CONV_2D: int8 convolution with per-channel int8 weights and int32 bias."""
 from __future__ import annotations
 
-from ..lowering import ConstArray, ConstRef, KernelCall, TensorArg, dims, unsupported
+import numpy as np
+
+from ..lowering import ConstArray, ConstRef, KernelCall, ScratchArg, TensorArg, dims, unsupported
 from ._checks import constant_input, fused_activation, int8_activations
 from ._conv_quant import channel_multipliers, output_range
+from ._fast import fast_requant_ok, folded_bias, kernel_shifts, pair_rows, round_constants, to_int32, wants_fast
 from .padding import padding_before
 
 OP_TYPES = ("CONV_2D",)
@@ -27,6 +30,8 @@ def lower(op, graph, target) -> KernelCall:
     pad_top = padding_before(o["padding"], x.shape[1], fh, o["stride_h"], o["dilation_h_factor"], y.shape[1])
     pad_left = padding_before(o["padding"], x.shape[2], fw, o["stride_w"], o["dilation_w_factor"], y.shape[2])
     bias = op.inputs[2] if len(op.inputs) > 2 else None
+    if wants_fast(target) and depth == x.shape[3]:
+        return _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max)
     return KernelCall(
         function="ta_conv2d_s8",
         sources=("conv/ta_conv2d_s8.c", "conv/ta_conv2d_s8.h"),
@@ -44,5 +49,44 @@ def lower(op, graph, target) -> KernelCall:
         args=(TensorArg(op.inputs[0]), TensorArg(op.inputs[1], const=True),
               TensorArg(bias, const=True) if bias is not None else "NULL", TensorArg(op.outputs[0])),
         constants=(ConstArray("mult", "int32_t", mult), ConstArray("shift", "int32_t", shift)),
+        macs=y.num_elements * fh * fw * depth,
+    )
+
+
+def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max) -> KernelCall:
+    """im2col + 2x2 SMLAD tile (templates/kernels/fast/ta_conv2d_s8_fast.c)."""
+    x, w, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
+    out_c, fh, fw, depth = w.shape
+    o = op.options
+    row = fh * fw * depth
+    row_len = (row + 3) // 4 * 4
+    rows = w.array().reshape(out_c, row)
+    padded = np.zeros((out_c, row_len), np.int8)
+    padded[:, :row] = rows
+    paired = pair_rows(padded)
+    bias_tensor = op.inputs[2] if len(op.inputs) > 2 else None
+    bias = graph.tensor(bias_tensor).array().astype(np.int64) if bias_tensor is not None else None
+    fast = fast_requant_ok(rows, bias, shift)
+    return KernelCall(
+        function="ta_conv2d_s8_fast",
+        sources=("fast/ta_conv2d_s8_fast.c", "fast/ta_conv2d_s8_fast.h", "fast/ta_dsp.h"),
+        params_type="ta_conv2d_fast_params",
+        params=(
+            ("input", dims(x.shape)), ("output", dims(y.shape)),
+            ("filter_h", fh), ("filter_w", fw),
+            ("stride_h", o["stride_h"]), ("stride_w", o["stride_w"]),
+            ("dilation_h", o["dilation_h_factor"]), ("dilation_w", o["dilation_w_factor"]),
+            ("pad_top", pad_top), ("pad_left", pad_left), ("row_len", row_len),
+            ("input_zero_point", x.zero_point), ("output_offset", y.zero_point),
+            ("act_min", act_min), ("act_max", act_max), ("fast_requant", int(fast)),
+            ("bias", ConstRef("bias")), ("multiplier", ConstRef("mult")), ("shift", ConstRef("shift")),
+            ("round", ConstRef("round")),
+        ),
+        args=(TensorArg(op.inputs[0]), ConstRef("weights"), TensorArg(op.outputs[0]), ScratchArg()),
+        constants=(ConstArray("weights", "int8_t", paired.ravel()),
+                   ConstArray("bias", "int32_t", to_int32(folded_bias(bias, rows, x.zero_point), "folded bias")),
+                   ConstArray("mult", "int32_t", mult), ConstArray("shift", "int32_t", kernel_shifts(shift, fast)),
+                   ConstArray("round", "int32_t", round_constants(shift, y.zero_point, fast))),
+        scratch_bytes=2 * row_len * 2,
         macs=y.num_elements * fh * fw * depth,
     )

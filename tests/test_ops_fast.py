@@ -1,0 +1,27 @@
+"""The fast kernel set (templates/kernels/fast) against TFLM, shape by shape, on the host.
+
+On the host the DSP operations are plain C (same results); tests/test_fast_qemu.py
+runs the same kernels with the real instructions on the emulated cores.
+"""
+import pytest
+
+from op_harness import assert_bit_exact, int8_tflite
+
+CONV_CASES = [
+    ((9, 11, 3), 5, 3, 1, "same", 1),      # odd everything, 3 input channels (generic im2col)
+    ((10, 10, 8), 7, 3, 2, "same", 1),     # C % 4 == 0 path, odd output channels
+    ((8, 7, 16), 16, 1, 1, "valid", 1),    # pointwise
+    ((12, 12, 4), 6, 5, 2, "valid", 1),
+    ((11, 9, 4), 3, 3, 1, "same", 2),      # dilation
+    ((7, 13, 1), 9, (3, 1), 1, "same", 1),
+]
+
+
+@pytest.mark.parametrize("hwc,filters,kernel,stride,padding,dilation", CONV_CASES)
+def test_conv2d_fast(tmp_path, hwc, filters, kernel, stride, padding, dilation):
+    def build(tf):
+        return tf.keras.Sequential([tf.keras.Input(hwc, batch_size=1),
+                                    tf.keras.layers.Conv2D(filters, kernel, strides=stride, padding=padding,
+                                                           dilation_rate=dilation, activation="relu")])
+    report = assert_bit_exact(int8_tflite(build, [(1, *hwc)]), tmp_path, expect_ops=["CONV_2D"], kernels="fast")
+    assert report["scratch_bytes"] > 0, "the fast conv kernel should have been chosen"
