@@ -122,3 +122,34 @@ def test_quantize_int8_to_int8(tmp_path, shape, output_scale, output_zero_point)
     tflite = int8_tflite(_function(TABLE_OPS["RELU"], shape), [shape], low=-2.0, high=1.0)
     tflite = rewrite_single_op(tflite, "QUANTIZE", output_scale, output_zero_point)
     assert_bit_exact(tflite, tmp_path, expect_ops=["QUANTIZE"])
+
+
+@pytest.mark.parametrize("shape,value_range", [((1, 5, 7, 3), (-3.0, 2.0)), ((1, 23), (-0.5, 0.7))])
+def test_relu_n1_to_1_against_litert(tmp_path, shape, value_range):
+    """TFLM has no RELU_N1_TO_1 kernel, so this one is compared with the TFLite (LiteRT) interpreter."""
+    import numpy as np
+    from ai_edge_litert.interpreter import Interpreter
+
+    from tinyattend.boards import load_board
+    from tinyattend.build.host import build_host, run_host
+    from tinyattend.pipeline import write_project
+    from tinyattend.verify import random_inputs
+
+    tflite = int8_tflite(_function(lambda tf, x: tf.clip_by_value(x, -1.0, 1.0), shape), [shape],
+                         low=value_range[0], high=value_range[1])
+    report = write_project(tmp_path, tflite, load_board("host"), kernels="portable", optimize="balanced",
+                           model_name="test_op", measure_tflm_arena=False)
+    assert report["ops"] == ["RELU_N1_TO_1"]
+    inputs = random_inputs(shape, 100, 0)
+    inputs[0].fill(-128)
+    inputs[1].fill(127)
+    ours = run_host(build_host(tmp_path, sanitize=True), inputs, int(np.prod(shape)), tuple(report["output"]["shape"]))
+    interpreter = Interpreter(model_content=tflite)
+    interpreter.allocate_tensors()
+    reference = []
+    for sample in inputs:
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], sample)
+        interpreter.invoke()
+        reference.append(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).copy())
+    reference = np.stack(reference)
+    assert np.array_equal(ours.reshape(reference.shape), reference)
