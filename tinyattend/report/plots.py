@@ -65,6 +65,9 @@ def arena_timeline(buffers: list[dict], timeline: list[dict], ops: list[str], ar
         if buf["size"] >= 0.06 * max(arena_bytes, 1) and end - start >= 0.9:
             ax.text((start + end) / 2, buf["offset"] + buf["size"] / 2, f"{buf['buffer']}\n{buf['size']:,} B",
                     ha="center", va="center", fontsize=7)
+        elif buf["size"] >= 0.025 * max(arena_bytes, 1) and end - start >= 4:     # a long-lived skip tensor
+            ax.text((start + end) / 2, buf["offset"] + height / 2, f"{buf['buffer']}  {buf['size']:,} B",
+                    ha="center", va="center", fontsize=6)
     peak = max(timeline, key=lambda t: t["bytes_live"]) if timeline else None
     if peak is not None:
         ax.axvspan(peak["op"] - 0.5, peak["op"] + 0.5, color=WORST, alpha=0.12, zorder=0)
