@@ -153,3 +153,15 @@ def test_relu_n1_to_1_against_litert(tmp_path, shape, value_range):
         reference.append(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).copy())
     reference = np.stack(reference)
     assert np.array_equal(ours.reshape(reference.shape), reference)
+
+
+def test_classifier_head(tmp_path):
+    """Conv -> hard-swish -> global average pool (MEAN) -> dense -> softmax, the way MLPerf Tiny models end."""
+    def build(tf):
+        x = tf.keras.Input((9, 9, 3), batch_size=1)
+        y = tf.keras.layers.Conv2D(6, 3, padding="same")(x)
+        y = tf.keras.layers.Activation(lambda t: t * tf.nn.relu6(t + 3.0) * (1.0 / 6.0))(y)
+        y = tf.keras.layers.GlobalAveragePooling2D()(y)
+        y = tf.keras.layers.Dense(10)(y)
+        return tf.keras.Model(x, tf.keras.layers.Softmax()(y))
+    assert_bit_exact(int8_tflite(build, [(1, 9, 9, 3)]), tmp_path, expect_ops=["HARD_SWISH", "MEAN", "SOFTMAX"])
