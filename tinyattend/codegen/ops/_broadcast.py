@@ -1,0 +1,26 @@
+"""Broadcasting of two inputs to one output, up to 4 dimensions (no OP_TYPES)."""
+from __future__ import annotations
+
+from ..lowering import shape4
+
+
+def broadcast_reason(op, graph) -> str:
+    """'' when inputs 0 and 1 broadcast to exactly the output's shape (rank <= 4)."""
+    shapes = [graph.tensor(i).shape for i in (op.inputs[0], op.inputs[1], op.outputs[0])]
+    if any(len(s) > 4 for s in shapes):
+        return f"shapes {shapes[0]}, {shapes[1]} -> {shapes[2]}: at most 4 dimensions are supported"
+    a, b, y = (shape4(s) for s in shapes)
+    for da, db, dy in zip(a, b, y):
+        if da not in (1, dy) or db not in (1, dy) or dy != max(da, db):
+            return f"shapes {shapes[0]} and {shapes[1]} do not broadcast to the output's {shapes[2]}"
+    return ""
+
+
+def strides(in_shape, out_shape) -> tuple[int, int, int, int]:
+    """Element strides of `in_shape` read along `out_shape`: 0 where the input broadcasts."""
+    s_in, s_out = shape4(in_shape), shape4(out_shape)
+    out, step = [0] * 4, 1
+    for axis in range(3, -1, -1):
+        out[axis] = 0 if (s_in[axis] == 1 and s_out[axis] != 1) else step
+        step *= s_in[axis]
+    return tuple(out)

@@ -1,0 +1,59 @@
+"""SUB: int8 with broadcasting (up to 4 dimensions), TFLM's 20-bit headroom rescaling in float32."""
+from __future__ import annotations
+
+import numpy as np
+
+from ...ir.quant import activation_range, quantize_multiplier
+from ..lowering import KernelCall, TensorArg, shape4, unsupported
+from ._broadcast import broadcast_reason, strides
+from ._checks import fused_activation, int8_activations
+
+OP_TYPES = ("SUB",)
+LEFT_SHIFT = 20
+
+
+def sub_quant_params(x1, x2, y):
+    """TFLM's CalculateOpDataSub for int8: the ratios are computed in float32, then quantized."""
+    s1, s2, so = np.float32(x1.scale), np.float32(x2.scale), np.float32(y.scale)
+    twice_max = np.float32(2) * max(s1, s2)
+    m1, sh1 = quantize_multiplier(float(np.float32(s1 / twice_max)))
+    m2, sh2 = quantize_multiplier(float(np.float32(s2 / twice_max)))
+    mo, sho = quantize_multiplier(float(np.float32(twice_max / (np.float32(1 << LEFT_SHIFT) * so))))
+    return m1, sh1, m2, sh2, mo, sho
+
+
+def check(op, graph, target) -> list[str]:
+    if len(op.inputs) != 2 or None in op.inputs:
+        return ["SUB needs two inputs"]
+    reasons = [int8_activations(op, graph, inputs=(0, 1)), fused_activation(op)]
+    if not reasons[0]:
+        reasons.append(broadcast_reason(op, graph))
+        if any(graph.tensor(i).quant.per_channel for i in (*op.inputs, op.outputs[0])):
+            reasons.append("per-channel quantization is not supported")
+        elif any(shift > 0 for shift in sub_quant_params(*(graph.tensor(i) for i in (*op.inputs, op.outputs[0])))[1::2]):
+            reasons.append("the output scale is too small for TFLM's rescaling (multiplier above one)")
+    return unsupported(reasons)
+
+
+def lower(op, graph, target) -> KernelCall:
+    x1, x2, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
+    m1, s1, m2, s2, mo, so = sub_quant_params(x1, x2, y)
+    act_min, act_max = activation_range(op.options.get("fused_activation_function", "NONE"), y.scale, y.zero_point)
+    broadcast = x1.shape != x2.shape or x1.shape != y.shape
+    return KernelCall(
+        function="ta_sub_s8",
+        sources=("elementwise/ta_sub_s8.c", "elementwise/ta_sub_s8.h"),
+        params_type="ta_sub_params",
+        params=(
+            ("size", y.num_elements), ("broadcast", int(broadcast)),
+            ("out_dims", shape4(y.shape)),
+            ("in1_strides", strides(x1.shape, y.shape)), ("in2_strides", strides(x2.shape, y.shape)),
+            ("input1_offset", -x1.zero_point), ("input2_offset", -x2.zero_point), ("output_offset", y.zero_point),
+            ("left_shift", LEFT_SHIFT),
+            ("input1_multiplier", m1), ("input1_shift", s1), ("input2_multiplier", m2), ("input2_shift", s2),
+            ("output_multiplier", mo), ("output_shift", so),
+            ("act_min", act_min), ("act_max", act_max),
+        ),
+        args=(TensorArg(op.inputs[0], const=True), TensorArg(op.inputs[1], const=True), TensorArg(op.outputs[0])),
+        in_place=not broadcast,
+    )
