@@ -103,6 +103,7 @@ TABLE_CASES = [
     ("TANH", (1, 9, 6), (-0.7, 1.3)),
     ("HARD_SWISH", (1, 5, 7, 3), (-4.0, 4.0)),
     ("HARD_SWISH", (1, 3, 3, 17), (-1.0, 7.0)),
+    ("HARD_SWISH", (1, 2, 5, 7), (-0.3, 0.4)),    # small input scale: the reluish multiplier's exponent is < 0
     ("RELU", (1, 5, 7, 3), (-2.0, 3.0)),
     ("RELU6", (1, 4, 3, 5), (-3.0, 9.0)),
     ("LEAKY_RELU", (1, 5, 7, 3), (-4.0, 4.0)),
