@@ -25,3 +25,23 @@ def test_conv2d_fast(tmp_path, hwc, filters, kernel, stride, padding, dilation):
                                                            dilation_rate=dilation, activation="relu")])
     report = assert_bit_exact(int8_tflite(build, [(1, *hwc)]), tmp_path, expect_ops=["CONV_2D"], kernels="fast")
     assert report["scratch_bytes"] > 0, "the fast conv kernel should have been chosen"
+
+
+DW_CASES = [
+    ((9, 11, 3), 1, 3, 1, "same"),     # odd sizes, 3x3 stride 1 (paired outputs + odd tail)
+    ((10, 10, 8), 1, 3, 2, "same"),    # 3x3 stride 2
+    ((9, 12, 5), 2, 3, 2, "valid"),    # depth multiplier 2
+    ((7, 6, 4), 1, 5, 1, "same"),      # generic window
+    ((8, 9, 6), 1, (3, 1), 2, "valid"),
+]
+
+
+@pytest.mark.parametrize("hwc,multiplier,kernel,stride,padding", DW_CASES)
+def test_depthwise_fast(tmp_path, hwc, multiplier, kernel, stride, padding):
+    def build(tf):
+        return tf.keras.Sequential([tf.keras.Input(hwc, batch_size=1),
+                                    tf.keras.layers.DepthwiseConv2D(kernel, strides=stride, padding=padding,
+                                                                    depth_multiplier=multiplier, activation="relu6")])
+    report = assert_bit_exact(int8_tflite(build, [(1, *hwc)]), tmp_path, expect_ops=["DEPTHWISE_CONV_2D"],
+                              kernels="fast")
+    assert report["scratch_bytes"] > 0, "the fast depthwise kernel should have been chosen"

@@ -27,6 +27,8 @@ TA_INLINE int32_t ta_sxtb16_ror8(int32_t x) {
 TA_INLINE int32_t ta_smlad(int32_t a, int32_t b, int32_t acc) { return __smlad((int16x2_t)a, (int16x2_t)b, acc); }
 /* acc + lo(a)*lo(b). */
 TA_INLINE int32_t ta_smlabb(int32_t a, int32_t b, int32_t acc) { return __smlabb(a, b, acc); }
+/* acc + hi(a)*lo(b). */
+TA_INLINE int32_t ta_smlatb(int32_t a, int32_t b, int32_t acc) { return __smlatb(a, b, acc); }
 /* Most significant word of a*b, rounded: (a*b + 2^31) >> 32. */
 TA_INLINE int32_t ta_smmulr(int32_t a, int32_t b) {
     int32_t result;
@@ -49,6 +51,9 @@ TA_INLINE int32_t ta_smlad(int32_t a, int32_t b, int32_t acc) {
 }
 TA_INLINE int32_t ta_smlabb(int32_t a, int32_t b, int32_t acc) {
     return (int32_t)((uint32_t)acc + (uint32_t)(ta_lo16(a) * ta_lo16(b)));
+}
+TA_INLINE int32_t ta_smlatb(int32_t a, int32_t b, int32_t acc) {
+    return (int32_t)((uint32_t)acc + (uint32_t)(ta_hi16(a) * ta_lo16(b)));
 }
 TA_INLINE int32_t ta_smmulr(int32_t a, int32_t b) {
     return (int32_t)(((int64_t)a * (int64_t)b + (1LL << 31)) >> 32);
