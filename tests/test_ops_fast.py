@@ -45,3 +45,14 @@ def test_depthwise_fast(tmp_path, hwc, multiplier, kernel, stride, padding):
     report = assert_bit_exact(int8_tflite(build, [(1, *hwc)]), tmp_path, expect_ops=["DEPTHWISE_CONV_2D"],
                               kernels="fast")
     assert report["scratch_bytes"] > 0, "the fast depthwise kernel should have been chosen"
+
+
+@pytest.mark.parametrize("per_channel", [True, False])
+@pytest.mark.parametrize("features_in,features_out", [(17, 5), (64, 10)])
+def test_fully_connected_fast(tmp_path, per_channel, features_in, features_out):
+    def build(tf):
+        return tf.keras.Sequential([tf.keras.Input((features_in,), batch_size=1),
+                                    tf.keras.layers.Dense(features_out, activation="relu")])
+    tflite = int8_tflite(build, [(1, features_in)], per_channel_dense=per_channel)
+    report = assert_bit_exact(tflite, tmp_path, expect_ops=["FULLY_CONNECTED"], kernels="fast")
+    assert report["scratch_bytes"] > 0, "the fast FC kernel should have been chosen"

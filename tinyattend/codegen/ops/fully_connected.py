@@ -1,9 +1,12 @@
 """FULLY_CONNECTED: int8 with per-tensor or per-channel int8 weights."""
 from __future__ import annotations
 
-from ..lowering import ConstArray, ConstRef, KernelCall, TensorArg, unsupported
+import numpy as np
+
+from ..lowering import ConstArray, ConstRef, KernelCall, ScratchArg, TensorArg, unsupported
 from ._checks import constant_input, fused_activation, int8_activations
 from ._conv_quant import channel_multipliers, output_range
+from ._fast import fast_requant_ok, folded_bias, kernel_shifts, pair_rows, round_constants, to_int32, wants_fast
 
 OP_TYPES = ("FULLY_CONNECTED",)
 
@@ -24,6 +27,8 @@ def lower(op, graph, target) -> KernelCall:
     mult, shift = channel_multipliers(graph, op, out_depth if per_channel else 1)
     act_min, act_max = output_range(graph, op)
     bias = op.inputs[2] if len(op.inputs) > 2 else None
+    if wants_fast(target) and all(z == 0 for z in w.quant.zero_point):
+        return _lower_fast(op, graph, act_min, act_max)
     return KernelCall(
         function="ta_fully_connected_s8",
         sources=("fc/ta_fully_connected_s8.c", "fc/ta_fully_connected_s8.h"),
@@ -37,5 +42,38 @@ def lower(op, graph, target) -> KernelCall:
         args=(TensorArg(op.inputs[0]), TensorArg(op.inputs[1], const=True),
               TensorArg(bias, const=True) if bias is not None else "NULL", TensorArg(op.outputs[0])),
         constants=(ConstArray("mult", "int32_t", mult), ConstArray("shift", "int32_t", shift)),
+        macs=(x.num_elements // in_depth) * in_depth * out_depth,
+    )
+
+
+def _lower_fast(op, graph, act_min, act_max) -> KernelCall:
+    """Widened input row + two channels per pass (templates/kernels/fast/ta_fully_connected_s8_fast.c)."""
+    x, w, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
+    out_depth, in_depth = w.shape
+    mult, shift = channel_multipliers(graph, op, out_depth)     # per channel, a per-tensor scale repeated
+    row_len = (in_depth + 3) // 4 * 4
+    rows = w.array().astype(np.int64)
+    padded = np.zeros((out_depth, row_len), np.int8)
+    padded[:, :in_depth] = rows
+    bias_tensor = op.inputs[2] if len(op.inputs) > 2 else None
+    bias = graph.tensor(bias_tensor).array().astype(np.int64) if bias_tensor is not None else None
+    fast = fast_requant_ok(rows, bias, shift)
+    return KernelCall(
+        function="ta_fully_connected_s8_fast",
+        sources=("fast/ta_fully_connected_s8_fast.c", "fast/ta_fully_connected_s8_fast.h", "fast/ta_dsp.h"),
+        params_type="ta_fully_connected_fast_params",
+        params=(
+            ("batches", x.num_elements // in_depth), ("input_depth", in_depth), ("row_len", row_len),
+            ("output_depth", out_depth), ("act_min", act_min), ("act_max", act_max),
+            ("output_offset", y.zero_point), ("fast_requant", int(fast)),
+            ("bias", ConstRef("bias")), ("multiplier", ConstRef("mult")), ("shift", ConstRef("shift")),
+            ("round", ConstRef("round")),
+        ),
+        args=(TensorArg(op.inputs[0]), ConstRef("weights"), TensorArg(op.outputs[0]), ScratchArg()),
+        constants=(ConstArray("weights", "int8_t", pair_rows(padded)),
+                   ConstArray("bias", "int32_t", to_int32(folded_bias(bias, rows, x.zero_point), "folded bias")),
+                   ConstArray("mult", "int32_t", mult), ConstArray("shift", "int32_t", kernel_shifts(shift, fast)),
+                   ConstArray("round", "int32_t", round_constants(shift, y.zero_point, fast))),
+        scratch_bytes=row_len * 2,
         macs=(x.num_elements // in_depth) * in_depth * out_depth,
     )
