@@ -101,6 +101,10 @@ def _report(model: Path, fmt: str, tflite: bytes, calibration: dict, quant_error
 
 def _passthrough(model, calib, layout, mean, std, calib_samples, progress) -> ConversionResult:
     tflite = load_tflite(model)
+    # Validate the flatbuffer with the IR reader first: it turns every malformed
+    # model (dangling indices, truncation, ...) into a BadModelError.
+    from ..ir.tflite_reader import read_tflite
+    read_tflite(tflite, Path(model).name)
     check_full_integer(tflite, str(model))
     warnings = ["the model is already int8 TFLite: there is no float model, so no quantization error "
                 "is measured (quantization_error is null)"]

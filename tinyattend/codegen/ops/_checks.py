@@ -36,3 +36,53 @@ def rank_at_most(op: Op, graph: Graph, rank: int) -> str:
         if index is not None and len(graph.tensor(index).shape) > rank:
             return f"tensor {index} has rank {len(graph.tensor(index).shape)}; at most {rank} is supported"
     return ""
+
+
+def weighted_op_shapes(op: Op, graph: Graph, weight_rank: int) -> str:
+    """CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED: weights, bias and output consistent.
+
+    A malformed model must be refused here: the kernels trust these shapes.
+    """
+    if len(op.inputs) < 2 or op.inputs[0] is None or op.inputs[1] is None:
+        return "the input or the weights are missing"
+    x, w, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
+    if len(w.shape) != weight_rank:
+        return f"weights have rank {len(w.shape)} {list(w.shape)}; {weight_rank} is required"
+    if w.quant is None:
+        return "the weights are not quantized; give a full-integer int8 model"
+    out_channels = w.shape[0] if op.type in ("CONV_2D", "FULLY_CONNECTED") else w.shape[3]
+    if len(w.quant.scale) not in (1, out_channels):
+        return f"weights have {len(w.quant.scale)} scales for {out_channels} output channels"
+    if any(z != 0 for z in w.quant.zero_point) and op.type != "FULLY_CONNECTED":
+        return "weights must be symmetric (zero point 0)"
+    if len(op.inputs) > 2 and op.inputs[2] is not None:
+        b = graph.tensor(op.inputs[2])
+        if b.dtype != "int32":
+            return f"the bias is {b.dtype}; int32 is required"
+        if b.num_elements != out_channels or not b.is_constant:
+            return f"the bias has {b.num_elements} values for {out_channels} output channels (or is not constant)"
+    if op.type == "FULLY_CONNECTED":
+        depth = w.shape[1]
+        if depth <= 0 or x.num_elements % depth:
+            return f"input of {x.num_elements} values is not a whole number of rows of {depth}"
+        if y.num_elements != x.num_elements // depth * out_channels:
+            return f"output {list(y.shape)} does not hold {x.num_elements // depth} x {out_channels} values"
+        return ""
+    if len(x.shape) != 4 or len(y.shape) != 4:
+        return f"input {list(x.shape)} and output {list(y.shape)} must be NHWC (rank 4)"
+    if y.shape[3] != out_channels or y.shape[0] != x.shape[0]:
+        return f"output {list(y.shape)} does not match the weights {list(w.shape)} and input {list(x.shape)}"
+    from .padding import output_size
+    o = op.options
+    fh, fw = (w.shape[1], w.shape[2])
+    if min(o.get("stride_h", 0), o.get("stride_w", 0), o.get("dilation_h_factor", 0), o.get("dilation_w_factor", 0)) < 1:
+        return "strides and dilations must be at least 1"
+    expect = (output_size(o["padding"], x.shape[1], fh, o["stride_h"], o["dilation_h_factor"]),
+              output_size(o["padding"], x.shape[2], fw, o["stride_w"], o["dilation_w_factor"]))
+    if tuple(y.shape[1:3]) != expect:
+        return f"output size {list(y.shape[1:3])} does not follow from the input, window and strides ({list(expect)})"
+    if op.type == "CONV_2D" and (w.shape[3] <= 0 or x.shape[3] % w.shape[3] or out_channels % (x.shape[3] // w.shape[3])):
+        return f"input channels {x.shape[3]} are not a whole number of groups of {w.shape[3]}"
+    if op.type == "DEPTHWISE_CONV_2D" and (x.shape[3] == 0 or out_channels % x.shape[3]):
+        return f"output channels {out_channels} are not a multiple of input channels {x.shape[3]}"
+    return ""

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..lowering import ConstArray, ConstRef, KernelCall, ScratchArg, TensorArg, dims, unsupported
-from ._checks import constant_input, fused_activation, int8_activations
+from ._checks import constant_input, fused_activation, int8_activations, weighted_op_shapes
 from ._conv_quant import channel_multipliers, output_range
 from ._fast import fast_requant_ok, folded_bias, kernel_shifts, pair_rows, round_constants, to_int32, wants_fast
 from .padding import padding_before
@@ -13,6 +13,10 @@ OP_TYPES = ("CONV_2D",)
 
 
 def check(op, graph, target) -> list[str]:
+    shape_problem = "" if int8_activations(op, graph) or constant_input(op, graph, 1, "weights") \
+        else weighted_op_shapes(op, graph, 4)
+    if shape_problem:
+        return [shape_problem]
     reasons = [int8_activations(op, graph), constant_input(op, graph, 1, "filter"), fused_activation(op)]
     if not reasons[1] and graph.tensor(op.inputs[1]).dtype != "int8":
         reasons.append(f"filter is {graph.tensor(op.inputs[1]).dtype}; only int8 filters are supported")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..lowering import ConstArray, ConstRef, KernelCall, ScratchArg, TensorArg, unsupported
-from ._checks import constant_input, fused_activation, int8_activations
+from ._checks import constant_input, fused_activation, int8_activations, weighted_op_shapes
 from ._conv_quant import channel_multipliers, output_range
 from ._fast import fast_requant_ok, folded_bias, kernel_shifts, pair_rows, round_constants, to_int32, wants_fast
 
@@ -12,6 +12,10 @@ OP_TYPES = ("FULLY_CONNECTED",)
 
 
 def check(op, graph, target) -> list[str]:
+    shape_problem = "" if int8_activations(op, graph) or constant_input(op, graph, 1, "weights") \
+        else weighted_op_shapes(op, graph, 2)
+    if shape_problem:
+        return [shape_problem]
     reasons = [int8_activations(op, graph), constant_input(op, graph, 1, "weights"), fused_activation(op)]
     if op.options.get("weights_format", 0) != 0:
         reasons.append("shuffled weights formats are not supported")
