@@ -46,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--std", type=_floats, help="per-channel std dividing image calibration data (0..255 scale), e.g. 58.4,57.1,57.4")
     p.add_argument("--layout", choices=("nchw", "nhwc"), help="layout of .npy calibration arrays (default: the model's input layout)")
     p.add_argument("--calib-samples", type=int, default=200, help="at most this many calibration samples (default 200)")
-    p.add_argument("--kernels", choices=KERNEL_SETS, default="portable")
+    p.add_argument("--kernels", choices=KERNEL_SETS, default="auto",
+                   help="auto (default): the fastest bit-exact kernels for the board (fast, else portable)")
     p.add_argument("--optimize", choices=OPTIMIZE_GOALS, default="balanced")
 
     p = verbs.add_parser("run", help="build and run a converted model once on a board")
