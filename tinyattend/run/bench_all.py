@@ -1,0 +1,141 @@
+"""`make bench`: every MLPerf Tiny reference model and the zoo's demo model on the
+emulated Cortex-M4, M7 and M55, with each kernel set, against the TFLM + CMSIS-NN
+baseline measured on the same emulator. Writes bench-out/bench.md and bench.json.
+
+Counts are instructions from QEMU with -icount shift=0 (deterministic), not cycles.
+A figure is reported only when the board's output equals TFLM's bit for bit.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from .. import REPO_ROOT
+from ..boards import load_board
+from ..pipeline import write_project
+from .bench import bench
+
+SHARED_MODELS = REPO_ROOT.parent / "shared" / "models"
+MODELS = {
+    "pretrainedResnet_quant": SHARED_MODELS / "pretrainedResnet_quant.tflite",
+    "vww_96_int8": SHARED_MODELS / "vww_96_int8.tflite",
+    "kws_ref_model": SHARED_MODELS / "kws_ref_model.tflite",
+    "ad01_int8": SHARED_MODELS / "ad01_int8.tflite",
+}
+BOARDS = ("cortex-m4", "cortex-m7", "cortex-m55")
+
+# TFLM (tensorflow/tflite-micro 90b983c2) + CMSIS-NN (4ab83cc3), built by TFLM's Makefile,
+# one timed Invoke after a warm-up, QEMU -icount shift=0 (measured figures from issue 7).
+# instructions per board, arena bytes used, runtime code flash in bytes (TFLM core + kernels + CMSIS-NN).
+BASELINE = {
+    "pretrainedResnet_quant": {"cortex-m7": 30_026_200, "cortex-m4": 29_863_360, "cortex-m55": 4_911_719,
+                               "arena": 54_996, "code": 71_500},
+    "vww_96_int8": {"cortex-m7": 24_025_600, "cortex-m4": 24_102_000, "cortex-m55": 6_558_344,
+                    "arena": 100_708, "code": 76_700},
+    "kws_ref_model": {"cortex-m7": 7_645_720, "cortex-m4": 7_699_880, "cortex-m55": 1_815_812,
+                      "arena": 22_820, "code": 76_700},
+    "ad01_int8": {"cortex-m7": 583_240, "cortex-m4": 582_960, "cortex-m55": 150_000,
+                  "arena": 2_580, "code": 26_600},
+}
+
+
+def kernel_sets() -> list[str]:
+    sets = ["portable", "fast"]
+    if os.environ.get("CMSIS_NN_PATH"):
+        sets.append("cmsis-nn")
+    return sets
+
+
+def code_and_const_bytes(firmware: Path) -> tuple[int, int]:
+    """Runtime code (generated model.c + kernels) and constant data (model_data), from the objects."""
+    code = const = 0
+    for obj in sorted((firmware / "build").rglob("*.o")):
+        if obj.parent.name != "model" and "cmsis" not in str(obj.parent).lower():
+            continue   # the benchmark harness (main, startup) is not part of the runtime
+        out = subprocess.run(["arm-none-eabi-size", "-A", str(obj)], capture_output=True, text=True).stdout
+        text = sum(int(line.split()[1]) for line in out.splitlines()
+                   if line.startswith((".text", ".rodata")) and len(line.split()) >= 2)
+        if obj.stem == "model_data":
+            const += text
+        else:
+            code += text
+    return code, const
+
+
+def run_one(name: str, tflite: Path, board_name: str, kernels: str, root: Path) -> dict:
+    board = load_board(board_name)
+    out = root / name / f"{board_name}-{kernels}"
+    out.mkdir(parents=True, exist_ok=True)
+    write_project(out, tflite.read_bytes(), board, kernels=kernels, optimize="balanced", model_name=name,
+                  measure_tflm_arena=False)
+    result = bench(out, board, timeout=600)
+    code, const = code_and_const_bytes(out / "firmware")
+    result.update({"runtime_code_bytes": code, "const_bytes": const, "tflite_bytes": tflite.stat().st_size})
+    return result
+
+
+def ratios(result: dict, name: str) -> dict:
+    base = BASELINE.get(name)
+    if not base or not result["bit_exact"]:
+        return {}
+    board = result["board"]
+    ours_flash = result["runtime_code_bytes"] + result["const_bytes"]
+    return {
+        "instructions_ratio": round(result["instructions"] / base[board], 3) if board in base else None,
+        "ram_ratio": round(result["peak_ram_bytes"] / base["arena"], 3),
+        "flash_ratio": round(ours_flash / (base["code"] + result["tflite_bytes"]), 3),
+        "code_ratio": round(result["runtime_code_bytes"] / base["code"], 3),
+    }
+
+
+def markdown(rows: list[dict]) -> str:
+    lines = ["# tinyattend benchmark (make bench)", "",
+             "Instructions are counted by QEMU with `-icount shift=0` (deterministic instruction counts, not cycles);",
+             "one timed inference after a warm-up, fixed pseudo-random input. Baseline: TFLM + CMSIS-NN on the same",
+             "emulator (issue 7). Peak RAM = our arena (activations + every scratch buffer) + stack high-water mark;",
+             "the baseline's is TFLM's arena alone. Flash = runtime code (model.c + kernels, no harness) + constant data;",
+             "the baseline's is its runtime code + the .tflite file. A row appears only if the output equals TFLM's.", "",
+             "| model | board | kernels | instructions | baseline | ratio | peak RAM | RAM ratio | code | const | flash ratio | code ratio |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        if not r["bit_exact"]:
+            lines.append(f"| {r['model']} | {r['board']} | {r['kernels']} | output differs from TFLM: not reported | | | | | | | | |")
+            continue
+        base = BASELINE.get(r["model"], {}).get(r["board"])
+        q = r.get("ratios", {})
+        lines.append(f"| {r['model']} | {r['board']} | {r['kernels']} | {r['instructions']:,} | "
+                     f"{base:,} | {q.get('instructions_ratio')} | {r['peak_ram_bytes']:,} | {q.get('ram_ratio')} | "
+                     f"{r['runtime_code_bytes']:,} | {r['const_bytes']:,} | {q.get('flash_ratio')} | {q.get('code_ratio')} |"
+                     if base else
+                     f"| {r['model']} | {r['board']} | {r['kernels']} | {r['instructions']:,} | | | "
+                     f"{r['peak_ram_bytes']:,} | | {r['runtime_code_bytes']:,} | {r['const_bytes']:,} | | |")
+    return "\n".join(lines) + "\n"
+
+
+def bench_all_command(args) -> int:
+    root = Path(args.out)
+    root.mkdir(parents=True, exist_ok=True)
+    models = {name: path for name, path in MODELS.items() if path.is_file()}
+    demo = root / "attendnext_digits.tflite"
+    if not demo.is_file():
+        from ..convert import convert_model
+        conversion = convert_model(REPO_ROOT / "models" / "attendnext_digits.onnx",
+                                   calib=str(REPO_ROOT / "models" / "attendnext_digits_calib.npy"))
+        demo.write_bytes(conversion.tflite)
+    models["attendnext_digits"] = demo
+    rows = []
+    jobs = [(m, b, k) for m in models for b in BOARDS for k in kernel_sets()]
+    started = time.monotonic()
+    for i, (name, board, kernels) in enumerate(jobs, 1):
+        print(f"[bench {i}/{len(jobs)} {time.monotonic() - started:5.0f}s] {name} on {board}, kernels {kernels}", flush=True)
+        result = run_one(name, models[name], board, kernels, root)
+        result["ratios"] = ratios(result, name)
+        result.pop("layers_detail", None)
+        rows.append(result)
+        (root / "bench.json").write_text(json.dumps(rows, indent=1) + "\n")
+    (root / "bench.md").write_text(markdown(rows))
+    print(markdown(rows))
+    return 0 if all(r["bit_exact"] for r in rows) else 1
