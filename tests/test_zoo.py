@@ -17,7 +17,7 @@ ZOO = ("attendnets", "attendnets-micro", "attendnext", "attendnext-micro", "atte
 MCU = ("attendnets-micro", "attendnext-micro", "lowformer-micro")
 # ops the exported MCU variants may contain: all map to TFLM kernels
 MCU_ONNX_OPS = {"Conv", "Relu", "Clip", "MaxPool", "Sigmoid", "Mul", "Resize", "Add", "GlobalAveragePool",
-                "Flatten", "Gemm", "HardSwish", "Transpose", "Reshape", "MatMul", "Softmax", "Split",
+                "Flatten", "Gemm", "HardSwish", "Transpose", "Reshape", "MatMul", "Softmax", "Slice",
                 "ConvTranspose", "BatchNormalization", "Constant"}
 
 
@@ -179,3 +179,25 @@ def test_demo_model_accuracy():
     name = sess.get_inputs()[0].name
     pred = np.array([np.argmax(sess.run(None, {name: x[i:i + 1]})[0]) for i in range(len(x))])
     assert (pred == y).mean() >= 0.95
+
+
+@needs_torch
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [
+    "attendnext-micro", "attendnets-micro",
+    pytest.param("lowformer-micro", marks=pytest.mark.xfail(
+        reason="converter: the int8 TFLite fails to prepare at a TRANSPOSE_CONV (attention upsampling); "
+               "an isolated ConvTranspose converts", strict=False)),
+])
+def test_mcu_variant_converts_to_int8(name, tmp_path):
+    pytest.importorskip("onnx2tf")
+    from tinyattend.convert import convert_model
+    from tinyattend.zoo.export import export_zoo_model
+
+    path = export_zoo_model(name, tmp_path / f"{name}.onnx")
+    result = convert_model(path, calib_samples=16)
+    ops = set(result.report["op_histogram"])
+    assert {"CONV_2D", "MUL"} <= ops
+    assert "TILE" not in ops
+    if name.startswith("attend"):
+        assert {"RESIZE_NEAREST_NEIGHBOR", "LOGISTIC", "MAX_POOL_2D"} <= ops

@@ -284,7 +284,8 @@ class LowFormerAttention(nn.Module):
         h, w = qkv.shape[-2:]
         # [N, heads, 3d, T] -> [N, heads, T, 3d]; q, k, v split along the last axis (as upstream).
         qkv = qkv.reshape(n, self.heads, 3 * self.head_dim, h * w).transpose(2, 3)
-        q, k, v = qkv.split(self.head_dim, dim=-1)
+        d = self.head_dim   # slices, not split: ONNX Split becomes tf.SplitV, which int8 TFLite lacks
+        q, k, v = qkv[..., :d], qkv[..., d:2 * d], qkv[..., 2 * d:]
         attn = torch.softmax(self.qk(q * self.scale, k.transpose(2, 3)), dim=-1)
         out = self.av(attn, v)                                  # [N, heads, T, d]
         out = out.transpose(2, 3).reshape(n, self.heads * self.head_dim, h, w)
