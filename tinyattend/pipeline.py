@@ -96,6 +96,16 @@ def print_summary(report: dict, out: Path) -> None:
     if q:
         print(f"  int8 vs float on {q['samples']} held-out samples: top-1 agreement {100 * q['top1_agreement']:.1f}%, "
               f"max |err| {q['max_abs_error']:.4g}, mean |err| {q['mean_abs_error']:.4g}")
+    layers = report.get("layer_errors")
+    if layers:
+        from .report.layer_error import worst_layers
+        worst = worst_layers(layers)
+        if worst:
+            print("  layers losing the most SQNR (int8 vs float):")
+        for row in worst:
+            sqnr = "n/a" if row["sqnr_db"] is None else f"{row['sqnr_db']:.1f} dB"
+            print(f"    {row['op']:22s} {row['tensor'][:40]:40s} SQNR {sqnr:>9s}  loss {row['loss_db']:.1f} dB"
+                  + ("  FLAGGED" if row.get("flagged") else ""))
     for warning in report.get("warnings", []):
         print(f"  WARNING: {warning}")
 
@@ -109,10 +119,21 @@ def convert_command(args) -> int:
     conversion = convert_model(Path(args.model), calib=args.calib, input_shape=args.input_shape,
                                mean=args.mean, std=args.std, layout=args.layout,
                                calib_samples=args.calib_samples)
+    conversion_report = dict(conversion.report)
+    held_out = getattr(conversion, "held_out_nhwc", None)
+    if getattr(conversion, "float_tflite", None) and held_out is not None and len(held_out):
+        conversion_report["warnings"] = list(conversion_report.get("warnings", []))
+        try:
+            from .report.layer_error import layer_errors
+            conversion_report["layer_errors"] = layer_errors(conversion.float_tflite, conversion.tflite,
+                                                             held_out[:32])
+        except Exception as err:  # noqa: BLE001 - a diagnostic: never fail the convert over it
+            conversion_report["warnings"].append(
+                f"per-layer quantization error not measured: {type(err).__name__}: {str(err)[:200]}")
     with staged_output(out) as stage:
         report = write_project(stage, conversion.tflite, board, kernels=args.kernels, optimize=args.optimize,
                                model_name=Path(args.model).name, calibration=conversion.calibration,
-                               report=conversion.report)
+                               report=conversion_report)
         report["total_seconds"] = round(time.monotonic() - started, 2)
         (stage / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     print_summary(report, out)

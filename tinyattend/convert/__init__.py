@@ -34,6 +34,9 @@ class ConversionResult:
     report: dict         # JSON-serialisable: source, input, output, params, macs, ..., quantization_error, warnings
     calibration: "np.ndarray | None"   # held-out inputs as int8, (N, *tflite_input_shape[1:]) (NHWC), quantized
                                        # with the TFLite input's scale/zero point; None if synthetic
+    float_tflite: "bytes | None" = None        # the float TFLite of the same graph (per-layer error reference);
+                                               # None for a .tflite passthrough or if its conversion failed
+    held_out_nhwc: "np.ndarray | None" = None  # held-out float samples in the TFLite input layout (NHWC)
 
 
 def model_format(model: Path) -> str:
@@ -142,16 +145,18 @@ def _convert_float_model(model, fmt, calib, input_shape, mean, std, layout, cali
         warnings += data.warnings
         import_tensorflow(progress)
         from .onnx_to_tflite import convert_onnx
-        tflite, perm = convert_onnx(model, onnx_model, onnx_in, data.samples, progress)
+        tflite, perm, float_tflite = convert_onnx(model, onnx_model, onnx_in, data.samples, progress,
+                                                  with_float=True)
         float_fn = _onnxruntime_fn(onnx_model, onnx_in)
     else:
         import_tensorflow(progress)
-        from .keras_to_tflite import convert_tf, load_keras, load_saved_model
+        from .keras_to_tflite import convert_tf, convert_tf_float, load_keras, load_saved_model
         source = (load_keras if fmt == "keras" else load_saved_model)(model, input_shape, progress)
         data = load_calibration(calib, source.input_shape, "nhwc", layout=layout, mean=mean, std=std,
                                 max_samples=calib_samples, progress=progress)
         warnings += data.warnings
         tflite = convert_tf(source, data.samples, progress)
+        float_tflite = convert_tf_float(source, progress)
         perm, float_fn = None, source.float_fn
     check_converted(tflite, str(model))
     quant_error = quantization_error(float_fn, tflite, data.held_out, perm, progress)
@@ -162,11 +167,12 @@ def _convert_float_model(model, fmt, calib, input_shape, mean, std, layout, cali
                    "synthetic": data.synthetic}
     report = _report(model, fmt, tflite, calibration, quant_error, warnings)
     calibration_int8 = None
+    held = data.held_out if perm is None else np.transpose(data.held_out, perm)
     if not data.synthetic:
         inp = report["input"]
-        held = data.held_out if perm is None else np.transpose(data.held_out, perm)
         calibration_int8 = quantize(held, inp["scale"], inp["zero_point"])
-    return ConversionResult(tflite, report, calibration_int8)
+    return ConversionResult(tflite, report, calibration_int8, float_tflite=float_tflite,
+                            held_out_nhwc=np.ascontiguousarray(held, np.float32) if len(held) else None)
 
 
 def _onnxruntime_fn(onnx_model, onnx_in):

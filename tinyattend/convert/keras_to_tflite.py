@@ -100,3 +100,18 @@ def load_saved_model(path: Path, input_shape, progress) -> TfSource:
 
 def convert_tf(source: TfSource, calib_nhwc: np.ndarray, progress) -> bytes:
     return quantize_int8(source.make_converter(), calib_nhwc, source.input_shape, progress, str(source.path))
+
+
+def float_tflite(converter, progress) -> bytes | None:
+    """The float TFLite model of `converter` (no optimizations, float in/out): the reference the per-layer
+    quantization error compares the int8 model with. None when the float conversion fails."""
+    try:
+        with silenced(progress):
+            return converter.convert()
+    except Exception:   # noqa: BLE001 - only the layer error report needs it; never fail the convert
+        return None
+
+
+def convert_tf_float(source: TfSource, progress) -> bytes | None:
+    """Float TFLite from the same converter source as `convert_tf`, without quantization settings."""
+    return float_tflite(source.make_converter(), progress)

@@ -84,8 +84,10 @@ def _translate_onnx2tf_error(err: BaseException, log: str, onnx_path: Path) -> U
                               "--input-shape", ops=ops)
 
 
-def convert_onnx(onnx_path: Path, onnx_model, onnx_in: OnnxInput, calib_nchw: np.ndarray, progress):
-    """Return (tflite bytes, permutation NCHW->TFLite layout or None)."""
+def convert_onnx(onnx_path: Path, onnx_model, onnx_in: OnnxInput, calib_nchw: np.ndarray, progress,
+                 with_float: bool = False):
+    """Return (tflite bytes, permutation NCHW->TFLite layout or None); with_float: also the float TFLite
+    of the same concrete function (None if that conversion fails) as a third item."""
     import tensorflow as tf
 
     model = onnx_to_tf_model(onnx_path, onnx_model, onnx_in, progress)
@@ -98,7 +100,12 @@ def convert_onnx(onnx_path: Path, onnx_model, onnx_in: OnnxInput, calib_nchw: np
         concrete = run_model.get_concrete_function()
         converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
     tflite = quantize_int8(converter, samples, tf_shape, progress, str(onnx_path))
-    return tflite, perm
+    if not with_float:
+        return tflite, perm
+    from .keras_to_tflite import float_tflite
+    with silenced(progress):
+        float_converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
+    return tflite, perm, float_tflite(float_converter, progress)
 
 
 def _layout_of(model, onnx_shape):
