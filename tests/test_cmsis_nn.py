@@ -138,6 +138,40 @@ def test_broadcast_add_falls_back_to_portable(tmp_path):
     assert report["libraries"] == [] and "ta_add_s8(" in (tmp_path / "model" / "model.c").read_text()
 
 
+def _function_model(fn):
+    def build(tf):
+        @tf.function
+        def model(x):
+            return fn(tf, x)
+        return model
+    return build
+
+
+def calls(tmp_path: Path, function: str) -> None:
+    """The generated model really calls `function` (a silent fallback to portable fails here)."""
+    assert function + "(" in (tmp_path / "model" / "model.c").read_text()
+
+
+@needs_cmsis_nn
+@pytest.mark.parametrize("shape,perm", [((1, 5, 7, 3), (0, 3, 1, 2)), ((1, 6, 9), (0, 2, 1))])
+def test_transpose(tmp_path, shape, perm):
+    tflite = int8_tflite(_function_model(lambda tf, x: tf.transpose(x, perm)), [shape])
+    cmsis(tflite, tmp_path, ["TRANSPOSE"])
+    calls(tmp_path, "arm_transpose_s8")
+
+
+@needs_cmsis_nn
+@pytest.mark.parametrize("shape,paddings,value", [
+    ((1, 5, 7, 3), [[0, 0], [1, 2], [2, 1], [1, 0]], None),
+    ((1, 6, 5), [[0, 1], [2, 0], [1, 3]], 0.5),
+])
+def test_pad(tmp_path, shape, paddings, value):
+    def fn(tf, x):
+        return tf.pad(x, paddings) if value is None else tf.pad(x, paddings, constant_values=value)
+    cmsis(int8_tflite(_function_model(fn), [shape]), tmp_path, ["PAD" if value is None else "PADV2"])
+    calls(tmp_path, "arm_pad_s8")
+
+
 # --- No CMSIS-NN needed: lowering, dispatch, the error without a source ----------------------------------
 
 def _mlperf_graph(name: str):
