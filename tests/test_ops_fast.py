@@ -56,3 +56,23 @@ def test_fully_connected_fast(tmp_path, per_channel, features_in, features_out):
     tflite = int8_tflite(build, [(1, features_in)], per_channel_dense=per_channel)
     report = assert_bit_exact(tflite, tmp_path, expect_ops=["FULLY_CONNECTED"], kernels="fast")
     assert report["scratch_bytes"] > 0, "the fast FC kernel should have been chosen"
+
+
+@pytest.mark.parametrize("layer", ["conv", "dense"])
+def test_fast_kernels_exact_requantization_fallback(tmp_path, monkeypatch, layer):
+    """When the short requantization cannot be proven exact, the fast kernels fall back to
+    TFLM's; force that branch (normally taken only for extreme weights) and check it too."""
+    import tinyattend.codegen.ops.conv_2d as conv_module
+    import tinyattend.codegen.ops.fully_connected as fc_module
+    monkeypatch.setattr(conv_module, "fast_requant_ok", lambda *args: False)
+    monkeypatch.setattr(fc_module, "fast_requant_ok", lambda *args: False)
+
+    def build(tf):
+        if layer == "conv":
+            return tf.keras.Sequential([tf.keras.Input((9, 7, 4), batch_size=1),
+                                        tf.keras.layers.Conv2D(5, 3, padding="same", activation="relu")])
+        return tf.keras.Sequential([tf.keras.Input((19,), batch_size=1), tf.keras.layers.Dense(7)])
+    shape = (1, 9, 7, 4) if layer == "conv" else (1, 19)
+    assert_bit_exact(int8_tflite(build, [shape]), tmp_path, kernels="fast")
+    model_c = (tmp_path / "model" / "model.c").read_text()
+    assert ".fast_requant = 0," in model_c, "the exact requantization branch should have been generated"

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from ..errors import UnsupportedOpError
 from ..ir.graph import Graph
-from ..plan.arena import ArenaPlan, plan_arena
+from ..plan.arena import ArenaPlan, lower_bound, plan_arena
 from ..plan.liveness import live_ranges
 from .cmsis_nn import registry as cmsis_nn_registry
 from .cnames import c_comment_text
@@ -90,6 +90,7 @@ def generate(graph: Graph, target: Target, model_name: str) -> GeneratedModel:
               for op, low in zip(graph.ops, lowered) if isinstance(low, KernelCall)]
     report = {
         "arena_bytes": plan.size,
+        "arena_lower_bound_bytes": lower_bound(ranges),   # most bytes alive at once: no plan needs less
         "ops": [op.type for op in graph.ops],
         "unsupported_ops": [],
         "layers": layers,

@@ -2,6 +2,7 @@
  * inputs (at most 255 * 255 in magnitude, so it fits int32) is rescaled once
  * to the output and clamped to the fused activation's range. */
 #include "ta_mul_s8.h"
+#include "ta_broadcast.h"
 
 TA_INLINE int8_t mul_one(const ta_mul_params *p, int32_t a, int32_t b) {
     const int32_t product = (a + p->input1_offset) * (b + p->input2_offset);
@@ -16,18 +17,6 @@ ta_status ta_mul_s8(const ta_mul_params *p, const int8_t *input1, const int8_t *
         }
         return TA_OK;
     }
-    int32_t i = 0;
-    for (int32_t d0 = 0; d0 < p->out_dims[0]; ++d0) {
-        for (int32_t d1 = 0; d1 < p->out_dims[1]; ++d1) {
-            for (int32_t d2 = 0; d2 < p->out_dims[2]; ++d2) {
-                const int32_t base1 = d0 * p->in1_strides[0] + d1 * p->in1_strides[1] + d2 * p->in1_strides[2];
-                const int32_t base2 = d0 * p->in2_strides[0] + d1 * p->in2_strides[1] + d2 * p->in2_strides[2];
-                for (int32_t d3 = 0; d3 < p->out_dims[3]; ++d3) {
-                    output[i++] = mul_one(p, input1[base1 + d3 * p->in1_strides[3]],
-                                          input2[base2 + d3 * p->in2_strides[3]]);
-                }
-            }
-        }
-    }
+    TA_FOR_EACH_BROADCAST(p, i, off1, off2, output[i] = mul_one(p, input1[off1], input2[off2]));
     return TA_OK;
 }

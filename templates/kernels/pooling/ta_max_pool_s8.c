@@ -3,7 +3,7 @@
  * activation's clamp, as TFLM computes it. */
 #include "ta_max_pool_s8.h"
 
-ta_status ta_max_pool_s8(const ta_max_pool_params *p, const int8_t *input, int8_t *output) {
+ta_status ta_max_pool_s8(const ta_pool_params *p, const int8_t *input, int8_t *output) {
     const int32_t in_h = p->input.h, in_w = p->input.w, ch = p->input.c;
     int8_t *out = output;
     for (int32_t b = 0; b < p->output.n; ++b) {

@@ -24,3 +24,19 @@ def strides(in_shape, out_shape) -> tuple[int, int, int, int]:
         out[axis] = 0 if (s_in[axis] == 1 and s_out[axis] != 1) else step
         step *= s_in[axis]
     return tuple(out)
+
+
+def is_broadcast(x1, x2, y) -> bool:
+    """True when either input must be read with broadcast strides (else a flat loop will do)."""
+    return not (shape4(x1.shape) == shape4(x2.shape) == shape4(y.shape))
+
+
+def broadcast_fields(x1, x2, y) -> tuple:
+    """The params fields every element-wise kernel shares (see templates/kernels/elementwise/ta_broadcast.h)."""
+    return (("size", y.num_elements), ("broadcast", int(is_broadcast(x1, x2, y))),
+            ("out_dims", shape4(y.shape)),
+            ("in1_strides", strides(x1.shape, y.shape)), ("in2_strides", strides(x2.shape, y.shape)))
+
+
+def two_inputs_reason(op) -> str:
+    return "" if len(op.inputs) == 2 and None not in op.inputs else f"{op.type} needs two inputs"

@@ -4,25 +4,21 @@ from __future__ import annotations
 import numpy as np
 
 from ...ir.quant import activation_range, quantize_multiplier
-from ..lowering import KernelCall, TensorArg, shape4, unsupported
-from ._checks import fused_activation, int8_activations, rank_at_most
+from ..lowering import KernelCall, TensorArg, unsupported
+from ._broadcast import broadcast_fields, broadcast_reason, is_broadcast, two_inputs_reason
+from ._checks import fused_activation, int8_activations
 
 OP_TYPES = ("ADD",)
 LEFT_SHIFT = 20
 
 
 def check(op, graph, target) -> list[str]:
-    return unsupported([int8_activations(op, graph, inputs=(0, 1)), fused_activation(op), rank_at_most(op, graph, 4)])
-
-
-def broadcast_strides(in_shape, out_shape) -> list[int]:
-    """Element strides of `in_shape` read along `out_shape`: 0 where the input broadcasts."""
-    s_in, s_out = shape4(in_shape), shape4(out_shape)
-    strides, step = [0] * 4, 1
-    for axis in range(3, -1, -1):
-        strides[axis] = 0 if (s_in[axis] == 1 and s_out[axis] != 1) else step
-        step *= s_in[axis]
-    return strides
+    if two_inputs_reason(op):
+        return [two_inputs_reason(op)]
+    reasons = [int8_activations(op, graph, inputs=(0, 1)), fused_activation(op)]
+    if not reasons[0]:
+        reasons.append(broadcast_reason(op, graph))
+    return unsupported(reasons)
 
 
 def add_quant_params(x1, x2, y):
@@ -38,16 +34,12 @@ def lower(op, graph, target) -> KernelCall:
     x1, x2, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
     m1, s1, m2, s2, mo, so = add_quant_params(x1, x2, y)
     act_min, act_max = activation_range(op.options.get("fused_activation_function", "NONE"), y.scale, y.zero_point)
-    broadcast = x1.shape != x2.shape
     return KernelCall(
         function="ta_add_s8",
-        sources=("elementwise/ta_add_s8.c", "elementwise/ta_add_s8.h"),
+        sources=("elementwise/ta_add_s8.c", "elementwise/ta_add_s8.h", "elementwise/ta_broadcast.h"),
         params_type="ta_add_params",
         params=(
-            ("size", y.num_elements), ("broadcast", int(broadcast)),
-            ("out_dims", shape4(y.shape)),
-            ("in1_strides", tuple(broadcast_strides(x1.shape, y.shape))),
-            ("in2_strides", tuple(broadcast_strides(x2.shape, y.shape))),
+            *broadcast_fields(x1, x2, y),
             ("input1_offset", -x1.zero_point), ("input2_offset", -x2.zero_point), ("output_offset", y.zero_point),
             ("left_shift", LEFT_SHIFT),
             ("input1_multiplier", m1), ("input1_shift", s1), ("input2_multiplier", m2), ("input2_shift", s2),
@@ -56,5 +48,5 @@ def lower(op, graph, target) -> KernelCall:
         ),
         args=(TensorArg(op.inputs[0], const=graph.tensor(op.inputs[0]).is_constant),
               TensorArg(op.inputs[1], const=graph.tensor(op.inputs[1]).is_constant), TensorArg(op.outputs[0])),
-        in_place=not broadcast,
+        in_place=not is_broadcast(x1, x2, y),
     )

@@ -1,36 +1,21 @@
 """AVERAGE_POOL_2D: int8, input and output share quantization."""
 from __future__ import annotations
 
-from ..lowering import KernelCall, TensorArg, dims, same_quant, unsupported
-from ._checks import fused_activation, int8_activations
-from ._conv_quant import output_range
-from .padding import padding_before
+from ..lowering import KernelCall, TensorArg
+from ._pool import check_pool, pool_params
 
 OP_TYPES = ("AVERAGE_POOL_2D",)
 
 
 def check(op, graph, target) -> list[str]:
-    reasons = [int8_activations(op, graph), fused_activation(op)]
-    if not reasons[0] and not same_quant(graph, op.inputs[0], op.outputs[0]):
-        reasons.append("input and output quantization differ; TFLite requires them equal")
-    return unsupported(reasons)
+    return check_pool(op, graph)
 
 
 def lower(op, graph, target) -> KernelCall:
-    x, y = graph.tensor(op.inputs[0]), graph.tensor(op.outputs[0])
-    o = op.options
-    fh, fw = o["filter_height"], o["filter_width"]
-    act_min, act_max = output_range(graph, op)
     return KernelCall(
         function="ta_avg_pool_s8",
-        sources=("pooling/ta_avg_pool_s8.c", "pooling/ta_avg_pool_s8.h"),
+        sources=("pooling/ta_avg_pool_s8.c", "pooling/ta_avg_pool_s8.h", "pooling/ta_pool.h"),
         params_type="ta_pool_params",
-        params=(
-            ("input", dims(x.shape)), ("output", dims(y.shape)),
-            ("filter_h", fh), ("filter_w", fw), ("stride_h", o["stride_h"]), ("stride_w", o["stride_w"]),
-            ("pad_top", padding_before(o["padding"], x.shape[1], fh, o["stride_h"], 1, y.shape[1])),
-            ("pad_left", padding_before(o["padding"], x.shape[2], fw, o["stride_w"], 1, y.shape[2])),
-            ("act_min", act_min), ("act_max", act_max),
-        ),
-        args=(TensorArg(op.inputs[0]), TensorArg(op.outputs[0])),
+        params=pool_params(op, graph),
+        args=(TensorArg(op.inputs[0], const=True), TensorArg(op.outputs[0])),
     )

@@ -1,39 +1,23 @@
 """MAX_POOL_2D: int8, input and output share quantization; fused activation as a clamp."""
 from __future__ import annotations
 
-from ..lowering import KernelCall, TensorArg, dims, same_quant, unsupported
-from ._checks import fused_activation, int8_activations, rank_at_most
-from ._conv_quant import output_range
-from .padding import padding_before
+from ..lowering import KernelCall, TensorArg
+from ._pool import check_pool, pool_params
 
 OP_TYPES = ("MAX_POOL_2D",)
 
 
 def check(op, graph, target) -> list[str]:
-    reasons = [int8_activations(op, graph), fused_activation(op), rank_at_most(op, graph, 4)]
-    if not reasons[0] and not same_quant(graph, op.inputs[0], op.outputs[0]):
-        reasons.append("input and output quantization differ; TFLite requires them equal")
-    if not reasons[2] and len(graph.tensor(op.inputs[0]).shape) != 4:
-        reasons.append("MAX_POOL_2D needs a 4-D NHWC input")
-    return unsupported(reasons)
+    return check_pool(op, graph)
 
 
 def lower(op, graph, target) -> KernelCall:
-    x, y = graph.tensor(op.inputs[0]), graph.tensor(op.outputs[0])
-    o = op.options
-    fh, fw = o["filter_height"], o["filter_width"]
-    act_min, act_max = output_range(graph, op)
+    y = graph.tensor(op.outputs[0])
     return KernelCall(
         function="ta_max_pool_s8",
-        sources=("pooling/ta_max_pool_s8.c", "pooling/ta_max_pool_s8.h"),
-        params_type="ta_max_pool_params",
-        params=(
-            ("input", dims(x.shape)), ("output", dims(y.shape)),
-            ("filter_h", fh), ("filter_w", fw), ("stride_h", o["stride_h"]), ("stride_w", o["stride_w"]),
-            ("pad_top", padding_before(o["padding"], x.shape[1], fh, o["stride_h"], 1, y.shape[1])),
-            ("pad_left", padding_before(o["padding"], x.shape[2], fw, o["stride_w"], 1, y.shape[2])),
-            ("act_min", act_min), ("act_max", act_max),
-        ),
+        sources=("pooling/ta_max_pool_s8.c", "pooling/ta_max_pool_s8.h", "pooling/ta_pool.h"),
+        params_type="ta_pool_params",
+        params=pool_params(op, graph),
         args=(TensorArg(op.inputs[0], const=True), TensorArg(op.outputs[0])),
-        macs=y.num_elements * fh * fw,
+        macs=y.num_elements * op.options["filter_height"] * op.options["filter_width"],
     )

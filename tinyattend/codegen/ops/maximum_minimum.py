@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 from ..lowering import KernelCall, TensorArg, same_quant, shape4, unsupported
-from ._broadcast import broadcast_reason, strides
+from ._broadcast import broadcast_reason, is_broadcast, strides, two_inputs_reason
 from ._checks import int8_activations
 
 OP_TYPES = ("MAXIMUM", "MINIMUM")
 
 
 def check(op, graph, target) -> list[str]:
-    if len(op.inputs) != 2 or None in op.inputs:
-        return [f"{op.type} needs two inputs"]
+    if two_inputs_reason(op):
+        return [two_inputs_reason(op)]
     reasons = [int8_activations(op, graph, inputs=(0, 1))]
     if not reasons[0]:
         reasons.append(broadcast_reason(op, graph))
@@ -24,10 +24,11 @@ def lower(op, graph, target) -> KernelCall:
     x1, x2, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
     return KernelCall(
         function="ta_maximum_s8" if op.type == "MAXIMUM" else "ta_minimum_s8",
-        sources=("elementwise/ta_maximum_minimum_s8.c", "elementwise/ta_maximum_minimum_s8.h"),
+        sources=("elementwise/ta_maximum_minimum_s8.c", "elementwise/ta_maximum_minimum_s8.h",
+                 "elementwise/ta_broadcast.h"),
         params_type="ta_maximum_minimum_params",
         params=(("out_dims", shape4(y.shape)),
                 ("in1_strides", strides(x1.shape, y.shape)), ("in2_strides", strides(x2.shape, y.shape))),
         args=(TensorArg(op.inputs[0], const=True), TensorArg(op.inputs[1], const=True), TensorArg(op.outputs[0])),
-        in_place=shape4(x1.shape) == shape4(x2.shape) == shape4(y.shape),
+        in_place=not is_broadcast(x1, x2, y),
     )

@@ -2,15 +2,20 @@
 from __future__ import annotations
 
 from ...ir.quant import activation_range, quantize_multiplier
-from ..lowering import KernelCall, TensorArg, shape4, unsupported
-from ._checks import fused_activation, int8_activations, rank_at_most
-from .add import broadcast_strides
+from ..lowering import KernelCall, TensorArg, unsupported
+from ._broadcast import broadcast_fields, broadcast_reason, is_broadcast, two_inputs_reason
+from ._checks import fused_activation, int8_activations
 
 OP_TYPES = ("MUL",)
 
 
 def check(op, graph, target) -> list[str]:
-    return unsupported([int8_activations(op, graph, inputs=(0, 1)), fused_activation(op), rank_at_most(op, graph, 4)])
+    if two_inputs_reason(op):
+        return [two_inputs_reason(op)]
+    reasons = [int8_activations(op, graph, inputs=(0, 1)), fused_activation(op)]
+    if not reasons[0]:
+        reasons.append(broadcast_reason(op, graph))
+    return unsupported(reasons)
 
 
 def mul_multiplier(x1, x2, y) -> tuple[int, int]:
@@ -22,21 +27,17 @@ def lower(op, graph, target) -> KernelCall:
     x1, x2, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
     mult, shift = mul_multiplier(x1, x2, y)
     act_min, act_max = activation_range(op.options.get("fused_activation_function", "NONE"), y.scale, y.zero_point)
-    broadcast = shape4(x1.shape) != shape4(y.shape) or shape4(x2.shape) != shape4(y.shape)
     return KernelCall(
         function="ta_mul_s8",
-        sources=("elementwise/ta_mul_s8.c", "elementwise/ta_mul_s8.h"),
+        sources=("elementwise/ta_mul_s8.c", "elementwise/ta_mul_s8.h", "elementwise/ta_broadcast.h"),
         params_type="ta_mul_params",
         params=(
-            ("size", y.num_elements), ("broadcast", int(broadcast)),
-            ("out_dims", shape4(y.shape)),
-            ("in1_strides", tuple(broadcast_strides(x1.shape, y.shape))),
-            ("in2_strides", tuple(broadcast_strides(x2.shape, y.shape))),
+            *broadcast_fields(x1, x2, y),
             ("input1_offset", -x1.zero_point), ("input2_offset", -x2.zero_point), ("output_offset", y.zero_point),
             ("output_multiplier", mult), ("output_shift", shift),
             ("act_min", act_min), ("act_max", act_max),
         ),
         args=(TensorArg(op.inputs[0], const=True), TensorArg(op.inputs[1], const=True), TensorArg(op.outputs[0])),
-        in_place=not broadcast,
+        in_place=not is_broadcast(x1, x2, y),
         macs=y.num_elements,
     )

@@ -5,8 +5,6 @@ Start and stop per axis are resolved at generation time with TFLM's rules
 """
 from __future__ import annotations
 
-import numpy as np
-
 from ..lowering import KernelCall, TensorArg, shape4, unsupported
 from ._checks import constant_input, int8_activations, rank_at_most
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from ...ir.quant import activation_range, quantize_multiplier
-from ..lowering import KernelCall, TensorArg, shape4, unsupported
-from ._broadcast import broadcast_reason, strides
+from ..lowering import KernelCall, TensorArg, unsupported
+from ._broadcast import broadcast_fields, broadcast_reason, is_broadcast, two_inputs_reason
 from ._checks import fused_activation, int8_activations
 
 OP_TYPES = ("SUB",)
@@ -23,8 +23,8 @@ def sub_quant_params(x1, x2, y):
 
 
 def check(op, graph, target) -> list[str]:
-    if len(op.inputs) != 2 or None in op.inputs:
-        return ["SUB needs two inputs"]
+    if two_inputs_reason(op):
+        return [two_inputs_reason(op)]
     reasons = [int8_activations(op, graph, inputs=(0, 1)), fused_activation(op)]
     if not reasons[0]:
         reasons.append(broadcast_reason(op, graph))
@@ -39,15 +39,12 @@ def lower(op, graph, target) -> KernelCall:
     x1, x2, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
     m1, s1, m2, s2, mo, so = sub_quant_params(x1, x2, y)
     act_min, act_max = activation_range(op.options.get("fused_activation_function", "NONE"), y.scale, y.zero_point)
-    broadcast = x1.shape != x2.shape or x1.shape != y.shape
     return KernelCall(
         function="ta_sub_s8",
-        sources=("elementwise/ta_sub_s8.c", "elementwise/ta_sub_s8.h"),
+        sources=("elementwise/ta_sub_s8.c", "elementwise/ta_sub_s8.h", "elementwise/ta_broadcast.h"),
         params_type="ta_sub_params",
         params=(
-            ("size", y.num_elements), ("broadcast", int(broadcast)),
-            ("out_dims", shape4(y.shape)),
-            ("in1_strides", strides(x1.shape, y.shape)), ("in2_strides", strides(x2.shape, y.shape)),
+            *broadcast_fields(x1, x2, y),
             ("input1_offset", -x1.zero_point), ("input2_offset", -x2.zero_point), ("output_offset", y.zero_point),
             ("left_shift", LEFT_SHIFT),
             ("input1_multiplier", m1), ("input1_shift", s1), ("input2_multiplier", m2), ("input2_shift", s2),
@@ -55,5 +52,5 @@ def lower(op, graph, target) -> KernelCall:
             ("act_min", act_min), ("act_max", act_max),
         ),
         args=(TensorArg(op.inputs[0], const=True), TensorArg(op.inputs[1], const=True), TensorArg(op.outputs[0])),
-        in_place=not broadcast,
+        in_place=not is_broadcast(x1, x2, y),
     )
