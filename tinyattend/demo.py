@@ -7,12 +7,15 @@ held-out digits, run through the generated code on the host.
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 
 from . import REPO_ROOT
+from .boards import load_board
 from .errors import BadModelError
 
 DEMO_MODEL = REPO_ROOT / "models" / "attendnext_digits.onnx"
@@ -26,9 +29,8 @@ def _step(text: str) -> None:
 
 def int8_accuracy_on_host(out: Path, test_file: Path) -> tuple[float, int]:
     """Top-1 of the generated C (host build) on the held-out digits, quantized as the model's input."""
-    import json
-
     from .build.host import build_host, run_host
+    from .pipeline import write_project
     report = json.loads((out / "report.json").read_text())
     data = np.load(test_file)
     x, labels = data["x"].astype(np.float32), data["y"]
@@ -37,9 +39,6 @@ def int8_accuracy_on_host(out: Path, test_file: Path) -> tuple[float, int]:
     q = np.clip(np.round(x / scale) + zero_point, -128, 127).astype(np.int8)
     q = q.reshape((len(q), *report["input"]["shape"]))
     host_out = out.parent / f".{out.name}-host"
-    from .pipeline import write_project
-    from .boards import load_board
-    import shutil
     shutil.rmtree(host_out, ignore_errors=True)
     host_out.mkdir(parents=True)
     try:

@@ -133,7 +133,6 @@ def bench_all_command(args) -> int:
         print(f"[bench {i}/{len(jobs)} {time.monotonic() - started:5.0f}s] {name} on {board}, kernels {kernels}", flush=True)
         result = run_one(name, models[name], board, kernels, root)
         result["ratios"] = ratios(result, name)
-        result.pop("layers_detail", None)
         rows.append(result)
         (root / "bench.json").write_text(json.dumps(rows, indent=1) + "\n")
     (root / "bench.md").write_text(markdown(rows))
