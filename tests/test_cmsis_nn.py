@@ -172,6 +172,58 @@ def test_pad(tmp_path, shape, paddings, value):
     calls(tmp_path, "arm_pad_s8")
 
 
+def _dense(tf, rng, n_in, n_out):
+    w = tf.constant(rng.uniform(-1, 1, (n_in, n_out)).astype("float32"))
+    b = tf.constant(rng.uniform(-0.5, 0.5, (n_out,)).astype("float32"))
+    return lambda t: tf.matmul(t, w) + b
+
+
+def _attention_products(tf):
+    """Q K^T (adj_y) then scores V (rhs an activation: swapped at run time), every operand an activation."""
+    rng = np.random.default_rng(3)
+    q_proj, k_proj, v_proj = (_dense(tf, rng, 6, 6) for _ in range(3))
+
+    @tf.function
+    def model(x):
+        x = tf.reshape(x, (1, 8, 6))
+        q, k, v = q_proj(x), k_proj(x), v_proj(x)
+        return tf.matmul(tf.matmul(q, k, transpose_b=True), v)
+    return model
+
+
+def _adj_x_same_operand(tf):
+    """x^T x in 4-D: one tensor is both operands, adj_x swaps the left one at run time."""
+    @tf.function
+    def model(x):
+        a = tf.reshape(x, (1, 2, 8, 6))
+        return tf.matmul(a, a, transpose_a=True)
+    return model
+
+
+def _constant_rhs(lhs_shape, rhs_shape):
+    """A constant rhs (swapped at generation time); rhs [1, depth, cols] takes TFLM's compressed path."""
+    def build(tf):
+        c = tf.constant(np.random.default_rng(7).uniform(-1, 1, rhs_shape).astype("float32"))
+
+        @tf.function
+        def model(x):
+            return tf.matmul(tf.reshape(x, lhs_shape), c)
+        return model
+    return build
+
+
+@needs_cmsis_nn
+@pytest.mark.parametrize("build,size", [
+    (_attention_products, 48),
+    (_adj_x_same_operand, 96),
+    (_constant_rhs((3, 4, 6), (1, 6, 7)), 72),
+    (_constant_rhs((1, 4, 6), (3, 6, 5)), 24),
+], ids=["q_kt_then_a_v", "adj_x_4d", "const_rhs_compressed", "const_rhs_broadcast_lhs"])
+def test_batch_matmul(tmp_path, build, size):
+    cmsis(int8_tflite(build, [(1, size)]), tmp_path, ["BATCH_MATMUL"])
+    calls(tmp_path, "arm_batch_matmul_s8")
+
+
 # --- No CMSIS-NN needed: lowering, dispatch, the error without a source ----------------------------------
 
 def _mlperf_graph(name: str):
