@@ -16,10 +16,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def int8_tflite(build_model, input_shapes, *, samples: int = 32, seed: int = 0, low: float = -1.0,
-                high: float = 1.0, per_channel_dense: bool = True) -> bytes:
+                high: float = 1.0, per_channel_dense: bool = True, float_io: bool = False) -> bytes:
     """Full-integer int8 TFLite from `build_model(tf) -> keras.Model or tf.function`.
 
     input_shapes: list of shapes, batch dimension included (1, ...).
+    float_io: float32 model input and output (QUANTIZE first, DEQUANTIZE last) instead of int8.
     """
     import tensorflow as tf
     model = build_model(tf)
@@ -37,8 +38,8 @@ def int8_tflite(build_model, input_shapes, *, samples: int = 32, seed: int = 0, 
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = representative
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
+    converter.inference_input_type = tf.float32 if float_io else tf.int8
+    converter.inference_output_type = tf.float32 if float_io else tf.int8
     if not per_channel_dense:
         converter._experimental_disable_per_channel_quantization_for_dense_layers = True
     return converter.convert()
@@ -55,7 +56,7 @@ def assert_bit_exact(tflite: bytes, out_dir: Path, *, samples: int = 100, saniti
     from tinyattend.boards import load_board
     from tinyattend.build.host import build_host, run_host
     from tinyattend.pipeline import write_project
-    from tinyattend.verify import compare, random_inputs, tflm_reference
+    from tinyattend.verify import compare, float_input_range, model_inputs, tflm_reference
 
     if expect_ops is not None:
         ops = op_types(tflite)
@@ -65,14 +66,28 @@ def assert_bit_exact(tflite: bytes, out_dir: Path, *, samples: int = 100, saniti
     out_dir.mkdir(parents=True, exist_ok=True)
     report = write_project(out_dir, tflite, load_board("host"), kernels=kernels, optimize="balanced",
                            model_name="test_op", measure_tflm_arena=False)
-    shape_in, shape_out = tuple(report["input"]["shape"]), tuple(report["output"]["shape"])
-    inputs = random_inputs(shape_in, samples, seed)
-    # Also the extremes, where saturation and rounding corners live.
-    inputs[0].fill(-128)
-    if samples > 1:
-        inputs[1].fill(127)
+    shape_out = tuple(report["output"]["shape"])
+    inputs = model_inputs(report["input"], samples, seed)
+    if report["input"]["dtype"] == "float32":
+        # Beyond the range the input quantization covers (saturation), and values whose
+        # quotient by the scale lands on or next to a rounding tie.
+        scale, zero_point = report["input"]["scale"], report["input"]["zero_point"]
+        low, high = float_input_range(scale, zero_point)
+        inputs[0].fill(np.float32(low - 10 * scale))
+        if samples > 1:
+            inputs[1].fill(np.float32(high + 10 * scale))
+        rng = np.random.default_rng(seed + 1)
+        for k in range(2, min(samples, 6)):
+            steps = rng.integers(-130, 130, size=inputs[k].shape) + 0.5
+            ties = np.float32(steps * np.float32(scale))
+            inputs[k] = np.nextafter(ties, np.float32(np.inf) if k % 2 else np.float32(-np.inf)) if k > 3 else ties
+    else:
+        # Also the extremes, where saturation and rounding corners live.
+        inputs[0].fill(-128)
+        if samples > 1:
+            inputs[1].fill(127)
     binary = build_host(out_dir, sanitize=sanitize)
-    ours = run_host(binary, inputs, int(np.prod(shape_in)), shape_out)
+    ours = run_host(binary, inputs, inputs[0].nbytes, shape_out, output_dtype=report["output"]["dtype"])
     reference = tflm_reference(out_dir / "model.tflite", inputs)
     result = compare(ours, reference)
     assert result["identical"] == result["samples"], (

@@ -13,7 +13,7 @@ import numpy as np
 
 from .boards import Board, load_board
 from .codegen.generate import generate
-from .codegen.lowering import Target
+from .codegen.lowering import Target, edge_quant
 from .errors import DoesNotFitError
 from .ir.tflite_reader import read_tflite
 from .outdir import check_replaceable, staged_output
@@ -31,6 +31,14 @@ def check_fits(board: Board, flash_bytes: int, arena_bytes: int) -> None:
     if problems:
         raise DoesNotFitError(f"the model does not fit {board.name}: " + "; ".join(problems),
                               "choose a board with more memory, or a smaller model (fewer channels or a smaller input)")
+
+
+def io_entry(graph, index: int) -> dict:
+    """report.json's `input` or `output`: shape, dtype (int8 or float32) and the int8
+    quantization at that edge (for float32, the one the model's QUANTIZE / DEQUANTIZE applies)."""
+    tensor = graph.tensor(index)
+    scale, zero_point = edge_quant(graph, index) or (None, None)
+    return {"shape": list(tensor.shape), "dtype": tensor.dtype, "scale": scale, "zero_point": zero_point}
 
 
 def write_project(stage: Path, tflite: bytes, board: Board, *, kernels: str, optimize: str,
@@ -58,8 +66,8 @@ def write_project(stage: Path, tflite: bytes, board: Board, *, kernels: str, opt
         "model": model_name,
         "board": board.name,
         "optimize": optimize,
-        "input": {"shape": list(x.shape), "dtype": x.dtype, "scale": x.scale, "zero_point": x.zero_point},
-        "output": {"shape": list(y.shape), "dtype": y.dtype, "scale": y.scale, "zero_point": y.zero_point},
+        "input": io_entry(graph, x.index),
+        "output": io_entry(graph, y.index),
         "weight_bytes": full.get("weight_bytes", const_bytes),
         "tflite_bytes": len(tflite),
     })

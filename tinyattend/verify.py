@@ -123,14 +123,53 @@ def tflm_arena(model: bytes) -> dict:
     raise BadModelError("TFLM could not be made to allocate this model")
 
 
-def random_inputs(shape, count: int, seed: int) -> np.ndarray:
+def random_inputs(shape, count: int, seed: int, *, dtype: str = "int8", scale: float | None = None,
+                  zero_point: int | None = None) -> np.ndarray:
+    """`count` random inputs of `shape`: uniform int8, or for a float32 input uniform floats
+    over the range its int8 quantization covers, scale * ([-128, 127] - zero_point)."""
     rng = np.random.default_rng(seed)
+    if dtype == "float32":
+        low, high = float_input_range(scale, zero_point)
+        return rng.uniform(low, high, size=(count, *shape)).astype(np.float32)
     return rng.integers(-128, 128, size=(count, *shape), dtype=np.int64).astype(np.int8)
 
 
+def float_input_range(scale: float | None, zero_point: int | None) -> tuple[float, float]:
+    if scale is None or zero_point is None:
+        raise BadModelError("a float32 model input without the int8 quantization its QUANTIZE applies",
+                            "regenerate OUT with this version of tinyattend (report.json input.scale)")
+    return float(scale) * (-128 - int(zero_point)), float(scale) * (127 - int(zero_point))
+
+
+def model_inputs(io: dict, count: int, seed: int) -> np.ndarray:
+    """Random inputs for report.json's `input` entry (shape, dtype, scale, zero_point)."""
+    return random_inputs(tuple(io["shape"]), count, seed, dtype=io.get("dtype", "int8"),
+                         scale=io.get("scale"), zero_point=io.get("zero_point"))
+
+
+def dequantize(q: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
+    """int8 -> float32 as TFLM's DEQUANTIZE does; quantizing the result gives q back."""
+    return (np.float64(np.float32(scale)) * (q.astype(np.float64) - zero_point)).astype(np.float32)
+
+
 def compare(ours: np.ndarray, reference: np.ndarray) -> dict:
+    """Exact comparison, sample by sample (first axis). Float outputs are compared bit for bit;
+    their difference in LSB counts float32 units in the last place."""
     ours = ours.reshape(reference.shape)
-    equal = np.all(ours == reference, axis=tuple(range(1, reference.ndim)))
+    axes = tuple(range(1, reference.ndim))
+    if reference.dtype.kind == "f":
+        ours = ours.astype(reference.dtype)
+        a, b = ours.view(np.uint8).reshape(len(reference), -1), reference.view(np.uint8).reshape(len(reference), -1)
+        equal = np.all(a == b, axis=1)
+        ordered = lambda x: np.where(x < 0, np.int64(-(1 << 31)) - x, x)  # noqa: E731 (float order as ints)
+        ulps = np.abs(ordered(ours.view(np.int32).astype(np.int64)) - ordered(reference.view(np.int32).astype(np.int64)))
+        with np.errstate(invalid="ignore"):
+            diff = np.abs(ours.astype(np.float64) - reference.astype(np.float64))
+        return {"samples": int(reference.shape[0]), "identical": int(equal.sum()),
+                "max_abs_diff_lsb": int(ulps.max()) if ulps.size else 0,
+                "max_abs_diff": float(np.nanmax(diff)) if diff.size else 0.0,
+                "first_mismatch": int(np.argmin(equal)) if not equal.all() else None}
+    equal = np.all(ours == reference, axis=axes)
     diff = np.abs(ours.astype(np.int32) - reference.astype(np.int32))
     return {"samples": int(reference.shape[0]), "identical": int(equal.sum()),
             "max_abs_diff_lsb": int(diff.max()) if diff.size else 0,
@@ -146,21 +185,34 @@ def verify_command(args) -> int:
     report = json.loads(report_path.read_text())
     input_shape = tuple(report["input"]["shape"])
     output_shape = tuple(report["output"]["shape"])
-    batches = {"random": random_inputs(input_shape, args.samples, args.seed)}
+    input_dtype = report["input"].get("dtype", "int8")
+    output_dtype = report["output"].get("dtype", "int8")
+    batches = {"random": model_inputs(report["input"], args.samples, args.seed)}
     calib_path = out / "calibration_int8.npy"
     if calib_path.is_file():
-        calib = np.load(calib_path)
-        batches["calibration"] = calib[: args.samples]
+        calib = np.load(calib_path)[: args.samples]
+        if input_dtype == "float32":   # held-out inputs are stored quantized: give the model their float values
+            calib = dequantize(calib, report["input"]["scale"], report["input"]["zero_point"])
+        batches["calibration"] = calib
     if args.board != "host":
-        from .run.runner import run_on_board
+        from .boards import load_board
+        from .run.runner import model_info, run_on_board
+        info, board = model_info(out), load_board(args.board)
+
+        def on_board(x: np.ndarray) -> np.ndarray:
+            result, _ = run_on_board(info, board, np.ascontiguousarray(x).tobytes())
+            if result.status != 0:
+                raise RunError(f"ta_invoke returned {result.status} on {board.name}")
+            return np.frombuffer(result.output, dtype=output_dtype).reshape(output_shape)
     binary = build_host(out) if args.board == "host" else None
     all_ok = True
-    print(f"verify: generated C ({args.board}) vs TFLM interpreter, int8, exact comparison")
+    print(f"verify: generated C ({args.board}) vs TFLM interpreter, {input_dtype} in, {output_dtype} out, "
+          "exact comparison")
     for kind, inputs in batches.items():
         if binary is not None:
-            ours = run_host(binary, inputs, int(np.prod(input_shape)), output_shape)
+            ours = run_host(binary, inputs, inputs[0].nbytes, output_shape, output_dtype=output_dtype)
         else:
-            ours = np.stack([run_on_board(out, args.board, x) for x in inputs])
+            ours = np.stack([on_board(x) for x in inputs])
         reference = tflm_reference(out / "model.tflite", inputs)
         result = compare(ours, reference)
         ok = result["identical"] == result["samples"]

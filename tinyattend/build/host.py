@@ -87,12 +87,17 @@ def _build_cmsis_nn(out_dir: Path, compiler: str, flags: list[str], variant: str
 
 
 def run_host(binary: Path, inputs: np.ndarray, input_bytes: int, output_shape: tuple[int, ...],
-             timeout: float = 600.0) -> np.ndarray:
-    """Run N int8 inputs (first axis) through the host binary; returns N int8 outputs."""
-    inputs = np.ascontiguousarray(inputs, dtype=np.int8)
+             timeout: float = 600.0, *, output_dtype: str = "int8") -> np.ndarray:
+    """Run N inputs (first axis) through the host binary; returns N outputs of `output_dtype`.
+
+    The inputs are int8, or float32 for a model whose input is float32 (they are passed as
+    their raw bytes); `input_bytes` is the size of one input in bytes (TA_INPUT_SIZE)."""
+    inputs = np.asarray(inputs)
+    inputs = np.ascontiguousarray(inputs if inputs.dtype == np.float32 else inputs.astype(np.int8))
     count = inputs.shape[0]
     if inputs[0].nbytes != input_bytes:
-        raise RunError(f"each input has {inputs[0].nbytes} bytes, the model expects {input_bytes}")
+        raise RunError(f"each input has {inputs[0].nbytes} bytes ({inputs.dtype}), the model expects {input_bytes}")
+    out_type = np.dtype(output_dtype)
     with tempfile.TemporaryDirectory(prefix="tinyattend-run-") as tmp:
         in_path, out_path = Path(tmp) / "inputs.bin", Path(tmp) / "outputs.bin"
         in_path.write_bytes(inputs.tobytes())
@@ -103,8 +108,9 @@ def run_host(binary: Path, inputs: np.ndarray, input_bytes: int, output_shape: t
             raise RunError(f"{binary} did not finish in {timeout:.0f} s") from None
         if result.returncode != 0:
             raise RunError(f"{binary} failed (exit {result.returncode}):\n{result.stderr[-4000:]}")
-        data = np.frombuffer(out_path.read_bytes(), dtype=np.int8)
+        raw = out_path.read_bytes()
     per_output = int(np.prod(output_shape))
-    if data.size != count * per_output:
-        raise RunError(f"{binary} wrote {data.size} bytes for {count} inputs; expected {count * per_output}")
-    return data.reshape((count, *output_shape))
+    if len(raw) != count * per_output * out_type.itemsize:
+        raise RunError(f"{binary} wrote {len(raw)} bytes for {count} inputs; "
+                       f"expected {count * per_output * out_type.itemsize}")
+    return np.frombuffer(raw, dtype=out_type).reshape((count, *output_shape))

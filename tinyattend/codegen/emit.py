@@ -13,7 +13,7 @@ from .. import TEMPLATES_DIR, __version__
 from ..ir.graph import Graph
 from ..plan.arena import ArenaPlan
 from .cnames import c_comment_text, c_int
-from .lowering import Alias, ConstRef, KernelCall, ScratchArg, TensorArg
+from .lowering import Alias, ConstRef, KernelCall, ScratchArg, TensorArg, edge_quant
 
 CTYPES = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "int32": "int32_t", "float32": "float"}
 KERNELS_DIR = TEMPLATES_DIR / "kernels"
@@ -46,7 +46,17 @@ def _render_value(value, symbols: dict) -> str:
         return "{" + ", ".join(c_int(v) for v in value) + "}"
     if isinstance(value, (bool, np.bool_)):
         return "1" if value else "0"
+    if isinstance(value, (float, np.floating)):
+        return c_float(value)
     return c_int(value)
+
+
+def c_float(value) -> str:
+    """An exact C99 literal for a float32 value: hexadecimal, with an `f` suffix."""
+    value = np.float32(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{value} is not a finite float")
+    return float(value).hex() + "f"
 
 
 def generate_sources(graph: Graph, lowered: list, plan: ArenaPlan, buffer_of: dict, model_name: str) -> list[GeneratedFile]:
@@ -118,6 +128,7 @@ def generate_sources(graph: Graph, lowered: list, plan: ArenaPlan, buffer_of: di
         "version": __version__, "model_name": c_comment_text(model_name),
         "arena_size": plan.size, "input": x, "output": y,
         "input_offset": plan.offsets[buffer_of[x.index]], "output_offset": plan.offsets[buffer_of[y.index]],
+        "input_quant": edge_quant(graph, x.index), "output_quant": edge_quant(graph, y.index),
         "calls": calls, "layer_names": layer_names, "kernel_headers": headers,
         "arrays": arrays, "ctype": CTYPES, "libraries": sorted(libraries),
     }

@@ -51,6 +51,17 @@ def unsupported_ops(graph: Graph, target: Target) -> list[dict]:
     return problems
 
 
+def float_edge(graph: Graph, index: int) -> bool:
+    """A float32 model input that only QUANTIZE ops read (and that is not also an output),
+    or a float32 model output that a DEQUANTIZE writes."""
+    if index in graph.inputs:
+        readers = [op for op in graph.ops if index in op.inputs]
+        return (index not in graph.outputs and bool(readers)
+                and all(op.type == "QUANTIZE" and op.inputs[0] == index for op in readers))
+    writers = [op for op in graph.ops if index in op.outputs]
+    return len(writers) == 1 and writers[0].type == "DEQUANTIZE"
+
+
 def check_io(graph: Graph) -> list[dict]:
     problems = []
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
@@ -59,10 +70,14 @@ def check_io(graph: Graph) -> list[dict]:
                                    "generated code supports one of each"})
     for index in (*graph.inputs, *graph.outputs):
         t = graph.tensor(index)
-        if t.dtype != "int8" or t.quant is None:
-            problems.append({"op": "MODEL", "index": -1, "tensor": c_comment_text(t.name, 120),
-                             "reason": f"model input/output '{c_comment_text(t.name)}' is {t.dtype}; "
-                                       "int8 in and out are required (convert with tinyattend convert)"})
+        if t.dtype == "int8" and t.quant is not None:
+            continue
+        if t.dtype == "float32" and float_edge(graph, index):
+            continue
+        problems.append({"op": "MODEL", "index": -1, "tensor": c_comment_text(t.name, 120),
+                         "reason": f"model input/output '{c_comment_text(t.name)}' is {t.dtype}; "
+                                   "int8 in and out are required, or float32 read only by QUANTIZE (input) "
+                                   "or written by DEQUANTIZE (output) (convert with tinyattend convert)"})
     for t in graph.tensors:
         if not t.is_constant and t.num_elements == 0:
             problems.append({"op": "MODEL", "index": -1, "tensor": c_comment_text(t.name, 120),

@@ -17,8 +17,14 @@ BENCH_SEED = 0
 
 
 def bench_input(info: ModelInfo, seed: int = BENCH_SEED) -> np.ndarray:
-    """The benchmark's input: uniform random int8 of the model's input shape (fixed seed)."""
+    """The benchmark's input: uniform random int8 of the model's input shape (fixed seed); for a
+    float32 input, uniform floats over the range its int8 quantization covers."""
     rng = np.random.default_rng(seed)
+    if info.input_dtype == "float32":
+        from ..verify import float_input_range
+        io = info.report.get("input") or {}
+        low, high = float_input_range(io.get("scale"), io.get("zero_point"))
+        return rng.uniform(low, high, size=info.input_shape).astype(np.float32)
     return rng.integers(-128, 128, size=info.input_shape, dtype=np.int64).astype(np.int8)
 
 
@@ -45,14 +51,16 @@ def bench(out_dir: Path, board: Board, *, kernels: str | None = None, timeout: f
     info = _variant(model_info(out_dir), board, kernels)
     x = bench_input(info)
     result, build = run_on_board(info, board, x.tobytes(), transport=transport, timeout=timeout, port=port)
-    ours = np.frombuffer(result.output, dtype=np.int8)
+    ours = np.frombuffer(result.output, dtype=info.output_dtype)
     bit_exact, reference_error = False, None
     tflite = info.out_dir / "model.tflite"
     if tflite.is_file():
         try:
             from ..verify import tflm_reference
             reference = tflm_reference(tflite, x[None])[0]
-            bit_exact = bool(np.array_equal(ours, reference.reshape(-1)))
+            # Raw bytes: float outputs must match bit for bit (-0.0 is not 0.0, a NaN is its bits).
+            expected = np.ascontiguousarray(reference.reshape(-1).astype(info.output_dtype))
+            bit_exact = bool(np.array_equal(ours.view(np.uint8), expected.view(np.uint8)))
         except (TinyattendError, ImportError, RuntimeError) as err:
             reference_error = str(err)
     else:

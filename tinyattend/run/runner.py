@@ -27,6 +27,8 @@ class ModelInfo:
     output_shape: tuple[int, ...]
     input_bytes: int
     output_bytes: int
+    input_dtype: str = "int8"        # int8, or float32 for a model with a float input (QUANTIZE first)
+    output_dtype: str = "int8"       # int8, or float32 for a model with a float output (DEQUANTIZE last)
 
 
 def model_info(out_dir: Path) -> ModelInfo:
@@ -41,7 +43,10 @@ def model_info(out_dir: Path) -> ModelInfo:
     output_bytes = model_header_value(model_dir, "TA_OUTPUT_SIZE")
     input_shape = tuple((report.get("input") or {}).get("shape") or (1, input_bytes))
     output_shape = tuple((report.get("output") or {}).get("shape") or (1, output_bytes))
-    return ModelInfo(out_dir, model_dir, report, input_shape, output_shape, input_bytes, output_bytes)
+    input_dtype = (report.get("input") or {}).get("dtype") or "int8"
+    output_dtype = (report.get("output") or {}).get("dtype") or "int8"
+    return ModelInfo(out_dir, model_dir, report, input_shape, output_shape, input_bytes, output_bytes,
+                     input_dtype, output_dtype)
 
 
 def firmware_dir(info: ModelInfo, board: Board, transport: str) -> Path:
@@ -59,7 +64,7 @@ def build_for_board(info: ModelInfo, board: Board, *, transport: str = "semihost
 
 def run_on_board(info: ModelInfo, board: Board, input_data: bytes, *, transport: str | None = None,
                  timeout: float = 120.0, port: str | None = None) -> tuple[RunResult, FirmwareBuild]:
-    """Build the firmware for `board` and run one inference with `input_data` (int8 bytes, NHWC).
+    """Build the firmware for `board` and run one inference with `input_data` (the input's bytes, NHWC).
     QEMU boards default to semihosting; real boards always use the UART."""
     kind = board.run.get("kind")
     if kind == "qemu":
@@ -75,18 +80,23 @@ def run_on_board(info: ModelInfo, board: Board, input_data: bytes, *, transport:
 
 
 def load_input(path: Path, info: ModelInfo) -> np.ndarray:
-    """An int8 .npy with the model's input shape (the batch dimension of 1 may be left out)."""
+    """An .npy of the model's input type (int8, or float32) and shape (the batch dimension of 1 may be left out)."""
     try:
         x = np.load(path)
     except (OSError, ValueError) as err:
         raise CalibrationDataError(f"cannot read {path} as .npy: {err}", "save the input with numpy.save") from None
-    if x.dtype != np.int8:
+    if info.input_dtype == "float32":
+        if x.dtype != np.float32:
+            raise CalibrationDataError(f"{path} holds {x.dtype}; the model takes float32",
+                                       "save the input as float32 (the model quantizes it itself)")
+    elif x.dtype != np.int8:
         raise CalibrationDataError(f"{path} holds {x.dtype}; the model takes int8",
                                    "quantize it first: round(x / scale + zero_point), clipped to -128..127, "
                                    f"with the scale and zero point in {info.out_dir}/report.json")
-    if x.size != info.input_bytes:
+    values = int(np.prod(info.input_shape))
+    if x.size != values or x.nbytes != info.input_bytes:
         raise CalibrationDataError(f"{path} has shape {x.shape} ({x.size} values); the model's input is "
-                                   f"{info.input_shape} ({info.input_bytes} values)", "pass one input sample, NHWC")
+                                   f"{info.input_shape} ({values} values)", "pass one input sample, NHWC")
     return np.ascontiguousarray(x).reshape(info.input_shape)
 
 
@@ -97,11 +107,11 @@ def run_command(args) -> int:
     if board.is_host:
         from ..build.host import build_host, run_host
         binary = build_host(info.out_dir)
-        y = run_host(binary, x[None], info.input_bytes, info.output_shape)[0]
+        y = run_host(binary, x[None], info.input_bytes, info.output_shape, output_dtype=info.output_dtype)[0]
     else:
         result, _ = run_on_board(info, board, x.tobytes(), timeout=getattr(args, "timeout", 120.0))
         if result.status != 0:
             raise RunError(f"ta_invoke returned {result.status} on {board.name}")
-        y = np.frombuffer(result.output, dtype=np.int8).reshape(info.output_shape)
+        y = np.frombuffer(result.output, dtype=info.output_dtype).reshape(info.output_shape)
     np.save(args.output, y)
     return 0
