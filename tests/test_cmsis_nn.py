@@ -224,6 +224,35 @@ def test_batch_matmul(tmp_path, build, size):
     calls(tmp_path, "arm_batch_matmul_s8")
 
 
+def _tconv(hwc, filters, kernel, stride, padding, bias, activation):
+    def build(tf):
+        return tf.keras.Sequential([tf.keras.Input(hwc, batch_size=1),
+                                    tf.keras.layers.Conv2DTranspose(filters, kernel, strides=stride, padding=padding,
+                                                                    use_bias=bias, bias_initializer="random_normal",
+                                                                    activation=activation)])
+    return int8_tflite(build, [(1, *hwc)])
+
+
+@needs_cmsis_nn
+@pytest.mark.parametrize("hwc,filters,kernel,stride,padding,bias,activation", [
+    ((5, 6, 3), 4, 3, 2, "same", True, "relu"),       # arm_transpose_conv_s8 (rolling accumulator rows)
+    ((4, 5, 20), 6, 4, 2, "same", False, None),       # > 16 input channels: reversed filter + arm_convolve_s8
+])
+def test_transpose_conv(tmp_path, hwc, filters, kernel, stride, padding, bias, activation):
+    report = cmsis(_tconv(hwc, filters, kernel, stride, padding, bias, activation), tmp_path, ["TRANSPOSE_CONV"])
+    calls(tmp_path, "arm_transpose_conv_wrapper_s8")
+    assert report["scratch_bytes"] > 0
+
+
+@needs_cmsis_nn
+def test_transpose_conv_odd_top_padding_falls_back_to_portable(tmp_path):
+    """arm_transpose_conv_s8 misplaces rows when the top padding is not a whole number of strides
+    (here 1 with stride 2); TFLM's reference kernel is matched by the portable one."""
+    report = assert_bit_exact(_tconv((4, 5, 3), 6, 4, 2, "same", False, None), tmp_path, kernels="cmsis-nn",
+                              samples=20)
+    assert report["libraries"] == [] and "ta_transpose_conv_s8(" in (tmp_path / "model" / "model.c").read_text()
+
+
 # --- No CMSIS-NN needed: lowering, dispatch, the error without a source ----------------------------------
 
 def _mlperf_graph(name: str):
@@ -308,6 +337,7 @@ def buffer_size_library(tmp_path_factory):
     files = [root / "Source" / "ConvolutionFunctions" / f for f in
              ("arm_convolve_get_buffer_sizes_s8.c", "arm_depthwise_conv_get_buffer_sizes_s8.c")]
     files.append(root / "Source" / "PoolingFunctions" / "arm_avgpool_get_buffer_sizes_s8.c")
+    files.append(root / "Source" / "ConvolutionFunctions" / "arm_transpose_conv_get_buffer_sizes_s8.c")
     lib = tmp_path_factory.mktemp("cmsis_sizes") / "libsizes.so"
     subprocess.run(["gcc", "-shared", "-fPIC", "-O1", f"-I{root / 'Include'}", *map(str, files), "-o", str(lib)],
                    check=True)
@@ -375,6 +405,35 @@ def test_scratch_sizes_follow_the_library(buffer_size_library, core, hwc, fhw, p
 
     library = getattr(lib, f"arm_avgpool_s8_get_buffer_size{suffix}")(out_w, c)
     assert sizes.avgpool_s8(core, c) == library
+
+
+class _TConv(ctypes.Structure):
+    _fields_ = [("input_offset", ctypes.c_int32), ("output_offset", ctypes.c_int32), ("stride", _Tile),
+                ("padding", _Tile), ("padding_offsets", _Tile), ("dilation", _Tile),
+                ("act_min", ctypes.c_int32), ("act_max", ctypes.c_int32)]
+
+
+@pytest.mark.parametrize("in_hwc,fhw,stride,out_c", [
+    ((5, 6, 3), (3, 3), (2, 2), 4), ((4, 5, 20), (4, 4), (2, 2), 6), ((4, 5, 17), (3, 2), (1, 1), 5),
+    ((3, 3, 20), (2, 2), (3, 3), 4), ((3, 4, 5), (1, 1), (1, 3), 4), ((3, 4, 5), (1, 2), (3, 1), 4),
+])
+def test_transpose_conv_scratch_follows_the_library(buffer_size_library, in_hwc, fhw, stride, out_c):
+    """The plain-C answers (the host build); ours is larger only where the library's row width uses
+    stride_h for stride_w (arm_transpose_conv_s8 itself uses stride_w)."""
+    lib = buffer_size_library
+    h, w, c = in_hwc
+    params = _TConv(0, 0, _Tile(stride[1], stride[0]), _Tile(0, 0), _Tile(0, 0), _Tile(1, 1), -128, 127)
+    inp, filt = _Dims(1, h, w, c), _Dims(out_c, fhw[0], fhw[1], c)
+    out = _Dims(1, h * stride[0], w * stride[1], out_c)
+    library = lib.arm_transpose_conv_s8_get_buffer_size(ctypes.byref(params), ctypes.byref(inp), ctypes.byref(filt),
+                                                        ctypes.byref(out))
+    ours = sizes.transpose_conv_s8("c", in_w=w, in_c=c, fh=fhw[0], fw=fhw[1], stride_h=stride[0],
+                                   stride_w=stride[1], out_c=out_c)
+    assert ours == library or (stride[1] > max(stride[0], fhw[1]) and ours > library)
+    library = lib.arm_transpose_conv_s8_get_reverse_conv_buffer_size(ctypes.byref(params), ctypes.byref(inp),
+                                                                     ctypes.byref(filt))
+    assert sizes.transpose_conv_reverse_s8(in_c=c, fh=fhw[0], fw=fhw[1], out_c=out_c, stride_h=stride[0],
+                                           stride_w=stride[1]) == library
 
 
 # --- MLPerf Tiny on emulated Cortex-M4, M7, M55 -----------------------------------------------------------

@@ -82,3 +82,28 @@ def fully_connected_s8(core: str, out_c: int) -> int:
 def avgpool_s8(core: str, in_c: int) -> int:
     """arm_avgpool_s8_get_buffer_size: an int32 accumulator per channel on DSP."""
     return in_c * 4 if core == "dsp" else 0
+
+
+REVERSE_TCOL_EFFICIENT_THRESHOLD = 16     # arm_nnsupportfunctions.h
+
+
+def transpose_conv_reverse(in_c: int, stride_h: int, stride_w: int) -> bool:
+    """Whether arm_transpose_conv_wrapper_s8 runs the transpose convolution as arm_convolve_s8 on a
+    reversed filter (strides up to 2 and more than 16 input channels) rather than arm_transpose_conv_s8."""
+    return stride_w <= 2 and stride_h <= 2 and in_c > REVERSE_TCOL_EFFICIENT_THRESHOLD
+
+
+def transpose_conv_s8(core: str, *, in_w: int, in_c: int, fh: int, fw: int, stride_h: int, stride_w: int,
+                      out_c: int) -> int:
+    """arm_transpose_conv_s8_get_buffer_size: the convolution's buffer on the reverse path, else the
+    rolling int32 accumulator rows. The library sizes a row with max(filter_w, stride_h) where
+    arm_transpose_conv_s8 uses max(filter_w, stride_w); the larger of the two is returned."""
+    if transpose_conv_reverse(in_c, stride_h, stride_w):
+        return conv_s8(core, in_c, fh, fw)
+    buf_x = ((in_w - 1) * stride_w + max(fw, stride_w, stride_h)) * out_c
+    return buf_x * max(fh, stride_h) * 4
+
+
+def transpose_conv_reverse_s8(*, in_c: int, fh: int, fw: int, out_c: int, stride_h: int, stride_w: int) -> int:
+    """arm_transpose_conv_s8_get_reverse_conv_buffer_size: the reversed filter, on the reverse path only."""
+    return in_c * fw * fh * out_c if transpose_conv_reverse(in_c, stride_h, stride_w) else 0
