@@ -73,3 +73,19 @@ def test_float_io_bit_exact_on_cortex_m7(tmp_path, float_io_tflite):
     result = bench(tmp_path, board)
     assert result["bit_exact"] is True, result.get("bit_exact_error")
     assert [layer["op"] for layer in result["layers"]][::len(result["layers"]) - 1] == ["QUANTIZE", "DEQUANTIZE"]
+
+
+def test_convert_cli_takes_a_float_interface_tflite_and_verifies(tmp_path, capsys):
+    """`tinyattend convert` accepts an int8 model with a float32 interface (QUANTIZE in,
+    DEQUANTIZE out) as is, and `tinyattend verify` finds it bit-exact with TFLM."""
+    from tinyattend.cli import main
+
+    def build(tf):
+        return tf.keras.Sequential([tf.keras.Input((6, 5, 3), batch_size=1),
+                                    tf.keras.layers.Conv2D(4, 3, padding="same", activation="relu")])
+    model = tmp_path / "float_io.tflite"
+    model.write_bytes(int8_tflite(build, [(1, 6, 5, 3)], float_io=True))
+    out = tmp_path / "out"
+    assert main(["convert", str(model), "--board", "host", "-o", str(out)]) == 0
+    assert main(["verify", str(out), "--samples", "20"]) == 0
+    assert "verify: PASS" in capsys.readouterr().out

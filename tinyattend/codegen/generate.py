@@ -51,17 +51,6 @@ def unsupported_ops(graph: Graph, target: Target) -> list[dict]:
     return problems
 
 
-def float_edge(graph: Graph, index: int) -> bool:
-    """A float32 model input that only QUANTIZE ops read (and that is not also an output),
-    or a float32 model output that a DEQUANTIZE writes."""
-    if index in graph.inputs:
-        readers = [op for op in graph.ops if index in op.inputs]
-        return (index not in graph.outputs and bool(readers)
-                and all(op.type == "QUANTIZE" and op.inputs[0] == index for op in readers))
-    writers = [op for op in graph.ops if index in op.outputs]
-    return len(writers) == 1 and writers[0].type == "DEQUANTIZE"
-
-
 def check_io(graph: Graph) -> list[dict]:
     problems = []
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
@@ -72,7 +61,7 @@ def check_io(graph: Graph) -> list[dict]:
         t = graph.tensor(index)
         if t.dtype == "int8" and t.quant is not None:
             continue
-        if t.dtype == "float32" and float_edge(graph, index):
+        if graph.is_float_edge(index):
             continue
         problems.append({"op": "MODEL", "index": -1, "tensor": c_comment_text(t.name, 120),
                          "reason": f"model input/output '{c_comment_text(t.name)}' is {t.dtype}; "

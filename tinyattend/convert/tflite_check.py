@@ -9,12 +9,12 @@ from pathlib import Path
 
 from ai_edge_litert import schema_py_generated as schema
 
+from ..codegen.cnames import c_comment_text
 from ..errors import BadModelError
-from .model_stats import TYPE_NAMES, buffer_size, op_name, read_model
+from ..ir.tflite_reader import read_tflite
+from .model_stats import buffer_size, op_name, read_model
 
 FLOAT_TYPES = {schema.TensorType.FLOAT32, schema.TensorType.FLOAT16, schema.TensorType.FLOAT64}
-# Ops allowed to touch float tensors in a full-integer model: none at run time (QUANTIZE/DEQUANTIZE
-# at the edges would mean a float interface, which the input/output check already rejects).
 FIX_FLOAT = ("give the float model instead (ONNX, Keras .keras/.h5 or a SavedModel directory) together with "
              "--calib DATA: tinyattend quantizes it to full int8 itself")
 
@@ -37,30 +37,29 @@ def load_tflite(path: Path) -> bytes:
 
 
 def full_integer_problems(tflite: bytes) -> list[str]:
-    """Why a model is not full-integer int8 (empty list when it is)."""
-    model = read_model(tflite)
-    subgraph = model.Subgraphs(0)
+    """Why a model is not full-integer int8 (empty list when it is).
+
+    int8 input and output, or a float32 interface that only QUANTIZE reads (input) or
+    DEQUANTIZE writes (output) around an int8 body; no other op may touch a float tensor.
+    """
+    graph = read_tflite(tflite)
     problems = []
-    if subgraph.InputsLength() != 1:
-        problems.append(f"it has {subgraph.InputsLength()} inputs; tinyattend supports exactly one")
-    for kind, count, get in (("input", subgraph.InputsLength(), subgraph.Inputs),
-                             ("output", subgraph.OutputsLength(), subgraph.Outputs)):
-        for i in range(count):
-            tensor = subgraph.Tensors(get(i))
-            if tensor.Type() != schema.TensorType.INT8:
-                problems.append(f"{kind} '{tensor.Name().decode()}' is {TYPE_NAMES.get(tensor.Type(), '?').lower()}, "
-                                f"not int8")
-    for op_index in range(subgraph.OperatorsLength()):
-        op = subgraph.Operators(op_index)
-        name = op_name(model, op)
-        indices = [i for i in list(op.InputsAsNumpy() if op.InputsLength() else [])
-                   + list(op.OutputsAsNumpy() if op.OutputsLength() else []) if i >= 0]
-        floats = [subgraph.Tensors(i) for i in indices if subgraph.Tensors(i).Type() in FLOAT_TYPES]
+    if len(graph.inputs) != 1:
+        problems.append(f"it has {len(graph.inputs)} inputs; tinyattend supports exactly one")
+    for kind, indices in (("input", graph.inputs), ("output", graph.outputs)):
+        for index in indices:
+            tensor = graph.tensor(index)
+            if tensor.dtype != "int8" and not graph.is_float_edge(index):
+                problems.append(f"{kind} '{c_comment_text(tensor.name)}' is {tensor.dtype}, not int8")
+    for op in graph.ops:
+        floats = [i for i in (*op.inputs, *op.outputs)
+                  if i is not None and graph.tensor(i).dtype in ("float32", "float16", "float64")
+                  and not graph.is_float_edge(i)]
         if not floats:
             continue
-        tensor = floats[0]
-        problems.append(f"op #{op_index} {name} computes in float (tensor '{tensor.Name().decode()}' is "
-                        f"{TYPE_NAMES.get(tensor.Type(), '?').lower()})")
+        tensor = graph.tensor(floats[0])
+        problems.append(f"op #{op.index} {op.type} computes in float (tensor '{c_comment_text(tensor.name)}' "
+                        f"is {tensor.dtype})")
         if len(problems) > 8:
             problems.append("...")
             break

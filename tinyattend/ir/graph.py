@@ -94,6 +94,18 @@ class Graph:
     def consumers(self, tensor_index: int) -> list[Op]:
         return [op for op in self.ops if tensor_index in op.inputs]
 
+    def is_float_edge(self, index: int) -> bool:
+        """A float32 model input that only QUANTIZE ops read (and that is not also an output),
+        or a float32 model output that one DEQUANTIZE writes: a float interface around an int8 model."""
+        if self.tensors[index].dtype != "float32":
+            return False
+        if index in self.inputs:
+            readers = self.consumers(index)
+            return (index not in self.outputs and bool(readers)
+                    and all(op.type == "QUANTIZE" and op.inputs[0] == index for op in readers))
+        writers = [op for op in self.ops if index in op.outputs]
+        return index in self.outputs and len(writers) == 1 and writers[0].type == "DEQUANTIZE"
+
     @property
     def activation_tensors(self) -> list[int]:
         """Indices of the non-constant tensors that ops read or write."""
