@@ -19,18 +19,15 @@ from .ir.tflite_reader import read_tflite
 from .outdir import check_replaceable, staged_output
 
 
-def check_fits(board: Board, flash_bytes: int, arena_bytes: int) -> None:
-    """Refuse a model whose weights or arena exceed the board's memory, with the numbers."""
-    if board.is_host:
+def check_flash(board: Board, flash_bytes: int) -> None:
+    """Refuse constant data that cannot fit the board's flash, with the numbers, before any
+    build. (RAM, arena plus stack, is checked by build.firmware.check_fits when the
+    firmware project is written.)"""
+    if board.is_host or board.flash is None or flash_bytes <= board.flash.length:
         return
-    problems = []
-    if board.flash and flash_bytes > board.flash.length:
-        problems.append(f"constant data needs {flash_bytes:,} bytes of flash; {board.name} has {board.flash.length:,}")
-    if board.ram and arena_bytes > board.ram.length:
-        problems.append(f"the arena needs {arena_bytes:,} bytes of RAM; {board.name} has {board.ram.length:,}")
-    if problems:
-        raise DoesNotFitError(f"the model does not fit {board.name}: " + "; ".join(problems),
-                              "choose a board with more memory, or a smaller model (fewer channels or a smaller input)")
+    raise DoesNotFitError(f"the model does not fit {board.name}: constant data needs {flash_bytes:,} bytes of "
+                          f"flash; {board.name} has {board.flash.length:,}",
+                          "choose a board with more flash, or a smaller model (fewer channels or layers)")
 
 
 def io_entry(graph, index: int) -> dict:
@@ -54,7 +51,7 @@ def write_project(stage: Path, tflite: bytes, board: Board, *, kernels: str, opt
         (model_dir / source.name).write_text(source.text)
     (stage / "model.tflite").write_bytes(tflite)
     const_bytes = sum(t.nbytes for t in graph.tensors if t.is_constant)
-    check_fits(board, const_bytes, generated.plan.size)
+    check_flash(board, const_bytes)
     x, y = graph.tensor(graph.inputs[0]), graph.tensor(graph.outputs[0])
     if calibration is not None and calibration.size:
         # Held-out calibration inputs, one per row, each in the model's full input shape.
