@@ -13,12 +13,6 @@ def c_comment_text(text: str, limit: int = 80) -> str:
     return re.sub(r"\?{2,}", "?", clean)[:limit]
 
 
-def c_identifier(text: str, prefix: str = "ta_") -> str:
-    """A valid C identifier derived from text (for readability only; uniqueness comes from indices)."""
-    body = re.sub(r"[^A-Za-z0-9_]", "_", str(text))[:40].strip("_") or "x"
-    return prefix + body
-
-
 def c_int(value: int) -> str:
     """A C literal for a 32-bit value; INT32_MIN cannot be written as a single negative literal."""
     value = int(value)

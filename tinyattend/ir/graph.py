@@ -105,15 +105,3 @@ class Graph:
                     and all(op.type == "QUANTIZE" and op.inputs[0] == index for op in readers))
         writers = [op for op in self.ops if index in op.outputs]
         return index in self.outputs and len(writers) == 1 and writers[0].type == "DEQUANTIZE"
-
-    @property
-    def activation_tensors(self) -> list[int]:
-        """Indices of the non-constant tensors that ops read or write."""
-        seen: dict[int, None] = {}
-        for index in self.inputs:
-            seen[index] = None
-        for op in self.ops:
-            for index in (*op.inputs, *op.outputs):
-                if index is not None and not self.tensors[index].is_constant:
-                    seen[index] = None
-        return list(seen)
