@@ -97,3 +97,23 @@ def dims(shape: tuple[int, ...]) -> dict:
     n, h, w, c = shape4(shape)
     return {"n": n, "h": h, "w": w, "c": c}
 
+
+def edge_quant(graph: Graph, index: int) -> tuple[float, int] | None:
+    """(scale, zero point) of the int8 values at a model input or output: its own for an int8
+    tensor; for a float32 input, the output's of the QUANTIZE that reads it; for a float32
+    output, the input's of the DEQUANTIZE that writes it. None when there is no such op."""
+    tensor = graph.tensor(index)
+    if tensor.dtype != "float32":
+        if tensor.quant is None or not tensor.quant.scale:
+            return None
+        return tensor.scale, tensor.zero_point
+    for op in graph.ops:
+        if op.type == "QUANTIZE" and index in op.inputs:
+            other = graph.tensor(op.outputs[0])
+        elif op.type == "DEQUANTIZE" and index in op.outputs:
+            other = graph.tensor(op.inputs[0])
+        else:
+            continue
+        if other.dtype == "int8" and other.quant is not None and other.quant.scale:
+            return other.scale, other.zero_point
+    return None
