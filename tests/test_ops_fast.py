@@ -76,3 +76,23 @@ def test_fast_kernels_exact_requantization_fallback(tmp_path, monkeypatch, layer
     assert_bit_exact(int8_tflite(build, [shape]), tmp_path, kernels="fast")
     model_c = (tmp_path / "model" / "model.c").read_text()
     assert ".fast_requant = 0," in model_c, "the exact requantization branch should have been generated"
+
+
+@pytest.mark.parametrize("const_shape", [None, (1, 1, 1, 6), (1, 5, 1, 1)])
+def test_add_fast(tmp_path, const_shape):
+    """ADD by two rescaling tables: residual (same shape) and broadcast constants."""
+    import numpy as np
+
+    def build(tf):
+        if const_shape is None:
+            x = tf.keras.Input((5, 7, 6), batch_size=1)
+            a = tf.keras.layers.Conv2D(6, 3, padding="same")(x)
+            return tf.keras.Model(x, tf.keras.layers.ReLU()(tf.keras.layers.Add()([a, x])))
+        constant = tf.constant(np.random.default_rng(2).uniform(-2, 2, const_shape).astype("float32"))
+
+        @tf.function
+        def model(x):
+            return tf.add(x, constant)
+        return model
+    assert_bit_exact(int8_tflite(build, [(1, 5, 7, 6)]), tmp_path, expect_ops=["ADD"], kernels="fast")
+    assert "ta_add_s8_fast(" in (tmp_path / "model" / "model.c").read_text()

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...ir.quant import activation_range, quantize_multiplier
-from ..lowering import KernelCall, TensorArg, unsupported
+from ...ir.quant import activation_range, multiply_by_quantized_multiplier, quantize_multiplier
+from ..lowering import ConstArray, ConstRef, KernelCall, TensorArg, unsupported
 from ._broadcast import broadcast_fields, broadcast_reason, is_broadcast, two_inputs_reason
 from ._checks import fused_activation, int8_activations
+from ._fast import ACC_LIMIT, round_constants, wants_fast
 
 OP_TYPES = ("ADD",)
 LEFT_SHIFT = 20
@@ -34,6 +35,8 @@ def lower(op, graph, target) -> KernelCall:
     x1, x2, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
     m1, s1, m2, s2, mo, so = add_quant_params(x1, x2, y)
     act_min, act_max = activation_range(op.options.get("fused_activation_function", "NONE"), y.scale, y.zero_point)
+    if wants_fast(target):
+        return _lower_fast(op, graph, (m1, s1, m2, s2, mo, so), act_min, act_max)
     return KernelCall(
         function="ta_add_s8",
         sources=("elementwise/ta_add_s8.c", "elementwise/ta_add_s8.h", "elementwise/ta_broadcast.h"),
@@ -48,5 +51,38 @@ def lower(op, graph, target) -> KernelCall:
         ),
         args=(TensorArg(op.inputs[0], const=graph.tensor(op.inputs[0]).is_constant),
               TensorArg(op.inputs[1], const=graph.tensor(op.inputs[1]).is_constant), TensorArg(op.outputs[0])),
+        in_place=not is_broadcast(x1, x2, y),
+    )
+
+
+def rescale_table(zero_point: int, multiplier: int, shift: int) -> np.ndarray:
+    """TFLM's per-input step of ADD for every int8 value v (index v + 128):
+    MultiplyByQuantizedMultiplierSmallerThanOneExp((v - zero_point) << 20, m, shift)."""
+    return np.array([multiply_by_quantized_multiplier((v - zero_point) * (1 << LEFT_SHIFT), multiplier, shift)
+                     for v in range(-128, 128)], dtype=np.int64)
+
+
+def _lower_fast(op, graph, quant, act_min, act_max) -> KernelCall:
+    """Two 256-entry tables and one requantization (templates/kernels/fast/ta_add_s8_fast.c)."""
+    x1, x2, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
+    m1, s1, m2, s2, mo, so = quant
+    t1, t2 = rescale_table(x1.zero_point, m1, s1), rescale_table(x2.zero_point, m2, s2)
+    worst_sum = int(np.abs(t1).max() + np.abs(t2).max())
+    fast = -31 <= so <= -1 and worst_sum < ACC_LIMIT
+    shifts = np.array([so])
+    return KernelCall(
+        function="ta_add_s8_fast",
+        sources=("fast/ta_add_s8_fast.c", "fast/ta_add_s8_fast.h", "fast/ta_dsp.h", "elementwise/ta_broadcast.h"),
+        params_type="ta_add_fast_params",
+        params=(
+            *broadcast_fields(x1, x2, y),
+            ("table1", ConstRef("table1")), ("table2", ConstRef("table2")),
+            ("output_multiplier", mo), ("output_shift", -so if fast else so),
+            ("output_round", int(round_constants(shifts, y.zero_point, fast)[0])),
+            ("output_offset", y.zero_point), ("fast_requant", int(fast)),
+            ("act_min", act_min), ("act_max", act_max),
+        ),
+        args=(TensorArg(op.inputs[0], const=True), TensorArg(op.inputs[1], const=True), TensorArg(op.outputs[0])),
+        constants=(ConstArray("table1", "int32_t", t1.astype(np.int32)), ConstArray("table2", "int32_t", t2.astype(np.int32))),
         in_place=not is_broadcast(x1, x2, y),
     )
