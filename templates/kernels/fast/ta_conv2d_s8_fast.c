@@ -11,7 +11,7 @@
  *   col = [p0 (e0,e2)] [p0 (e1,e3)] [p1 (e0,e2)] [p1 (e1,e3)] ...,
  * so one pointer walks both. `which` (0 or 1) selects the pixel's slots. */
 static void im2col_pixel(const ta_conv2d_fast_params *p, const int8_t *input, int32_t b, int32_t oy, int32_t ox,
-                         int32_t *col, int32_t which) {
+                         int32_t *col, int32_t which, int8_t *stage) {
     const int32_t in_h = p->input.h, in_w = p->input.w, in_c = p->input.c;
     const int32_t y0 = oy * p->stride_h - p->pad_top;
     const int32_t x0 = ox * p->stride_w - p->pad_left;
@@ -48,23 +48,34 @@ static void im2col_pixel(const ta_conv2d_fast_params *p, const int8_t *input, in
         }
         return;
     }
-    /* Any channel count: place each value at its lane-order position. */
-    static const int8_t lane[4] = {0, 2, 1, 3};
-    int16_t *halves = (int16_t *)col;
+    /* Any channel count: gather the receptive field as int8 (zero point where it
+     * leaves the image, zeros in the padded tail), then widen it group by group. */
     int32_t flat = 0;
     for (int32_t ky = 0; ky < p->filter_h; ++ky) {
         const int32_t y = y0 + ky * p->dilation_h;
         for (int32_t kx = 0; kx < p->filter_w; ++kx) {
             const int32_t x = x0 + kx * p->dilation_w;
-            const int inside = !(y < 0 || y >= in_h || x < 0 || x >= in_w);
-            const int8_t *src = input + ((b * in_h + (inside ? y : 0)) * in_w + (inside ? x : 0)) * in_c;
-            for (int32_t c = 0; c < in_c; ++c, ++flat) {
-                halves[8 * (flat >> 2) + 4 * which + lane[flat & 3]] = (int16_t)(inside ? src[c] : zp);
+            if (y < 0 || y >= in_h || x < 0 || x >= in_w) {
+                for (int32_t c = 0; c < in_c; ++c) {
+                    stage[flat++] = (int8_t)zp;
+                }
+                continue;
+            }
+            const int8_t *src = input + ((b * in_h + y) * in_w + x) * in_c;
+            for (int32_t c = 0; c < in_c; ++c) {
+                stage[flat++] = src[c];
             }
         }
     }
     for (; flat < p->row_len; ++flat) {
-        halves[8 * (flat >> 2) + 4 * which + lane[flat & 3]] = 0;
+        stage[flat] = 0;
+    }
+    int32_t *out = col + 2 * which;
+    for (int32_t g = 0; g < (p->row_len >> 2); ++g) {
+        const int32_t word = ta_load32(stage + 4 * g);
+        out[0] = ta_sxtb16(word);
+        out[1] = ta_sxtb16_ror8(word);
+        out += 4;
     }
 }
 
@@ -131,13 +142,14 @@ ta_status ta_conv2d_s8_fast(const ta_conv2d_fast_params *p, const int8_t *input,
     const int32_t out_w = p->output.w, out_c = p->output.c;
     const int32_t pixels = p->output.h * out_w;
     int32_t *col = (int32_t *)scratch;
+    int8_t *stage = (int8_t *)(scratch + 2 * p->row_len);   /* row_len bytes after the columns */
     for (int32_t b = 0; b < p->output.n; ++b) {
         int8_t *out = output + (size_t)b * pixels * out_c;
         for (int32_t i = 0; i < pixels; i += 2) {
             /* An odd last pixel runs the tile with itself twice. */
             const int32_t j = i + 1 < pixels ? i + 1 : i;
-            im2col_pixel(p, input, b, i / out_w, i % out_w, col, 0);
-            im2col_pixel(p, input, b, j / out_w, j % out_w, col, 1);
+            im2col_pixel(p, input, b, i / out_w, i % out_w, col, 0, stage);
+            im2col_pixel(p, input, b, j / out_w, j % out_w, col, 1, stage);
             matmul_pixels(p, weights, col, out + (size_t)i * out_c, j != i ? out + (size_t)j * out_c : NULL);
         }
     }

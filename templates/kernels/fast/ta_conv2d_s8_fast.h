@@ -24,7 +24,7 @@ typedef struct {
 
 /* weights: channel pairs, [out_c/2][row_len/4][2][4] int8: for each group of four values
  * the pair's two rows (an odd last channel pairs with itself), natural [ky][kx][c] order.
- * scratch: 2 * row_len int16: two pixels' lane-ordered rows, interleaved. */
+ * scratch: 2 * row_len int16 (two pixels' lane-ordered rows, interleaved) + row_len bytes. */
 ta_status ta_conv2d_s8_fast(const ta_conv2d_fast_params *p, const int8_t *input, const int8_t *weights,
                             int8_t *output, int16_t *scratch);
 

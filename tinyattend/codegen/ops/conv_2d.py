@@ -91,6 +91,6 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max) -> 
                    ConstArray("bias", "int32_t", to_int32(folded_bias(bias, rows, x.zero_point), "folded bias")),
                    ConstArray("mult", "int32_t", mult), ConstArray("shift", "int32_t", kernel_shifts(shift, fast)),
                    ConstArray("round", "int32_t", round_constants(shift, y.zero_point, fast))),
-        scratch_bytes=2 * row_len * 2,
+        scratch_bytes=2 * row_len * 2 + (0 if depth % 4 == 0 else row_len),
         macs=y.num_elements * fh * fw * depth,
     )
