@@ -467,3 +467,42 @@ def test_mlperf_tiny_bit_exact_on_emulated_cores(mlperf_out, model, board):
     assert result["bit_exact"] is True, result.get("bit_exact_error")
     variant = out / "variants" / f"{board}-cmsis-nn"
     assert '#include "arm_nnfunctions.h"' in (variant / "model" / "model.c").read_text()
+
+
+def _tconv_attention(tf):
+    """TRANSPOSE_CONV (> 16 input channels: the reverse-convolution path), then attention-like
+    BATCH_MATMULs: r^T r (lhs swapped at run time) and r @ scores (rhs swapped at run time); a
+    constant projection (the converter makes it FULLY_CONNECTED); then a second, narrow
+    TRANSPOSE_CONV (arm_transpose_conv_s8's own path)."""
+    rng = np.random.default_rng(11)
+    f1 = tf.constant(rng.uniform(-0.3, 0.3, (3, 3, 6, 20)).astype("float32"))   # [h, w, out, in]
+    f2 = tf.constant(rng.uniform(-0.5, 0.5, (3, 3, 4, 6)).astype("float32"))
+    c = tf.constant(rng.uniform(-1, 1, (6, 6)).astype("float32"))
+
+    @tf.function
+    def model(x):
+        t = tf.nn.relu(tf.nn.conv2d_transpose(x, f1, (1, 8, 8, 6), 2, padding="SAME"))
+        r = tf.reshape(t, (1, 64, 6))
+        scores = tf.matmul(r, r, transpose_a=True) * 0.05
+        mixed = tf.matmul(tf.matmul(r, scores), c)
+        return tf.nn.conv2d_transpose(tf.reshape(mixed, (1, 8, 8, 6)), f2, (1, 16, 16, 4), 2, padding="SAME")
+    return model
+
+
+@needs_cmsis_nn
+@needs_qemu
+@pytest.mark.slow
+@pytest.mark.parametrize("board", ["cortex-m7"])
+def test_batch_matmul_and_transpose_conv_on_emulated_core(tmp_path, board):
+    from tinyattend.pipeline import write_project
+    from tinyattend.run.bench import bench
+    tflite = int8_tflite(_tconv_attention, [(1, 4, 4, 20)])
+    report = write_project(tmp_path, tflite, load_board(board), kernels="cmsis-nn", optimize="balanced",
+                           model_name="tconv_attention", measure_tflm_arena=False)
+    assert report["ops"].count("BATCH_MATMUL") == 2 and report["ops"].count("TRANSPOSE_CONV") == 2
+    model_c = (tmp_path / "model" / "model.c").read_text()
+    assert model_c.count("arm_batch_matmul_s8(") == 2 and model_c.count("arm_transpose_conv_wrapper_s8(") == 2
+    assert model_c.count("arm_transpose_s8(") == 3                   # both operands of r^T r, rhs of r @ scores
+    result = bench(tmp_path, load_board(board), kernels="cmsis-nn", timeout=300)
+    assert result["kernels"] == "cmsis-nn" and result["board"] == board
+    assert result["bit_exact"] is True, result.get("bit_exact_error")
