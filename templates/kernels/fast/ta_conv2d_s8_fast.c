@@ -128,6 +128,19 @@ static void matmul_pixels(const ta_conv2d_fast_params *p, const int8_t *weights,
             a11 = ta_smlad(b_lo, x0, a11);
             a11 = ta_smlad(b_hi, x1, a11);
         }
+        if (q.fast) {
+            /* Each channel's constants are loaded once for its two outputs. */
+            const int32_t m0 = q.multiplier[oc], r0 = q.shift[oc], k0 = q.round[oc];
+            const int32_t m1 = q.multiplier[oc1], r1 = q.shift[oc1], k1 = q.round[oc1];
+            const int32_t lo = q.act_min, hi = q.act_max;
+            out0[oc] = (int8_t)ta_clamp_s8(ta_requantize_fast(a00, m0, r0, k0), lo, hi);
+            out0[oc1] = (int8_t)ta_clamp_s8(ta_requantize_fast(a10, m1, r1, k1), lo, hi);
+            if (out1 != NULL) {
+                out1[oc] = (int8_t)ta_clamp_s8(ta_requantize_fast(a01, m0, r0, k0), lo, hi);
+                out1[oc1] = (int8_t)ta_clamp_s8(ta_requantize_fast(a11, m1, r1, k1), lo, hi);
+            }
+            continue;
+        }
         out0[oc] = requantize_one(&q, a00, oc);
         out0[oc1] = requantize_one(&q, a10, oc1);
         if (out1 != NULL) {
