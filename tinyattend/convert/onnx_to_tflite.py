@@ -9,6 +9,7 @@ a copy in a temporary directory, as its working directory, with a local stand-in
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import traceback
@@ -18,6 +19,7 @@ import numpy as np
 
 from ..errors import UnsupportedOpError
 from .int8_converter import quantize_int8
+from .onnx2tf_fixes import onnx2tf_layout_fixes
 from .onnx_checks import OnnxInput
 from .quiet import quiet_python_loggers, silenced
 
@@ -43,7 +45,7 @@ def onnx_to_tf_model(onnx_path: Path, onnx_model, onnx_in: OnnxInput, progress, 
         shape_arg = [f"{onnx_in.name}:{','.join(map(str, onnx_in.shape))}"]
         with progress.step("running onnx2tf (ONNX -> TensorFlow)"):
             try:
-                with silenced(progress) as captured:
+                with silenced(progress) as captured, onnx2tf_layout_fixes():
                     model = onnx2tf.convert(
                         input_onnx_file_path=str(copy),
                         output_folder_path=str(work / "saved_model"),
@@ -93,6 +95,7 @@ def convert_onnx(onnx_path: Path, onnx_model, onnx_in: OnnxInput, calib_nchw: np
     model = onnx_to_tf_model(onnx_path, onnx_model, onnx_in, progress)
     tf_shape, perm = _layout_of(model, onnx_in.shape)
     samples = calib_nchw if perm is None else np.transpose(calib_nchw, perm)
+    check_tf_model(model, onnx_model, onnx_in, calib_nchw[:1], perm, onnx_path, progress)
     run_model = tf.function(lambda *inputs: model(inputs),
                             input_signature=[tf.TensorSpec(tf_shape, tensor.dtype, tensor.name.split(":")[0])
                                              for tensor in model.inputs])
@@ -106,6 +109,50 @@ def convert_onnx(onnx_path: Path, onnx_model, onnx_in: OnnxInput, calib_nchw: np
     with silenced(progress):
         float_converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
     return tflite, perm, float_tflite(float_converter, progress)
+
+
+def check_tf_model(model, onnx_model, onnx_in: OnnxInput, sample_nchw: np.ndarray, perm, onnx_path: Path,
+                   progress, rtol: float = 0.05) -> None:
+    """Run onnx2tf's model once on `sample_nchw` (1, ...) and compare it with ONNX Runtime.
+
+    onnx2tf can build a graph that passes TF's static shape checks but is wrong (see onnx2tf_fixes);
+    the TFLite converter then writes a model the interpreter refuses to prepare, far from the cause.
+    An UnsupportedOpError here names the real problem. The tolerance only catches wrong graphs
+    (`rtol` of the float output's range), not float rounding.
+    """
+    if len(sample_nchw) == 0:
+        return
+    import onnxruntime as ort
+
+    from .quant_error import _match_layout
+
+    x = sample_nchw[:1].astype(np.float32).reshape(onnx_in.shape)
+    fix = ("the ONNX -> TensorFlow step (onnx2tf) built a wrong graph for this model: re-export it with a "
+           "simpler layout around the op named (e.g. no Reshape straight into a ConvTranspose), and report it "
+           "to the tinyattend developers")
+    try:
+        with silenced(progress):
+            got = model(np.transpose(x, perm) if perm is not None else x)
+        got = np.asarray(got[0] if isinstance(got, (list, tuple)) else got, np.float32)
+    except Exception as err:   # noqa: BLE001 - TF raises many types for an inconsistent graph
+        first = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
+        layer = re.search(r"layer '([^']+)'", str(err))
+        raise UnsupportedOpError(f"{onnx_path}: onnx2tf produced a TensorFlow graph that does not run"
+                                 + (f" (at {layer.group(1)})" if layer else "") + f": {first}", fix,
+                                 ops=[(layer.group(1) if layer else "?", "", first)]) from None
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(onnx_model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    reference = np.asarray(session.run(None, {onnx_in.name: x})[0], np.float32)
+    got = _match_layout(got, reference.shape, perm)
+    if got.size != reference.size:
+        return                                   # an output layout we cannot match: nothing to compare
+    error = float(np.abs(got.reshape(-1) - reference.reshape(-1)).max())
+    span = float(reference.max() - reference.min()) if reference.size else 0.0
+    if error > rtol * max(span, 1e-6) + 1e-5:
+        raise UnsupportedOpError(f"{onnx_path}: onnx2tf's TensorFlow graph disagrees with ONNX Runtime on a "
+                                 f"calibration sample (max |error| {error:.4g}, output range {span:.4g})", fix,
+                                 ops=[])
 
 
 def _layout_of(model, onnx_shape):

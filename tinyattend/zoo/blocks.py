@@ -289,6 +289,8 @@ class LowFormerAttention(nn.Module):
         attn = torch.softmax(self.qk(q * self.scale, k.transpose(2, 3)), dim=-1)
         out = self.av(attn, v)                                  # [N, heads, T, d]
         out = out.transpose(2, 3).reshape(n, self.heads * self.head_dim, h, w)
+        # onnx2tf leaves this rebuilt map NCHW in front of the ConvTranspose; the converter's
+        # onnx2tf_fixes moves it to NHWC (issue 6: stage 3's 4x4 kernel on a 4x4 map broke it).
         return self.up(out)
 
 
