@@ -284,3 +284,64 @@ def test_reshape_into_conv_transpose_converts(fixed, tmp_path, monkeypatch):
     [(data, weights, out)] = _transpose_conv_shapes(result.tflite)
     assert data == (1, 4, 4, 40) and weights == (80, 4, 4, 40) and out[-1] == 80
     assert result.report["quantization_error"]["max_abs_error"] < 0.05
+
+
+# Full-size models, exported at their 64x64 test size (same blocks and ops as at 224x224, faster).
+# attendnets ~60-70 s, attendnext ~95-140 s each (onnx2tf + two TFLite conversions) on 2 busy cores.
+FULL_SIZE_INT8 = ("attendnets", "attendnext")
+# The published LowFormer blocks do not convert: GroupNorm(1, C) pre-norms export as
+# InstanceNormalization, the MLP's GELU as Erf, and the head's LayerNorm (opset 14) as
+# ReduceMean/Sub/Pow/Sqrt/Div, and tinyattend has no int8 lowering for InstanceNormalization, Erf,
+# Pow or Sqrt. lowformer-micro (BN, hardswish, GAP+FC head) is the MCU form that does.
+FULL_SIZE_BLOCKED = {"lowformer-b0": (14, 7), "lowformer-b1": (20, 10),
+                     "lowformer-b1.5": (24, 12), "lowformer-b3": (24, 12)}   # (GroupNorms, GELUs)
+
+
+@needs_torch
+@pytest.mark.slow
+@pytest.mark.parametrize("name", FULL_SIZE_INT8)
+def test_full_size_model_converts_to_int8(name, tmp_path):
+    pytest.importorskip("onnx2tf")
+    from tinyattend.convert import convert_model
+    from tinyattend.convert.quant_error import int8_interpreter
+    from tinyattend.zoo.export import export_zoo_model
+    from tinyattend.zoo.registry import get_entry
+
+    size = get_entry(name).test_size
+    calib = tmp_path / "calib.npy"
+    np.save(calib, np.random.default_rng(0).random((8, 3, size, size), dtype=np.float32))
+    path = export_zoo_model(name, tmp_path / f"{name}.onnx", input_size=size)
+    result = convert_model(path, calib=str(calib), progress=False)   # raises unless full-integer int8
+    report = result.report
+    assert report["input"]["dtype"] == "int8" and report["output"]["dtype"] == "int8"
+    assert report["input"]["shape"] == [1, size, size, 3]
+    ops = set(report["op_histogram"])
+    assert {"CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "LOGISTIC", "MUL", "ADD",
+            "RESIZE_NEAREST_NEIGHBOR", "MEAN", "FULLY_CONNECTED"} <= ops, ops
+    assert not {"TILE", "DEQUANTIZE", "QUANTIZE"} & ops, ops
+    int8_interpreter(result.tflite)                  # prepares (allocate_tensors) without error
+    assert report["quantization_error"]["max_abs_error"] < 0.05
+
+
+@needs_torch
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(FULL_SIZE_BLOCKED))
+def test_full_size_lowformer_int8_blockers(name, tmp_path):
+    """The full-size LowFormers stop at the ONNX op check, naming every GroupNorm, GELU and the head
+    LayerNorm's Pow/Sqrt: the known gap to issue 6, kept visible here until those ops get lowerings."""
+    from tinyattend.convert import convert_model
+    from tinyattend.errors import UnsupportedOpError
+    from tinyattend.zoo.export import export_zoo_model
+
+    path = export_zoo_model(name, tmp_path / f"{name}.onnx", input_size=64)
+    with pytest.raises(UnsupportedOpError) as info:
+        convert_model(path, calib_samples=8, progress=False)
+    found = {}
+    for op, node, _ in info.value.ops:
+        found.setdefault(op, []).append(node)
+    norms, gelus = FULL_SIZE_BLOCKED[name]
+    assert sorted(found) == ["Erf", "InstanceNormalization", "Pow", "Sqrt"], found
+    assert len(found["InstanceNormalization"]) == norms and len(found["Erf"]) == gelus
+    assert all("/attention/" in n or "/mlp/" in n for n in found["InstanceNormalization"])
+    assert all("/mlp/" in n for n in found["Erf"])
+    assert found["Pow"] == ["/head/head.4/Pow"] and found["Sqrt"] == ["/head/head.4/Sqrt"]
