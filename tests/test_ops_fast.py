@@ -96,3 +96,39 @@ def test_add_fast(tmp_path, const_shape):
         return model
     assert_bit_exact(int8_tflite(build, [(1, 5, 7, 6)]), tmp_path, expect_ops=["ADD"], kernels="fast")
     assert "ta_add_s8_fast(" in (tmp_path / "model" / "model.c").read_text()
+
+
+@pytest.mark.parametrize("op", ["conv", "depthwise", "dense"])
+def test_dead_channels_keep_fast_requantization(tmp_path, op):
+    """A channel with all-zero weights and a bias gets a tiny weight scale from the converter, so its
+    int32 bias is near +-2^30 (VWW has 3-123 such channels per layer). Its output is a constant: the
+    generator must produce TFLM's constant exactly and keep the fast requantization for the layer."""
+    import numpy as np
+
+    def build(tf):
+        if op == "dense":
+            layer = tf.keras.layers.Dense(6)
+            shape = (12,)
+        elif op == "depthwise":
+            layer = tf.keras.layers.DepthwiseConv2D(3, padding="same")
+            shape = (6, 7, 6)
+        else:
+            layer = tf.keras.layers.Conv2D(6, 3, padding="same")
+            shape = (6, 7, 4)
+        model = tf.keras.Sequential([tf.keras.Input(shape, batch_size=1), layer])
+        kernel, bias = layer.get_weights()
+        rng = np.random.default_rng(3)
+        kernel = rng.normal(0, 0.3, kernel.shape).astype(np.float32)
+        channels = kernel[:, :, :, 0] if op == "depthwise" else kernel    # output channels last
+        channels[..., 1] = 0.0                   # channel 1: dead, with a positive bias
+        channels[..., 4] = 0.0                   # channel 4: dead, with a negative bias
+        bias = rng.normal(0, 0.1, bias.shape).astype(np.float32)
+        bias[1], bias[4] = 0.7, -0.4
+        layer.set_weights([kernel, bias])
+        return model
+
+    shape = {"dense": (1, 12), "depthwise": (1, 6, 7, 6), "conv": (1, 6, 7, 4)}[op]
+    report = assert_bit_exact(int8_tflite(build, [shape]), tmp_path, kernels="fast")
+    c_source = next(tmp_path.rglob("model.c")).read_text()
+    assert "fast_requant = 0" not in c_source
+    assert report["scratch_bytes"] > 0, "the fast kernel should have been chosen"

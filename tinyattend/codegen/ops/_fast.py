@@ -5,7 +5,11 @@ input zero point, and use a short requantization when it is provably exact.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+
+from ...ir.quant import multiply_by_quantized_multiplier
 
 FAST_KERNEL_SETS = ("fast", "auto")
 ACC_LIMIT = 1 << 30     # ta_requantize_fast needs |acc| < 2^30 (SMMULR on 2*acc)
@@ -20,6 +24,43 @@ def folded_bias(bias: np.ndarray | None, weights_rows: np.ndarray, input_zero_po
     sums = weights_rows.astype(np.int64).sum(axis=1)
     base = np.zeros(weights_rows.shape[0], np.int64) if bias is None else bias.astype(np.int64)
     return base - int(input_zero_point) * sums
+
+
+@dataclass(frozen=True)
+class ChannelRequant:
+    """A weighted op's per-channel constants in the form the fast kernels take."""
+    fast: bool                 # the short requantization is exact for every channel
+    bias: np.ndarray           # int32: bias - input_zero_point * sum(w)
+    multiplier: np.ndarray     # int32
+    shift: np.ndarray          # int32: the right shift (fast) or TFLite's signed shift (exact)
+    round: np.ndarray          # int32: ta_requantize_fast's rounding constant (zeros when not fast)
+
+
+def channel_requant(rows: np.ndarray, bias: np.ndarray | None, multipliers: np.ndarray, shifts: np.ndarray,
+                    input_zero_point: int, output_zero_point: int) -> ChannelRequant:
+    """Fold the input offset into the bias and choose the requantization form.
+
+    Channels whose weights are all zero (pruned or dead channels: TFLite often gives them a
+    bias near +-2^30 and a tiny scale) have a constant output, computed here with TFLM's
+    arithmetic and produced by the fast form as round >> 1 with a zero multiplier, so they no
+    longer force the whole layer onto the long requantization."""
+    rows = rows.astype(np.int64)
+    base = np.zeros(rows.shape[0], np.int64) if bias is None else bias.astype(np.int64)
+    folded = folded_bias(base, rows, input_zero_point)
+    dead = ~rows.any(axis=1)
+    constant = np.array([multiply_by_quantized_multiplier(int(b), int(m), int(s)) + output_zero_point
+                         for b, m, s in zip(folded[dead], multipliers[dead], shifts[dead])], np.int64)
+    live_mult = np.where(dead, 0, multipliers)
+    live_shift = np.where(dead | (live_mult == 0), -1, shifts)
+    live_bias = np.where(dead, 0, base)
+    fast = fast_requant_ok(rows, live_bias, live_shift)
+    if not fast:
+        return ChannelRequant(False, to_int32(folded, "folded bias"), multipliers.astype(np.int32),
+                              shifts.astype(np.int32), np.zeros(len(shifts), np.int32))
+    rounding = round_constants(live_shift, output_zero_point, True).astype(np.int64)
+    rounding[dead] = 2 * np.clip(constant, -(1 << 29), 1 << 29)     # (0 + round) >> 1 == constant
+    return ChannelRequant(True, to_int32(np.where(dead, 0, folded), "folded bias"), live_mult.astype(np.int32),
+                          (-live_shift).astype(np.int32), to_int32(rounding, "rounding constant"))
 
 
 def fast_requant_ok(weights_rows: np.ndarray, bias: np.ndarray | None, shifts: np.ndarray) -> bool:
@@ -40,11 +81,6 @@ def round_constants(shifts: np.ndarray, output_offset: int, fast: bool) -> np.nd
     right = (-shifts).astype(np.int64)
     values = (np.int64(1) << (right - 1)) + np.int64(output_offset) * (np.int64(1) << right)
     return to_int32(values, "rounding constant")
-
-
-def kernel_shifts(shifts: np.ndarray, fast: bool) -> np.ndarray:
-    """The fast requantization takes the right shift; the exact one TFLite's signed shift."""
-    return (-shifts).astype(np.int32) if fast else shifts.astype(np.int32)
 
 
 def to_int32(values: np.ndarray, what: str) -> np.ndarray:

@@ -6,7 +6,7 @@ import numpy as np
 from ..lowering import ConstArray, ConstRef, KernelCall, ScratchArg, TensorArg, dims, unsupported
 from ._checks import constant_input, fused_activation, int8_activations, weighted_op_shapes
 from ._conv_quant import channel_multipliers, output_range
-from ._fast import fast_requant_ok, folded_bias, round_constants, to_int32, wants_fast
+from ._fast import channel_requant, to_int32, wants_fast
 from .padding import padding_before
 
 OP_TYPES = ("DEPTHWISE_CONV_2D",)
@@ -66,7 +66,8 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max) -> 
     taps = w.array().reshape(fh * fw, out_c).T.astype(np.int64)        # [out_c][taps]
     bias_tensor = op.inputs[2] if len(op.inputs) > 2 else None
     bias = graph.tensor(bias_tensor).array().astype(np.int64) if bias_tensor is not None else None
-    if not fast_requant_ok(taps, bias, shift):
+    q = channel_requant(taps, bias, mult, shift, x.zero_point, y.zero_point)
+    if not q.fast:
         return None
     sh, sw = o["stride_h"], o["stride_w"]
     out_h, out_w = y.shape[1], y.shape[2]
@@ -98,9 +99,8 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max) -> 
         ),
         args=(TensorArg(op.inputs[0]), ConstRef("weights"), TensorArg(op.outputs[0]), ScratchArg()),
         constants=(weights,
-                   ConstArray("bias", "int32_t", to_int32(folded_bias(bias, taps, x.zero_point), "folded bias")),
-                   ConstArray("mult", "int32_t", mult), ConstArray("shift", "int32_t", (-shift).astype(np.int32)),
-                   ConstArray("round", "int32_t", round_constants(shift, y.zero_point, True))),
+                   ConstArray("bias", "int32_t", q.bias), ConstArray("mult", "int32_t", q.multiplier),
+                   ConstArray("shift", "int32_t", q.shift), ConstArray("round", "int32_t", q.round)),
         scratch_bytes=plane_h * plane_w * 2,
         macs=y.num_elements * fh * fw,
     )

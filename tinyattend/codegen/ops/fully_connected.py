@@ -6,7 +6,7 @@ import numpy as np
 from ..lowering import ConstArray, ConstRef, KernelCall, ScratchArg, TensorArg, unsupported
 from ._checks import constant_input, fused_activation, int8_activations, weighted_op_shapes
 from ._conv_quant import channel_multipliers, output_range
-from ._fast import fast_requant_ok, folded_bias, kernel_shifts, pair_rows, round_constants, to_int32, wants_fast
+from ._fast import channel_requant, pair_rows, wants_fast
 
 OP_TYPES = ("FULLY_CONNECTED",)
 
@@ -61,7 +61,7 @@ def _lower_fast(op, graph, act_min, act_max) -> KernelCall:
     padded[:, :in_depth] = rows
     bias_tensor = op.inputs[2] if len(op.inputs) > 2 else None
     bias = graph.tensor(bias_tensor).array().astype(np.int64) if bias_tensor is not None else None
-    fast = fast_requant_ok(rows, bias, shift)
+    q = channel_requant(rows, bias, mult, shift, x.zero_point, y.zero_point)
     return KernelCall(
         function="ta_fully_connected_s8_fast",
         sources=("fast/ta_fully_connected_s8_fast.c", "fast/ta_fully_connected_s8_fast.h", "fast/ta_dsp.h"),
@@ -69,15 +69,14 @@ def _lower_fast(op, graph, act_min, act_max) -> KernelCall:
         params=(
             ("batches", x.num_elements // in_depth), ("input_depth", in_depth), ("row_len", row_len),
             ("output_depth", out_depth), ("act_min", act_min), ("act_max", act_max),
-            ("output_offset", y.zero_point), ("fast_requant", int(fast)),
+            ("output_offset", y.zero_point), ("fast_requant", int(q.fast)),
             ("bias", ConstRef("bias")), ("multiplier", ConstRef("mult")), ("shift", ConstRef("shift")),
             ("round", ConstRef("round")),
         ),
         args=(TensorArg(op.inputs[0]), ConstRef("weights"), TensorArg(op.outputs[0]), ScratchArg()),
         constants=(ConstArray("weights", "int8_t", pair_rows(padded)),
-                   ConstArray("bias", "int32_t", to_int32(folded_bias(bias, rows, x.zero_point), "folded bias")),
-                   ConstArray("mult", "int32_t", mult), ConstArray("shift", "int32_t", kernel_shifts(shift, fast)),
-                   ConstArray("round", "int32_t", round_constants(shift, y.zero_point, fast))),
+                   ConstArray("bias", "int32_t", q.bias), ConstArray("mult", "int32_t", q.multiplier),
+                   ConstArray("shift", "int32_t", q.shift), ConstArray("round", "int32_t", q.round)),
         scratch_bytes=row_len * 2,
         macs=(x.num_elements // in_depth) * in_depth * out_depth,
     )
