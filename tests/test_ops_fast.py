@@ -62,10 +62,8 @@ def test_fully_connected_fast(tmp_path, per_channel, features_in, features_out):
 def test_fast_kernels_exact_requantization_fallback(tmp_path, monkeypatch, layer):
     """When the short requantization cannot be proven exact, the fast kernels fall back to
     TFLM's; force that branch (normally taken only for extreme weights) and check it too."""
-    import tinyattend.codegen.ops.conv_2d as conv_module
-    import tinyattend.codegen.ops.fully_connected as fc_module
-    monkeypatch.setattr(conv_module, "fast_requant_ok", lambda *args: False)
-    monkeypatch.setattr(fc_module, "fast_requant_ok", lambda *args: False)
+    import tinyattend.codegen.ops._fast as fast_module
+    monkeypatch.setattr(fast_module, "fast_requant_ok", lambda *args: False)
 
     def build(tf):
         if layer == "conv":
