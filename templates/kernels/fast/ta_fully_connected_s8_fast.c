@@ -22,13 +22,22 @@
         (acc) = ta_smlad(ta_sxtb16_ror8(wb), x57, (acc));   \
     } while (0)
 
-TA_INLINE int8_t finish(const ta_fully_connected_fast_params *p, int32_t acc, int32_t o) {
+/* Requantize and store the n (1..4) outputs of one pass; `c` indexes the
+ * constants (channel o, or 0 when one set serves every channel). */
+static void store_outputs(const ta_fully_connected_fast_params *p, const int32_t *acc, int32_t n, int32_t c,
+                          int32_t step, int8_t *out) {
+    const int32_t lo = p->act_min, hi = p->act_max;
     if (p->fast_requant) {
-        return (int8_t)ta_clamp_s8(ta_requantize_fast(acc, p->multiplier[o], p->shift[o], p->round[o]),
-                                   p->act_min, p->act_max);
+        for (int32_t k = 0; k < n; ++k, c += step) {
+            out[k] = (int8_t)ta_clamp_s8(ta_requantize_fast(acc[k], p->multiplier[c], p->shift[c], p->round[c]),
+                                         lo, hi);
+        }
+        return;
     }
-    const int32_t y = ta_requantize(acc, p->multiplier[o], p->shift[o]) + p->output_offset;
-    return (int8_t)ta_clamp32(y, p->act_min, p->act_max);
+    for (int32_t k = 0; k < n; ++k, c += step) {
+        const int32_t y = ta_requantize(acc[k], p->multiplier[c], p->shift[c]) + p->output_offset;
+        out[k] = (int8_t)ta_clamp32(y, lo, hi);
+    }
 }
 
 ta_status ta_fully_connected_s8_fast(const ta_fully_connected_fast_params *p, const int8_t *input,
@@ -36,6 +45,7 @@ ta_status ta_fully_connected_s8_fast(const ta_fully_connected_fast_params *p, co
     const int32_t depth = p->input_depth, out_d = p->output_depth;
     const int32_t full = depth >> 3;                 /* steps read straight from the input */
     const int32_t tail = depth & 7;                  /* inputs left over, zero-padded */
+    const int32_t step = p->per_channel ? 1 : 0;
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *row = input + (size_t)b * depth;
         int8_t last[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -67,10 +77,7 @@ ta_status ta_fully_connected_s8_fast(const ta_fully_connected_fast_params *p, co
                 TA_FC_CHANNEL(a3);
             }
             const int32_t acc[4] = {a0, a1, a2, a3};
-            const int32_t n = out_d - o < 4 ? out_d - o : 4;
-            for (int32_t k = 0; k < n; ++k) {
-                out[o + k] = finish(p, acc[k], o + k);
-            }
+            store_outputs(p, acc, out_d - o < 4 ? out_d - o : 4, o * step, step, out + o);
         }
     }
     return TA_OK;

@@ -14,7 +14,8 @@ typedef struct {
     int32_t output_offset;
     int32_t fast_requant;       /* 1: ta_requantize_fast is exact for every channel */
     const int32_t *bias;        /* bias - input_zero_point * sum(weights); output_depth rounded up to 4 */
-    const int32_t *multiplier;  /* per output channel (a per-tensor scale is repeated) */
+    int32_t per_channel;        /* 0: multiplier, shift and round hold one value for all channels */
+    const int32_t *multiplier;  /* per output channel, or one */
     const int32_t *shift;       /* fast: right shift >= 1; else TFLite's signed shift */
     const int32_t *round;       /* fast: 2^(shift-1) + output_offset * 2^shift */
 } ta_fully_connected_fast_params;

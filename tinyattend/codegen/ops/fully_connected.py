@@ -59,6 +59,10 @@ def _lower_fast(op, graph, act_min, act_max) -> KernelCall:
     bias_tensor = op.inputs[2] if len(op.inputs) > 2 else None
     bias = graph.tensor(bias_tensor).array().astype(np.int64) if bias_tensor is not None else None
     q = channel_requant(rows, bias, mult, shift, x.zero_point, y.zero_point)
+    # A per-tensor scale gives every channel the same constants (dead channels aside): store them once.
+    shared = len(set(zip(q.multiplier.tolist(), q.shift.tolist(), q.round.tolist()))) == 1
+    requant = [(name, values[:1] if shared else values)
+               for name, values in (("mult", q.multiplier), ("shift", q.shift), ("round", q.round))]
     row_len = (in_depth + 7) // 8 * 8
     padded_bias = np.zeros((out_depth + 3) // 4 * 4, np.int32)
     padded_bias[:out_depth] = q.bias
@@ -69,14 +73,14 @@ def _lower_fast(op, graph, act_min, act_max) -> KernelCall:
         params=(
             ("batches", x.num_elements // in_depth), ("input_depth", in_depth), ("row_len", row_len),
             ("output_depth", out_depth), ("act_min", act_min), ("act_max", act_max),
-            ("output_offset", y.zero_point), ("fast_requant", int(q.fast)),
+            ("output_offset", y.zero_point), ("fast_requant", int(q.fast)), ("per_channel", int(not shared)),
             ("bias", ConstRef("bias")), ("multiplier", ConstRef("mult")), ("shift", ConstRef("shift")),
             ("round", ConstRef("round")),
         ),
         args=(TensorArg(op.inputs[0]), ConstRef("weights"), TensorArg(op.outputs[0])),
         constants=(ConstArray("weights", "int8_t", quad_layout(rows, row_len)),
-                   ConstArray("bias", "int32_t", padded_bias), ConstArray("mult", "int32_t", q.multiplier),
-                   ConstArray("shift", "int32_t", q.shift), ConstArray("round", "int32_t", q.round)),
+                   ConstArray("bias", "int32_t", padded_bias),
+                   *(ConstArray(name, "int32_t", values) for name, values in requant)),
         macs=(x.num_elements // in_depth) * in_depth * out_depth,
     )
 
