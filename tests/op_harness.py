@@ -51,7 +51,7 @@ def op_types(tflite: bytes) -> list[str]:
 
 
 def assert_bit_exact(tflite: bytes, out_dir: Path, *, samples: int = 100, sanitize: bool = True,
-                     seed: int = 0, expect_ops=None, kernels: str = "portable") -> dict:
+                     seed: int = 0, expect_ops=None, kernels: str = "portable", optimize: str = "balanced") -> dict:
     """Generate, build and run on the host; assert every output equals TFLM's. Returns the report."""
     from tinyattend.boards import load_board
     from tinyattend.build.host import build_host, run_host
@@ -64,7 +64,7 @@ def assert_bit_exact(tflite: bytes, out_dir: Path, *, samples: int = 100, saniti
             assert op in ops, f"the test model should contain {op}, it has {ops}"
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    report = write_project(out_dir, tflite, load_board("host"), kernels=kernels, optimize="balanced",
+    report = write_project(out_dir, tflite, load_board("host"), kernels=kernels, optimize=optimize,
                            model_name="test_op", measure_tflm_arena=False)
     shape_out = tuple(report["output"]["shape"])
     inputs = model_inputs(report["input"], samples, seed)

@@ -135,3 +135,20 @@ def test_dead_channels_keep_fast_requantization(tmp_path, op):
     c_source = next(tmp_path.rglob("model.c")).read_text()
     assert "fast_requant = 0" not in c_source
     assert "_s8_fast(" in c_source, "the fast kernel should have been chosen"
+
+
+def test_optimize_goal_steers_auto(tmp_path):
+    """--kernels auto: `size` takes the portable kernels (least flash), `balanced` the fast ones; both exact."""
+    def build(tf):
+        return tf.keras.Sequential([tf.keras.Input((10, 10, 8), batch_size=1),
+                                    tf.keras.layers.Conv2D(12, 3, padding="same", activation="relu"),
+                                    tf.keras.layers.DepthwiseConv2D(3, padding="same"),
+                                    tf.keras.layers.Flatten(), tf.keras.layers.Dense(10)])
+    tflite = int8_tflite(build, [(1, 10, 10, 8)])
+    sizes = {}
+    for goal in ("size", "balanced"):
+        assert_bit_exact(tflite, tmp_path / goal, kernels="auto", optimize=goal, samples=20)
+        model_c = (tmp_path / goal / "model" / "model.c").read_text()
+        assert ("_s8_fast(" in model_c) == (goal != "size"), goal
+        sizes[goal] = (tmp_path / goal / "model" / "model_data.c").stat().st_size
+    assert sizes["size"] < sizes["balanced"]
