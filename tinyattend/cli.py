@@ -92,7 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verbs.add_parser("bench-all", help="benchmark tables for MLPerf Tiny and zoo models (make bench)")
     p.add_argument("-o", "--out", type=Path, default=Path("bench-out"))
+    p.add_argument("--boards", type=_names, help="only these boards (comma-separated); rows for others are kept")
+    p.add_argument("--kernel-sets", type=_names, help="only these kernel sets, e.g. fast,auto; rows for others are kept")
+    p.add_argument("--models", type=_names, help="only these models; rows for others are kept")
     return parser
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
 def dispatch(args: argparse.Namespace) -> int:

@@ -79,7 +79,7 @@ def run_one(name: str, tflite: Path, board_name: str, kernels: str, root: Path, 
     result = bench(out, board, timeout=600)
     code, const = code_and_const_bytes(out / "firmware")
     result.update({"runtime_code_bytes": code, "const_bytes": const, "tflite_bytes": tflite.stat().st_size,
-                   "optimize": optimize})
+                   "optimize": optimize, "commit": source_commit()})
     return result
 
 
@@ -90,6 +90,16 @@ def cmsis_nn_proxy(rows: list[dict], name: str, board: str) -> dict | None:
             return {board: r["instructions"], "arena": r["arena_bytes"], "code": r["runtime_code_bytes"],
                     "proxy": True}
     return None
+
+
+def source_commit() -> str:
+    """The tinyattend commit a row was measured with ('+dirty' with uncommitted changes), or 'unknown'."""
+    try:
+        head = subprocess.run(["git", "-C", str(REPO_ROOT), "describe", "--always", "--dirty=+dirty"],
+                              capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        head = ""
+    return head or "unknown"
 
 
 def ratios(result: dict, name: str, base: dict | None = None) -> dict:
@@ -133,6 +143,8 @@ def markdown(rows: list[dict]) -> str:
                      if base else
                      head + f"{r['instructions']:,} | | | "
                      f"{r['peak_ram_bytes']:,} | | {r['runtime_code_bytes']:,} | {r['const_bytes']:,} | | |")
+    commits = sorted({r.get("commit", "unknown") for r in rows})
+    lines += ["", f"Measured at tinyattend commit{'s' if len(commits) > 1 else ''} {', '.join(commits)}."]
     return "\n".join(lines) + "\n"
 
 
@@ -168,13 +180,19 @@ def bench_all_command(args) -> int:
                                    calib=str(REPO_ROOT / "models" / "attendnext_digits_calib.npy"))
         demo.write_bytes(conversion.tflite)
     models["attendnext_digits"] = demo
-    if not getattr(args, "skip_zoo", False):
+    if not args.models or set(args.models) & set(ZOO_MODELS):
         models.update(zoo_models(root))
-    rows = []
-    # Every kernel set with --optimize balanced on every board; on the M7 also what `auto` makes of
-    # --optimize size and speed, to show the trade.
-    jobs = [(m, b, k, "balanced") for m in models for b in BOARDS for k in kernel_sets()]
-    jobs += [(m, "cortex-m7", "auto", goal) for m in models for goal in OTHER_GOALS]
+    # Every kernel set with --optimize balanced on every board (the zoo's MCU models on the M7 only: they
+    # take long); on the M7 also what `auto` makes of --optimize size and speed, to show the trade.
+    jobs = [(m, b, k, "balanced") for m in models for b in BOARDS for k in kernel_sets()
+            if m not in ZOO_MODELS or b == "cortex-m7"]
+    jobs += [(m, "cortex-m7", "auto", goal) for m in models for goal in OTHER_GOALS if m not in ZOO_MODELS]
+    jobs = [job for job in jobs if (not args.models or job[0] in args.models)
+            and (not args.boards or job[1] in args.boards) and (not args.kernel_sets or job[2] in args.kernel_sets)]
+    # Rows of an earlier run that this one does not redo are kept, so a table can be refreshed in parts.
+    redo = {job for job in jobs}
+    previous = json.loads((root / "bench.json").read_text()) if (root / "bench.json").is_file() else []
+    rows = [r for r in previous if (r["model"], r["board"], r["kernels"], r.get("optimize", "balanced")) not in redo]
     started = time.monotonic()
     for i, (name, board, kernels, optimize) in enumerate(jobs, 1):
         print(f"[bench {i}/{len(jobs)} {time.monotonic() - started:5.0f}s] {name} on {board}, kernels {kernels}, "
@@ -182,6 +200,9 @@ def bench_all_command(args) -> int:
         result = run_one(name, models[name], board, kernels, root, optimize)
         rows.append(result)
         (root / "bench.json").write_text(json.dumps(rows, indent=1) + "\n")
+    rows.sort(key=lambda r: (list(models).index(r["model"]) if r["model"] in models else len(models),
+                             BOARDS.index(r["board"]) if r["board"] in BOARDS else 0, r.get("optimize", "balanced"),
+                             r["kernels"]))
     for result in rows:
         result["ratios"] = ratios(result, result["model"],
                                   None if result["model"] in BASELINE else cmsis_nn_proxy(rows, result["model"],
