@@ -59,6 +59,9 @@ class KernelCall:
     constants: tuple[ConstArray, ...] = ()
     scratch_bytes: int = 0
     in_place: bool = False                 # output may overwrite a same-sized input that dies here
+    # (input tensor index, lead in bytes): the kernel runs in raster order, so when that input
+    # dies here its output may overlap it, starting at least `lead` bytes below it (ops/_overlap.py)
+    overlap: tuple[int, int] | None = None
     macs: int = 0
     declarations: tuple[str, ...] = ()     # extra file-scope C (static const structs), for library calls
     headers: tuple[str, ...] = ()          # extra headers to include, e.g. "arm_nnfunctions.h"

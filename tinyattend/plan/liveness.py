@@ -3,6 +3,10 @@
 A buffer holds one or more tensors: an aliasing op (RESHAPE) puts its output
 in its input's buffer, and an in-place op may put its output in the buffer
 of an input that dies at that op. Scratch buffers live for one op.
+A raster-order kernel (KernelCall.overlap) may write its output over the part of
+an input it has finished reading: when that input's buffer dies at the op, the
+output's range records the input buffer and the lead (`LiveRange.leads`), and
+the arena planner may let the two overlap.
 Op positions are indices into the execution order; a buffer is live over
 [first, last] inclusive.
 """
@@ -27,6 +31,12 @@ class LiveRange:
     first: int               # op position where it is first written (-1: before the first op)
     last: int                # op position where it is last read (len(ops): after the last op)
     tensors: tuple[int, ...] # tensors stored in this buffer
+    # (buffer, lead): this buffer is written at `first` by a raster-order op that reads that
+    # buffer for the last time; it may overlap it if it starts at least `lead` bytes below it
+    leads: tuple[str, int] | None = None
+
+    def overlaps_in_time(self, other: "LiveRange") -> bool:
+        return self.first <= other.last and other.first <= self.last
 
 
 def live_ranges(graph: Graph, lowered: list) -> tuple[list[LiveRange], dict[int, str]]:
@@ -88,8 +98,29 @@ def live_ranges(graph: Graph, lowered: list) -> tuple[list[LiveRange], dict[int,
         if tensor in owner:
             last[owner[tensor]] = max(last[owner[tensor]], position)
 
-    ranges = [LiveRange(name, align(size[name]), first[name], last[name], tuple(members[name])) for name in size]
+    leads = _overlap_leads(graph, lowered, owner, first, last)
+    ranges = [LiveRange(name, align(size[name]), first[name], last[name], tuple(members[name]), leads.get(name))
+              for name in size]
     for position, low in enumerate(lowered):
         if isinstance(low, KernelCall) and low.scratch_bytes > 0:
             ranges.append(LiveRange(f"scratch{position}", align(low.scratch_bytes), position, position, ()))
     return ranges, owner
+
+
+def _overlap_leads(graph: Graph, lowered: list, owner: dict, first: dict, last: dict) -> dict:
+    """Output buffer -> (input buffer, lead) for every op whose kernel may overlap its
+    output with an input, where that is safe for the whole buffers: the output's buffer
+    is new at the op, and the input's buffer (with every tensor aliased into it) is last
+    read there, is no model output, and is not passed to the op through another input."""
+    leads = {}
+    for position, (op, low) in enumerate(zip(graph.ops, lowered)):
+        if not isinstance(low, KernelCall) or low.overlap is None:
+            continue
+        tensor, lead = low.overlap
+        source, target = owner.get(tensor), owner.get(op.outputs[0])
+        if source is None or target is None or source == target:
+            continue
+        others = {owner.get(t) for t in op.inputs if t is not None and t != tensor}
+        if first[target] == position and last[source] == position and source not in others:
+            leads[target] = (source, lead)
+    return leads
