@@ -119,10 +119,15 @@ def test_mlperf_arena_not_larger_than_tflm(name, kernels):
     graph = read_tflite(data, name)
     generated = generate(graph, Target(load_board("cortex-m7"), kernels=kernels), name)
     overlaps = assert_no_collision(generated.plan)
-    if name == "pretrainedResnet_quant":     # conv2 of each residual block writes over conv1's output
-        assert overlaps >= 3
+    if name == "pretrainedResnet_quant":
+        # the peak is inside a residual block: conv2 writes over conv1's output, and that is
+        # the least any plan can do (the block input stays live for the ADD)
+        assert overlaps >= 1
+        assert generated.plan.size == lower_bound(list(generated.plan.ranges))
     tflm = tflm_arena(data)
     # TFLM's smallest arena also holds its persistent data; ours holds activations and every scratch buffer.
     assert generated.plan.size <= tflm["tflm_arena_bytes"], (generated.plan.size, tflm)
     if kernels == "portable":   # no scratch: compare activation memory with TFLM's activation part alone
         assert generated.plan.size <= tflm["tflm_arena_head"], (generated.plan.size, tflm)
+    if name == "pretrainedResnet_quant":     # issue 7: at most 0.7x TFLM's arena
+        assert generated.plan.size <= 0.7 * tflm["tflm_arena_bytes"], (generated.plan.size, tflm)

@@ -132,7 +132,7 @@ ORDERS = {
 
 # The pair-by-pair search plans the arena 4 orders x 2 x pairs times; above this many
 # (pairs x buffers^2) it only tries fusing no pair and every pair.
-SEARCH_BUDGET = 2_000_000
+SEARCH_BUDGET = 300_000
 
 
 def _best_over_orders(ranges: list[LiveRange], fused: frozenset) -> tuple[dict, int]:
