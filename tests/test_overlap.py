@@ -192,3 +192,20 @@ def test_residual_block_overlaps_and_stays_bit_exact(tmp_path, kernels, stride, 
     positions = {b["first"] for b in report["buffers"]} | {b["last"] for b in report["buffers"]}
     apart = max(sum(b["size"] for b in report["buffers"] if b["first"] <= p <= b["last"]) for p in positions)
     assert report["arena_bytes"] < apart
+
+
+def separable_chain(tf, shape):
+    inputs = tf.keras.Input(shape=shape[1:], batch_size=shape[0])
+    x = tf.keras.layers.Conv2D(16, 3, strides=2, padding="same", activation="relu")(inputs)
+    for stride in (1, 2):
+        x = tf.keras.layers.DepthwiseConv2D(3, strides=stride, padding="same", activation="relu")(x)
+        x = tf.keras.layers.Conv2D(16, 1, activation="relu")(x)
+    return tf.keras.Model(inputs, x)
+
+
+def test_depthwise_portable_chain_overlaps_and_stays_bit_exact(tmp_path):
+    shape = (1, 20, 12, 3)
+    tflite = int8_tflite(lambda tf: separable_chain(tf, shape), [shape])
+    report = assert_bit_exact(tflite, tmp_path, samples=30, kernels="portable",
+                              expect_ops=["CONV_2D", "DEPTHWISE_CONV_2D"])
+    assert len(overlapped_pairs(report)) >= 3
