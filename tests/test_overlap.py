@@ -47,6 +47,9 @@ def accesses(g, order):
     fast: ta_conv2d_s8_fast -- per batch, pixel pairs (i, i+1; an odd last one with itself):
     read both fields (im2col), then write both pixels' channels."""
     c_out, pixels = g["c_out"], g["out_h"] * g["out_w"]
+    if order == "planar":
+        yield from planar_accesses(g)
+        return
     for b in range(g["n"]):
         if order == "fast":
             for i in range(0, pixels, 2):
@@ -64,6 +67,19 @@ def accesses(g, order):
                 else:   # depthwise: channel oc // multiplier of each tap
                     yield "r", reads[(reads % g["c_in"]) == oc // (c_out // g["c_in"])]
                 yield "w", np.array([(b * pixels + p) * c_out + oc])
+
+
+def planar_accesses(g):
+    """ta_depthwise_conv2d_s8_fast: per batch, per input channel c, the whole channel is
+    widened into the plane (every pixel of the image, whether a field needs it or not), then
+    output channels c*multiplier ... are written for every pixel, reading the plane only."""
+    mult, pixels = g["c_out"] // g["c_in"], g["out_h"] * g["out_w"]
+    image = g["h"] * g["w"]
+    for b in range(g["n"]):
+        for c in range(g["c_in"]):
+            yield "r", (b * image + np.arange(image)) * g["c_in"] + c
+            for m in range(mult):
+                yield "w", (b * pixels + np.arange(pixels)) * g["c_out"] + c * mult + m
 
 
 def clobbered_read(g, lead, order):
@@ -148,6 +164,20 @@ def test_depthwise_order_is_safe_too():
         assert not clobbered_read(g, lead_of(g), "depthwise"), g
 
 
+def test_planar_depthwise_may_run_in_place_with_one_channel_per_channel():
+    # the fast depthwise kernel's in_place: the output in the input's own bytes
+    for n, h, w, c, k, s, pad in itertools.product([1, 2], [5, 8], [4, 7], [1, 3], [3, 5], [1, 2], ["SAME", "VALID"]):
+        if (k - 1) >= min(h, w) and pad == "VALID":
+            continue
+        g = geometry(n, h, w, c, c, k, k, s, s, 1, 1, pad)
+        assert not clobbered_read(g, 0, "planar"), g
+    # ... but not with a depth multiplier, nor in raster order
+    g = geometry(1, 6, 6, 2, 4, 3, 3, 1, 1, 1, 1, "SAME")
+    assert clobbered_read(g, 0, "planar")
+    g = geometry(1, 6, 6, 2, 2, 3, 3, 1, 1, 1, 1, "SAME")
+    assert clobbered_read(g, 0, "depthwise")
+
+
 def test_resnet_block_lead_is_about_one_row():
     # 3x3 stride 1 'SAME' on 32x32x16: the field of pixel (y, x) starts at (y-1, x-1).
     assert raster_lead((1, 32, 32, 16), (1, 32, 32, 16), (3, 3), (1, 1), (1, 1), (1, 1)) == 34 * 16
@@ -203,9 +233,14 @@ def separable_chain(tf, shape):
     return tf.keras.Model(inputs, x)
 
 
-def test_depthwise_portable_chain_overlaps_and_stays_bit_exact(tmp_path):
+@pytest.mark.parametrize("kernels", ["portable", "fast"])
+def test_separable_chain_overlaps_and_stays_bit_exact(tmp_path, kernels):
     shape = (1, 20, 12, 3)
     tflite = int8_tflite(lambda tf: separable_chain(tf, shape), [shape])
-    report = assert_bit_exact(tflite, tmp_path, samples=30, kernels="portable",
+    report = assert_bit_exact(tflite, tmp_path, samples=30, kernels=kernels,
                               expect_ops=["CONV_2D", "DEPTHWISE_CONV_2D"])
-    assert len(overlapped_pairs(report)) >= 3
+    if kernels == "portable":      # raster order: every op may lead its input
+        assert len(overlapped_pairs(report)) >= 3
+    else:                          # the channel-planar depthwise runs in place, the convs lead
+        assert sum(len(b["tensors"]) == 2 for b in report["buffers"]) == 2, report["buffers"]
+        assert overlapped_pairs(report)

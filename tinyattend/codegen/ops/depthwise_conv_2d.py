@@ -105,4 +105,7 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max) -> 
                    ConstArray("shift", "int32_t", q.shift), ConstArray("round", "int32_t", q.round)),
         scratch_bytes=plane_h * plane_w * 2,
         macs=y.num_elements * fh * fw,
+        # channel-planar: input channel c is read whole (into the plane) before output channel c is
+        # written, and with one output channel per input channel those are the same bytes
+        in_place=out_c == x.shape[3],
     )
