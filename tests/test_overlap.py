@@ -1,6 +1,7 @@
 """Output over input: the lead of ops/_overlap.py against a byte-by-byte simulation of the
 kernels' access order, and end-to-end models whose planner used the overlap, bit-exact with TFLM."""
 import itertools
+import shutil
 
 import numpy as np
 import pytest
@@ -244,3 +245,21 @@ def test_separable_chain_overlaps_and_stays_bit_exact(tmp_path, kernels):
     else:                          # the channel-planar depthwise runs in place, the convs lead
         assert sum(len(b["tensors"]) == 2 for b in report["buffers"]) == 2, report["buffers"]
         assert overlapped_pairs(report)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
+                    reason="arm-none-eabi-gcc and qemu-system-arm are needed (make setup installs them)")
+def test_resnet8_on_the_emulated_m7_is_bit_exact_in_the_overlapped_arena(tmp_path):
+    from conftest import mlperf_model
+    from tinyattend.boards import load_board
+    from tinyattend.pipeline import write_project
+    from tinyattend.run.bench import bench
+    board = load_board("cortex-m7")
+    report = write_project(tmp_path, mlperf_model("pretrainedResnet_quant").read_bytes(), board, kernels="auto",
+                           optimize="balanced", model_name="pretrainedResnet_quant", measure_tflm_arena=False)
+    assert overlapped_pairs(report)
+    result = bench(tmp_path, board, timeout=300)
+    assert result["bit_exact"], result.get("bit_exact_error")
+    # issue 7: peak RAM (arena + stack) at most 0.7x TFLM's arena for this model (54,996 B)
+    assert result["peak_ram_bytes"] <= 0.7 * 54_996, result["peak_ram_bytes"]
