@@ -14,7 +14,7 @@ the lead below the input, and keeps whichever set of fused pairs plans smallest.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .liveness import ALIGNMENT, LiveRange, align
 
@@ -147,7 +147,9 @@ def _best_over_orders(ranges: list[LiveRange], fused: frozenset) -> tuple[dict, 
 
 def plan_arena(ranges: list[LiveRange]) -> ArenaPlan:
     pairs = sorted(r.buffer for r in ranges if r.leads is not None)
-    best = None
+    # Greedy is not monotonic: keep the plan that ignores every overlap as a candidate too,
+    # so allowing overlaps never makes the arena larger.
+    best = _best_over_orders([replace(r, leads=None) for r in ranges], frozenset())
     for start in (frozenset(), frozenset(pairs)):
         fused = start
         current = _best_over_orders(ranges, fused)
