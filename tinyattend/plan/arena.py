@@ -10,7 +10,8 @@ the last time, see liveness.py) may overlap it if it starts at least `lead`
 bytes below it. First-fit alone rarely finds that arrangement -- it places the
 input without knowing an output will want to sit just below it -- so the search
 also tries fusing chosen (output, input) pairs into one block, the output exactly
-the lead below the input, and keeps whichever set of fused pairs plans smallest.
+the lead below the input, and keeps whichever set of fused pairs plans smallest
+(or the plan without any overlap, if none is smaller).
 """
 from __future__ import annotations
 
@@ -30,14 +31,10 @@ class ArenaPlan:
         live buffers' bytes, so an output overlapping its input counts once."""
         spans = sorted((self.offsets[r.buffer], self.offsets[r.buffer] + r.size)
                        for r in self.ranges if r.first <= position <= r.last)
-        used, reach = 0, None
+        used, reach = 0, 0
         for start, end in spans:
-            if reach is None or start >= reach:
-                used += end - start
-                reach = end
-            elif end > reach:
-                used += end - reach
-                reach = end
+            used += max(0, end - max(start, reach))
+            reach = max(reach, end)
         return used
 
 
@@ -45,16 +42,6 @@ def planned_lead(r: LiveRange) -> int:
     """The lead the planner keeps for r over r.leads[0]: the kernel's, rounded up so that
     offsets stay ALIGNMENT-aligned, and never more than r's size (then they just touch)."""
     return min(align(r.leads[1], ALIGNMENT), r.size)
-
-
-def allowed_overlap(a: LiveRange, b: LiveRange) -> int | None:
-    """If a may overlap b (or b a): the lead the lower one (the output) needs, else None.
-    Only meaningful for buffers alive together."""
-    if a.leads is not None and a.leads[0] == b.buffer:
-        return a.leads[1]
-    if b.leads is not None and b.leads[0] == a.buffer:
-        return b.leads[1]
-    return None
 
 
 def _forbidden(buf: LiveRange, other: LiveRange, at: int) -> tuple[int, int]:
@@ -73,12 +60,13 @@ def _blocks(ranges: list[LiveRange], fused: frozenset) -> list[list[tuple[int, L
     by_name = {r.buffer: r for r in ranges}
     below = {r.leads[0]: r for r in ranges if r.buffer in fused and r.leads and r.leads[0] in by_name}
     above = {r.buffer: by_name[r.leads[0]] for r in below.values()}
-    blocks = []
+    blocks, seen = [], set()
     for r in ranges:
         if r.buffer in above:
             continue                      # placed with the block of the buffer it leads
         block, rel, cursor = [], 0, r
-        while True:
+        while cursor.buffer not in seen:
+            seen.add(cursor.buffer)
             block.append((rel, cursor))
             if cursor.buffer not in below:
                 break
@@ -86,6 +74,8 @@ def _blocks(ranges: list[LiveRange], fused: frozenset) -> list[list[tuple[int, L
             rel -= planned_lead(cursor)
         low = min(offset for offset, _ in block)
         blocks.append([(offset - low, member) for offset, member in block])
+    # (a cycle of leads cannot come from a graph; should one be given, place its members alone)
+    blocks += [[(0, r)] for r in ranges if r.buffer not in seen]
     return blocks
 
 

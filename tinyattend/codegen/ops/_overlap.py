@@ -1,6 +1,8 @@
 """How far a raster-order kernel's output must start below its input to overlap it safely.
 
-A raster-order kernel (our portable and fast CONV_2D, the portable DEPTHWISE_CONV_2D)
+A raster-order kernel (our portable and fast CONV_2D, the portable DEPTHWISE_CONV_2D;
+not the fast DEPTHWISE_CONV_2D, which works channel plane by channel plane and runs
+in place instead, and not CMSIS-NN's, whose order is not ours to rely on)
 produces output pixels in increasing p = (n*out_h + y)*out_w + x order and writes
 pixel p's C_out bytes only while it still reads input for pixels >= p (the portable
 kernels write channel oc of pixel p, then read pixel p's field again for oc + 1; the
@@ -38,6 +40,10 @@ gaps (bytes between the fields of a strided 1x1 conv, say), so (2) is exact for
 "pixel p's bytes must not meet any byte a pixel >= p reads" and at most a few
 bytes pessimistic for the portable kernels' per-channel order, whose last byte of
 pixel p is written after pixel p's last read (tests/test_overlap.py simulates both).
+
+A kernel rewrite must keep this order (and must not declare input and output
+`restrict`), or drop its `overlap=`: tests/test_overlap.py's residual models
+fail bit-exactness when the output clobbers input still to be read.
 """
 from __future__ import annotations
 
