@@ -9,14 +9,15 @@ from tinyattend.boards import load_board
 from tinyattend.codegen.generate import generate
 from tinyattend.codegen.lowering import Target
 from tinyattend.ir.tflite_reader import read_tflite
-from tinyattend.plan.arena import lower_bound, plan_arena
+from tinyattend.plan.arena import collisions, lower_bound, plan_arena
 from tinyattend.plan.liveness import ALIGNMENT, LiveRange
 
 
 def assert_no_collision(plan) -> int:
     """Every two buffers alive together are apart, or one is an output that may lead the other
-    (its input, dying at the op that writes it) and starts at least the lead below it.
-    Returns how many such overlaps the plan uses."""
+    (its input, dying at the op that writes it) and starts at least the lead below it; pinned
+    ranges sit where pinned. Returns how many overlaps the plan uses."""
+    assert not collisions(plan.ranges, plan.offsets)
     overlaps = 0
     for a, b in itertools.combinations(plan.ranges, 2):
         alive_together = a.first <= b.last and b.first <= a.last
@@ -76,6 +77,32 @@ def test_lead_is_rounded_up_to_the_alignment_and_no_overlap_stays_allowed():
     assert assert_no_collision(plan) == 0 and plan.size == 256 + 512 == lower_bound(ranges)
 
 
+def test_smaller_in_place_output_frees_the_rest_of_the_buffer(tmp_path):
+    # a stride-2 depthwise (fast kernel: in place) leaves a quarter of its input's buffer in use
+    from op_harness import int8_tflite
+
+    def build(tf):
+        inputs = tf.keras.Input(shape=(16, 16, 8), batch_size=1)
+        x = tf.keras.layers.Conv2D(8, 1)(inputs)
+        x = tf.keras.layers.DepthwiseConv2D(3, strides=2, padding="same")(x)
+        return tf.keras.Model(inputs, tf.keras.layers.Conv2D(32, 1)(x))
+
+    graph = read_tflite(int8_tflite(build, [(1, 16, 16, 8)]), "dw")
+    generated = generate(graph, Target(load_board("cortex-m7"), kernels="fast"), "dw")
+    by_name = {r.buffer: r for r in generated.plan.ranges}
+    tails = [r for r in generated.plan.ranges if r.pinned]
+    assert len(tails) == 1
+    tail, head = tails[0], by_name[tails[0].pinned[0]]
+    assert (head.size, tail.size, tail.pinned[1]) == (512, 1536, 512)
+    assert tail.last == head.first + 1 and head.last == tail.last + 1   # freed once the depthwise ran
+    assert_no_collision(generated.plan)
+    # the last conv's output reuses the freed bytes while the depthwise output is still live
+    out = next(r for r in generated.plan.ranges if r.first == head.last and r.tensors)
+    offsets = generated.plan.offsets
+    assert offsets[out.buffer] < offsets[tail.buffer] + tail.size and offsets[tail.buffer] < offsets[out.buffer] + out.size
+    assert generated.plan.size == lower_bound(list(generated.plan.ranges))
+
+
 def chain(n: int, lead: int) -> list[LiveRange]:
     return [LiveRange(f"t{i}", 1024, i - 1, i, (i,), leads=(f"t{i - 1}", lead) if i else None) for i in range(n)]
 
@@ -92,7 +119,7 @@ def test_chain_of_overlaps_drifts_down_until_ping_pong_is_smaller():
 def test_random_plans_respect_leads():
     import numpy as np
     rng = np.random.default_rng(3)
-    for _ in range(40):
+    for _ in range(100):
         ranges, live = [], []
         for position in range(12):
             dying = [r for r in live if r.last == position]
@@ -102,6 +129,12 @@ def test_random_plans_respect_leads():
                 source = dying[int(rng.integers(len(dying)))]
                 leads = (source.buffer, int(rng.integers(-50, size + 50)))
             r = LiveRange(f"t{position}", size, position, position + int(rng.integers(1, 4)), (position,), leads)
+            if size > ALIGNMENT and r.last > position + 1 and rng.random() < 0.3:
+                # an in-place op at position + 1 leaves a smaller tensor: the rest is a pinned tail
+                kept = ALIGNMENT * int(rng.integers(1, size // ALIGNMENT))
+                r = LiveRange(r.buffer, kept, r.first, r.last, r.tensors, leads)
+                ranges.append(LiveRange(f"t{position}_tail", size - kept, position, position + 1, (),
+                                        (leads[0], leads[1] - kept) if leads else None, pinned=(r.buffer, kept)))
             ranges.append(r)
             live.append(r)
             if rng.random() < 0.3:

@@ -40,8 +40,26 @@ class ArenaPlan:
 
 def planned_lead(r: LiveRange) -> int:
     """The lead the planner keeps for r over r.leads[0]: the kernel's, rounded up so that
-    offsets stay ALIGNMENT-aligned, and never more than r's size (then they just touch)."""
-    return min(align(r.leads[1], ALIGNMENT), r.size)
+    offsets stay ALIGNMENT-aligned."""
+    return align(r.leads[1], ALIGNMENT)
+
+
+def collisions(ranges, offsets: dict) -> list[str]:
+    """Every pair of buffers alive together whose bytes meet, other than an output over the
+    input it leads, placed at least the lead below it (and pinned ranges where pinned)."""
+    problems = []
+    for i, a in enumerate(ranges):
+        if a.pinned is not None and offsets[a.buffer] != offsets[a.pinned[0]] + a.pinned[1]:
+            problems.append(f"{a.buffer} is not {a.pinned[1]} bytes above {a.pinned[0]}")
+        for b in ranges[i + 1:]:
+            oa, ob = offsets[a.buffer], offsets[b.buffer]
+            if not a.overlaps_in_time(b) or oa + a.size <= ob or ob + b.size <= oa:
+                continue
+            out, source = (a, b) if a.leads and a.leads[0] == b.buffer else (b, a)
+            if not (out.leads and out.leads[0] == source.buffer and out.first == source.last
+                    and offsets[out.buffer] <= offsets[source.buffer] - out.leads[1]):
+                problems.append(f"{a.buffer} and {b.buffer} overlap while both are alive")
+    return problems
 
 
 def _forbidden(buf: LiveRange, other: LiveRange, at: int) -> tuple[int, int]:
@@ -55,23 +73,31 @@ def _forbidden(buf: LiveRange, other: LiveRange, at: int) -> tuple[int, int]:
 
 def _blocks(ranges: list[LiveRange], fused: frozenset) -> list[list[tuple[int, LiveRange]]]:
     """Group the ranges into blocks placed as one: a fused output sits exactly its lead
-    below its input (chains of fused pairs make one block). Each block is a list of
-    (offset within the block, range), offsets >= 0."""
+    below its input, a pinned range where it is pinned (each range has at most one such
+    parent, so a block is a tree). Each block is a list of (offset within the block, range),
+    offsets >= 0."""
     by_name = {r.buffer: r for r in ranges}
-    below = {r.leads[0]: r for r in ranges if r.buffer in fused and r.leads and r.leads[0] in by_name}
-    above = {r.buffer: by_name[r.leads[0]] for r in below.values()}
+    parent: dict[str, tuple[str, int]] = {}      # range -> (range it is placed against, offset)
+    for r in ranges:
+        if r.pinned is not None and r.pinned[0] in by_name:
+            parent[r.buffer] = r.pinned
+        elif r.buffer in fused and r.leads is not None and r.leads[0] in by_name:
+            parent[r.buffer] = (r.leads[0], -planned_lead(r))
+    children: dict[str, list[tuple[str, int]]] = {}
+    for name, (above, offset) in parent.items():
+        children.setdefault(above, []).append((name, offset))
     blocks, seen = [], set()
     for r in ranges:
-        if r.buffer in above:
-            continue                      # placed with the block of the buffer it leads
-        block, rel, cursor = [], 0, r
-        while cursor.buffer not in seen:
-            seen.add(cursor.buffer)
-            block.append((rel, cursor))
-            if cursor.buffer not in below:
-                break
-            cursor = below[cursor.buffer]
-            rel -= planned_lead(cursor)
+        if r.buffer in parent:
+            continue                      # placed with the block of its parent
+        block, stack = [], [(r.buffer, 0)]
+        while stack:
+            name, rel = stack.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            block.append((rel, by_name[name]))
+            stack += [(child, rel + offset) for child, offset in children.get(name, [])]
         low = min(offset for offset, _ in block)
         blocks.append([(offset - low, member) for offset, member in block])
     # (a cycle of leads cannot come from a graph; should one be given, place its members alone)
@@ -136,7 +162,7 @@ def _best_over_orders(ranges: list[LiveRange], fused: frozenset) -> tuple[dict, 
 
 
 def plan_arena(ranges: list[LiveRange]) -> ArenaPlan:
-    pairs = sorted(r.buffer for r in ranges if r.leads is not None)
+    pairs = sorted(r.buffer for r in ranges if r.leads is not None and r.pinned is None)
     # Greedy is not monotonic: keep the plan that ignores every overlap as a candidate too,
     # so allowing overlaps never makes the arena larger.
     best = _best_over_orders([replace(r, leads=None) for r in ranges], frozenset())
@@ -152,6 +178,8 @@ def plan_arena(ranges: list[LiveRange]) -> ArenaPlan:
         if best is None or current[1] < best[1]:
             best = current
     offsets, size = best
+    if collisions(ranges, offsets):       # cannot happen; if it did, give up every overlap
+        offsets, size = _best_over_orders([replace(r, leads=None) for r in ranges], frozenset())
     return ArenaPlan(offsets=offsets, size=size, ranges=tuple(ranges))
 
 
@@ -165,9 +193,11 @@ def lower_bound(ranges: list[LiveRange]) -> int:
         live = [r for r in ranges if r.first <= p <= r.last]
         total = sum(r.size for r in live)
         for r in live:
-            source = by_name.get(r.leads[0]) if r.leads else None
+            source = by_name.get(r.leads[0]) if r.leads and r.pinned is None else None
             if source is not None and source.first <= p <= source.last:
-                together = max(r.size, max(r.leads[1], 0) + source.size)
-                total -= max(0, r.size + source.size - together)
+                # the output's whole tensor: its buffer and the tails pinned to it (their lead is its own)
+                out = r.size + sum(t.size for t in live if t.pinned is not None and t.pinned[0] == r.buffer)
+                together = max(out, max(r.leads[1], 0) + source.size)
+                total -= max(0, out + source.size - together)
         best = max(best, total)
     return best
