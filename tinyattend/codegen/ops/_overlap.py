@@ -35,11 +35,12 @@ needed), and so is an output that does not overlap the input at all. For a
 pixel: D = (in_w + 2) * C, a little over one input row. D may be negative (the
 output may then start above the input, when the first rows are never read).
 
-Requiring the whole output pixel below the lowest byte still needed ignores
-gaps (bytes between the fields of a strided 1x1 conv, say), so (2) is exact for
-"pixel p's bytes must not meet any byte a pixel >= p reads" and at most a few
-bytes pessimistic for the portable kernels' per-channel order, whose last byte of
-pixel p is written after pixel p's last read (tests/test_overlap.py simulates both).
+(2) is tight for the rule "pixel p's bytes must not meet a byte any pixel >= p
+reads": with D - 1 the last byte of the pixel that sets the maximum lands on such
+a byte. It does not try to fit writes into the gaps between fields (the columns a
+strided 1x1 conv skips, say), and for the portable kernels' per-channel order,
+which writes pixel p's last byte after pixel p's last read, it can be one byte
+more than needed (tests/test_overlap.py simulates both kernels' orders).
 
 A kernel rewrite must keep this order (and must not declare input and output
 `restrict`), or drop its `overlap=`: tests/test_overlap.py's residual models
