@@ -22,6 +22,17 @@
         (acc) = ta_smlad(ta_sxtb16_ror8(wb), x57, (acc));   \
     } while (0)
 
+/* One step: eight inputs (the words lo, hi) into the four channels' sums. */
+#define TA_FC_STEP(lo, hi)                                                      \
+    do {                                                                        \
+        const int32_t x02 = ta_sxtb16(lo), x13 = ta_sxtb16_ror8(lo);            \
+        const int32_t x46 = ta_sxtb16(hi), x57 = ta_sxtb16_ror8(hi);            \
+        TA_FC_CHANNEL(a0);                                                      \
+        TA_FC_CHANNEL(a1);                                                      \
+        TA_FC_CHANNEL(a2);                                                      \
+        TA_FC_CHANNEL(a3);                                                      \
+    } while (0)
+
 /* Requantize and store the n (1..4) outputs of one pass; `c` indexes the
  * constants (channel o, or 0 when one set serves every channel). */
 static void store_outputs(const ta_fully_connected_fast_params *p, const int32_t *acc, int32_t n, int32_t c,
@@ -60,21 +71,11 @@ ta_status ta_fully_connected_s8_fast(const ta_fully_connected_fast_params *p, co
             for (int32_t g = 0; g < full; ++g) {
                 const int32_t lo = ta_load32(x), hi = ta_load32(x + 4);
                 x += 8;
-                const int32_t x02 = ta_sxtb16(lo), x13 = ta_sxtb16_ror8(lo);
-                const int32_t x46 = ta_sxtb16(hi), x57 = ta_sxtb16_ror8(hi);
-                TA_FC_CHANNEL(a0);
-                TA_FC_CHANNEL(a1);
-                TA_FC_CHANNEL(a2);
-                TA_FC_CHANNEL(a3);
+                TA_FC_STEP(lo, hi);
             }
             if (tail) {
                 const int32_t lo = ta_load32(last), hi = ta_load32(last + 4);
-                const int32_t x02 = ta_sxtb16(lo), x13 = ta_sxtb16_ror8(lo);
-                const int32_t x46 = ta_sxtb16(hi), x57 = ta_sxtb16_ror8(hi);
-                TA_FC_CHANNEL(a0);
-                TA_FC_CHANNEL(a1);
-                TA_FC_CHANNEL(a2);
-                TA_FC_CHANNEL(a3);
+                TA_FC_STEP(lo, hi);
             }
             const int32_t acc[4] = {a0, a1, a2, a3};
             store_outputs(p, acc, out_d - o < 4 ? out_d - o : 4, o * step, step, out + o);
