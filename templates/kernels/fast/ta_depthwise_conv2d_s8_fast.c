@@ -1,8 +1,62 @@
 /* DEPTHWISE_CONV_2D int8, fast form (see the header). Bit-exact with TFLM:
  * padding holds the input zero point and the bias absorbs the input offset,
- * so every tap contributes w * x_raw; requantization is ta_requantize_fast. */
+ * so every tap contributes w * x_raw. Weights and bias come doubled, so the
+ * accumulator is the 2 * acc that ta_requantize_fast would form, and the
+ * requantization is
+ *   x = SMMLAR(2 * acc, multiplier, round);  x += (2 * acc) >> 31;  x >>= e
+ * i.e. ta_requantize_fast with its rounding constant folded into the multiply
+ * (SMMLAR adds round * 2^32 before rounding, which adds exactly round) and the
+ * sign of x taken from the accumulator: they differ only when x == 0, and
+ * (round - 1) >> e == round >> e because round = 2^(e-1) + offset * 2^e. */
 #include "ta_depthwise_conv2d_s8_fast.h"
 #include "ta_dsp.h"
+
+#if TA_HAVE_DSP
+/* acc + lo(a) * hi(b). */
+TA_INLINE int32_t dw_smlabt(int32_t a, int32_t b, int32_t acc) { return __smlabt(a, b, acc); }
+/* acc + (a * b + 2^31) / 2^32, rounded on the 64-bit sum acc * 2^32 + a * b. */
+TA_INLINE int32_t dw_smmlar(int32_t a, int32_t b, int32_t acc) {
+    int32_t result;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(result) : "r"(a), "r"(b), "r"(acc));
+    return result;
+}
+TA_INLINE int32_t dw_ssat8(int32_t x) { return __ssat(x, 8); }
+/* Two words at ptr (word aligned), then ptr += bytes: one post-indexed LDRD. */
+#define DW_LOAD_PAIR_INC(ptr, lo, hi, bytes)                                              \
+    __asm__("ldrd %0, %1, [%2], #" #bytes : "=r"(lo), "=r"(hi), "+r"(ptr)                   \
+            : "m"(*(const ta_pair *)(const void *)(ptr)))
+#else
+TA_INLINE int32_t dw_smlabt(int32_t a, int32_t b, int32_t acc) {
+    return (int32_t)((uint32_t)acc + (uint32_t)(ta_lo16(a) * ta_hi16(b)));
+}
+TA_INLINE int32_t dw_smmlar(int32_t a, int32_t b, int32_t acc) {
+    return (int32_t)(((int64_t)acc * 4294967296LL + (int64_t)a * (int64_t)b + (1LL << 31)) >> 32);
+}
+TA_INLINE int32_t dw_ssat8(int32_t x) { return x < -128 ? -128 : (x > 127 ? 127 : x); }
+#define DW_LOAD_PAIR_INC(ptr, lo, hi, bytes)                                              \
+    do {                                                                                  \
+        (lo) = ta_load32(ptr);                                                            \
+        (hi) = ta_load32((const int8_t *)(const void *)(ptr) + 4);                       \
+        (ptr) = (const int16_t *)(const void *)((const int8_t *)(const void *)(ptr) + (bytes)); \
+    } while (0)
+#endif
+
+/* Per output channel constants (see the header). */
+typedef struct {
+    int32_t bias, multiplier, round, right;
+} dw_channel;
+
+TA_INLINE int32_t requantize(int32_t acc2, const dw_channel *k) {
+    int32_t x = dw_smmlar(acc2, k->multiplier, k->round);
+    x += acc2 >> 31;
+    return x >> k->right;
+}
+
+/* full: act range is the whole int8 range (a constant at every call, so it folds away). */
+TA_INLINE int8_t finish(int32_t acc2, const dw_channel *k, int full, int32_t lo, int32_t hi) {
+    const int32_t y = requantize(acc2, k);
+    return (int8_t)(full ? dw_ssat8(y) : ta_clamp_s8(y, lo, hi));
+}
 
 /* The plane's border (everything outside the image) holds the input zero
  * point; it is the same for every channel, so it is written once per layer. */
@@ -45,94 +99,108 @@ static void fill_interior(const ta_depthwise_fast_params *p, const int8_t *input
     }
 }
 
-TA_INLINE int8_t finish(int32_t acc, int32_t mult, int32_t right, int32_t round, int32_t lo, int32_t hi) {
-    return (int8_t)ta_clamp_s8(ta_requantize_fast(acc, mult, right, round), lo, hi);
-}
-
-/* 3x3, stride 1 or 2: two outputs per step. Per row, with P0 = (x0,x1),
- * P1 = (x2,x3) and the weight words W01 = (w0,w1), W2 = (w2, 0):
- *   stride 1: out0 += P0.W01 + x2*w2            out1 += (x1,x2).W01 + x3*w2
- *   stride 2: out0 += P0.W01 + x2*w2            out1 += P1.W01 + x4*w2
+/* 3x3, two outputs per step. Per plane row, with P01 = (x0,x1), P23 = (x2,x3),
+ * P45 = (x4,x5) and the weight words W01 = (w0,w1), W12 = (w1,w2):
+ *   stride 1: out0 += P01.W01 + lo(P23)*hi(W12)   out1 += hi(P01)*lo(W01) + P23.W12
+ *   stride 2: out0 += P01.W01 + lo(P23)*hi(W12)   out1 += P23.W01 + lo(P45)*hi(W12)
  * The rows are written out by hand: a loop over them keeps arrays on the stack. */
-#define TA_DW_ROW_S1(r, w01, w2)                                         \
-    do {                                                                 \
-        const int32_t p0 = ta_load32(r), p1 = ta_load32((r) + 2);        \
-        a0 = ta_smlabb(p1, (w2), ta_smlad(p0, (w01), a0));               \
-        a1 = ta_smlatb(p1, (w2), ta_smlad(ta_load32((r) + 1), (w01), a1)); \
+#define DW_ROW_S1(r, w01, w12)                                   \
+    do {                                                         \
+        int32_t p01, p23;                                        \
+        DW_LOAD_PAIR_INC(r, p01, p23, 4);                        \
+        a0 = dw_smlabt(p23, (w12), ta_smlad(p01, (w01), a0));    \
+        a1 = ta_smlad(p23, (w12), ta_smlatb(p01, (w01), a1));    \
     } while (0)
-#define TA_DW_ROW_S2(r, w01, w2)                                         \
-    do {                                                                 \
-        const int32_t p1 = ta_load32((r) + 2);                           \
-        a0 = ta_smlabb(p1, (w2), ta_smlad(ta_load32(r), (w01), a0));     \
-        a1 = ta_smlabb(ta_load32((r) + 4), (w2), ta_smlad(p1, (w01), a1)); \
+#define DW_ROW_S2(r, w01, w12)                                   \
+    do {                                                         \
+        int32_t p01, p23;                                        \
+        const int32_t p45 = ta_load32((r) + 4);                  \
+        DW_LOAD_PAIR_INC(r, p01, p23, 8);                        \
+        a0 = dw_smlabt(p23, (w12), ta_smlad(p01, (w01), a0));    \
+        a1 = dw_smlabt(p45, (w12), ta_smlad(p23, (w01), a1));    \
     } while (0)
+#define DW_ROW_ONE(r, w01, w12) (a0 = dw_smlabt(ta_load32((r) + 2), (w12), ta_smlad(ta_load32(r), (w01), a0)))
 
-static void channel_3x3(const ta_depthwise_fast_params *p, const int16_t *plane, const int32_t *w, int32_t oc,
-                        int8_t *output) {
-    const int32_t out_w = p->output.w, out_c = p->output.c, pw = p->plane_w;
-    const int32_t sh = p->stride_h, sw = p->stride_w;
-    const int32_t w01a = w[0], w2a = w[1], w01b = w[2], w2b = w[3], w01c = w[4], w2c = w[5];
-    const int32_t bias = p->bias[oc], mult = p->multiplier[oc], right = p->shift[oc], round = p->round[oc];
-    const int32_t lo = p->act_min, hi = p->act_max;
+TA_INLINE void channel_3x3(const ta_depthwise_fast_params *p, const int16_t *plane, const int32_t *w,
+                           const dw_channel *k, int8_t *output, int stride2, int full) {
+    const int32_t out_w = p->output.w, out_h = p->output.h, out_c = p->output.c, pw = p->plane_w;
+    const int32_t row_step = p->stride_h * pw;
+    const int32_t w01a = w[0], w12a = w[1], w01b = w[2], w12b = w[3], w01c = w[4], w12c = w[5];
+    const int32_t bias = k->bias, lo = p->act_min, hi = p->act_max;
     const int32_t pairs = out_w >> 1;
-    for (int32_t oy = 0; oy < p->output.h; ++oy) {
-        const int16_t *x = plane + oy * sh * pw;
-        int8_t *out = output + (size_t)oy * out_w * out_c + oc;
-        if (sw == 1) {
-            for (int32_t i = 0; i < pairs; ++i, x += 2) {
-                int32_t a0 = bias, a1 = bias;
-                TA_DW_ROW_S1(x, w01a, w2a);
-                TA_DW_ROW_S1(x + pw, w01b, w2b);
-                TA_DW_ROW_S1(x + 2 * pw, w01c, w2c);
-                out[0] = finish(a0, mult, right, round, lo, hi);
-                out[out_c] = finish(a1, mult, right, round, lo, hi);
-                out += 2 * out_c;
+    const int16_t *x = plane;
+    for (int32_t oy = 0; oy < out_h; ++oy, x += row_step) {
+        const int16_t *r0 = x, *r1 = x + pw, *r2 = x + 2 * pw;
+        int8_t *out = output + (size_t)oy * out_w * out_c;
+        for (int32_t i = pairs; i > 0; --i) {
+            int32_t a0 = bias, a1 = bias;
+            if (stride2) {
+                DW_ROW_S2(r0, w01a, w12a);
+                DW_ROW_S2(r1, w01b, w12b);
+                DW_ROW_S2(r2, w01c, w12c);
+            } else {
+                DW_ROW_S1(r0, w01a, w12a);
+                DW_ROW_S1(r1, w01b, w12b);
+                DW_ROW_S1(r2, w01c, w12c);
             }
-        } else {
-            for (int32_t i = 0; i < pairs; ++i, x += 4) {
-                int32_t a0 = bias, a1 = bias;
-                TA_DW_ROW_S2(x, w01a, w2a);
-                TA_DW_ROW_S2(x + pw, w01b, w2b);
-                TA_DW_ROW_S2(x + 2 * pw, w01c, w2c);
-                out[0] = finish(a0, mult, right, round, lo, hi);
-                out[out_c] = finish(a1, mult, right, round, lo, hi);
-                out += 2 * out_c;
-            }
+            out[0] = finish(a0, k, full, lo, hi);
+            out[out_c] = finish(a1, k, full, lo, hi);
+            out += 2 * out_c;
         }
         if (out_w & 1) {
             int32_t a0 = bias;
-            a0 = ta_smlabb(x[2], w2a, ta_smlad(ta_load32(x), w01a, a0));
-            a0 = ta_smlabb(x[pw + 2], w2b, ta_smlad(ta_load32(x + pw), w01b, a0));
-            a0 = ta_smlabb(x[2 * pw + 2], w2c, ta_smlad(ta_load32(x + 2 * pw), w01c, a0));
-            out[0] = finish(a0, mult, right, round, lo, hi);
+            DW_ROW_ONE(r0, w01a, w12a);
+            DW_ROW_ONE(r1, w01b, w12b);
+            DW_ROW_ONE(r2, w01c, w12c);
+            out[0] = finish(a0, k, full, lo, hi);
         }
     }
 }
 
 /* Any window and stride: one output at a time, one tap at a time. */
-static void channel_generic(const ta_depthwise_fast_params *p, const int16_t *plane, const int16_t *w, int32_t oc,
-                            int8_t *output) {
+static void channel_generic(const ta_depthwise_fast_params *p, const int16_t *plane, const int16_t *w,
+                            const dw_channel *k, int8_t *output) {
     const int32_t out_w = p->output.w, out_c = p->output.c, pw = p->plane_w;
-    const int32_t bias = p->bias[oc], mult = p->multiplier[oc], right = p->shift[oc], round = p->round[oc];
     for (int32_t oy = 0; oy < p->output.h; ++oy) {
         for (int32_t ox = 0; ox < out_w; ++ox) {
             const int16_t *x = plane + oy * p->stride_h * pw + ox * p->stride_w;
-            int32_t acc = bias;
+            int32_t acc = k->bias;
             for (int32_t ky = 0; ky < p->filter_h; ++ky) {
                 for (int32_t kx = 0; kx < p->filter_w; ++kx) {
                     acc = ta_smlabb(x[ky * pw + kx], w[ky * p->filter_w + kx], acc);
                 }
             }
-            output[((size_t)oy * out_w + ox) * out_c + oc] = finish(acc, mult, right, round, p->act_min, p->act_max);
+            output[((size_t)oy * out_w + ox) * out_c] = finish(acc, k, 0, p->act_min, p->act_max);
         }
+    }
+}
+
+static void channel(const ta_depthwise_fast_params *p, const int16_t *plane, const void *weights, int32_t oc,
+                    int8_t *output) {
+    const dw_channel *k = (const dw_channel *)(const void *)(p->channel + 4 * oc);
+    output += oc;
+    if (!p->taps3x3) {
+        const int32_t per_channel = (p->filter_h * p->filter_w + 1) & ~1;
+        channel_generic(p, plane, (const int16_t *)weights + per_channel * oc, k, output);
+        return;
+    }
+    const int32_t *w = (const int32_t *)weights + 6 * oc;
+    if (p->stride_w == 2) {
+        if (p->full_range) {
+            channel_3x3(p, plane, w, k, output, 1, 1);
+        } else {
+            channel_3x3(p, plane, w, k, output, 1, 0);
+        }
+    } else if (p->full_range) {
+        channel_3x3(p, plane, w, k, output, 0, 1);
+    } else {
+        channel_3x3(p, plane, w, k, output, 0, 0);
     }
 }
 
 ta_status ta_depthwise_conv2d_s8_fast(const ta_depthwise_fast_params *p, const int8_t *input,
                                       const void *weights, int8_t *output, int16_t *scratch) {
     const int32_t in_c = p->input.c, mult = p->depth_multiplier;
-    const int32_t taps = p->filter_h * p->filter_w;
-    const int32_t generic_stride = (taps + 1) & ~1;
     for (int32_t b = 0; b < p->output.n; ++b) {
         const int8_t *in = input + (size_t)b * p->input.h * p->input.w * in_c;
         int8_t *out = output + (size_t)b * p->output.h * p->output.w * p->output.c;
@@ -140,12 +208,7 @@ ta_status ta_depthwise_conv2d_s8_fast(const ta_depthwise_fast_params *p, const i
         for (int32_t c = 0; c < in_c; ++c) {
             fill_interior(p, in, c, scratch);
             for (int32_t m = 0; m < mult; ++m) {
-                const int32_t oc = c * mult + m;
-                if (p->taps3x3) {
-                    channel_3x3(p, scratch, (const int32_t *)weights + 6 * oc, oc, out);
-                } else {
-                    channel_generic(p, scratch, (const int16_t *)weights + generic_stride * oc, oc, out);
-                }
+                channel(p, scratch, weights, c * mult + m, out);
             }
         }
     }

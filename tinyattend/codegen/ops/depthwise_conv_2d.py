@@ -59,7 +59,9 @@ def lower(op, graph, target) -> KernelCall:
 
 def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max) -> KernelCall | None:
     """Per-channel int16 planes (templates/kernels/fast/ta_depthwise_conv2d_s8_fast.c), or None
-    when the short requantization cannot be proven exact (then the portable kernel runs)."""
+    when the short requantization cannot be proven exact (then the portable kernel runs).
+    Weights and folded bias are doubled (the kernel accumulates 2 * acc, which the exactness
+    proof keeps below 2^31); scratch is one padded int16 plane."""
     x, w, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
     _, fh, fw, out_c = w.shape
     o = op.options
@@ -74,16 +76,19 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max) -> 
     plane_h = (out_h - 1) * sh + fh
     plane_w = ((out_w + 1) * sw + fw + 2 + 1) // 2 * 2
     taps3x3 = fh == 3 and fw == 3 and sw in (1, 2)
+    doubled = 2 * taps
     if taps3x3:
-        k = taps.reshape(out_c, 3, 3)
-        pair = (k[:, :, 0] & 0xFFFF) | (k[:, :, 1] << 16)                # (w0, w1) as int16 halves
-        words = np.stack([pair, k[:, :, 2]], axis=2).reshape(out_c, 6)
+        k = doubled.reshape(out_c, 3, 3)
+        w01 = (k[:, :, 0] & 0xFFFF) | (k[:, :, 1] << 16)                # (w0, w1) as int16 halves
+        w12 = (k[:, :, 1] & 0xFFFF) | (k[:, :, 2] << 16)                # (w1, w2)
+        words = np.stack([w01, w12], axis=2).reshape(out_c, 6) & 0xFFFFFFFF
         weights = ConstArray("weights", "int32_t", to_int32(np.where(words >= 1 << 31, words - (1 << 32), words), "weights"))
     else:
         per = (fh * fw + 1) // 2 * 2
         padded = np.zeros((out_c, per), np.int64)
-        padded[:, :fh * fw] = taps
+        padded[:, :fh * fw] = doubled
         weights = ConstArray("weights", "int16_t", padded.astype(np.int16).ravel())
+    channel = np.stack([2 * q.bias.astype(np.int64), q.multiplier, q.round, q.shift], axis=1)
     return KernelCall(
         function="ta_depthwise_conv2d_s8_fast",
         sources=("fast/ta_depthwise_conv2d_s8_fast.c", "fast/ta_depthwise_conv2d_s8_fast.h", "fast/ta_dsp.h"),
@@ -93,14 +98,12 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max) -> 
             ("filter_h", fh), ("filter_w", fw), ("depth_multiplier", out_c // x.shape[3]),
             ("stride_h", sh), ("stride_w", sw), ("pad_top", pad_top), ("pad_left", pad_left),
             ("plane_h", plane_h), ("plane_w", plane_w), ("input_zero_point", x.zero_point),
+            ("full_range", int(act_min == -128 and act_max == 127)),
             ("act_min", act_min), ("act_max", act_max), ("taps3x3", int(taps3x3)),
-            ("bias", ConstRef("bias")), ("multiplier", ConstRef("mult")), ("shift", ConstRef("shift")),
-            ("round", ConstRef("round")),
+            ("channel", ConstRef("channel")),
         ),
         args=(TensorArg(op.inputs[0]), ConstRef("weights"), TensorArg(op.outputs[0]), ScratchArg()),
-        constants=(weights,
-                   ConstArray("bias", "int32_t", q.bias), ConstArray("mult", "int32_t", q.multiplier),
-                   ConstArray("shift", "int32_t", q.shift), ConstArray("round", "int32_t", q.round)),
+        constants=(weights, ConstArray("channel", "int32_t", to_int32(channel.ravel(), "channel constants"))),
         scratch_bytes=plane_h * plane_w * 2,
         macs=y.num_elements * fh * fw,
     )
