@@ -126,7 +126,8 @@ TA_INLINE void channel_3x3(const ta_depthwise_fast_params *p, const int16_t *pla
     const int32_t out_w = p->output.w, out_h = p->output.h, out_c = p->output.c, pw = p->plane_w;
     const int32_t row_step = p->stride_h * pw;
     const int32_t w01a = w[0], w12a = w[1], w01b = w[2], w12b = w[3], w01c = w[4], w12c = w[5];
-    const int32_t bias = k->bias, lo = p->act_min, hi = p->act_max;
+    const dw_channel kk = *k;      /* a local copy: the byte stores could alias *k */
+    const int32_t bias = kk.bias, lo = p->act_min, hi = p->act_max;
     const int32_t pairs = out_w >> 1;
     const int16_t *x = plane;
     for (int32_t oy = 0; oy < out_h; ++oy, x += row_step) {
@@ -143,8 +144,8 @@ TA_INLINE void channel_3x3(const ta_depthwise_fast_params *p, const int16_t *pla
                 DW_ROW_S1(r1, w01b, w12b);
                 DW_ROW_S1(r2, w01c, w12c);
             }
-            out[0] = finish(a0, k, full, lo, hi);
-            out[out_c] = finish(a1, k, full, lo, hi);
+            out[0] = finish(a0, &kk, full, lo, hi);
+            out[out_c] = finish(a1, &kk, full, lo, hi);
             out += 2 * out_c;
         }
         if (out_w & 1) {
@@ -152,7 +153,7 @@ TA_INLINE void channel_3x3(const ta_depthwise_fast_params *p, const int16_t *pla
             DW_ROW_ONE(r0, w01a, w12a);
             DW_ROW_ONE(r1, w01b, w12b);
             DW_ROW_ONE(r2, w01c, w12c);
-            out[0] = finish(a0, k, full, lo, hi);
+            out[0] = finish(a0, &kk, full, lo, hi);
         }
     }
 }
