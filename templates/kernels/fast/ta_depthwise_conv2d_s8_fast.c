@@ -121,6 +121,188 @@ static void fill_interior(const ta_depthwise_fast_params *p, const int8_t *input
     } while (0)
 #define DW_ROW_ONE(r, w01, w12) (a0 = dw_smlabt(ta_load32((r) + 2), (w12), ta_smlad(ta_load32(r), (w01), a0)))
 
+#if TA_HAVE_DSP
+/* The whole 3x3 channel in assembly when the activation range is the full int8 range (GCC
+ * spills the 13 live values of the C loop). Per row: four outputs per step, then a pair and a
+ * single output for out_w % 4. ctx holds, as int32:
+ *   0-5: W01, W12 of the three weight rows, 6: bias, 7: multiplier, 8: round, 9: right,
+ *   10: out_c, 11: quads per row, 12: out_w % 4, 13: bytes from a row pointer's end to the
+ *   next row, 14: rows left (counted down here).
+ * 14 registers: three row pointers, out, ctx, a counter and eight temporaries.
+ *   stride 1, per plane row (x0..x5):  o0 += P01.W01 + lo(P23)hi(W12)   o1 += hi(P01)lo(W01) + P23.W12
+ *                                      o2 += P23.W01 + lo(P45)hi(W12)   o3 += hi(P23)lo(W01) + P45.W12
+ *   stride 2, per plane row (x0..x8):  o_j += P(4j).W01 + lo(P(4j+2))hi(W12) */
+enum { DW_K_BIAS = 24, DW_K_REQ = 28, DW_K_RIGHT = 36, DW_K_OUTC = 40 };
+#define DW_REQ(A)                                \
+    "smmlar %[p], %[" A "], %[wa], %[wb]\n\t"   \
+    "add %[p], %[p], %[" A "], asr #31\n\t"     \
+    "asr %[p], %[p], %[q]\n\t"                  \
+    "ssat %[p], #8, %[p]\n\t"                   \
+    "strb %[p], [%[out]]\n\t"                   \
+    "add %[out], %[out], %[a0]\n\t"
+/* Requantize a0 (and a1..a3 by `more`) and store them out_c apart. */
+#define DW_REQ_FIRST                             \
+    "ldrd %[wa], %[wb], [%[k], #28]\n\t"         \
+    "ldr %[q], [%[k], #36]\n\t"                  \
+    "smmlar %[p], %[a0], %[wa], %[wb]\n\t"       \
+    "add %[p], %[p], %[a0], asr #31\n\t"         \
+    "asr %[p], %[p], %[q]\n\t"                   \
+    "ssat %[p], #8, %[p]\n\t"                    \
+    "ldr %[a0], [%[k], #40]\n\t"                 \
+    "strb %[p], [%[out]]\n\t"                    \
+    "add %[out], %[out], %[a0]\n\t"
+#define DW_ROW_END                               \
+    "ldr %[n], [%[k], #52]\n\t"                  \
+    "add %[r0], %[r0], %[n]\n\t"                 \
+    "add %[r1], %[r1], %[n]\n\t"                 \
+    "add %[r2], %[r2], %[n]\n\t"                 \
+    "ldr %[n], [%[k], #56]\n\t"                  \
+    "subs %[n], %[n], #1\n\t"                    \
+    "str %[n], [%[k], #56]\n\t"                  \
+    "bne 1b\n\t"
+#define DW_OPERANDS                                                                            \
+    : [r0] "+r"(r0), [r1] "+r"(r1), [r2] "+r"(r2), [out] "+r"(out), [n] "=&r"(n),               \
+      [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [p] "=&r"(p), [q] "=&r"(q), \
+      [wa] "=&r"(wa), [wb] "=&r"(wb)                                                           \
+    : [k] "r"(ctx)                                                                             \
+    : "cc", "memory"
+/* One output from the row at R (not advanced); both strides. */
+#define DW_ONE_ROW(R, WOFF)                      \
+    "ldrd %[p], %[q], [%[" R "]]\n\t"            \
+    "ldrd %[wa], %[wb], [%[k], #" WOFF "]\n\t"   \
+    "smlad %[a0], %[p], %[wa], %[a0]\n\t"        \
+    "smlabt %[a0], %[q], %[wb], %[a0]\n\t"
+#define DW_ONE                                   \
+    "tst %[n], #1\n\t"                           \
+    "beq 5f\n\t"                                 \
+    "ldr %[a0], [%[k], #24]\n\t"                 \
+    DW_ONE_ROW("r0", "0") DW_ONE_ROW("r1", "8") DW_ONE_ROW("r2", "16") \
+    DW_REQ_FIRST                                 \
+    "5:\n\t"
+
+#define DW_Q1_ROW(R, WOFF)                       \
+    "ldrd %[p], %[q], [%[" R "]], #8\n\t"        \
+    "ldrd %[wa], %[wb], [%[k], #" WOFF "]\n\t"   \
+    "smlad %[a0], %[p], %[wa], %[a0]\n\t"        \
+    "smlabt %[a0], %[q], %[wb], %[a0]\n\t"       \
+    "smlatb %[a1], %[p], %[wa], %[a1]\n\t"       \
+    "smlad %[a1], %[q], %[wb], %[a1]\n\t"        \
+    "smlad %[a2], %[q], %[wa], %[a2]\n\t"        \
+    "smlatb %[a3], %[q], %[wa], %[a3]\n\t"       \
+    "ldr %[p], [%[" R "]]\n\t"                   \
+    "smlabt %[a2], %[p], %[wb], %[a2]\n\t"       \
+    "smlad %[a3], %[p], %[wb], %[a3]\n\t"
+#define DW_P1_ROW(R, WOFF)                       \
+    "ldrd %[p], %[q], [%[" R "]], #4\n\t"        \
+    "ldrd %[wa], %[wb], [%[k], #" WOFF "]\n\t"   \
+    "smlad %[a0], %[p], %[wa], %[a0]\n\t"        \
+    "smlabt %[a0], %[q], %[wb], %[a0]\n\t"       \
+    "smlatb %[a1], %[p], %[wa], %[a1]\n\t"       \
+    "smlad %[a1], %[q], %[wb], %[a1]\n\t"
+
+static void channel_asm_s1(const int16_t *r0, int8_t *out, int32_t *ctx, int32_t pw) {
+    const int16_t *r1 = r0 + pw, *r2 = r0 + 2 * pw;
+    int32_t n, a0, a1, a2, a3, p, q, wa, wb;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldr %[n], [%[k], #44]\n\t"
+        "cmp %[n], #0\n\t"
+        "beq 3f\n\t"
+        "2:\n\t"
+        "ldr %[a0], [%[k], #24]\n\t"
+        "mov %[a1], %[a0]\n\t"
+        "mov %[a2], %[a0]\n\t"
+        "mov %[a3], %[a0]\n\t"
+        DW_Q1_ROW("r0", "0") DW_Q1_ROW("r1", "8") DW_Q1_ROW("r2", "16")
+        DW_REQ_FIRST DW_REQ("a1") DW_REQ("a2") DW_REQ("a3")
+        "subs %[n], %[n], #1\n\t"
+        "bne 2b\n\t"
+        "3:\n\t"
+        "ldr %[n], [%[k], #48]\n\t"
+        "tst %[n], #2\n\t"
+        "beq 4f\n\t"
+        "ldr %[a0], [%[k], #24]\n\t"
+        "mov %[a1], %[a0]\n\t"
+        DW_P1_ROW("r0", "0") DW_P1_ROW("r1", "8") DW_P1_ROW("r2", "16")
+        DW_REQ_FIRST DW_REQ("a1")
+        "ldr %[n], [%[k], #48]\n\t"
+        "4:\n\t"
+        DW_ONE
+        DW_ROW_END
+        DW_OPERANDS);
+}
+
+#define DW_Q2_ROW(R, WOFF)                       \
+    "ldrd %[p], %[q], [%[" R "]], #16\n\t"       \
+    "ldrd %[wa], %[wb], [%[k], #" WOFF "]\n\t"   \
+    "smlad %[a0], %[p], %[wa], %[a0]\n\t"        \
+    "smlabt %[a0], %[q], %[wb], %[a0]\n\t"       \
+    "smlad %[a1], %[q], %[wa], %[a1]\n\t"        \
+    "ldr %[p], [%[" R "], #-8]\n\t"              \
+    "smlabt %[a1], %[p], %[wb], %[a1]\n\t"       \
+    "smlad %[a2], %[p], %[wa], %[a2]\n\t"        \
+    "ldr %[q], [%[" R "], #-4]\n\t"              \
+    "smlabt %[a2], %[q], %[wb], %[a2]\n\t"       \
+    "smlad %[a3], %[q], %[wa], %[a3]\n\t"        \
+    "ldr %[p], [%[" R "]]\n\t"                   \
+    "smlabt %[a3], %[p], %[wb], %[a3]\n\t"
+#define DW_P2_ROW(R, WOFF)                       \
+    "ldrd %[p], %[q], [%[" R "]], #8\n\t"        \
+    "ldrd %[wa], %[wb], [%[k], #" WOFF "]\n\t"   \
+    "smlad %[a0], %[p], %[wa], %[a0]\n\t"        \
+    "smlabt %[a0], %[q], %[wb], %[a0]\n\t"       \
+    "smlad %[a1], %[q], %[wa], %[a1]\n\t"        \
+    "ldr %[p], [%[" R "]]\n\t"                   \
+    "smlabt %[a1], %[p], %[wb], %[a1]\n\t"
+
+static void channel_asm_s2(const int16_t *r0, int8_t *out, int32_t *ctx, int32_t pw) {
+    const int16_t *r1 = r0 + pw, *r2 = r0 + 2 * pw;
+    int32_t n, a0, a1, a2, a3, p, q, wa, wb;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldr %[n], [%[k], #44]\n\t"
+        "cmp %[n], #0\n\t"
+        "beq 3f\n\t"
+        "2:\n\t"
+        "ldr %[a0], [%[k], #24]\n\t"
+        "mov %[a1], %[a0]\n\t"
+        "mov %[a2], %[a0]\n\t"
+        "mov %[a3], %[a0]\n\t"
+        DW_Q2_ROW("r0", "0") DW_Q2_ROW("r1", "8") DW_Q2_ROW("r2", "16")
+        DW_REQ_FIRST DW_REQ("a1") DW_REQ("a2") DW_REQ("a3")
+        "subs %[n], %[n], #1\n\t"
+        "bne 2b\n\t"
+        "3:\n\t"
+        "ldr %[n], [%[k], #48]\n\t"
+        "tst %[n], #2\n\t"
+        "beq 4f\n\t"
+        "ldr %[a0], [%[k], #24]\n\t"
+        "mov %[a1], %[a0]\n\t"
+        DW_P2_ROW("r0", "0") DW_P2_ROW("r1", "8") DW_P2_ROW("r2", "16")
+        DW_REQ_FIRST DW_REQ("a1")
+        "ldr %[n], [%[k], #48]\n\t"
+        "4:\n\t"
+        DW_ONE
+        DW_ROW_END
+        DW_OPERANDS);
+}
+
+/* Build ctx for channel k (weights w) and run it. */
+static void channel_asm(const ta_depthwise_fast_params *p, const int16_t *plane, const int32_t *w,
+                        const dw_channel *k, int8_t *output) {
+    const int32_t out_w = p->output.w, pw = p->plane_w, stride2 = p->stride_w == 2;
+    const int32_t quads = out_w >> 2, rem = out_w & 3;
+    const int32_t consumed = (stride2 ? 16 : 8) * quads + ((rem & 2) ? (stride2 ? 8 : 4) : 0);
+    int32_t ctx[15] = {w[0], w[1], w[2], w[3], w[4], w[5], k->bias, k->multiplier, k->round, k->right,
+                       p->output.c, quads, rem, 2 * p->stride_h * pw - consumed, p->output.h};
+    if (stride2) {
+        channel_asm_s2(plane, output, ctx, pw);
+    } else {
+        channel_asm_s1(plane, output, ctx, pw);
+    }
+}
+#endif
+
 TA_INLINE void channel_3x3(const ta_depthwise_fast_params *p, const int16_t *plane, const int32_t *w,
                            const dw_channel *k, int8_t *output, int stride2, int full) {
     const int32_t out_w = p->output.w, out_h = p->output.h, out_c = p->output.c, pw = p->plane_w;
@@ -186,6 +368,12 @@ static void channel(const ta_depthwise_fast_params *p, const int16_t *plane, con
         return;
     }
     const int32_t *w = (const int32_t *)weights + 6 * oc;
+#if TA_HAVE_DSP
+    if (p->full_range) {
+        channel_asm(p, plane, w, k, output);
+        return;
+    }
+#endif
     if (p->stride_w == 2) {
         if (p->full_range) {
             channel_3x3(p, plane, w, k, output, 1, 1);
