@@ -62,15 +62,16 @@ TA_INLINE int8_t finish(int32_t acc2, const dw_channel *k, int full, int32_t lo,
  * point; it is the same for every channel, so it is written once per layer. */
 static void fill_border(const ta_depthwise_fast_params *p, int16_t *plane) {
     const int16_t zp = (int16_t)p->input_zero_point;
-    const int32_t x_end = p->pad_left + p->input.w;
+    const int32_t pw = p->plane_w, x_end = ta_min32(p->pad_left + p->input.w, pw);
     for (int32_t py = 0; py < p->plane_h; ++py) {
-        int16_t *row = plane + py * p->plane_w;
+        int16_t *row = plane + py * pw;
         const int32_t iy = py - p->pad_top;
         const int inside_row = iy >= 0 && iy < p->input.h;
-        for (int32_t px = 0; px < p->plane_w; ++px) {
-            if (!inside_row || px < p->pad_left || px >= x_end) {
-                row[px] = zp;
-            }
+        for (int32_t px = inside_row ? x_end : 0; px < pw; ++px) {
+            row[px] = zp;
+        }
+        for (int32_t px = inside_row ? ta_min32(p->pad_left, pw) : 0; px > 0; --px) {
+            row[px - 1] = zp;
         }
     }
 }
@@ -132,7 +133,6 @@ static void fill_interior(const ta_depthwise_fast_params *p, const int8_t *input
  *   stride 1, per plane row (x0..x5):  o0 += P01.W01 + lo(P23)hi(W12)   o1 += hi(P01)lo(W01) + P23.W12
  *                                      o2 += P23.W01 + lo(P45)hi(W12)   o3 += hi(P23)lo(W01) + P45.W12
  *   stride 2, per plane row (x0..x8):  o_j += P(4j).W01 + lo(P(4j+2))hi(W12) */
-enum { DW_K_BIAS = 24, DW_K_REQ = 28, DW_K_RIGHT = 36, DW_K_OUTC = 40 };
 #define DW_REQ(A)                                \
     "smmlar %[p], %[" A "], %[wa], %[wb]\n\t"   \
     "add %[p], %[p], %[" A "], asr #31\n\t"     \
@@ -209,11 +209,19 @@ static void channel_asm_s1(const int16_t *r0, int8_t *out, int32_t *ctx, int32_t
         "cmp %[n], #0\n\t"
         "beq 3f\n\t"
         "2:\n\t"
-        "ldr %[a0], [%[k], #24]\n\t"
-        "mov %[a1], %[a0]\n\t"
-        "mov %[a2], %[a0]\n\t"
-        "mov %[a3], %[a0]\n\t"
-        DW_Q1_ROW("r0", "0") DW_Q1_ROW("r1", "8") DW_Q1_ROW("r2", "16")
+        "ldr %[a0], [%[k], #24]\n\t"            /* the bias: the first row's products start from it */
+        "ldrd %[p], %[q], [%[r0]], #8\n\t"
+        "ldrd %[wa], %[wb], [%[k], #0]\n\t"
+        "smlad %[a2], %[q], %[wa], %[a0]\n\t"
+        "smlatb %[a3], %[q], %[wa], %[a0]\n\t"
+        "smlatb %[a1], %[p], %[wa], %[a0]\n\t"
+        "smlad %[a0], %[p], %[wa], %[a0]\n\t"
+        "smlabt %[a0], %[q], %[wb], %[a0]\n\t"
+        "smlad %[a1], %[q], %[wb], %[a1]\n\t"
+        "ldr %[p], [%[r0]]\n\t"
+        "smlabt %[a2], %[p], %[wb], %[a2]\n\t"
+        "smlad %[a3], %[p], %[wb], %[a3]\n\t"
+        DW_Q1_ROW("r1", "8") DW_Q1_ROW("r2", "16")
         DW_REQ_FIRST DW_REQ("a1") DW_REQ("a2") DW_REQ("a3")
         "subs %[n], %[n], #1\n\t"
         "bne 2b\n\t"
@@ -222,8 +230,13 @@ static void channel_asm_s1(const int16_t *r0, int8_t *out, int32_t *ctx, int32_t
         "tst %[n], #2\n\t"
         "beq 4f\n\t"
         "ldr %[a0], [%[k], #24]\n\t"
-        "mov %[a1], %[a0]\n\t"
-        DW_P1_ROW("r0", "0") DW_P1_ROW("r1", "8") DW_P1_ROW("r2", "16")
+        "ldrd %[p], %[q], [%[r0]], #4\n\t"
+        "ldrd %[wa], %[wb], [%[k], #0]\n\t"
+        "smlatb %[a1], %[p], %[wa], %[a0]\n\t"
+        "smlad %[a0], %[p], %[wa], %[a0]\n\t"
+        "smlabt %[a0], %[q], %[wb], %[a0]\n\t"
+        "smlad %[a1], %[q], %[wb], %[a1]\n\t"
+        DW_P1_ROW("r1", "8") DW_P1_ROW("r2", "16")
         DW_REQ_FIRST DW_REQ("a1")
         "ldr %[n], [%[k], #48]\n\t"
         "4:\n\t"
@@ -287,18 +300,36 @@ static void channel_asm_s2(const int16_t *r0, int8_t *out, int32_t *ctx, int32_t
         DW_OPERANDS);
 }
 
-/* Build ctx for channel k (weights w) and run it. */
-static void channel_asm(const ta_depthwise_fast_params *p, const int16_t *plane, const int32_t *w,
-                        const dw_channel *k, int8_t *output) {
-    const int32_t out_w = p->output.w, pw = p->plane_w, stride2 = p->stride_w == 2;
+/* The per-layer words of ctx (10-13). */
+static void layer_ctx(const ta_depthwise_fast_params *p, int32_t *ctx) {
+    const int32_t out_w = p->output.w, stride2 = p->stride_w == 2;
     const int32_t quads = out_w >> 2, rem = out_w & 3;
     const int32_t consumed = (stride2 ? 16 : 8) * quads + ((rem & 2) ? (stride2 ? 8 : 4) : 0);
-    int32_t ctx[15] = {w[0], w[1], w[2], w[3], w[4], w[5], k->bias, k->multiplier, k->round, k->right,
-                       p->output.c, quads, rem, 2 * p->stride_h * pw - consumed, p->output.h};
-    if (stride2) {
-        channel_asm_s2(plane, output, ctx, pw);
+    ctx[10] = p->output.c;
+    ctx[11] = quads;
+    ctx[12] = rem;
+    ctx[13] = 2 * p->stride_h * p->plane_w - consumed;
+}
+
+/* Fill ctx's per-channel words for channel k (weights w) and run it. */
+static void channel_asm(const ta_depthwise_fast_params *p, const int16_t *plane, const int32_t *w,
+                        const dw_channel *k, int8_t *output, int32_t *ctx) {
+    const int32_t w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5];
+    ctx[0] = w0;        /* word by word: a loop here becomes a memmove call */
+    ctx[1] = w1;
+    ctx[2] = w2;
+    ctx[3] = w3;
+    ctx[4] = w4;
+    ctx[5] = w5;
+    ctx[6] = k->bias;
+    ctx[7] = k->multiplier;
+    ctx[8] = k->round;
+    ctx[9] = k->right;
+    ctx[14] = p->output.h;
+    if (p->stride_w == 2) {
+        channel_asm_s2(plane, output, ctx, p->plane_w);
     } else {
-        channel_asm_s1(plane, output, ctx, pw);
+        channel_asm_s1(plane, output, ctx, p->plane_w);
     }
 }
 #endif
@@ -359,7 +390,7 @@ static void channel_generic(const ta_depthwise_fast_params *p, const int16_t *pl
 }
 
 static void channel(const ta_depthwise_fast_params *p, const int16_t *plane, const void *weights, int32_t oc,
-                    int8_t *output) {
+                    int8_t *output, int32_t *ctx) {
     const dw_channel *k = (const dw_channel *)(const void *)(p->channel + 4 * oc);
     output += oc;
     if (!p->taps3x3) {
@@ -370,9 +401,11 @@ static void channel(const ta_depthwise_fast_params *p, const int16_t *plane, con
     const int32_t *w = (const int32_t *)weights + 6 * oc;
 #if TA_HAVE_DSP
     if (p->full_range) {
-        channel_asm(p, plane, w, k, output);
+        channel_asm(p, plane, w, k, output, ctx);
         return;
     }
+#else
+    (void)ctx;
 #endif
     if (p->stride_w == 2) {
         if (p->full_range) {
@@ -390,6 +423,10 @@ static void channel(const ta_depthwise_fast_params *p, const int16_t *plane, con
 ta_status ta_depthwise_conv2d_s8_fast(const ta_depthwise_fast_params *p, const int8_t *input,
                                       const void *weights, int8_t *output, int16_t *scratch) {
     const int32_t in_c = p->input.c, mult = p->depth_multiplier;
+    int32_t ctx[15] = {0};     /* the assembly channel's constants (TA_HAVE_DSP only) */
+#if TA_HAVE_DSP
+    layer_ctx(p, ctx);
+#endif
     for (int32_t b = 0; b < p->output.n; ++b) {
         const int8_t *in = input + (size_t)b * p->input.h * p->input.w * in_c;
         int8_t *out = output + (size_t)b * p->output.h * p->output.w * p->output.c;
@@ -397,7 +434,7 @@ ta_status ta_depthwise_conv2d_s8_fast(const ta_depthwise_fast_params *p, const i
         for (int32_t c = 0; c < in_c; ++c) {
             fill_interior(p, in, c, scratch);
             for (int32_t m = 0; m < mult; ++m) {
-                channel(p, scratch, weights, c * mult + m, out);
+                channel(p, scratch, weights, c * mult + m, out, ctx);
             }
         }
     }
