@@ -76,27 +76,54 @@ static void fill_border(const ta_depthwise_fast_params *p, int16_t *plane) {
     }
 }
 
-/* Widen channel c of the image into the plane's interior. */
-static void fill_interior(const ta_depthwise_fast_params *p, const int8_t *input, int32_t c, int16_t *plane) {
-    const int32_t in_w = p->input.w, in_c = p->input.c;
-    const int32_t rows = ta_min32(p->input.h, p->plane_h - p->pad_top);
-    const int32_t cols = ta_min32(in_w, p->plane_w - p->pad_left);
-    for (int32_t iy = 0; iy < rows; ++iy) {
-        int16_t *dst = plane + (iy + p->pad_top) * p->plane_w + p->pad_left;
-        const int8_t *src = input + (size_t)iy * in_w * in_c + c;
+/* Where the image goes in the plane; computed once per layer. */
+typedef struct {
+    int32_t rows, cols;          /* image rows and columns that land in the plane */
+    int32_t in_c;                /* byte stride between horizontal neighbours */
+    int32_t src_skip;            /* bytes from a row's last used pixel to the next row */
+    int32_t dst_skip;            /* int16 from a plane row's last interior value to the next row's first */
+    int32_t dst_first;           /* int16 offset of the first interior value */
+} dw_fill;
+
+static dw_fill fill_layout(const ta_depthwise_fast_params *p) {
+    dw_fill f;
+    f.rows = ta_min32(p->input.h, p->plane_h - p->pad_top);
+    f.cols = ta_min32(p->input.w, p->plane_w - p->pad_left);
+    f.in_c = p->input.c;
+    f.src_skip = (p->input.w - f.cols) * f.in_c;
+    f.dst_skip = p->plane_w - f.cols;
+    f.dst_first = p->pad_top * p->plane_w + p->pad_left;
+    return f;
+}
+
+/* Widen one channel of the image (src points at its first value) into the plane's interior. */
+static void fill_interior(const dw_fill *f, const int8_t *src, int16_t *plane) {
+    const int32_t in_c = f->in_c, cols = f->cols;
+    int16_t *dst = plane + f->dst_first;
+    for (int32_t iy = f->rows; iy > 0; --iy) {
         int32_t n = cols;
         for (; n >= 4; n -= 4) {
-            dst[0] = src[0];
-            dst[1] = src[in_c];
-            dst[2] = src[2 * in_c];
-            dst[3] = src[3 * in_c];
-            dst += 4;
+            const int16_t x0 = src[0], x1 = src[in_c], x2 = src[2 * in_c], x3 = src[3 * in_c];
             src += 4 * in_c;
+            dst[0] = x0;
+            dst[1] = x1;
+            dst[2] = x2;
+            dst[3] = x3;
+            dst += 4;
         }
-        for (; n > 0; --n) {
+        if (n & 2) {
+            const int16_t x0 = src[0], x1 = src[in_c];
+            src += 2 * in_c;
+            dst[0] = x0;
+            dst[1] = x1;
+            dst += 2;
+        }
+        if (n & 1) {
             *dst++ = *src;
             src += in_c;
         }
+        src += f->src_skip;
+        dst += f->dst_skip;
     }
 }
 
@@ -423,6 +450,7 @@ static void channel(const ta_depthwise_fast_params *p, const int16_t *plane, con
 ta_status ta_depthwise_conv2d_s8_fast(const ta_depthwise_fast_params *p, const int8_t *input,
                                       const void *weights, int8_t *output, int16_t *scratch) {
     const int32_t in_c = p->input.c, mult = p->depth_multiplier;
+    const dw_fill fill = fill_layout(p);
     int32_t ctx[15] = {0};     /* the assembly channel's constants (TA_HAVE_DSP only) */
 #if TA_HAVE_DSP
     layer_ctx(p, ctx);
@@ -432,7 +460,7 @@ ta_status ta_depthwise_conv2d_s8_fast(const ta_depthwise_fast_params *p, const i
         int8_t *out = output + (size_t)b * p->output.h * p->output.w * p->output.c;
         fill_border(p, scratch);
         for (int32_t c = 0; c < in_c; ++c) {
-            fill_interior(p, in, c, scratch);
+            fill_interior(&fill, in + c, scratch);
             for (int32_t m = 0; m < mult; ++m) {
                 channel(p, scratch, weights, c * mult + m, out, ctx);
             }
