@@ -11,6 +11,13 @@
 #include "ta_depthwise_conv2d_s8_fast.h"
 #include "ta_dsp.h"
 
+/* The assembly channel needs 14 free registers: not at -O0, where r7 is the frame pointer. */
+#if TA_HAVE_DSP && defined(__OPTIMIZE__)
+#define DW_ASM 1
+#else
+#define DW_ASM 0
+#endif
+
 #if TA_HAVE_DSP
 /* acc + lo(a) * hi(b). */
 TA_INLINE int32_t dw_smlabt(int32_t a, int32_t b, int32_t acc) { return __smlabt(a, b, acc); }
@@ -149,7 +156,7 @@ static void fill_interior(const dw_fill *f, const int8_t *src, int16_t *plane) {
     } while (0)
 #define DW_ROW_ONE(r, w01, w12) (a0 = dw_smlabt(ta_load32((r) + 2), (w12), ta_smlad(ta_load32(r), (w01), a0)))
 
-#if TA_HAVE_DSP
+#if DW_ASM
 /* The whole 3x3 channel in assembly when the activation range is the full int8 range (GCC
  * spills the 13 live values of the C loop). Per row: four outputs per step, then a pair and a
  * single output for out_w % 4. ctx holds, as int32:
@@ -426,7 +433,7 @@ static void channel(const ta_depthwise_fast_params *p, const int16_t *plane, con
         return;
     }
     const int32_t *w = (const int32_t *)weights + 6 * oc;
-#if TA_HAVE_DSP
+#if DW_ASM
     if (p->full_range) {
         channel_asm(p, plane, w, k, output, ctx);
         return;
@@ -451,8 +458,8 @@ ta_status ta_depthwise_conv2d_s8_fast(const ta_depthwise_fast_params *p, const i
                                       const void *weights, int8_t *output, int16_t *scratch) {
     const int32_t in_c = p->input.c, mult = p->depth_multiplier;
     const dw_fill fill = fill_layout(p);
-    int32_t ctx[15] = {0};     /* the assembly channel's constants (TA_HAVE_DSP only) */
-#if TA_HAVE_DSP
+    int32_t ctx[15] = {0};     /* the assembly channel's constants (DW_ASM only) */
+#if DW_ASM
     layer_ctx(p, ctx);
 #endif
     for (int32_t b = 0; b < p->output.n; ++b) {
