@@ -90,6 +90,7 @@ typedef struct {
     int32_t src_skip;            /* bytes from a row's last used pixel to the next row */
     int32_t dst_skip;            /* int16 from a plane row's last interior value to the next row's first */
     int32_t dst_first;           /* int16 offset of the first interior value */
+    int32_t asm_k[6];            /* fill_interior_asm's constants */
 } dw_fill;
 
 static dw_fill fill_layout(const ta_depthwise_fast_params *p) {
@@ -100,11 +101,78 @@ static dw_fill fill_layout(const ta_depthwise_fast_params *p) {
     f.src_skip = (p->input.w - f.cols) * f.in_c;
     f.dst_skip = p->plane_w - f.cols;
     f.dst_first = p->pad_top * p->plane_w + p->pad_left;
+    f.asm_k[0] = f.rows;
+    f.asm_k[1] = f.cols >> 2;
+    f.asm_k[2] = f.cols & 3;
+    f.asm_k[3] = f.in_c;
+    f.asm_k[4] = f.src_skip;
+    f.asm_k[5] = 2 * f.dst_skip;
     return f;
 }
 
+#if DW_ASM
+/* The fill in assembly: per row, four values per step (LDRSB x4, PKHBT x2, two post-indexed
+ * word stores), then two, then one. k = {rows, quads per row, cols % 4, in_c, src_skip bytes,
+ * dst_skip bytes}; rows >= 1. */
+static void fill_interior_asm(const int32_t *k, const int8_t *src, int16_t *dst) {
+    int32_t rows, n, c1, c2, c3, x0, x1, x2, x3;
+    __asm__ volatile(
+        "ldr %[c1], [%[k], #12]\n\t"
+        "add %[c2], %[c1], %[c1]\n\t"
+        "add %[c3], %[c2], %[c1]\n\t"
+        "ldr %[rows], [%[k], #0]\n\t"
+        "1:\n\t"
+        "ldr %[n], [%[k], #4]\n\t"
+        "cmp %[n], #0\n\t"
+        "beq 3f\n\t"
+        "2:\n\t"
+        "ldrsb %[x0], [%[src]]\n\t"
+        "ldrsb %[x1], [%[src], %[c1]]\n\t"
+        "ldrsb %[x2], [%[src], %[c2]]\n\t"
+        "ldrsb %[x3], [%[src], %[c3]]\n\t"
+        "add %[src], %[src], %[c1], lsl #2\n\t"
+        "pkhbt %[x0], %[x0], %[x1], lsl #16\n\t"
+        "pkhbt %[x2], %[x2], %[x3], lsl #16\n\t"
+        "str %[x0], [%[dst]], #4\n\t"
+        "str %[x2], [%[dst]], #4\n\t"
+        "subs %[n], %[n], #1\n\t"
+        "bne 2b\n\t"
+        "3:\n\t"
+        "ldr %[n], [%[k], #8]\n\t"
+        "tst %[n], #2\n\t"
+        "beq 4f\n\t"
+        "ldrsb %[x0], [%[src]]\n\t"
+        "ldrsb %[x1], [%[src], %[c1]]\n\t"
+        "add %[src], %[src], %[c2]\n\t"
+        "pkhbt %[x0], %[x0], %[x1], lsl #16\n\t"
+        "str %[x0], [%[dst]], #4\n\t"
+        "4:\n\t"
+        "tst %[n], #1\n\t"
+        "beq 5f\n\t"
+        "ldrsb %[x0], [%[src]]\n\t"
+        "add %[src], %[src], %[c1]\n\t"
+        "strh %[x0], [%[dst]], #2\n\t"
+        "5:\n\t"
+        "ldrd %[n], %[x0], [%[k], #16]\n\t"
+        "add %[src], %[src], %[n]\n\t"
+        "add %[dst], %[dst], %[x0]\n\t"
+        "subs %[rows], %[rows], #1\n\t"
+        "bne 1b\n\t"
+        : [src] "+r"(src), [dst] "+r"(dst), [rows] "=&r"(rows), [n] "=&r"(n), [c1] "=&r"(c1), [c2] "=&r"(c2),
+          [c3] "=&r"(c3), [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3)
+        : [k] "r"(k)
+        : "cc", "memory");
+}
+#endif
+
 /* Widen one channel of the image (src points at its first value) into the plane's interior. */
 static void fill_interior(const dw_fill *f, const int8_t *src, int16_t *plane) {
+#if DW_ASM
+    if (f->rows > 0) {
+        fill_interior_asm(f->asm_k, src, plane + f->dst_first);
+    }
+    return;
+#endif
     const int32_t in_c = f->in_c, cols = f->cols;
     int16_t *dst = plane + f->dst_first;
     for (int32_t iy = f->rows; iy > 0; --iy) {
