@@ -37,7 +37,8 @@ TA_INLINE int32_t dw_smlabt(int32_t a, int32_t b, int32_t acc) {
     return (int32_t)((uint32_t)acc + (uint32_t)(ta_lo16(a) * ta_hi16(b)));
 }
 TA_INLINE int32_t dw_smmlar(int32_t a, int32_t b, int32_t acc) {
-    return (int32_t)(((int64_t)acc * 4294967296LL + (int64_t)a * (int64_t)b + (1LL << 31)) >> 32);
+    /* acc + floor((a * b + 2^31) / 2^32), wrapping like the instruction */
+    return (int32_t)((uint32_t)acc + (uint32_t)(((int64_t)a * (int64_t)b + (1LL << 31)) >> 32));
 }
 TA_INLINE int32_t dw_ssat8(int32_t x) { return x < -128 ? -128 : (x > 127 ? 127 : x); }
 #define DW_LOAD_PAIR_INC(ptr, lo, hi, bytes)                                              \

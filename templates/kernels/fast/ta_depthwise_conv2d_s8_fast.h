@@ -1,7 +1,10 @@
 /* DEPTHWISE_CONV_2D int8, fast form: each input channel is widened once into
- * a zero-point-padded int16 plane; 3x3 windows (stride 1 or 2) then produce
- * two outputs per step from shared loads with SMLAD/SMLABT/SMLATB, the nine
- * weights in six registers. */
+ * a zero-point-padded int16 plane (the only scratch: plane_h * plane_w int16,
+ * border written once per layer); 3x3 windows (stride 1 or 2) then produce four
+ * outputs per step from shared loads with SMLAD/SMLABT/SMLATB (Thumb-2 assembly
+ * on DSP cores when the activation range is the full int8 range; C otherwise),
+ * other windows one output at a time. Channels are processed one after the
+ * other, so the output cannot share memory with the input. */
 #ifndef TA_DEPTHWISE_CONV2D_S8_FAST_H
 #define TA_DEPTHWISE_CONV2D_S8_FAST_H
 
