@@ -405,7 +405,7 @@ static void channel_asm_s2(const int16_t *r0, int8_t *out, int32_t *ctx, int32_t
         DW_OPERANDS);
 }
 
-/* The per-layer words of ctx (10-13). */
+/* The per-layer words of ctx (10-14). */
 static void layer_ctx(const ta_depthwise_fast_params *p, int32_t *ctx) {
     const int32_t out_w = p->output.w, stride2 = p->stride_w == 2;
     const int32_t quads = out_w >> 2, rem = out_w & 3;
@@ -442,7 +442,7 @@ static void channel_asm(const ta_depthwise_fast_params *p, const int16_t *plane,
 
 TA_INLINE void channel_3x3(const ta_depthwise_fast_params *p, const int16_t *plane, const int32_t *w,
                            const dw_channel *k, int8_t *output, int stride2, int full) {
-    const int32_t out_w = p->output.w, out_h = p->output.h, out_c = p->out_x_stride, pw = p->plane_w;
+    const int32_t out_w = p->output.w, out_h = p->output.h, step = p->out_x_stride, pw = p->plane_w;
     const int32_t row_step = p->stride_h * pw;
     const int32_t w01a = w[0], w12a = w[1], w01b = w[2], w12b = w[3], w01c = w[4], w12c = w[5];
     const dw_channel kk = *k;      /* a local copy: the byte stores could alias *k */
@@ -464,8 +464,8 @@ TA_INLINE void channel_3x3(const ta_depthwise_fast_params *p, const int16_t *pla
                 DW_ROW_S1(r2, w01c, w12c);
             }
             out[0] = finish(a0, &kk, full, lo, hi);
-            out[out_c] = finish(a1, &kk, full, lo, hi);
-            out += 2 * out_c;
+            out[step] = finish(a1, &kk, full, lo, hi);
+            out += 2 * step;
         }
         if (out_w & 1) {
             int32_t a0 = bias;
