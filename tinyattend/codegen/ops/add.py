@@ -75,7 +75,8 @@ def _tflm_output(sums: np.ndarray, multiplier: int, shift: int, zero_point: int,
     return np.clip(out, act_min, act_max)
 
 
-def _fast_output(sums2: np.ndarray, multiplier: int, right: int, rounding: int, sign_fix: bool, act_min: int, act_max: int):
+def _fast_output(sums2: np.ndarray, multiplier: int, right: int, rounding: int, sign_fix: bool,
+                 act_min: int, act_max: int):
     """ta_add_s8_fast's short form: SMMLAR(2 * sum, m, round) (+ sign of the sum) >> right, saturate, clamp."""
     x = ((sums2 * multiplier + (1 << 31)) >> 32) + rounding
     if sign_fix:

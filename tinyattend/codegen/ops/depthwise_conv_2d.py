@@ -114,7 +114,8 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max) -> 
         w01 = (k[:, :, 0] & 0xFFFF) | (k[:, :, 1] << 16)                # (w0, w1) as int16 halves
         w12 = (k[:, :, 1] & 0xFFFF) | (k[:, :, 2] << 16)                # (w1, w2)
         words = np.stack([w01, w12], axis=2).reshape(out_c, 6) & 0xFFFFFFFF
-        weights = ConstArray("weights", "int32_t", to_int32(np.where(words >= 1 << 31, words - (1 << 32), words), "weights"))
+        signed = np.where(words >= 1 << 31, words - (1 << 32), words)
+        weights = ConstArray("weights", "int32_t", to_int32(signed, "weights"))
     else:
         per = (fh * fw + 1) // 2 * 2
         padded = np.zeros((out_c, per), np.int64)
