@@ -356,10 +356,9 @@ static void channel_asm_s1(const int16_t *r0, int8_t *out, int32_t *ctx, int32_t
     "smlad %[a0], %[p], %[wa], %[a0]\n\t"        \
     "smlabt %[a0], %[q], %[wb], %[a0]\n\t"       \
     "smlad %[a1], %[q], %[wa], %[a1]\n\t"        \
-    "ldr %[p], [%[" R "], #-8]\n\t"              \
+    "ldrd %[p], %[q], [%[" R "], #-8]\n\t"       \
     "smlabt %[a1], %[p], %[wb], %[a1]\n\t"       \
     "smlad %[a2], %[p], %[wa], %[a2]\n\t"        \
-    "ldr %[q], [%[" R "], #-4]\n\t"              \
     "smlabt %[a2], %[q], %[wb], %[a2]\n\t"       \
     "smlad %[a3], %[q], %[wa], %[a3]\n\t"        \
     "ldr %[p], [%[" R "]]\n\t"                   \
@@ -382,11 +381,20 @@ static void channel_asm_s2(const int16_t *r0, int8_t *out, int32_t *ctx, int32_t
         "cmp %[n], #0\n\t"
         "beq 3f\n\t"
         "2:\n\t"
-        "ldr %[a0], [%[k], #24]\n\t"
-        "mov %[a1], %[a0]\n\t"
-        "mov %[a2], %[a0]\n\t"
-        "mov %[a3], %[a0]\n\t"
-        DW_Q2_ROW("r0", "0") DW_Q2_ROW("r1", "8") DW_Q2_ROW("r2", "16")
+        "ldr %[a0], [%[k], #24]\n\t"            /* the bias: the first row's products start from it */
+        "ldrd %[p], %[q], [%[r0]], #16\n\t"
+        "ldrd %[wa], %[wb], [%[k], #0]\n\t"
+        "smlad %[a1], %[q], %[wa], %[a0]\n\t"
+        "ldrd %[a2], %[a3], [%[r0], #-8]\n\t"    /* (x4,x5), (x6,x7) until they become sums */
+        "smlabt %[a1], %[a2], %[wb], %[a1]\n\t"
+        "smlad %[a2], %[a2], %[wa], %[a0]\n\t"
+        "smlabt %[a2], %[a3], %[wb], %[a2]\n\t"
+        "smlad %[a3], %[a3], %[wa], %[a0]\n\t"
+        "smlad %[a0], %[p], %[wa], %[a0]\n\t"
+        "smlabt %[a0], %[q], %[wb], %[a0]\n\t"
+        "ldr %[p], [%[r0]]\n\t"
+        "smlabt %[a3], %[p], %[wb], %[a3]\n\t"
+        DW_Q2_ROW("r1", "8") DW_Q2_ROW("r2", "16")
         DW_REQ_FIRST DW_REQ("a1") DW_REQ("a2") DW_REQ("a3")
         "subs %[n], %[n], #1\n\t"
         "bne 2b\n\t"
