@@ -7,6 +7,7 @@ from ..lowering import ConstArray, ConstRef, KernelCall, ScratchArg, TensorArg, 
 from ._checks import constant_input, fused_activation, int8_activations, weighted_op_shapes
 from ._conv_quant import channel_multipliers, output_range
 from ._fast import channel_requant, pair_rows, wants_fast
+from ._overlap import conv_overlap
 from .padding import padding_before
 
 OP_TYPES = ("CONV_2D",)
@@ -54,6 +55,7 @@ def lower(op, graph, target) -> KernelCall:
               TensorArg(bias, const=True) if bias is not None else "NULL", TensorArg(op.outputs[0])),
         constants=(ConstArray("mult", "int32_t", mult), ConstArray("shift", "int32_t", shift)),
         macs=y.num_elements * fh * fw * depth,
+        overlap=conv_overlap(op, graph, pad_top, pad_left),
     )
 
 
@@ -92,4 +94,5 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max) -> 
                    ConstArray("round", "int32_t", q.round)),
         scratch_bytes=2 * row_len * 2 + (0 if depth % 4 == 0 else row_len),
         macs=y.num_elements * fh * fw * depth,
+        overlap=conv_overlap(op, graph, pad_top, pad_left),
     )
