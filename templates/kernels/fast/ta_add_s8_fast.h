@@ -12,13 +12,16 @@ typedef struct {
     int32_t out_dims[4];          /* see ta_broadcast.h */
     int32_t in1_strides[4];
     int32_t in2_strides[4];
-    const int32_t *table1;        /* TFLM's scaled input 1 for each int8 value (index value + 128) */
+    const int32_t *table1;        /* TFLM's scaled input 1 for each int8 value (index value + 128),
+                                   * doubled when fast_requant */
     const int32_t *table2;
     int32_t output_multiplier;
     int32_t output_shift;         /* fast_requant: right shift >= 1; else TFLite's signed shift */
     int32_t output_round;         /* fast_requant: 2^(shift-1) + output_offset * 2^shift */
     int32_t output_offset;
-    int32_t fast_requant;         /* 1: the generator proved ta_requantize_fast exact for every sum */
+    int32_t fast_requant;         /* 1: the generator checked the short requantization on all 65536 input pairs */
+    int32_t sign_fix;             /* fast_requant: 1 when some pair needs the rounding's sign correction */
+    int32_t full_range;           /* 1: act_min = -128 and act_max = 127 */
     int32_t act_min, act_max;
 } ta_add_fast_params;
 

@@ -1,151 +1,556 @@
 /* DEPTHWISE_CONV_2D int8, fast form (see the header). Bit-exact with TFLM:
  * padding holds the input zero point and the bias absorbs the input offset,
- * so every tap contributes w * x_raw; requantization is ta_requantize_fast. */
+ * so every tap contributes w * x_raw. Weights and bias come doubled, so the
+ * accumulator is the 2 * acc that ta_requantize_fast would form, and the
+ * requantization is
+ *   x = SMMLAR(2 * acc, multiplier, round);  x += (2 * acc) >> 31;  x >>= e
+ * i.e. ta_requantize_fast with its rounding constant folded into the multiply
+ * (SMMLAR adds round * 2^32 before rounding, which adds exactly round) and the
+ * sign of x taken from the accumulator: they differ only when x == 0, and
+ * (round - 1) >> e == round >> e because round = 2^(e-1) + offset * 2^e. */
 #include "ta_depthwise_conv2d_s8_fast.h"
 #include "ta_dsp.h"
+
+/* The assembly channel needs 14 free registers: not at -O0, where r7 is the frame pointer. */
+#if TA_HAVE_DSP && defined(__OPTIMIZE__)
+#define DW_ASM 1
+#else
+#define DW_ASM 0
+#endif
+
+#if TA_HAVE_DSP
+/* acc + lo(a) * hi(b). */
+TA_INLINE int32_t dw_smlabt(int32_t a, int32_t b, int32_t acc) { return __smlabt(a, b, acc); }
+/* acc + (a * b + 2^31) / 2^32, rounded on the 64-bit sum acc * 2^32 + a * b. */
+TA_INLINE int32_t dw_smmlar(int32_t a, int32_t b, int32_t acc) {
+    int32_t result;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(result) : "r"(a), "r"(b), "r"(acc));
+    return result;
+}
+TA_INLINE int32_t dw_ssat8(int32_t x) { return __ssat(x, 8); }
+/* Two words at ptr (word aligned), then ptr += bytes: one post-indexed LDRD. */
+#define DW_LOAD_PAIR_INC(ptr, lo, hi, bytes)                                              \
+    __asm__("ldrd %0, %1, [%2], #" #bytes : "=r"(lo), "=r"(hi), "+r"(ptr)                   \
+            : "m"(*(const ta_pair *)(const void *)(ptr)))
+#else
+TA_INLINE int32_t dw_smlabt(int32_t a, int32_t b, int32_t acc) {
+    return (int32_t)((uint32_t)acc + (uint32_t)(ta_lo16(a) * ta_hi16(b)));
+}
+TA_INLINE int32_t dw_smmlar(int32_t a, int32_t b, int32_t acc) {
+    /* acc + floor((a * b + 2^31) / 2^32), wrapping like the instruction */
+    return (int32_t)((uint32_t)acc + (uint32_t)(((int64_t)a * (int64_t)b + (1LL << 31)) >> 32));
+}
+TA_INLINE int32_t dw_ssat8(int32_t x) { return x < -128 ? -128 : (x > 127 ? 127 : x); }
+#define DW_LOAD_PAIR_INC(ptr, lo, hi, bytes)                                              \
+    do {                                                                                  \
+        (lo) = ta_load32(ptr);                                                            \
+        (hi) = ta_load32((const int8_t *)(const void *)(ptr) + 4);                       \
+        (ptr) = (const int16_t *)(const void *)((const int8_t *)(const void *)(ptr) + (bytes)); \
+    } while (0)
+#endif
+
+/* Per output channel constants (see the header). */
+typedef struct {
+    int32_t bias, multiplier, round, right;
+} dw_channel;
+
+TA_INLINE int32_t requantize(int32_t acc2, const dw_channel *k) {
+    int32_t x = dw_smmlar(acc2, k->multiplier, k->round);
+    x += acc2 >> 31;
+    return x >> k->right;
+}
+
+/* full: act range is the whole int8 range (a constant at every call, so it folds away). */
+TA_INLINE int8_t finish(int32_t acc2, const dw_channel *k, int full, int32_t lo, int32_t hi) {
+    const int32_t y = requantize(acc2, k);
+    return (int8_t)(full ? dw_ssat8(y) : ta_clamp_s8(y, lo, hi));
+}
 
 /* The plane's border (everything outside the image) holds the input zero
  * point; it is the same for every channel, so it is written once per layer. */
 static void fill_border(const ta_depthwise_fast_params *p, int16_t *plane) {
     const int16_t zp = (int16_t)p->input_zero_point;
-    const int32_t x_end = p->pad_left + p->input.w;
+    const int32_t pw = p->plane_w, x_end = ta_min32(p->pad_left + p->input.w, pw);
     for (int32_t py = 0; py < p->plane_h; ++py) {
-        int16_t *row = plane + py * p->plane_w;
+        int16_t *row = plane + py * pw;
         const int32_t iy = py - p->pad_top;
         const int inside_row = iy >= 0 && iy < p->input.h;
-        for (int32_t px = 0; px < p->plane_w; ++px) {
-            if (!inside_row || px < p->pad_left || px >= x_end) {
-                row[px] = zp;
-            }
+        for (int32_t px = inside_row ? x_end : 0; px < pw; ++px) {
+            row[px] = zp;
+        }
+        for (int32_t px = inside_row ? ta_min32(p->pad_left, pw) : 0; px > 0; --px) {
+            row[px - 1] = zp;
         }
     }
 }
 
-/* Widen channel c of the image into the plane's interior. */
-static void fill_interior(const ta_depthwise_fast_params *p, const int8_t *input, int32_t c, int16_t *plane) {
-    const int32_t in_w = p->input.w, in_c = p->input.c;
-    const int32_t rows = ta_min32(p->input.h, p->plane_h - p->pad_top);
-    const int32_t cols = ta_min32(in_w, p->plane_w - p->pad_left);
-    for (int32_t iy = 0; iy < rows; ++iy) {
-        int16_t *dst = plane + (iy + p->pad_top) * p->plane_w + p->pad_left;
-        const int8_t *src = input + (size_t)iy * in_w * in_c + c;
+/* Where the image goes in the plane; computed once per layer. */
+typedef struct {
+    int32_t rows, cols;          /* image rows and columns that land in the plane */
+    int32_t in_c;                /* byte stride between horizontal neighbours (in_x_stride) */
+    int32_t src_skip;            /* bytes from a row's last used pixel to the next row */
+    int32_t dst_skip;            /* int16 from a plane row's last interior value to the next row's first */
+    int32_t dst_first;           /* int16 offset of the first interior value */
+    int32_t asm_k[6];            /* fill_interior_asm's constants */
+} dw_fill;
+
+static dw_fill fill_layout(const ta_depthwise_fast_params *p) {
+    dw_fill f;
+    f.rows = ta_min32(p->input.h, p->plane_h - p->pad_top);
+    f.cols = ta_min32(p->input.w, p->plane_w - p->pad_left);
+    f.in_c = p->in_x_stride;
+    f.src_skip = p->in_y_stride - f.cols * f.in_c;
+    f.dst_skip = p->plane_w - f.cols;
+    f.dst_first = p->pad_top * p->plane_w + p->pad_left;
+    f.asm_k[0] = f.rows;
+    f.asm_k[1] = f.cols >> 2;
+    f.asm_k[2] = f.cols & 3;
+    f.asm_k[3] = f.in_c;
+    f.asm_k[4] = f.src_skip;
+    f.asm_k[5] = 2 * f.dst_skip;
+    return f;
+}
+
+#if DW_ASM
+/* The fill in assembly: per row, four values per step (LDRSB x4, PKHBT x2, two post-indexed
+ * word stores), then two, then one. k = {rows, quads per row, cols % 4, in_c, src_skip bytes,
+ * dst_skip bytes}; rows >= 1. */
+static void fill_interior_asm(const int32_t *k, const int8_t *src, int16_t *dst) {
+    int32_t rows, n, c1, c2, c3, x0, x1, x2, x3;
+    __asm__ volatile(
+        "ldr %[c1], [%[k], #12]\n\t"
+        "add %[c2], %[c1], %[c1]\n\t"
+        "add %[c3], %[c2], %[c1]\n\t"
+        "ldr %[rows], [%[k], #0]\n\t"
+        "1:\n\t"
+        "ldr %[n], [%[k], #4]\n\t"
+        "cmp %[n], #0\n\t"
+        "beq 3f\n\t"
+        "2:\n\t"
+        "ldrsb %[x0], [%[src]]\n\t"
+        "ldrsb %[x1], [%[src], %[c1]]\n\t"
+        "ldrsb %[x2], [%[src], %[c2]]\n\t"
+        "ldrsb %[x3], [%[src], %[c3]]\n\t"
+        "add %[src], %[src], %[c1], lsl #2\n\t"
+        "pkhbt %[x0], %[x0], %[x1], lsl #16\n\t"
+        "pkhbt %[x2], %[x2], %[x3], lsl #16\n\t"
+        "str %[x0], [%[dst]], #4\n\t"
+        "str %[x2], [%[dst]], #4\n\t"
+        "subs %[n], %[n], #1\n\t"
+        "bne 2b\n\t"
+        "3:\n\t"
+        "ldr %[n], [%[k], #8]\n\t"
+        "tst %[n], #2\n\t"
+        "beq 4f\n\t"
+        "ldrsb %[x0], [%[src]]\n\t"
+        "ldrsb %[x1], [%[src], %[c1]]\n\t"
+        "add %[src], %[src], %[c2]\n\t"
+        "pkhbt %[x0], %[x0], %[x1], lsl #16\n\t"
+        "str %[x0], [%[dst]], #4\n\t"
+        "4:\n\t"
+        "tst %[n], #1\n\t"
+        "beq 5f\n\t"
+        "ldrsb %[x0], [%[src]]\n\t"
+        "add %[src], %[src], %[c1]\n\t"
+        "strh %[x0], [%[dst]], #2\n\t"
+        "5:\n\t"
+        "ldrd %[n], %[x0], [%[k], #16]\n\t"
+        "add %[src], %[src], %[n]\n\t"
+        "add %[dst], %[dst], %[x0]\n\t"
+        "subs %[rows], %[rows], #1\n\t"
+        "bne 1b\n\t"
+        : [src] "+r"(src), [dst] "+r"(dst), [rows] "=&r"(rows), [n] "=&r"(n), [c1] "=&r"(c1), [c2] "=&r"(c2),
+          [c3] "=&r"(c3), [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3)
+        : [k] "r"(k)
+        : "cc", "memory");
+}
+#endif
+
+/* Widen one channel of the image (src points at its first value) into the plane's interior. */
+static void fill_interior(const dw_fill *f, const int8_t *src, int16_t *plane) {
+#if DW_ASM
+    if (f->rows > 0) {
+        fill_interior_asm(f->asm_k, src, plane + f->dst_first);
+    }
+    return;
+#endif
+    const int32_t in_c = f->in_c, cols = f->cols;
+    int16_t *dst = plane + f->dst_first;
+    for (int32_t iy = f->rows; iy > 0; --iy) {
         int32_t n = cols;
         for (; n >= 4; n -= 4) {
-            dst[0] = src[0];
-            dst[1] = src[in_c];
-            dst[2] = src[2 * in_c];
-            dst[3] = src[3 * in_c];
-            dst += 4;
+            const int16_t x0 = src[0], x1 = src[in_c], x2 = src[2 * in_c], x3 = src[3 * in_c];
             src += 4 * in_c;
+            dst[0] = x0;
+            dst[1] = x1;
+            dst[2] = x2;
+            dst[3] = x3;
+            dst += 4;
         }
-        for (; n > 0; --n) {
+        if (n & 2) {
+            const int16_t x0 = src[0], x1 = src[in_c];
+            src += 2 * in_c;
+            dst[0] = x0;
+            dst[1] = x1;
+            dst += 2;
+        }
+        if (n & 1) {
             *dst++ = *src;
             src += in_c;
         }
+        src += f->src_skip;
+        dst += f->dst_skip;
     }
 }
 
-TA_INLINE int8_t finish(int32_t acc, int32_t mult, int32_t right, int32_t round, int32_t lo, int32_t hi) {
-    return (int8_t)ta_clamp_s8(ta_requantize_fast(acc, mult, right, round), lo, hi);
+/* 3x3, two outputs per step. Per plane row, with P01 = (x0,x1), P23 = (x2,x3),
+ * P45 = (x4,x5) and the weight words W01 = (w0,w1), W12 = (w1,w2):
+ *   stride 1: out0 += P01.W01 + lo(P23)*hi(W12)   out1 += hi(P01)*lo(W01) + P23.W12
+ *   stride 2: out0 += P01.W01 + lo(P23)*hi(W12)   out1 += P23.W01 + lo(P45)*hi(W12)
+ * The rows are written out by hand: a loop over them keeps arrays on the stack. */
+#define DW_ROW_S1(r, w01, w12)                                   \
+    do {                                                         \
+        int32_t p01, p23;                                        \
+        DW_LOAD_PAIR_INC(r, p01, p23, 4);                        \
+        a0 = dw_smlabt(p23, (w12), ta_smlad(p01, (w01), a0));    \
+        a1 = ta_smlad(p23, (w12), ta_smlatb(p01, (w01), a1));    \
+    } while (0)
+#define DW_ROW_S2(r, w01, w12)                                   \
+    do {                                                         \
+        int32_t p01, p23;                                        \
+        const int32_t p45 = ta_load32((r) + 4);                  \
+        DW_LOAD_PAIR_INC(r, p01, p23, 8);                        \
+        a0 = dw_smlabt(p23, (w12), ta_smlad(p01, (w01), a0));    \
+        a1 = dw_smlabt(p45, (w12), ta_smlad(p23, (w01), a1));    \
+    } while (0)
+#define DW_ROW_ONE(r, w01, w12) (a0 = dw_smlabt(ta_load32((r) + 2), (w12), ta_smlad(ta_load32(r), (w01), a0)))
+
+#if DW_ASM
+/* The whole 3x3 channel in assembly when the activation range is the full int8 range (GCC
+ * spills the 13 live values of the C loop). Per row: four outputs per step, then a pair and a
+ * single output for out_w % 4. ctx holds, as int32:
+ *   0-5: W01, W12 of the three weight rows, 6: bias, 7: multiplier, 8: round, 9: right,
+ *   10: out_x_stride, 11: quads per row, 12: out_w % 4, 13: bytes from a row pointer's end
+ *   to the next row, 14: bytes from a row's last output to the next row's first (0 unless
+ *   the layer is seen transposed), 15: rows left (counted down here).
+ * 14 registers: three row pointers, out, ctx, a counter and eight temporaries.
+ *   stride 1, per plane row (x0..x5):  o0 += P01.W01 + lo(P23)hi(W12)   o1 += hi(P01)lo(W01) + P23.W12
+ *                                      o2 += P23.W01 + lo(P45)hi(W12)   o3 += hi(P23)lo(W01) + P45.W12
+ *   stride 2, per plane row (x0..x8):  o_j += P(4j).W01 + lo(P(4j+2))hi(W12) */
+#define DW_REQ(A)                                \
+    "smmlar %[p], %[" A "], %[wa], %[wb]\n\t"   \
+    "add %[p], %[p], %[" A "], asr #31\n\t"     \
+    "asr %[p], %[p], %[q]\n\t"                  \
+    "ssat %[p], #8, %[p]\n\t"                   \
+    "strb %[p], [%[out]]\n\t"                   \
+    "add %[out], %[out], %[a0]\n\t"
+/* Requantize a0 (then a1..a3) and store them out_x_stride apart. */
+#define DW_REQ_FIRST                             \
+    "ldrd %[wa], %[wb], [%[k], #28]\n\t"         \
+    "ldr %[q], [%[k], #36]\n\t"                  \
+    "smmlar %[p], %[a0], %[wa], %[wb]\n\t"       \
+    "add %[p], %[p], %[a0], asr #31\n\t"         \
+    "asr %[p], %[p], %[q]\n\t"                   \
+    "ssat %[p], #8, %[p]\n\t"                    \
+    "ldr %[a0], [%[k], #40]\n\t"                 \
+    "strb %[p], [%[out]]\n\t"                    \
+    "add %[out], %[out], %[a0]\n\t"
+#define DW_ROW_END                               \
+    "ldrd %[p], %[q], [%[k], #52]\n\t"           \
+    "add %[r0], %[r0], %[p]\n\t"                 \
+    "add %[r1], %[r1], %[p]\n\t"                 \
+    "add %[r2], %[r2], %[p]\n\t"                 \
+    "add %[out], %[out], %[q]\n\t"               \
+    "ldr %[n], [%[k], #60]\n\t"                  \
+    "subs %[n], %[n], #1\n\t"                    \
+    "str %[n], [%[k], #60]\n\t"                  \
+    "bne 1b\n\t"
+#define DW_OPERANDS                                                                            \
+    : [r0] "+r"(r0), [r1] "+r"(r1), [r2] "+r"(r2), [out] "+r"(out), [n] "=&r"(n),               \
+      [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [p] "=&r"(p), [q] "=&r"(q), \
+      [wa] "=&r"(wa), [wb] "=&r"(wb)                                                           \
+    : [k] "r"(ctx)                                                                             \
+    : "cc", "memory"
+/* One output from the row at R (not advanced); both strides. */
+#define DW_ONE_ROW(R, WOFF)                      \
+    "ldrd %[p], %[q], [%[" R "]]\n\t"            \
+    "ldrd %[wa], %[wb], [%[k], #" WOFF "]\n\t"   \
+    "smlad %[a0], %[p], %[wa], %[a0]\n\t"        \
+    "smlabt %[a0], %[q], %[wb], %[a0]\n\t"
+#define DW_ONE                                   \
+    "tst %[n], #1\n\t"                           \
+    "beq 5f\n\t"                                 \
+    "ldr %[a0], [%[k], #24]\n\t"                 \
+    DW_ONE_ROW("r0", "0") DW_ONE_ROW("r1", "8") DW_ONE_ROW("r2", "16") \
+    DW_REQ_FIRST                                 \
+    "5:\n\t"
+
+#define DW_Q1_ROW(R, WOFF)                       \
+    "ldrd %[p], %[q], [%[" R "]], #8\n\t"        \
+    "ldrd %[wa], %[wb], [%[k], #" WOFF "]\n\t"   \
+    "smlad %[a0], %[p], %[wa], %[a0]\n\t"        \
+    "smlabt %[a0], %[q], %[wb], %[a0]\n\t"       \
+    "smlatb %[a1], %[p], %[wa], %[a1]\n\t"       \
+    "smlad %[a1], %[q], %[wb], %[a1]\n\t"        \
+    "smlad %[a2], %[q], %[wa], %[a2]\n\t"        \
+    "smlatb %[a3], %[q], %[wa], %[a3]\n\t"       \
+    "ldr %[p], [%[" R "]]\n\t"                   \
+    "smlabt %[a2], %[p], %[wb], %[a2]\n\t"       \
+    "smlad %[a3], %[p], %[wb], %[a3]\n\t"
+#define DW_P1_ROW(R, WOFF)                       \
+    "ldrd %[p], %[q], [%[" R "]], #4\n\t"        \
+    "ldrd %[wa], %[wb], [%[k], #" WOFF "]\n\t"   \
+    "smlad %[a0], %[p], %[wa], %[a0]\n\t"        \
+    "smlabt %[a0], %[q], %[wb], %[a0]\n\t"       \
+    "smlatb %[a1], %[p], %[wa], %[a1]\n\t"       \
+    "smlad %[a1], %[q], %[wb], %[a1]\n\t"
+
+static void channel_asm_s1(const int16_t *r0, int8_t *out, int32_t *ctx, int32_t pw) {
+    const int16_t *r1 = r0 + pw, *r2 = r0 + 2 * pw;
+    int32_t n, a0, a1, a2, a3, p, q, wa, wb;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldr %[n], [%[k], #44]\n\t"
+        "cmp %[n], #0\n\t"
+        "beq 3f\n\t"
+        "2:\n\t"
+        "ldr %[a0], [%[k], #24]\n\t"            /* the bias: the first row's products start from it */
+        "ldrd %[p], %[q], [%[r0]], #8\n\t"
+        "ldrd %[wa], %[wb], [%[k], #0]\n\t"
+        "smlad %[a2], %[q], %[wa], %[a0]\n\t"
+        "smlatb %[a3], %[q], %[wa], %[a0]\n\t"
+        "smlatb %[a1], %[p], %[wa], %[a0]\n\t"
+        "smlad %[a0], %[p], %[wa], %[a0]\n\t"
+        "smlabt %[a0], %[q], %[wb], %[a0]\n\t"
+        "smlad %[a1], %[q], %[wb], %[a1]\n\t"
+        "ldr %[p], [%[r0]]\n\t"
+        "smlabt %[a2], %[p], %[wb], %[a2]\n\t"
+        "smlad %[a3], %[p], %[wb], %[a3]\n\t"
+        DW_Q1_ROW("r1", "8") DW_Q1_ROW("r2", "16")
+        DW_REQ_FIRST DW_REQ("a1") DW_REQ("a2") DW_REQ("a3")
+        "subs %[n], %[n], #1\n\t"
+        "bne 2b\n\t"
+        "3:\n\t"
+        "ldr %[n], [%[k], #48]\n\t"
+        "tst %[n], #2\n\t"
+        "beq 4f\n\t"
+        "ldr %[a0], [%[k], #24]\n\t"
+        "ldrd %[p], %[q], [%[r0]], #4\n\t"
+        "ldrd %[wa], %[wb], [%[k], #0]\n\t"
+        "smlatb %[a1], %[p], %[wa], %[a0]\n\t"
+        "smlad %[a0], %[p], %[wa], %[a0]\n\t"
+        "smlabt %[a0], %[q], %[wb], %[a0]\n\t"
+        "smlad %[a1], %[q], %[wb], %[a1]\n\t"
+        DW_P1_ROW("r1", "8") DW_P1_ROW("r2", "16")
+        DW_REQ_FIRST DW_REQ("a1")
+        "ldr %[n], [%[k], #48]\n\t"
+        "4:\n\t"
+        DW_ONE
+        DW_ROW_END
+        DW_OPERANDS);
 }
 
-/* 3x3, stride 1 or 2: two outputs per step. Per row, with P0 = (x0,x1),
- * P1 = (x2,x3) and the weight words W01 = (w0,w1), W2 = (w2, 0):
- *   stride 1: out0 += P0.W01 + x2*w2            out1 += (x1,x2).W01 + x3*w2
- *   stride 2: out0 += P0.W01 + x2*w2            out1 += P1.W01 + x4*w2
- * The rows are written out by hand: a loop over them keeps arrays on the stack. */
-#define TA_DW_ROW_S1(r, w01, w2)                                         \
-    do {                                                                 \
-        const int32_t p0 = ta_load32(r), p1 = ta_load32((r) + 2);        \
-        a0 = ta_smlabb(p1, (w2), ta_smlad(p0, (w01), a0));               \
-        a1 = ta_smlatb(p1, (w2), ta_smlad(ta_load32((r) + 1), (w01), a1)); \
-    } while (0)
-#define TA_DW_ROW_S2(r, w01, w2)                                         \
-    do {                                                                 \
-        const int32_t p1 = ta_load32((r) + 2);                           \
-        a0 = ta_smlabb(p1, (w2), ta_smlad(ta_load32(r), (w01), a0));     \
-        a1 = ta_smlabb(ta_load32((r) + 4), (w2), ta_smlad(p1, (w01), a1)); \
-    } while (0)
+#define DW_Q2_ROW(R, WOFF)                       \
+    "ldrd %[p], %[q], [%[" R "]], #16\n\t"       \
+    "ldrd %[wa], %[wb], [%[k], #" WOFF "]\n\t"   \
+    "smlad %[a0], %[p], %[wa], %[a0]\n\t"        \
+    "smlabt %[a0], %[q], %[wb], %[a0]\n\t"       \
+    "smlad %[a1], %[q], %[wa], %[a1]\n\t"        \
+    "ldrd %[p], %[q], [%[" R "], #-8]\n\t"       \
+    "smlabt %[a1], %[p], %[wb], %[a1]\n\t"       \
+    "smlad %[a2], %[p], %[wa], %[a2]\n\t"        \
+    "smlabt %[a2], %[q], %[wb], %[a2]\n\t"       \
+    "smlad %[a3], %[q], %[wa], %[a3]\n\t"        \
+    "ldr %[p], [%[" R "]]\n\t"                   \
+    "smlabt %[a3], %[p], %[wb], %[a3]\n\t"
+#define DW_P2_ROW(R, WOFF)                       \
+    "ldrd %[p], %[q], [%[" R "]], #8\n\t"        \
+    "ldrd %[wa], %[wb], [%[k], #" WOFF "]\n\t"   \
+    "smlad %[a0], %[p], %[wa], %[a0]\n\t"        \
+    "smlabt %[a0], %[q], %[wb], %[a0]\n\t"       \
+    "smlad %[a1], %[q], %[wa], %[a1]\n\t"        \
+    "ldr %[p], [%[" R "]]\n\t"                   \
+    "smlabt %[a1], %[p], %[wb], %[a1]\n\t"
 
-static void channel_3x3(const ta_depthwise_fast_params *p, const int16_t *plane, const int32_t *w, int32_t oc,
-                        int8_t *output) {
-    const int32_t out_w = p->output.w, out_c = p->output.c, pw = p->plane_w;
-    const int32_t sh = p->stride_h, sw = p->stride_w;
-    const int32_t w01a = w[0], w2a = w[1], w01b = w[2], w2b = w[3], w01c = w[4], w2c = w[5];
-    const int32_t bias = p->bias[oc], mult = p->multiplier[oc], right = p->shift[oc], round = p->round[oc];
-    const int32_t lo = p->act_min, hi = p->act_max;
+static void channel_asm_s2(const int16_t *r0, int8_t *out, int32_t *ctx, int32_t pw) {
+    const int16_t *r1 = r0 + pw, *r2 = r0 + 2 * pw;
+    int32_t n, a0, a1, a2, a3, p, q, wa, wb;
+    __asm__ volatile(
+        "1:\n\t"
+        "ldr %[n], [%[k], #44]\n\t"
+        "cmp %[n], #0\n\t"
+        "beq 3f\n\t"
+        "2:\n\t"
+        "ldr %[a0], [%[k], #24]\n\t"            /* the bias: the first row's products start from it */
+        "ldrd %[p], %[q], [%[r0]], #16\n\t"
+        "ldrd %[wa], %[wb], [%[k], #0]\n\t"
+        "smlad %[a1], %[q], %[wa], %[a0]\n\t"
+        "ldrd %[a2], %[a3], [%[r0], #-8]\n\t"    /* (x4,x5), (x6,x7) until they become sums */
+        "smlabt %[a1], %[a2], %[wb], %[a1]\n\t"
+        "smlad %[a2], %[a2], %[wa], %[a0]\n\t"
+        "smlabt %[a2], %[a3], %[wb], %[a2]\n\t"
+        "smlad %[a3], %[a3], %[wa], %[a0]\n\t"
+        "smlad %[a0], %[p], %[wa], %[a0]\n\t"
+        "smlabt %[a0], %[q], %[wb], %[a0]\n\t"
+        "ldr %[p], [%[r0]]\n\t"
+        "smlabt %[a3], %[p], %[wb], %[a3]\n\t"
+        DW_Q2_ROW("r1", "8") DW_Q2_ROW("r2", "16")
+        DW_REQ_FIRST DW_REQ("a1") DW_REQ("a2") DW_REQ("a3")
+        "subs %[n], %[n], #1\n\t"
+        "bne 2b\n\t"
+        "3:\n\t"
+        "ldr %[n], [%[k], #48]\n\t"
+        "tst %[n], #2\n\t"
+        "beq 4f\n\t"
+        "ldr %[a0], [%[k], #24]\n\t"
+        "mov %[a1], %[a0]\n\t"
+        DW_P2_ROW("r0", "0") DW_P2_ROW("r1", "8") DW_P2_ROW("r2", "16")
+        DW_REQ_FIRST DW_REQ("a1")
+        "ldr %[n], [%[k], #48]\n\t"
+        "4:\n\t"
+        DW_ONE
+        DW_ROW_END
+        DW_OPERANDS);
+}
+
+/* The per-layer words of ctx (10-14). */
+static void layer_ctx(const ta_depthwise_fast_params *p, int32_t *ctx) {
+    const int32_t out_w = p->output.w, stride2 = p->stride_w == 2;
+    const int32_t quads = out_w >> 2, rem = out_w & 3;
+    const int32_t consumed = (stride2 ? 16 : 8) * quads + ((rem & 2) ? (stride2 ? 8 : 4) : 0);
+    ctx[10] = p->out_x_stride;
+    ctx[11] = quads;
+    ctx[12] = rem;
+    ctx[13] = 2 * p->stride_h * p->plane_w - consumed;
+    ctx[14] = p->out_y_stride - out_w * p->out_x_stride;
+}
+
+/* Fill ctx's per-channel words for channel k (weights w) and run it. */
+static void channel_asm(const ta_depthwise_fast_params *p, const int16_t *plane, const int32_t *w,
+                        const dw_channel *k, int8_t *output, int32_t *ctx) {
+    const int32_t w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5];
+    ctx[0] = w0;        /* word by word: a loop here becomes a memmove call */
+    ctx[1] = w1;
+    ctx[2] = w2;
+    ctx[3] = w3;
+    ctx[4] = w4;
+    ctx[5] = w5;
+    ctx[6] = k->bias;
+    ctx[7] = k->multiplier;
+    ctx[8] = k->round;
+    ctx[9] = k->right;
+    ctx[15] = p->output.h;
+    if (p->stride_w == 2) {
+        channel_asm_s2(plane, output, ctx, p->plane_w);
+    } else {
+        channel_asm_s1(plane, output, ctx, p->plane_w);
+    }
+}
+#endif
+
+TA_INLINE void channel_3x3(const ta_depthwise_fast_params *p, const int16_t *plane, const int32_t *w,
+                           const dw_channel *k, int8_t *output, int stride2, int full) {
+    const int32_t out_w = p->output.w, out_h = p->output.h, step = p->out_x_stride, pw = p->plane_w;
+    const int32_t row_step = p->stride_h * pw;
+    const int32_t w01a = w[0], w12a = w[1], w01b = w[2], w12b = w[3], w01c = w[4], w12c = w[5];
+    const dw_channel kk = *k;      /* a local copy: the byte stores could alias *k */
+    const int32_t bias = kk.bias, lo = p->act_min, hi = p->act_max;
     const int32_t pairs = out_w >> 1;
-    for (int32_t oy = 0; oy < p->output.h; ++oy) {
-        const int16_t *x = plane + oy * sh * pw;
-        int8_t *out = output + (size_t)oy * out_w * out_c + oc;
-        if (sw == 1) {
-            for (int32_t i = 0; i < pairs; ++i, x += 2) {
-                int32_t a0 = bias, a1 = bias;
-                TA_DW_ROW_S1(x, w01a, w2a);
-                TA_DW_ROW_S1(x + pw, w01b, w2b);
-                TA_DW_ROW_S1(x + 2 * pw, w01c, w2c);
-                out[0] = finish(a0, mult, right, round, lo, hi);
-                out[out_c] = finish(a1, mult, right, round, lo, hi);
-                out += 2 * out_c;
+    const int16_t *x = plane;
+    for (int32_t oy = 0; oy < out_h; ++oy, x += row_step) {
+        const int16_t *r0 = x, *r1 = x + pw, *r2 = x + 2 * pw;
+        int8_t *out = output + (size_t)oy * p->out_y_stride;
+        for (int32_t i = pairs; i > 0; --i) {
+            int32_t a0 = bias, a1 = bias;
+            if (stride2) {
+                DW_ROW_S2(r0, w01a, w12a);
+                DW_ROW_S2(r1, w01b, w12b);
+                DW_ROW_S2(r2, w01c, w12c);
+            } else {
+                DW_ROW_S1(r0, w01a, w12a);
+                DW_ROW_S1(r1, w01b, w12b);
+                DW_ROW_S1(r2, w01c, w12c);
             }
-        } else {
-            for (int32_t i = 0; i < pairs; ++i, x += 4) {
-                int32_t a0 = bias, a1 = bias;
-                TA_DW_ROW_S2(x, w01a, w2a);
-                TA_DW_ROW_S2(x + pw, w01b, w2b);
-                TA_DW_ROW_S2(x + 2 * pw, w01c, w2c);
-                out[0] = finish(a0, mult, right, round, lo, hi);
-                out[out_c] = finish(a1, mult, right, round, lo, hi);
-                out += 2 * out_c;
-            }
+            out[0] = finish(a0, &kk, full, lo, hi);
+            out[step] = finish(a1, &kk, full, lo, hi);
+            out += 2 * step;
         }
         if (out_w & 1) {
             int32_t a0 = bias;
-            a0 = ta_smlabb(x[2], w2a, ta_smlad(ta_load32(x), w01a, a0));
-            a0 = ta_smlabb(x[pw + 2], w2b, ta_smlad(ta_load32(x + pw), w01b, a0));
-            a0 = ta_smlabb(x[2 * pw + 2], w2c, ta_smlad(ta_load32(x + 2 * pw), w01c, a0));
-            out[0] = finish(a0, mult, right, round, lo, hi);
+            DW_ROW_ONE(r0, w01a, w12a);
+            DW_ROW_ONE(r1, w01b, w12b);
+            DW_ROW_ONE(r2, w01c, w12c);
+            out[0] = finish(a0, &kk, full, lo, hi);
         }
     }
 }
 
 /* Any window and stride: one output at a time, one tap at a time. */
-static void channel_generic(const ta_depthwise_fast_params *p, const int16_t *plane, const int16_t *w, int32_t oc,
-                            int8_t *output) {
-    const int32_t out_w = p->output.w, out_c = p->output.c, pw = p->plane_w;
-    const int32_t bias = p->bias[oc], mult = p->multiplier[oc], right = p->shift[oc], round = p->round[oc];
+static void channel_generic(const ta_depthwise_fast_params *p, const int16_t *plane, const int16_t *w,
+                            const dw_channel *k, int8_t *output) {
+    const int32_t out_w = p->output.w, pw = p->plane_w;
     for (int32_t oy = 0; oy < p->output.h; ++oy) {
         for (int32_t ox = 0; ox < out_w; ++ox) {
             const int16_t *x = plane + oy * p->stride_h * pw + ox * p->stride_w;
-            int32_t acc = bias;
+            int32_t acc = k->bias;
             for (int32_t ky = 0; ky < p->filter_h; ++ky) {
                 for (int32_t kx = 0; kx < p->filter_w; ++kx) {
                     acc = ta_smlabb(x[ky * pw + kx], w[ky * p->filter_w + kx], acc);
                 }
             }
-            output[((size_t)oy * out_w + ox) * out_c + oc] = finish(acc, mult, right, round, p->act_min, p->act_max);
+            output[(size_t)oy * p->out_y_stride + (size_t)ox * p->out_x_stride] =
+                finish(acc, k, 0, p->act_min, p->act_max);
         }
+    }
+}
+
+static void channel(const ta_depthwise_fast_params *p, const int16_t *plane, const void *weights, int32_t oc,
+                    int8_t *output, int32_t *ctx) {
+    const dw_channel *k = (const dw_channel *)(const void *)(p->channel + 4 * oc);
+    output += oc;
+    if (!p->taps3x3) {
+        const int32_t per_channel = (p->filter_h * p->filter_w + 1) & ~1;
+        channel_generic(p, plane, (const int16_t *)weights + per_channel * oc, k, output);
+        return;
+    }
+    const int32_t *w = (const int32_t *)weights + 6 * oc;
+#if DW_ASM
+    if (p->full_range) {
+        channel_asm(p, plane, w, k, output, ctx);
+        return;
+    }
+#else
+    (void)ctx;
+#endif
+    if (p->stride_w == 2) {
+        if (p->full_range) {
+            channel_3x3(p, plane, w, k, output, 1, 1);
+        } else {
+            channel_3x3(p, plane, w, k, output, 1, 0);
+        }
+    } else if (p->full_range) {
+        channel_3x3(p, plane, w, k, output, 0, 1);
+    } else {
+        channel_3x3(p, plane, w, k, output, 0, 0);
     }
 }
 
 ta_status ta_depthwise_conv2d_s8_fast(const ta_depthwise_fast_params *p, const int8_t *input,
                                       const void *weights, int8_t *output, int16_t *scratch) {
     const int32_t in_c = p->input.c, mult = p->depth_multiplier;
-    const int32_t taps = p->filter_h * p->filter_w;
-    const int32_t generic_stride = (taps + 1) & ~1;
+    const dw_fill fill = fill_layout(p);
+    int32_t ctx[16] = {0};     /* the assembly channel's constants (DW_ASM only) */
+#if DW_ASM
+    layer_ctx(p, ctx);
+#endif
     for (int32_t b = 0; b < p->output.n; ++b) {
         const int8_t *in = input + (size_t)b * p->input.h * p->input.w * in_c;
         int8_t *out = output + (size_t)b * p->output.h * p->output.w * p->output.c;
         fill_border(p, scratch);
         for (int32_t c = 0; c < in_c; ++c) {
-            fill_interior(p, in, c, scratch);
+            fill_interior(&fill, in + c, scratch);
             for (int32_t m = 0; m < mult; ++m) {
-                const int32_t oc = c * mult + m;
-                if (p->taps3x3) {
-                    channel_3x3(p, scratch, (const int32_t *)weights + 6 * oc, oc, out);
-                } else {
-                    channel_generic(p, scratch, (const int16_t *)weights + generic_stride * oc, oc, out);
-                }
+                channel(p, scratch, weights, c * mult + m, out, ctx);
             }
         }
     }

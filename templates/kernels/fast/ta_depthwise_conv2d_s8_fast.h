@@ -1,12 +1,19 @@
 /* DEPTHWISE_CONV_2D int8, fast form: each input channel is widened once into
- * a zero-point-padded int16 plane; 3x3 windows (stride 1 or 2) then produce
- * two outputs per step from shared loads with SMLAD/SMLABB/SMLATB. */
+ * a zero-point-padded int16 plane (the only scratch: plane_h * plane_w int16,
+ * border written once per layer); 3x3 windows (stride 1 or 2) then produce four
+ * outputs per step from shared loads with SMLAD/SMLABT/SMLATB (Thumb-2 assembly
+ * on DSP cores when the activation range is the full int8 range; C otherwise),
+ * other windows one output at a time. Channels are processed one after the
+ * other, so the output cannot share memory with the input. */
 #ifndef TA_DEPTHWISE_CONV2D_S8_FAST_H
 #define TA_DEPTHWISE_CONV2D_S8_FAST_H
 
 #include "ta_common.h"
 
 typedef struct {
+    /* Shapes, padding and strides as the plane sees the layer: when the generator found it
+     * cheaper (tall, narrow maps), the layer is seen transposed (h and w swapped, weights
+     * transposed); the tensors stay NHWC and the strides below say where pixels are. */
     ta_shape4 input, output;
     int32_t filter_h, filter_w;
     int32_t depth_multiplier;
@@ -14,16 +21,20 @@ typedef struct {
     int32_t pad_top, pad_left;
     int32_t plane_h, plane_w;   /* the padded int16 plane: scratch holds plane_h * plane_w int16 */
     int32_t input_zero_point;
+    int32_t full_range;         /* 1: act_min = -128 and act_max = 127 (saturation is the only clamp) */
     int32_t act_min, act_max;
-    int32_t taps3x3;            /* 1: weights are the 3x3 pair layout, else one int16 per tap */
-    const int32_t *bias;        /* bias - input_zero_point * sum(weights), per output channel */
-    const int32_t *multiplier;
-    const int32_t *shift;       /* right shift >= 1 (the generator proved ta_requantize_fast exact) */
-    const int32_t *round;       /* 2^(shift-1) + output_offset * 2^shift */
+    int32_t in_x_stride, in_y_stride;    /* bytes between input pixels adjacent along a plane row / column */
+    int32_t out_x_stride, out_y_stride;  /* the same for output pixels */
+    int32_t taps3x3;            /* 1: 3x3 window, stride_w 1 or 2: weights are the 3x3 pair layout */
+    /* Per output channel, 4 int32: 2 * (bias - input_zero_point * sum(weights)), multiplier,
+     * rounding constant 2^(e-1) + output_offset * 2^e, right shift e >= 1 (the generator
+     * proved the short requantization exact). */
+    const int32_t *channel;
 } ta_depthwise_fast_params;
 
-/* weights, per output channel: taps3x3: for each row (w0 | w1 << 16, w2) as int32, 6 words;
- * otherwise filter_h * filter_w int16 values padded to an even count. */
+/* weights are doubled (2 * w, so the accumulator is already the 2 * acc the requantization
+ * multiplies), per output channel: taps3x3: for each row (w0 | w1 << 16, w1 | w2 << 16) as
+ * int32, 6 words; otherwise filter_h * filter_w int16 values padded to an even count. */
 ta_status ta_depthwise_conv2d_s8_fast(const ta_depthwise_fast_params *p, const int8_t *input,
                                       const void *weights, int8_t *output, int16_t *scratch);
 

@@ -59,9 +59,35 @@ def lower(op, graph, target) -> KernelCall:
     )
 
 
+def _row_cost(out_w: int, stride: int) -> int:
+    """Instructions per output row of one channel in the 3x3 assembly (measured on the M7):
+    four outputs per step, then a pair, then a single, and the row's control."""
+    quad, pair = (63, 35) if stride == 1 else (66, 37)
+    return quad * (out_w // 4) + pair * (out_w % 4 >= 2) + 22 * (out_w % 2) + 18
+
+
+def _fill_cost(rows: int, cols: int) -> int:
+    """Instructions to widen one channel into the plane: per row, 4/2/1 values per step."""
+    return rows * (11 * (cols // 4) + 5 * (cols % 4 >= 2) + 3 * (cols % 2) + 14)
+
+
+def _transposed_is_cheaper(in_h, in_w, out_h, out_w, sh, sw) -> bool:
+    """Seen transposed, a tall narrow map (KWS: 25 x 5) has long plane rows: fewer row
+    overheads and odd-width tails."""
+    if sh not in (1, 2):
+        return False
+    normal = out_h * _row_cost(out_w, sw) + _fill_cost(in_h, in_w)
+    transposed = out_w * _row_cost(out_h, sh) + _fill_cost(in_w, in_h)
+    return transposed < 0.95 * normal
+
+
 def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max) -> KernelCall | None:
     """Per-channel int16 planes (templates/kernels/fast/ta_depthwise_conv2d_s8_fast.c), or None
-    when the short requantization cannot be proven exact (then the portable kernel runs)."""
+    when the short requantization cannot be proven exact (then the portable kernel runs).
+    Weights and folded bias are doubled (the kernel accumulates 2 * acc, which the exactness
+    proof keeps below 2^31); scratch is one padded int16 plane. A 3x3 layer on a tall narrow
+    map is given to the kernel transposed (h and w swapped, weights transposed), with the
+    NHWC strides of its pixels."""
     x, w, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
     _, fh, fw, out_c = w.shape
     o = op.options
@@ -71,38 +97,52 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max) -> 
     q = channel_requant(taps, bias, mult, shift, x.zero_point, y.zero_point)
     if not q.fast:
         return None
+    n, in_h, in_w, in_c = x.shape
+    _, out_h, out_w, _ = y.shape
     sh, sw = o["stride_h"], o["stride_w"]
-    out_h, out_w = y.shape[1], y.shape[2]
+    kernel = (2 * taps).reshape(out_c, fh, fw)                         # doubled weights
+    in_strides, out_strides = (in_c, in_w * in_c), (out_c, out_w * out_c)     # (along a row, along a column)
+    taps3x3 = fh == 3 and fw == 3 and sw in (1, 2)
+    transposed = fh == 3 and fw == 3 and _transposed_is_cheaper(in_h, in_w, out_h, out_w, sh, sw)
+    if transposed:
+        in_h, in_w, out_h, out_w, sh, sw, pad_top, pad_left = in_w, in_h, out_w, out_h, sw, sh, pad_left, pad_top
+        kernel = kernel.transpose(0, 2, 1)
+        in_strides, out_strides = in_strides[::-1], out_strides[::-1]
+        taps3x3 = True
     plane_h = (out_h - 1) * sh + fh
     plane_w = ((out_w + 1) * sw + fw + 2 + 1) // 2 * 2
-    taps3x3 = fh == 3 and fw == 3 and sw in (1, 2)
     if taps3x3:
-        k = taps.reshape(out_c, 3, 3)
-        pair = (k[:, :, 0] & 0xFFFF) | (k[:, :, 1] << 16)                # (w0, w1) as int16 halves
-        words = np.stack([pair, k[:, :, 2]], axis=2).reshape(out_c, 6)
-        weights = ConstArray("weights", "int32_t", to_int32(np.where(words >= 1 << 31, words - (1 << 32), words), "weights"))
+        k = kernel
+        w01 = (k[:, :, 0] & 0xFFFF) | (k[:, :, 1] << 16)                # (w0, w1) as int16 halves
+        w12 = (k[:, :, 1] & 0xFFFF) | (k[:, :, 2] << 16)                # (w1, w2)
+        words = np.stack([w01, w12], axis=2).reshape(out_c, 6) & 0xFFFFFFFF
+        signed = np.where(words >= 1 << 31, words - (1 << 32), words)
+        weights = ConstArray("weights", "int32_t", to_int32(signed, "weights"))
     else:
         per = (fh * fw + 1) // 2 * 2
         padded = np.zeros((out_c, per), np.int64)
-        padded[:, :fh * fw] = taps
+        padded[:, :fh * fw] = kernel.reshape(out_c, fh * fw)
         weights = ConstArray("weights", "int16_t", padded.astype(np.int16).ravel())
+    channel = np.stack([2 * q.bias.astype(np.int64), q.multiplier, q.round, q.shift], axis=1)
     return KernelCall(
         function="ta_depthwise_conv2d_s8_fast",
         sources=("fast/ta_depthwise_conv2d_s8_fast.c", "fast/ta_depthwise_conv2d_s8_fast.h", "fast/ta_dsp.h"),
         params_type="ta_depthwise_fast_params",
         params=(
-            ("input", dims(x.shape)), ("output", dims(y.shape)),
-            ("filter_h", fh), ("filter_w", fw), ("depth_multiplier", out_c // x.shape[3]),
+            ("input", dims((n, in_h, in_w, in_c))), ("output", dims((n, out_h, out_w, out_c))),
+            ("filter_h", fw if transposed else fh), ("filter_w", fh if transposed else fw),
+            ("depth_multiplier", out_c // in_c),
             ("stride_h", sh), ("stride_w", sw), ("pad_top", pad_top), ("pad_left", pad_left),
             ("plane_h", plane_h), ("plane_w", plane_w), ("input_zero_point", x.zero_point),
-            ("act_min", act_min), ("act_max", act_max), ("taps3x3", int(taps3x3)),
-            ("bias", ConstRef("bias")), ("multiplier", ConstRef("mult")), ("shift", ConstRef("shift")),
-            ("round", ConstRef("round")),
+            ("full_range", int(act_min == -128 and act_max == 127)),
+            ("act_min", act_min), ("act_max", act_max),
+            ("in_x_stride", in_strides[0]), ("in_y_stride", in_strides[1]),
+            ("out_x_stride", out_strides[0]), ("out_y_stride", out_strides[1]),
+            ("taps3x3", int(taps3x3)),
+            ("channel", ConstRef("channel")),
         ),
         args=(TensorArg(op.inputs[0]), ConstRef("weights"), TensorArg(op.outputs[0]), ScratchArg()),
-        constants=(weights,
-                   ConstArray("bias", "int32_t", q.bias), ConstArray("mult", "int32_t", q.multiplier),
-                   ConstArray("shift", "int32_t", q.shift), ConstArray("round", "int32_t", q.round)),
+        constants=(weights, ConstArray("channel", "int32_t", to_int32(channel.ravel(), "channel constants"))),
         scratch_bytes=plane_h * plane_w * 2,
         macs=y.num_elements * fh * fw,
         # channel-planar: input channel c is read whole (into the plane) before output channel c is
