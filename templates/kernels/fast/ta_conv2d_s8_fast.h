@@ -1,5 +1,13 @@
-/* CONV_2D int8, fast form: im2col of two output pixels into int16 (SXTB16
- * lane order), then a 2-pixel x 2-channel SMLAD tile over int8 weights. */
+/* CONV_2D int8, fast form: the receptive fields of three output pixels are
+ * gathered and widened to int16 (SXTB16 lane order), then a 3-pixel x
+ * 2-channel SMLAD tile runs over int8 weights for every output channel pair.
+ *
+ * Column order. The receptive field is read as contiguous runs of the input:
+ * one run per filter row of filter_w * input.c bytes when dilation_w == 1,
+ * else one run per tap of input.c bytes. Each run's first 4 * (len / 4)
+ * values come in order, run after run; the last len % 4 values of every run
+ * follow at the end, then zeros up to row_len (a multiple of 4). The
+ * generator lays the weights out in the same order. */
 #ifndef TA_CONV2D_S8_FAST_H
 #define TA_CONV2D_S8_FAST_H
 
@@ -11,20 +19,22 @@ typedef struct {
     int32_t stride_h, stride_w;
     int32_t dilation_h, dilation_w;
     int32_t pad_top, pad_left;
-    int32_t row_len;            /* filter_h * filter_w * input.c, rounded up to a multiple of 4 */
+    int32_t run_taps;           /* taps per run: filter_w when dilation_w == 1, else 1 */
+    int32_t row_len;            /* column length, a multiple of 4 (see above) */
     int32_t input_zero_point;   /* padding is filled with it; the bias absorbs the offset */
     int32_t output_offset;
     int32_t act_min, act_max;
     int32_t fast_requant;       /* 1: every channel satisfies ta_requantize_fast's conditions */
-    const int32_t *bias;        /* bias - input_zero_point * sum(weights), per output channel */
-    const int32_t *multiplier;
-    const int32_t *shift;       /* fast_requant: right shift (>= 1); else TFLite's signed shift */
-    const int32_t *round;       /* fast_requant: 2^(shift-1) + output_offset * 2^shift, per channel */
+    const int32_t *channels;    /* per channel pair (an odd last channel paired with itself),
+                                 * 8 words: bias0 bias1 mult0 mult1 round0 round1 right0 right1
+                                 * (fast_requant), or bias0 bias1 mult0 mult1 shift0 shift1 0 0
+                                 * with TFLite's signed shifts; bias = bias - zp_in * sum(w) */
 } ta_conv2d_fast_params;
 
-/* weights: channel pairs, [out_c/2][row_len/4][2][4] int8: for each group of four values
- * the pair's two rows (an odd last channel pairs with itself), natural [ky][kx][c] order.
- * scratch: 2 * row_len int16 (two pixels' lane-ordered rows, interleaved) + row_len bytes. */
+/* weights: channel pairs, [ceil(out_c/2)][row_len/4][2][4] int8: for each group of four
+ * column values the pair's two rows (an odd last channel pairs with itself).
+ * scratch (bytes): 6 * row_len (three pixels' int16 columns, interleaved group by group),
+ * then one run, rounded up to 4, then the remainders of all runs, rounded up to 4. */
 ta_status ta_conv2d_s8_fast(const ta_conv2d_fast_params *p, const int8_t *input, const int8_t *weights,
                             int8_t *output, int16_t *scratch);
 

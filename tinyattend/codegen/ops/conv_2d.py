@@ -58,19 +58,19 @@ def lower(op, graph, target) -> KernelCall:
 
 
 def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max) -> KernelCall:
-    """im2col + 2x2 SMLAD tile (templates/kernels/fast/ta_conv2d_s8_fast.c)."""
+    """Three-pixel columns + 3x2 SMLAD tile (templates/kernels/fast/ta_conv2d_s8_fast.c)."""
     x, w, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
     out_c, fh, fw, depth = w.shape
     o = op.options
-    row = fh * fw * depth
-    row_len = (row + 3) // 4 * 4
-    rows = w.array().reshape(out_c, row)
-    padded = np.zeros((out_c, row_len), np.int8)
-    padded[:, :row] = rows
-    paired = pair_rows(padded)
+    run_taps = fw if o["dilation_w_factor"] == 1 else 1
+    weights = w.array()
+    columns = column_order(weights, run_taps)
+    row_len = columns.shape[1]
     bias_tensor = op.inputs[2] if len(op.inputs) > 2 else None
     bias = graph.tensor(bias_tensor).array().astype(np.int64) if bias_tensor is not None else None
-    q = channel_requant(rows, bias, mult, shift, x.zero_point, y.zero_point)
+    q = channel_requant(weights.reshape(out_c, -1), bias, mult, shift, x.zero_point, y.zero_point)
+    run_len = run_taps * depth
+    rest_len = fh * (fw // run_taps) * (run_len % 4)
     return KernelCall(
         function="ta_conv2d_s8_fast",
         sources=("fast/ta_conv2d_s8_fast.c", "fast/ta_conv2d_s8_fast.h", "fast/ta_dsp.h"),
@@ -80,16 +80,44 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max) -> 
             ("filter_h", fh), ("filter_w", fw),
             ("stride_h", o["stride_h"]), ("stride_w", o["stride_w"]),
             ("dilation_h", o["dilation_h_factor"]), ("dilation_w", o["dilation_w_factor"]),
-            ("pad_top", pad_top), ("pad_left", pad_left), ("row_len", row_len),
+            ("pad_top", pad_top), ("pad_left", pad_left), ("run_taps", run_taps), ("row_len", row_len),
             ("input_zero_point", x.zero_point), ("output_offset", y.zero_point),
             ("act_min", act_min), ("act_max", act_max), ("fast_requant", int(q.fast)),
-            ("bias", ConstRef("bias")), ("multiplier", ConstRef("mult")), ("shift", ConstRef("shift")),
-            ("round", ConstRef("round")),
+            ("channels", ConstRef("channels")),
         ),
         args=(TensorArg(op.inputs[0]), ConstRef("weights"), TensorArg(op.outputs[0]), ScratchArg()),
-        constants=(ConstArray("weights", "int8_t", paired.ravel()), ConstArray("bias", "int32_t", q.bias),
-                   ConstArray("mult", "int32_t", q.multiplier), ConstArray("shift", "int32_t", q.shift),
-                   ConstArray("round", "int32_t", q.round)),
-        scratch_bytes=2 * row_len * 2 + (0 if depth % 4 == 0 else row_len),
+        constants=(ConstArray("weights", "int8_t", pair_rows(columns).ravel()),
+                   ConstArray("channels", "int32_t", pair_constants(q))),
+        scratch_bytes=6 * row_len + _round4(run_len) + _round4(rest_len),
         macs=y.num_elements * fh * fw * depth,
     )
+
+
+def column_order(weights: np.ndarray, run_taps: int) -> np.ndarray:
+    """[out_c][fh][fw][c] weights as [out_c][row_len] rows in the fast kernel's column order:
+    per filter row, runs of run_taps taps; the first 4 * (len // 4) values of every run in
+    turn, then every run's last len % 4 values, then zeros to a multiple of 4."""
+    out_c, fh, fw, depth = weights.shape
+    runs = [weights[:, ky, r:r + run_taps, :].reshape(out_c, -1) for ky in range(fh) for r in range(0, fw, run_taps)]
+    whole = 4 * (run_taps * depth // 4)
+    parts = [run[:, :whole] for run in runs] + [run[:, whole:] for run in runs]
+    rows = np.concatenate(parts, axis=1)
+    padded = np.zeros((out_c, _round4(rows.shape[1])), np.int8)
+    padded[:, :rows.shape[1]] = rows
+    return padded
+
+
+def pair_constants(q) -> np.ndarray:
+    """Per output channel pair, 8 int32: bias0 bias1 mult0 mult1 round0 round1 right0 right1
+    (fast form) or bias0 bias1 mult0 mult1 shift0 shift1 0 0 (TFLM's); an odd last channel
+    is paired with itself."""
+    third = q.round if q.fast else q.shift
+    fourth = q.shift if q.fast else np.zeros_like(q.shift)
+    table = np.stack([q.bias, q.multiplier, third, fourth]).astype(np.int32)    # [4][out_c]
+    if table.shape[1] % 2:
+        table = np.concatenate([table, table[:, -1:]], axis=1)
+    return np.ascontiguousarray(table.reshape(4, -1, 2).transpose(1, 0, 2)).reshape(-1)
+
+
+def _round4(n: int) -> int:
+    return (n + 3) // 4 * 4
