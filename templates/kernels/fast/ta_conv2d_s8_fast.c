@@ -14,6 +14,8 @@ typedef struct {
     int32_t in_h, in_w, in_c;
     int32_t filter_h, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left;
     int32_t run_taps, runs_per_row, run_len, run_groups, run_rest, rest_groups;
+    int32_t span_h, span_w;             /* the receptive field's extent in the image */
+    int32_t row_step, run_step;         /* bytes between filter rows and between runs of a row */
     int32_t zp;
     int8_t *run_stage, *rest_stage;
 } gather_geometry;
@@ -34,14 +36,40 @@ TA_INLINE void widen_groups(const int8_t *src, int32_t groups, int32_t *out) {
     }
 }
 
+/* The remainders of all runs, zero-padded to whole groups, widened after the runs' groups. */
+TA_INLINE void finish_rest(const gather_geometry *g, int8_t *rest, int32_t *out) {
+    while ((rest - g->rest_stage) & 3) {
+        *rest++ = 0;
+    }
+    widen_groups(g->rest_stage, g->rest_groups, out);
+}
+
 /* One output pixel's column into slot `out` (col + 2 * slot): each run read in
  * place when it lies inside the image, else staged with the zero point. */
 static void gather_pixel(const gather_geometry *g, int32_t oy, int32_t ox, int32_t *out) {
     const int32_t y0 = oy * g->stride_h - g->pad_top;
     const int32_t x0 = ox * g->stride_w - g->pad_left;
     const int32_t in_c = g->in_c, run_groups = g->run_groups, run_rest = g->run_rest;
-    const int32_t run_step = g->run_taps * g->dilation_w;
     int8_t *rest = g->rest_stage;
+    if (y0 >= 0 && y0 + g->span_h <= g->in_h && x0 >= 0 && x0 + g->span_w <= g->in_w) {
+        /* The whole receptive field inside the image: no checks per run. */
+        const int8_t *row = g->input + ((size_t)y0 * g->in_w + x0) * in_c;
+        for (int32_t ky = g->filter_h; ky > 0; --ky, row += g->row_step) {
+            const int8_t *src = row;
+            for (int32_t r = g->runs_per_row; r > 0; --r, src += g->run_step) {
+                widen_groups(src, run_groups, out);
+                out += run_groups * GROUP_WORDS;
+                for (int32_t i = 0; i < run_rest; ++i) {
+                    *rest++ = src[4 * run_groups + i];
+                }
+            }
+        }
+        if (g->rest_groups) {
+            finish_rest(g, rest, out);
+        }
+        return;
+    }
+    const int32_t run_step = g->run_taps * g->dilation_w;
     for (int32_t ky = 0; ky < g->filter_h; ++ky) {
         const int32_t y = y0 + ky * g->dilation_h;
         const int row_inside = y >= 0 && y < g->in_h;
@@ -77,10 +105,7 @@ static void gather_pixel(const gather_geometry *g, int32_t oy, int32_t ox, int32
         }
     }
     if (g->rest_groups) {
-        while ((rest - g->rest_stage) & 3) {
-            *rest++ = 0;
-        }
-        widen_groups(g->rest_stage, g->rest_groups, out);
+        finish_rest(g, rest, out);
     }
 }
 
@@ -254,9 +279,112 @@ TA_INLINE void channels_3x2(const int8_t *weights, const int32_t *col, int32_t g
     }
 }
 
+#if TA_HAVE_DSP
+/* ta_requantize_fast_acc and SSAT on register `a`, with `t` as a temporary. */
+#define TA_ASM_REQUANT(a, m, r, e, t) \
+    "add %[" t "], %[" r "], %[" a "], asr #31\n\t" \
+    "lsl %[" a "], %[" a "], #1\n\t" \
+    "smmlar %[" a "], %[" a "], %[" m "], %[" t "]\n\t" \
+    "asr %[" a "], %[" a "], %[" e "]\n\t" \
+    "ssat %[" a "], #8, %[" a "]\n\t"
+
+/* What the pair loop reads from the stack (sp-relative operands: all 14
+ * allocatable registers are busy). */
+typedef struct {
+    const int32_t *k;          /* this pair's constants; advanced by 8 words per pair */
+    const int32_t *col, *col_end;
+    int32_t odd;               /* the group count is odd */
+    int8_t *out;               /* pixel 0's output for this pair; advanced by 2 per pair */
+    int32_t step[2];           /* pixels 1 and 2 relative to pixel 0, bytes */
+    int32_t pairs;
+} pair_loop_state;
+#endif
+
+/* Fast requantization, int8 range: the whole channel-pair loop in one block of
+ * assembly (per pair about 33 instructions besides the tile and the 30 of the
+ * requantization). */
 static void channels_fast(const int8_t *weights, const int32_t *col, int32_t groups, const int32_t *k,
                           int32_t out_c, int8_t *o0, int8_t *o1, int8_t *o2, const output_range *range) {
+#if TA_HAVE_DSP
+    const int32_t pairs = out_c >> 1;
+    if (pairs > 0) {
+        pair_loop_state st;
+        st.k = k;
+        st.col = col;
+        st.col_end = col + GROUP_WORDS * groups;
+        st.odd = groups & 1;
+        st.out = o0;
+        st.step[0] = (int32_t)(o1 - o0);
+        st.step[1] = (int32_t)(o2 - o0);
+        st.pairs = pairs;
+        const void *w = weights;
+        const void *x;
+        int32_t a00, a01, a10, a11, a20, a21, wa, wb, al, bl, lo, hi;
+        __asm__ volatile(
+            "0:\n\t"
+            "ldr %[x], %[k]\n\t"
+            "ldrd %[a00], %[a01], [%[x]]\n\t"
+            "mov %[a10], %[a00]\n\t"
+            "mov %[a20], %[a00]\n\t"
+            "mov %[a11], %[a01]\n\t"
+            "mov %[a21], %[a01]\n\t"
+            "ldr %[x], %[col]\n\t"
+            "ldr %[lo], %[odd]\n\t"
+            "cmp %[lo], #0\n\t"
+            "bne 2f\n\t"
+            "1:\n\t"
+            TA_ASM_STEP
+            "2:\n\t"
+            TA_ASM_STEP
+            "ldr %[lo], %[end]\n\t"
+            "cmp %[x], %[lo]\n\t"
+            "bne 1b\n\t"
+            "ldr %[x], %[k]\n\t"
+            "ldrd %[wa], %[wb], [%[x], #8]\n\t"
+            "ldrd %[al], %[bl], [%[x], #16]\n\t"
+            "ldrd %[lo], %[hi], [%[x], #24]\n\t"
+            "add %[x], %[x], #32\n\t"
+            "str %[x], %[k]\n\t"
+            TA_ASM_REQUANT("a00", "wa", "al", "lo", "x")
+            TA_ASM_REQUANT("a10", "wa", "al", "lo", "x")
+            TA_ASM_REQUANT("a20", "wa", "al", "lo", "x")
+            TA_ASM_REQUANT("a01", "wb", "bl", "hi", "x")
+            TA_ASM_REQUANT("a11", "wb", "bl", "hi", "x")
+            TA_ASM_REQUANT("a21", "wb", "bl", "hi", "x")
+            "ldr %[x], %[out]\n\t"
+            "ldrd %[lo], %[hi], %[step]\n\t"
+            "strb %[a00], [%[x]]\n\t"
+            "strb %[a01], [%[x], #1]\n\t"
+            "add %[lo], %[lo], %[x]\n\t"
+            "strb %[a10], [%[lo]]\n\t"
+            "strb %[a11], [%[lo], #1]\n\t"
+            "add %[hi], %[hi], %[x]\n\t"
+            "strb %[a20], [%[hi]]\n\t"
+            "strb %[a21], [%[hi], #1]\n\t"
+            "add %[x], %[x], #2\n\t"
+            "str %[x], %[out]\n\t"
+            "ldr %[lo], %[pairs]\n\t"
+            "subs %[lo], %[lo], #1\n\t"
+            "str %[lo], %[pairs]\n\t"
+            "bne 0b\n\t"
+            : [a00] "=&r"(a00), [a01] "=&r"(a01), [a10] "=&r"(a10), [a11] "=&r"(a11), [a20] "=&r"(a20),
+              [a21] "=&r"(a21), [w] "+r"(w), [x] "=&r"(x), [wa] "=&r"(wa), [wb] "=&r"(wb), [al] "=&r"(al),
+              [bl] "=&r"(bl), [lo] "=&r"(lo), [hi] "=&r"(hi), [k] "+m"(st.k), [out] "+m"(st.out),
+              [pairs] "+m"(st.pairs)
+            : [col] "m"(st.col), [end] "m"(st.col_end), [odd] "m"(st.odd), [step] "m"(*(const ta_pair *)st.step)
+            : "cc", "memory");
+        weights = (const int8_t *)w;
+        k += 8 * pairs;
+        o0 += 2 * pairs;
+        o1 += 2 * pairs;
+        o2 += 2 * pairs;
+    }
+    if (out_c & 1) {
+        pair_3x2(&weights, col, groups, k, o0, o1, o2, range, 0, 0);
+    }
+#else
     channels_3x2(weights, col, groups, k, out_c, o0, o1, o2, range, 0);
+#endif
 }
 
 static void channels_fast_clamp(const int8_t *weights, const int32_t *col, int32_t groups, const int32_t *k,
@@ -292,6 +420,10 @@ ta_status ta_conv2d_s8_fast(const ta_conv2d_fast_params *p, const int8_t *input,
     g.run_groups = g.run_len >> 2;
     g.run_rest = g.run_len & 3;
     g.rest_groups = (p->filter_h * g.runs_per_row * g.run_rest + 3) >> 2;
+    g.span_h = (p->filter_h - 1) * p->dilation_h + 1;
+    g.span_w = (p->filter_w - 1) * p->dilation_w + 1;
+    g.row_step = p->dilation_h * p->input.w * in_c;
+    g.run_step = p->run_taps * p->dilation_w * in_c;
     g.zp = p->input_zero_point;
     g.run_stage = (int8_t *)scratch + 6 * row_len;
     g.rest_stage = g.run_stage + ((g.run_len + 3) & ~3);
