@@ -18,6 +18,7 @@ typedef struct {
     int32_t row_step, run_step;         /* bytes between filter rows and between runs of a row */
     int32_t zp, zp_pair;                /* the zero point, and twice as int16 */
     int32_t aligned;                    /* input.c % 4 == 0 and the input 4-byte aligned: LDRD */
+    int32_t small_rows;                 /* one run per filter row, at most 15 values */
     int8_t *run_stage, *rest_stage;
 } gather_geometry;
 
@@ -71,6 +72,41 @@ TA_INLINE int8_t *copy_rest(const int8_t *src, int32_t count, int8_t *rest) {
     return rest + count;
 }
 
+/* Interior pixels of layers with short runs (one run per filter row of at most
+ * 15 values: first layers with 1 or 3 input channels): straight-line code per
+ * row for each (groups, remainder) pair, chosen once per pixel. */
+#define SMALL_ROW(G, R) \
+    case 4 * (G) + (R): \
+        do { \
+            if ((G) >= 1) { const int32_t v = ta_load32(row); TA_STORE_PAIR_STEP(out, ta_sxtb16(v), ta_sxtb16_ror8(v), 4 * GROUP_WORDS); } \
+            if ((G) >= 2) { const int32_t v = ta_load32(row + 4); TA_STORE_PAIR_STEP(out, ta_sxtb16(v), ta_sxtb16_ror8(v), 4 * GROUP_WORDS); } \
+            if ((G) >= 3) { const int32_t v = ta_load32(row + 8); TA_STORE_PAIR_STEP(out, ta_sxtb16(v), ta_sxtb16_ror8(v), 4 * GROUP_WORDS); } \
+            if ((R) >= 1) { rest[0] = row[4 * (G)]; } \
+            if ((R) >= 2) { rest[1] = row[4 * (G) + 1]; } \
+            if ((R) >= 3) { rest[2] = row[4 * (G) + 2]; } \
+            rest += (R); \
+            row += row_step; \
+        } while (--rows); \
+        break;
+
+static int gather_small_rows(const gather_geometry *g, const int8_t *row, int32_t *out) {
+    int8_t *rest = g->rest_stage;
+    const int32_t row_step = g->row_step;
+    int32_t rows = g->filter_h;
+    switch (g->run_len) {
+    SMALL_ROW(0, 1) SMALL_ROW(0, 2) SMALL_ROW(0, 3)
+    SMALL_ROW(1, 0) SMALL_ROW(1, 1) SMALL_ROW(1, 2) SMALL_ROW(1, 3)
+    SMALL_ROW(2, 0) SMALL_ROW(2, 1) SMALL_ROW(2, 2) SMALL_ROW(2, 3)
+    SMALL_ROW(3, 0) SMALL_ROW(3, 1) SMALL_ROW(3, 2) SMALL_ROW(3, 3)
+    default:
+        return 0;
+    }
+    if (g->rest_groups) {
+        widen_groups(g->rest_stage, g->rest_groups, out);
+    }
+    return 1;
+}
+
 /* One output pixel's column into slot `out` (col + 2 * slot): each run read in
  * place when it lies inside the image, else staged with the zero point. The
  * remainders of all runs go to the remainder stage (its last word zeroed first:
@@ -87,6 +123,9 @@ static void gather_pixel(const gather_geometry *g, int32_t oy, int32_t ox, int32
         /* The whole receptive field inside the image: no checks per run. */
         const int8_t *row = g->input + ((size_t)y0 * g->in_w + x0) * in_c;
         const int32_t row_step = g->row_step;
+        if (g->small_rows && gather_small_rows(g, row, out)) {
+            return;
+        }
         if (g->runs_per_row == 1) {
             if (g->aligned) {
                 for (int32_t ky = g->filter_h; ky > 0; --ky, row += row_step) {
@@ -491,6 +530,7 @@ ta_status ta_conv2d_s8_fast(const ta_conv2d_fast_params *p, const int8_t *input,
     g.row_step = p->dilation_h * p->input.w * in_c;
     g.run_step = p->run_taps * p->dilation_w * in_c;
     g.zp = p->input_zero_point;
+    g.small_rows = g.runs_per_row == 1 && g.run_len < 16;
     g.zp_pair = (int32_t)(((uint32_t)(uint16_t)g.zp << 16) | (uint16_t)g.zp);
     g.run_stage = (int8_t *)scratch + 6 * row_len;
     g.rest_stage = g.run_stage + ((g.run_len + 3) & ~3);
