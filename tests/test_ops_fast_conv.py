@@ -33,7 +33,8 @@ CASES = {
     "dilation_h_only": ((11, 9, 4), 6, (3, 5), 1, "same", (2, 1), None),
     "one_channel": ((8, 8, 16), 1, 3, 1, "same", 1, "relu"),            # no whole pair
     "even_groups_valid": ((6, 7, 32), 2, 3, 2, "valid", 1, "relu"),
-    "wide_row_c64": ((5, 4, 64), 7, 3, 1, "same", 1, None),             # odd groups (K = 576: 144)
+    "wide_row_c64": ((5, 4, 64), 7, 3, 1, "same", 1, None),             # K = 576: 144 groups
+    "groups_mod4_1": ((7, 6, 4), 5, 3, 1, "same", 1, "relu"),           # 9 groups: tile loop entered last step
 }
 
 

@@ -269,38 +269,15 @@ static void gather_pointwise3(const int8_t *src, int32_t in_c, int32_t *out) {
     "smlad %[a21], %[wb], %[hi], %[a21]\n\t"
 #endif
 
-/* groups >= 1. Advances *weights past the pair's rows. */
+/* groups >= 1. Plain C (the host, and the paths that are not the hot one). */
 TA_INLINE void tile_pair(const int8_t **weights, const int32_t *col, int32_t groups, int32_t *a00, int32_t *a01,
                          int32_t *a10, int32_t *a11, int32_t *a20, int32_t *a21) {
     const void *w = *weights;
     const void *x = col;
     int32_t c00 = *a00, c01 = *a01, c10 = *a10, c11 = *a11, c20 = *a20, c21 = *a21;
-#if TA_HAVE_DSP
-    /* An odd count enters the loop at its second step. */
-    const void *x_end = (const int32_t *)col + GROUP_WORDS * groups;
-    const int32_t odd = groups & 1;
-    int32_t wa, wb, al, bl, lo, hi;
-    __asm__ volatile(
-        "ldr %[lo], %[odd]\n\t"
-        "cmp %[lo], #0\n\t"
-        "bne 2f\n\t"
-        "1:\n\t"
-        TA_ASM_STEP
-        "2:\n\t"
-        TA_ASM_STEP
-        "ldr %[lo], %[end]\n\t"
-        "cmp %[x], %[lo]\n\t"
-        "bne 1b\n\t"
-        : [a00] "+r"(c00), [a01] "+r"(c01), [a10] "+r"(c10), [a11] "+r"(c11), [a20] "+r"(c20),
-          [a21] "+r"(c21), [w] "+r"(w), [x] "+r"(x), [wa] "=&r"(wa), [wb] "=&r"(wb), [al] "=&r"(al),
-          [bl] "=&r"(bl), [lo] "=&r"(lo), [hi] "=&r"(hi)
-        : [end] "m"(x_end), [odd] "m"(odd)
-        : "cc", "memory");
-#else
     for (int32_t g = 0; g < groups; ++g) {
         TILE_STEP(w, x, c00, c01, c10, c11, c20, c21);
     }
-#endif
     *weights = (const int8_t *)w;
     *a00 = c00; *a01 = c01; *a10 = c10; *a11 = c11; *a20 = c20; *a21 = c21;
 }
@@ -315,30 +292,39 @@ TA_INLINE int32_t clamp_range(int32_t y, int32_t lo, int32_t hi) {
     return y > hi ? hi : y;
 }
 
-/* One channel pair for three pixels: the tile, then requantization and stores.
- * `mode` is a constant at each call: 0 fast requantization, int8 range; 1 fast,
- * narrower range; 2 TFLM's. `both` 0: an odd last channel paired with itself,
- * whose second value is not stored. */
-TA_INLINE void pair_3x2(const int8_t **weights, const int32_t *col, int32_t groups, const int32_t *k, int8_t *o0,
-                        int8_t *o1, int8_t *o2, const output_range *range, int mode, int both) {
+#define PAIR_HEAD_BYTES 24     /* bias0 bias1, three times */
+#define PAIR_TAIL_BYTES 24     /* mult0 mult1 round0 round1 right0 right1 (or shifts) */
+
+/* One channel pair for three pixels, from its part of the pair stream (see the
+ * header): the tile, then requantization and stores. `mode` is a constant at
+ * each call: 0 fast requantization, int8 range; 1 fast, narrower range; 2 TFLM's.
+ * `both` 0: an odd last channel paired with itself, whose second value is not stored. */
+TA_INLINE void pair_3x2(const int8_t **stream, const int32_t *col, int32_t groups, int8_t *o0, int8_t *o1,
+                        int8_t *o2, const output_range *range, int mode, int both) {
     int32_t b0, b1;
-    TA_LOAD_PAIR(k, b0, b1);
+    TA_LOAD_PAIR(*stream, b0, b1);
+    const int8_t *weights = *stream + PAIR_HEAD_BYTES;
     int32_t a00 = b0, a10 = b0, a20 = b0, a01 = b1, a11 = b1, a21 = b1;
-    tile_pair(weights, col, groups, &a00, &a01, &a10, &a11, &a20, &a21);
+    tile_pair(&weights, col, groups, &a00, &a01, &a10, &a11, &a20, &a21);
+    const int8_t *k = weights;
+    *stream = weights + PAIR_TAIL_BYTES;
+    int32_t m0, m1, r0, r1, e0, e1;
+    TA_LOAD_PAIR(k, m0, m1);
+    TA_LOAD_PAIR(k + 8, r0, r1);
+    TA_LOAD_PAIR(k + 16, e0, e1);
     const int32_t lo_limit = range->act_min, hi_limit = range->act_max, offset = range->output_offset;
     int32_t y00, y01, y10, y11, y20, y21;
     if (mode == 2) {
-        y00 = clamp_range(ta_requantize(a00, k[2], k[4]) + offset, lo_limit, hi_limit);
-        y10 = clamp_range(ta_requantize(a10, k[2], k[4]) + offset, lo_limit, hi_limit);
-        y20 = clamp_range(ta_requantize(a20, k[2], k[4]) + offset, lo_limit, hi_limit);
-        y01 = clamp_range(ta_requantize(a01, k[3], k[5]) + offset, lo_limit, hi_limit);
-        y11 = clamp_range(ta_requantize(a11, k[3], k[5]) + offset, lo_limit, hi_limit);
-        y21 = clamp_range(ta_requantize(a21, k[3], k[5]) + offset, lo_limit, hi_limit);
+        /* r = TFLite's signed shifts. */
+        y00 = clamp_range(ta_requantize(a00, m0, r0) + offset, lo_limit, hi_limit);
+        y10 = clamp_range(ta_requantize(a10, m0, r0) + offset, lo_limit, hi_limit);
+        y20 = clamp_range(ta_requantize(a20, m0, r0) + offset, lo_limit, hi_limit);
+        y01 = clamp_range(ta_requantize(a01, m1, r1) + offset, lo_limit, hi_limit);
+        y11 = clamp_range(ta_requantize(a11, m1, r1) + offset, lo_limit, hi_limit);
+        y21 = clamp_range(ta_requantize(a21, m1, r1) + offset, lo_limit, hi_limit);
+        (void)e0;
+        (void)e1;
     } else {
-        int32_t m0, m1, r0, r1, e0, e1;
-        TA_LOAD_PAIR(k + 2, m0, m1);
-        TA_LOAD_PAIR(k + 4, r0, r1);
-        TA_LOAD_PAIR(k + 6, e0, e1);
         y00 = ta_ssat8(ta_requantize_fast_acc(a00, m0, e0, r0));
         y10 = ta_ssat8(ta_requantize_fast_acc(a10, m0, e0, r0));
         y20 = ta_ssat8(ta_requantize_fast_acc(a20, m0, e0, r0));
@@ -366,14 +352,13 @@ TA_INLINE void pair_3x2(const int8_t **weights, const int32_t *col, int32_t grou
 }
 
 /* All channel pairs for three pixels (the tile's columns are gathered). */
-TA_INLINE void channels_3x2(const int8_t *weights, const int32_t *col, int32_t groups, const int32_t *k,
-                            int32_t out_c, int8_t *o0, int8_t *o1, int8_t *o2, const output_range *range,
-                            int mode) {
-    for (int32_t pairs = out_c >> 1; pairs > 0; --pairs, k += 8, o0 += 2, o1 += 2, o2 += 2) {
-        pair_3x2(&weights, col, groups, k, o0, o1, o2, range, mode, 1);
+TA_INLINE void channels_3x2(const int8_t *stream, const int32_t *col, int32_t groups, int32_t out_c, int8_t *o0,
+                            int8_t *o1, int8_t *o2, const output_range *range, int mode) {
+    for (int32_t pairs = out_c >> 1; pairs > 0; --pairs, o0 += 2, o1 += 2, o2 += 2) {
+        pair_3x2(&stream, col, groups, o0, o1, o2, range, mode, 1);
     }
     if (out_c & 1) {
-        pair_3x2(&weights, col, groups, k, o0, o1, o2, range, mode, 0);
+        pair_3x2(&stream, col, groups, o0, o1, o2, range, mode, 0);
     }
 }
 
@@ -389,67 +374,69 @@ TA_INLINE void channels_3x2(const int8_t *weights, const int32_t *col, int32_t g
 /* What the pair loop reads from the stack (sp-relative operands: all 14
  * allocatable registers are busy). */
 typedef struct {
-    const int32_t *k;          /* this pair's constants; advanced by 8 words per pair */
     const int32_t *col, *col_end;
-    int32_t rem;               /* the group count modulo 4 */
+    const int8_t *stream_end;  /* after the last whole pair */
+    uint32_t entry;            /* address of the tile loop's first step for groups % 4, Thumb bit set */
     int8_t *out;               /* pixel 0's output for this pair; advanced by 2 per pair */
     int32_t step[2];           /* pixels 1 and 2 relative to pixel 0, bytes */
-    int32_t pairs;
 } pair_loop_state;
+
+/* One step of the tile is 20 32-bit instructions (LDRD, SXTB16 and SMLAD have no
+ * 16-bit encodings): the loop is entered (4 - groups % 4) % 4 steps in. */
+#define TA_ASM_STEP_BYTES 80
+#define TA_STR_(x) #x
+#define TA_STR(x) TA_STR_(x)
 #endif
 
 /* Fast requantization, int8 range: the whole channel-pair loop in one block of
- * assembly (per pair about 33 instructions besides the tile and the 30 of the
- * requantization). */
-static void channels_fast(const int8_t *weights, const int32_t *col, int32_t groups, const int32_t *k,
-                          int32_t out_c, int8_t *o0, int8_t *o1, int8_t *o2, const output_range *range) {
+ * assembly, walking the pair stream with one pointer. Per pair, besides the
+ * tile (43 instructions per 48 MACs) and the 30 of the requantization: 6 to
+ * start, 5 to enter and leave the tile loop, 3 constants, 12 to store, 3 to loop. */
+static void channels_fast(const int8_t *stream, const int32_t *col, int32_t groups, int32_t out_c, int8_t *o0,
+                          int8_t *o1, int8_t *o2, const output_range *range) {
 #if TA_HAVE_DSP
     const int32_t pairs = out_c >> 1;
     if (pairs > 0) {
         pair_loop_state st;
-        st.k = k;
         st.col = col;
         st.col_end = col + GROUP_WORDS * groups;
-        st.rem = groups & 3;
+        st.stream_end = stream + pairs * (PAIR_HEAD_BYTES + PAIR_TAIL_BYTES + 8 * groups);
         st.out = o0;
         st.step[0] = (int32_t)(o1 - o0);
         st.step[1] = (int32_t)(o2 - o0);
-        st.pairs = pairs;
-        const void *w = weights;
+        const int32_t skip = ((4 - (groups & 3)) & 3) * TA_ASM_STEP_BYTES;
+        const void *w = stream;
         const void *x;
         int32_t a00, a01, a10, a11, a20, a21, wa, wb, al, bl, lo, hi;
         __asm__ volatile(
+            "adr %[x], 1f\n\t"
+            "ldr %[lo], %[skip]\n\t"
+            "add %[x], %[x], %[lo]\n\t"
+            "orr %[x], %[x], #1\n\t"
+            "str %[x], %[entry]\n\t"
             "0:\n\t"
-            "ldr %[x], %[k]\n\t"
-            "ldrd %[a00], %[a01], [%[x]]\n\t"
-            "mov %[a10], %[a00]\n\t"
-            "mov %[a20], %[a00]\n\t"
-            "mov %[a11], %[a01]\n\t"
-            "mov %[a21], %[a01]\n\t"
+            "ldrd %[a00], %[a01], [%[w]], #8\n\t"
+            "ldrd %[a10], %[a11], [%[w]], #8\n\t"
+            "ldrd %[a20], %[a21], [%[w]], #8\n\t"
             "ldr %[x], %[col]\n\t"
-            "ldr %[lo], %[rem]\n\t"      /* groups % 4: enter the 4-step loop at step 4 - rem */
-            "cmp %[lo], #2\n\t"
-            "beq 3f\n\t"
-            "bhi 2f\n\t"
-            "cmp %[lo], #1\n\t"
-            "beq 4f\n\t"
+            "ldr %[lo], %[entry]\n\t"
+            "bx %[lo]\n\t"
+            ".p2align 2\n\t"
             "1:\n\t"
             TA_ASM_STEP
-            "2:\n\t"
+            "5:\n\t"
+            ".if (5b - 1b) - " TA_STR(TA_ASM_STEP_BYTES) "\n\t"
+            ".error \"a tile step is not TA_ASM_STEP_BYTES long\"\n\t"
+            ".endif\n\t"
             TA_ASM_STEP
-            "3:\n\t"
             TA_ASM_STEP
-            "4:\n\t"
             TA_ASM_STEP
             "ldr %[lo], %[end]\n\t"
             "cmp %[x], %[lo]\n\t"
             "bne 1b\n\t"
-            "ldr %[x], %[k]\n\t"
-            "ldrd %[wa], %[wb], [%[x], #8]\n\t"
-            "ldrd %[al], %[bl], [%[x], #16]\n\t"
-            "ldrd %[lo], %[hi], [%[x], #24]\n\t"
-            "add %[x], %[x], #32\n\t"
-            "str %[x], %[k]\n\t"
+            "ldrd %[wa], %[wb], [%[w]], #8\n\t"
+            "ldrd %[al], %[bl], [%[w]], #8\n\t"
+            "ldrd %[lo], %[hi], [%[w]], #8\n\t"
             TA_ASM_REQUANT("a00", "wa", "al", "lo", "x")
             TA_ASM_REQUANT("a10", "wa", "al", "lo", "x")
             TA_ASM_REQUANT("a20", "wa", "al", "lo", "x")
@@ -460,49 +447,46 @@ static void channels_fast(const int8_t *weights, const int32_t *col, int32_t gro
             "ldrd %[lo], %[hi], %[step]\n\t"
             "strb %[a00], [%[x]]\n\t"
             "strb %[a01], [%[x], #1]\n\t"
-            "add %[lo], %[lo], %[x]\n\t"
-            "strb %[a10], [%[lo]]\n\t"
-            "strb %[a11], [%[lo], #1]\n\t"
-            "add %[hi], %[hi], %[x]\n\t"
-            "strb %[a20], [%[hi]]\n\t"
-            "strb %[a21], [%[hi], #1]\n\t"
-            "add %[x], %[x], #2\n\t"
+            "strb %[a10], [%[x], %[lo]]\n\t"
+            "strb %[a20], [%[x], %[hi]]\n\t"
+            "add %[x], %[x], #1\n\t"
+            "strb %[a11], [%[x], %[lo]]\n\t"
+            "strb %[a21], [%[x], %[hi]]\n\t"
+            "add %[x], %[x], #1\n\t"
             "str %[x], %[out]\n\t"
-            "ldr %[lo], %[pairs]\n\t"
-            "subs %[lo], %[lo], #1\n\t"
-            "str %[lo], %[pairs]\n\t"
+            "ldr %[lo], %[stream_end]\n\t"
+            "cmp %[w], %[lo]\n\t"
             "bne 0b\n\t"
             : [a00] "=&r"(a00), [a01] "=&r"(a01), [a10] "=&r"(a10), [a11] "=&r"(a11), [a20] "=&r"(a20),
               [a21] "=&r"(a21), [w] "+r"(w), [x] "=&r"(x), [wa] "=&r"(wa), [wb] "=&r"(wb), [al] "=&r"(al),
-              [bl] "=&r"(bl), [lo] "=&r"(lo), [hi] "=&r"(hi), [k] "+m"(st.k), [out] "+m"(st.out),
-              [pairs] "+m"(st.pairs)
-            : [col] "m"(st.col), [end] "m"(st.col_end), [rem] "m"(st.rem), [step] "m"(*(const ta_pair *)st.step)
+              [bl] "=&r"(bl), [lo] "=&r"(lo), [hi] "=&r"(hi), [out] "+m"(st.out), [entry] "=m"(st.entry)
+            : [col] "m"(st.col), [end] "m"(st.col_end), [stream_end] "m"(st.stream_end),
+              [step] "m"(*(const ta_pair *)st.step), [skip] "m"(skip)
             : "cc", "memory");
-        weights = (const int8_t *)w;
-        k += 8 * pairs;
+        stream = (const int8_t *)w;
         o0 += 2 * pairs;
         o1 += 2 * pairs;
         o2 += 2 * pairs;
     }
     if (out_c & 1) {
-        pair_3x2(&weights, col, groups, k, o0, o1, o2, range, 0, 0);
+        pair_3x2(&stream, col, groups, o0, o1, o2, range, 0, 0);
     }
 #else
-    channels_3x2(weights, col, groups, k, out_c, o0, o1, o2, range, 0);
+    channels_3x2(stream, col, groups, out_c, o0, o1, o2, range, 0);
 #endif
 }
 
-static void channels_fast_clamp(const int8_t *weights, const int32_t *col, int32_t groups, const int32_t *k,
-                                int32_t out_c, int8_t *o0, int8_t *o1, int8_t *o2, const output_range *range) {
-    channels_3x2(weights, col, groups, k, out_c, o0, o1, o2, range, 1);
+static void channels_fast_clamp(const int8_t *stream, const int32_t *col, int32_t groups, int32_t out_c,
+                                int8_t *o0, int8_t *o1, int8_t *o2, const output_range *range) {
+    channels_3x2(stream, col, groups, out_c, o0, o1, o2, range, 1);
 }
 
-static void channels_exact(const int8_t *weights, const int32_t *col, int32_t groups, const int32_t *k,
-                           int32_t out_c, int8_t *o0, int8_t *o1, int8_t *o2, const output_range *range) {
-    channels_3x2(weights, col, groups, k, out_c, o0, o1, o2, range, 2);
+static void channels_exact(const int8_t *stream, const int32_t *col, int32_t groups, int32_t out_c, int8_t *o0,
+                           int8_t *o1, int8_t *o2, const output_range *range) {
+    channels_3x2(stream, col, groups, out_c, o0, o1, o2, range, 2);
 }
 
-ta_status ta_conv2d_s8_fast(const ta_conv2d_fast_params *p, const int8_t *input, const int8_t *weights,
+ta_status ta_conv2d_s8_fast(const ta_conv2d_fast_params *p, const int8_t *input, const int8_t *pairs,
                             int8_t *output, int16_t *scratch) {
     const int32_t out_w = p->output.w, out_c = p->output.c, in_c = p->input.c;
     const int32_t pixels = p->output.h * out_w;
@@ -535,8 +519,8 @@ ta_status ta_conv2d_s8_fast(const ta_conv2d_fast_params *p, const int8_t *input,
     g.run_stage = (int8_t *)scratch + 6 * row_len;
     g.rest_stage = g.run_stage + ((g.run_len + 3) & ~3);
     const output_range range = {p->output_offset, p->act_min, p->act_max, p->act_min > -128 || p->act_max < 127};
-    void (*channels)(const int8_t *, const int32_t *, int32_t, const int32_t *, int32_t, int8_t *, int8_t *,
-                     int8_t *, const output_range *) =
+    void (*channels)(const int8_t *, const int32_t *, int32_t, int32_t, int8_t *, int8_t *, int8_t *,
+                     const output_range *) =
         !p->fast_requant ? channels_exact : (range.clamp ? channels_fast_clamp : channels_fast);
     const int pointwise = p->filter_h == 1 && p->filter_w == 1 && p->stride_h == 1 && p->stride_w == 1 &&
                           p->pad_top == 0 && p->pad_left == 0 && (in_c & 3) == 0 &&
@@ -556,7 +540,7 @@ ta_status ta_conv2d_s8_fast(const ta_conv2d_fast_params *p, const int8_t *input,
                 gather_pixel(&g, i1 / out_w, i1 % out_w, col + 2);
                 gather_pixel(&g, i2 / out_w, i2 % out_w, col + 4);
             }
-            channels(weights, col, groups, p->channels, out_c, out + (size_t)i * out_c, out + (size_t)i1 * out_c,
+            channels(pairs, col, groups, out_c, out + (size_t)i * out_c, out + (size_t)i1 * out_c,
                      out + (size_t)i2 * out_c, &range);
         }
     }

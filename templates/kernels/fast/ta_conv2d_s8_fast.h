@@ -25,17 +25,18 @@ typedef struct {
     int32_t output_offset;
     int32_t act_min, act_max;
     int32_t fast_requant;       /* 1: every channel satisfies ta_requantize_fast's conditions */
-    const int32_t *channels;    /* per channel pair (an odd last channel paired with itself),
-                                 * 8 words: bias0 bias1 mult0 mult1 round0 round1 right0 right1
-                                 * (fast_requant), or bias0 bias1 mult0 mult1 shift0 shift1 0 0
-                                 * with TFLite's signed shifts; bias = bias - zp_in * sum(w) */
 } ta_conv2d_fast_params;
 
-/* weights: channel pairs, [ceil(out_c/2)][row_len/4][2][4] int8: for each group of four
- * column values the pair's two rows (an odd last channel pairs with itself).
+/* pairs: for each output channel pair (an odd last channel paired with itself), in order:
+ *   int32 bias0 bias1, three times (bias - input_zero_point * sum(w));
+ *   the two channels' weights, [row_len/4][2][4] int8: per group of four column values,
+ *     channel 0's four then channel 1's four;
+ *   int32 mult0 mult1 round0 round1 right0 right1 (fast_requant: ta_requantize_fast's
+ *     multiplier, rounding constant and right shift), or mult0 mult1 shift0 shift1 0 0
+ *     (TFLite's signed shifts).
  * scratch (bytes): 6 * row_len (three pixels' int16 columns, interleaved group by group),
  * then one run, rounded up to 4, then the remainders of all runs, rounded up to 4. */
-ta_status ta_conv2d_s8_fast(const ta_conv2d_fast_params *p, const int8_t *input, const int8_t *weights,
+ta_status ta_conv2d_s8_fast(const ta_conv2d_fast_params *p, const int8_t *input, const int8_t *pairs,
                             int8_t *output, int16_t *scratch);
 
 #endif

@@ -83,11 +83,9 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max) -> 
             ("pad_top", pad_top), ("pad_left", pad_left), ("run_taps", run_taps), ("row_len", row_len),
             ("input_zero_point", x.zero_point), ("output_offset", y.zero_point),
             ("act_min", act_min), ("act_max", act_max), ("fast_requant", int(q.fast)),
-            ("channels", ConstRef("channels")),
         ),
-        args=(TensorArg(op.inputs[0]), ConstRef("weights"), TensorArg(op.outputs[0]), ScratchArg()),
-        constants=(ConstArray("weights", "int8_t", pair_rows(columns).ravel()),
-                   ConstArray("channels", "int32_t", pair_constants(q))),
+        args=(TensorArg(op.inputs[0]), ConstRef("pairs"), TensorArg(op.outputs[0]), ScratchArg()),
+        constants=(ConstArray("pairs", "int8_t", pair_stream(columns, q)),),
         scratch_bytes=6 * row_len + _round4(run_len) + _round4(rest_len),
         macs=y.num_elements * fh * fw * depth,
     )
@@ -107,16 +105,26 @@ def column_order(weights: np.ndarray, run_taps: int) -> np.ndarray:
     return padded
 
 
-def pair_constants(q) -> np.ndarray:
-    """Per output channel pair, 8 int32: bias0 bias1 mult0 mult1 round0 round1 right0 right1
-    (fast form) or bias0 bias1 mult0 mult1 shift0 shift1 0 0 (TFLM's); an odd last channel
-    is paired with itself."""
+def pair_stream(rows: np.ndarray, q) -> np.ndarray:
+    """What the kernel reads for each output channel pair, in order (an odd last channel is
+    paired with itself), as bytes:
+      int32 bias0 bias1 three times (the tile's six accumulators start from them),
+      the pair's weights, [row_len/4][2][4] int8 (pair_rows),
+      int32 mult0 mult1 round0 round1 right0 right1 (fast form) or
+            mult0 mult1 shift0 shift1 0 0 (TFLM's form, TFLite's signed shifts).
+    bias = bias - input_zero_point * sum(w). rows: [out_c][row_len] in column order."""
+    out_c, row_len = rows.shape
     third = q.round if q.fast else q.shift
     fourth = q.shift if q.fast else np.zeros_like(q.shift)
-    table = np.stack([q.bias, q.multiplier, third, fourth]).astype(np.int32)    # [4][out_c]
-    if table.shape[1] % 2:
+    table = np.stack([q.bias, q.multiplier, third, fourth]).astype("<i4")     # [4][out_c]
+    weights = pair_rows(rows).reshape(-1, row_len * 2)
+    if out_c % 2:
         table = np.concatenate([table, table[:, -1:]], axis=1)
-    return np.ascontiguousarray(table.reshape(4, -1, 2).transpose(1, 0, 2)).reshape(-1)
+    pairs = table.reshape(4, -1, 2).transpose(1, 0, 2)                         # [pair][4][2]
+    head = np.tile(pairs[:, 0, :], (1, 3)).astype("<i4")                       # [pair][6]
+    tail = pairs[:, 1:, :].reshape(-1, 6).astype("<i4")
+    stream = np.concatenate([head.view(np.int8), weights, tail.view(np.int8)], axis=1)
+    return np.ascontiguousarray(stream).reshape(-1)
 
 
 def _round4(n: int) -> int:
