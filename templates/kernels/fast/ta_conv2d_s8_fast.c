@@ -242,6 +242,22 @@ static void gather_pointwise3(const int8_t *src, int32_t in_c, int32_t *out) {
         a21 = ta_smlad(b_lo_, lo_, a21); a21 = ta_smlad(b_hi_, hi_, a21); \
     } while (0)
 
+/* The same with int16 weights (wide_weights): two LDRD instead of LDRD + four SXTB16. */
+#define TILE_STEP_WIDE(w, x, a00, a01, a10, a11, a20, a21) do { \
+        int32_t a_lo_, a_hi_, b_lo_, b_hi_, lo_, hi_; \
+        TA_LOAD_PAIR_INC(w, a_lo_, a_hi_); \
+        TA_LOAD_PAIR_INC(w, b_lo_, b_hi_); \
+        TA_LOAD_PAIR_INC(x, lo_, hi_); \
+        a00 = ta_smlad(a_lo_, lo_, a00); a00 = ta_smlad(a_hi_, hi_, a00); \
+        a01 = ta_smlad(b_lo_, lo_, a01); a01 = ta_smlad(b_hi_, hi_, a01); \
+        TA_LOAD_PAIR_INC(x, lo_, hi_); \
+        a10 = ta_smlad(a_lo_, lo_, a10); a10 = ta_smlad(a_hi_, hi_, a10); \
+        a11 = ta_smlad(b_lo_, lo_, a11); a11 = ta_smlad(b_hi_, hi_, a11); \
+        TA_LOAD_PAIR_INC(x, lo_, hi_); \
+        a20 = ta_smlad(a_lo_, lo_, a20); a20 = ta_smlad(a_hi_, hi_, a20); \
+        a21 = ta_smlad(b_lo_, lo_, a21); a21 = ta_smlad(b_hi_, hi_, a21); \
+    } while (0)
+
 #if TA_HAVE_DSP
 /* GCC keeps neither the weight pointer nor the loop bound in a register with
  * six accumulators live, so the loop is written out: all 14 allocatable
@@ -267,16 +283,41 @@ static void gather_pointwise3(const int8_t *src, int32_t in_c, int32_t *out) {
     "smlad %[a20], %[wa], %[hi], %[a20]\n\t" \
     "smlad %[a21], %[bl], %[lo], %[a21]\n\t" \
     "smlad %[a21], %[wb], %[hi], %[a21]\n\t"
+
+#define TA_ASM_STEP_WIDE \
+    "ldrd %[al], %[wa], [%[w]], #8\n\t" \
+    "ldrd %[bl], %[wb], [%[w]], #8\n\t" \
+    "ldrd %[lo], %[hi], [%[x]], #8\n\t" \
+    "smlad %[a00], %[al], %[lo], %[a00]\n\t" \
+    "smlad %[a00], %[wa], %[hi], %[a00]\n\t" \
+    "smlad %[a01], %[bl], %[lo], %[a01]\n\t" \
+    "smlad %[a01], %[wb], %[hi], %[a01]\n\t" \
+    "ldrd %[lo], %[hi], [%[x]], #8\n\t" \
+    "smlad %[a10], %[al], %[lo], %[a10]\n\t" \
+    "smlad %[a10], %[wa], %[hi], %[a10]\n\t" \
+    "smlad %[a11], %[bl], %[lo], %[a11]\n\t" \
+    "smlad %[a11], %[wb], %[hi], %[a11]\n\t" \
+    "ldrd %[lo], %[hi], [%[x]], #8\n\t" \
+    "smlad %[a20], %[al], %[lo], %[a20]\n\t" \
+    "smlad %[a20], %[wa], %[hi], %[a20]\n\t" \
+    "smlad %[a21], %[bl], %[lo], %[a21]\n\t" \
+    "smlad %[a21], %[wb], %[hi], %[a21]\n\t"
 #endif
 
 /* groups >= 1. Plain C (the host, and the paths that are not the hot one). */
-TA_INLINE void tile_pair(const int8_t **weights, const int32_t *col, int32_t groups, int32_t *a00, int32_t *a01,
-                         int32_t *a10, int32_t *a11, int32_t *a20, int32_t *a21) {
+TA_INLINE void tile_pair(const int8_t **weights, const int32_t *col, int32_t groups, int wide, int32_t *a00,
+                         int32_t *a01, int32_t *a10, int32_t *a11, int32_t *a20, int32_t *a21) {
     const void *w = *weights;
     const void *x = col;
     int32_t c00 = *a00, c01 = *a01, c10 = *a10, c11 = *a11, c20 = *a20, c21 = *a21;
-    for (int32_t g = 0; g < groups; ++g) {
-        TILE_STEP(w, x, c00, c01, c10, c11, c20, c21);
+    if (wide) {
+        for (int32_t g = 0; g < groups; ++g) {
+            TILE_STEP_WIDE(w, x, c00, c01, c10, c11, c20, c21);
+        }
+    } else {
+        for (int32_t g = 0; g < groups; ++g) {
+            TILE_STEP(w, x, c00, c01, c10, c11, c20, c21);
+        }
     }
     *weights = (const int8_t *)w;
     *a00 = c00; *a01 = c01; *a10 = c10; *a11 = c11; *a20 = c20; *a21 = c21;
@@ -299,13 +340,13 @@ TA_INLINE int32_t clamp_range(int32_t y, int32_t lo, int32_t hi) {
  * header): the tile, then requantization and stores. `mode` is a constant at
  * each call: 0 fast requantization, int8 range; 1 fast, narrower range; 2 TFLM's.
  * `both` 0: an odd last channel paired with itself, whose second value is not stored. */
-TA_INLINE void pair_3x2(const int8_t **stream, const int32_t *col, int32_t groups, int8_t *o0, int8_t *o1,
-                        int8_t *o2, const output_range *range, int mode, int both) {
+TA_INLINE void pair_3x2(const int8_t **stream, const int32_t *col, int32_t groups, int wide, int8_t *o0,
+                        int8_t *o1, int8_t *o2, const output_range *range, int mode, int both) {
     int32_t b0, b1;
     TA_LOAD_PAIR(*stream, b0, b1);
     const int8_t *weights = *stream + PAIR_HEAD_BYTES;
     int32_t a00 = b0, a10 = b0, a20 = b0, a01 = b1, a11 = b1, a21 = b1;
-    tile_pair(&weights, col, groups, &a00, &a01, &a10, &a11, &a20, &a21);
+    tile_pair(&weights, col, groups, wide, &a00, &a01, &a10, &a11, &a20, &a21);
     const int8_t *k = weights;
     *stream = weights + PAIR_TAIL_BYTES;
     int32_t m0, m1, r0, r1, e0, e1;
@@ -352,13 +393,13 @@ TA_INLINE void pair_3x2(const int8_t **stream, const int32_t *col, int32_t group
 }
 
 /* All channel pairs for three pixels (the tile's columns are gathered). */
-TA_INLINE void channels_3x2(const int8_t *stream, const int32_t *col, int32_t groups, int32_t out_c, int8_t *o0,
-                            int8_t *o1, int8_t *o2, const output_range *range, int mode) {
+TA_INLINE void channels_3x2(const int8_t *stream, const int32_t *col, int32_t groups, int wide, int32_t out_c,
+                            int8_t *o0, int8_t *o1, int8_t *o2, const output_range *range, int mode) {
     for (int32_t pairs = out_c >> 1; pairs > 0; --pairs, o0 += 2, o1 += 2, o2 += 2) {
-        pair_3x2(&stream, col, groups, o0, o1, o2, range, mode, 1);
+        pair_3x2(&stream, col, groups, wide, o0, o1, o2, range, mode, 1);
     }
     if (out_c & 1) {
-        pair_3x2(&stream, col, groups, o0, o1, o2, range, mode, 0);
+        pair_3x2(&stream, col, groups, wide, o0, o1, o2, range, mode, 0);
     }
 }
 
@@ -384,6 +425,63 @@ typedef struct {
 /* One step of the tile is 20 32-bit instructions (LDRD, SXTB16 and SMLAD have no
  * 16-bit encodings): the loop is entered (4 - groups % 4) % 4 steps in. */
 #define TA_ASM_STEP_BYTES 80
+#define TA_ASM_STEP_WIDE_BYTES 68
+#define TA_PAIR_LOOP_ASM(STEP, STEP_BYTES) \
+        __asm__ volatile( \
+            "adr %[x], 1f\n\t" \
+            "ldr %[lo], %[skip]\n\t" \
+            "add %[x], %[x], %[lo]\n\t" \
+            "orr %[x], %[x], #1\n\t" \
+            "str %[x], %[entry]\n\t" \
+            "0:\n\t" \
+            "ldrd %[a00], %[a01], [%[w]], #8\n\t" \
+            "ldrd %[a10], %[a11], [%[w]], #8\n\t" \
+            "ldrd %[a20], %[a21], [%[w]], #8\n\t" \
+            "ldr %[x], %[col]\n\t" \
+            "ldr %[lo], %[entry]\n\t" \
+            "bx %[lo]\n\t" \
+            ".p2align 2\n\t" \
+            "1:\n\t" \
+            STEP \
+            "5:\n\t" \
+            ".if (5b - 1b) - " TA_STR(STEP_BYTES) "\n\t" \
+            ".error \"a tile step is not " TA_STR(STEP_BYTES) " bytes long\"\n\t" \
+            ".endif\n\t" \
+            STEP \
+            STEP \
+            STEP \
+            "ldr %[lo], %[end]\n\t" \
+            "cmp %[x], %[lo]\n\t" \
+            "bne 1b\n\t" \
+            "ldrd %[wa], %[wb], [%[w]], #8\n\t" \
+            "ldrd %[al], %[bl], [%[w]], #8\n\t" \
+            "ldrd %[lo], %[hi], [%[w]], #8\n\t" \
+            TA_ASM_REQUANT("a00", "wa", "al", "lo", "x") \
+            TA_ASM_REQUANT("a10", "wa", "al", "lo", "x") \
+            TA_ASM_REQUANT("a20", "wa", "al", "lo", "x") \
+            TA_ASM_REQUANT("a01", "wb", "bl", "hi", "x") \
+            TA_ASM_REQUANT("a11", "wb", "bl", "hi", "x") \
+            TA_ASM_REQUANT("a21", "wb", "bl", "hi", "x") \
+            "ldr %[x], %[out]\n\t" \
+            "ldrd %[lo], %[hi], %[step]\n\t" \
+            "strb %[a00], [%[x]]\n\t" \
+            "strb %[a01], [%[x], #1]\n\t" \
+            "strb %[a10], [%[x], %[lo]]\n\t" \
+            "strb %[a20], [%[x], %[hi]]\n\t" \
+            "add %[x], %[x], #1\n\t" \
+            "strb %[a11], [%[x], %[lo]]\n\t" \
+            "strb %[a21], [%[x], %[hi]]\n\t" \
+            "add %[x], %[x], #1\n\t" \
+            "str %[x], %[out]\n\t" \
+            "ldr %[lo], %[stream_end]\n\t" \
+            "cmp %[w], %[lo]\n\t" \
+            "bne 0b\n\t" \
+            : [a00] "=&r"(a00), [a01] "=&r"(a01), [a10] "=&r"(a10), [a11] "=&r"(a11), [a20] "=&r"(a20), \
+              [a21] "=&r"(a21), [w] "+r"(w), [x] "=&r"(x), [wa] "=&r"(wa), [wb] "=&r"(wb), [al] "=&r"(al), \
+              [bl] "=&r"(bl), [lo] "=&r"(lo), [hi] "=&r"(hi), [out] "+m"(st.out), [entry] "=m"(st.entry) \
+            : [col] "m"(st.col), [end] "m"(st.col_end), [stream_end] "m"(st.stream_end), \
+              [step] "m"(*(const ta_pair *)st.step), [skip] "m"(skip) \
+            : "cc", "memory");
 #define TA_STR_(x) #x
 #define TA_STR(x) TA_STR_(x)
 #endif
@@ -392,98 +490,48 @@ typedef struct {
  * assembly, walking the pair stream with one pointer. Per pair, besides the
  * tile (43 instructions per 48 MACs) and the 30 of the requantization: 6 to
  * start, 5 to enter and leave the tile loop, 3 constants, 12 to store, 3 to loop. */
-static void channels_fast(const int8_t *stream, const int32_t *col, int32_t groups, int32_t out_c, int8_t *o0,
-                          int8_t *o1, int8_t *o2, const output_range *range) {
+static void channels_fast(const int8_t *stream, const int32_t *col, int32_t groups, int wide, int32_t out_c,
+                          int8_t *o0, int8_t *o1, int8_t *o2, const output_range *range) {
 #if TA_HAVE_DSP
     const int32_t pairs = out_c >> 1;
     if (pairs > 0) {
         pair_loop_state st;
         st.col = col;
         st.col_end = col + GROUP_WORDS * groups;
-        st.stream_end = stream + pairs * (PAIR_HEAD_BYTES + PAIR_TAIL_BYTES + 8 * groups);
+        st.stream_end = stream + pairs * (PAIR_HEAD_BYTES + PAIR_TAIL_BYTES + (wide ? 16 : 8) * groups);
         st.out = o0;
         st.step[0] = (int32_t)(o1 - o0);
         st.step[1] = (int32_t)(o2 - o0);
-        const int32_t skip = ((4 - (groups & 3)) & 3) * TA_ASM_STEP_BYTES;
+        const int32_t skip = ((4 - (groups & 3)) & 3) * (wide ? TA_ASM_STEP_WIDE_BYTES : TA_ASM_STEP_BYTES);
         const void *w = stream;
         const void *x;
         int32_t a00, a01, a10, a11, a20, a21, wa, wb, al, bl, lo, hi;
-        __asm__ volatile(
-            "adr %[x], 1f\n\t"
-            "ldr %[lo], %[skip]\n\t"
-            "add %[x], %[x], %[lo]\n\t"
-            "orr %[x], %[x], #1\n\t"
-            "str %[x], %[entry]\n\t"
-            "0:\n\t"
-            "ldrd %[a00], %[a01], [%[w]], #8\n\t"
-            "ldrd %[a10], %[a11], [%[w]], #8\n\t"
-            "ldrd %[a20], %[a21], [%[w]], #8\n\t"
-            "ldr %[x], %[col]\n\t"
-            "ldr %[lo], %[entry]\n\t"
-            "bx %[lo]\n\t"
-            ".p2align 2\n\t"
-            "1:\n\t"
-            TA_ASM_STEP
-            "5:\n\t"
-            ".if (5b - 1b) - " TA_STR(TA_ASM_STEP_BYTES) "\n\t"
-            ".error \"a tile step is not TA_ASM_STEP_BYTES long\"\n\t"
-            ".endif\n\t"
-            TA_ASM_STEP
-            TA_ASM_STEP
-            TA_ASM_STEP
-            "ldr %[lo], %[end]\n\t"
-            "cmp %[x], %[lo]\n\t"
-            "bne 1b\n\t"
-            "ldrd %[wa], %[wb], [%[w]], #8\n\t"
-            "ldrd %[al], %[bl], [%[w]], #8\n\t"
-            "ldrd %[lo], %[hi], [%[w]], #8\n\t"
-            TA_ASM_REQUANT("a00", "wa", "al", "lo", "x")
-            TA_ASM_REQUANT("a10", "wa", "al", "lo", "x")
-            TA_ASM_REQUANT("a20", "wa", "al", "lo", "x")
-            TA_ASM_REQUANT("a01", "wb", "bl", "hi", "x")
-            TA_ASM_REQUANT("a11", "wb", "bl", "hi", "x")
-            TA_ASM_REQUANT("a21", "wb", "bl", "hi", "x")
-            "ldr %[x], %[out]\n\t"
-            "ldrd %[lo], %[hi], %[step]\n\t"
-            "strb %[a00], [%[x]]\n\t"
-            "strb %[a01], [%[x], #1]\n\t"
-            "strb %[a10], [%[x], %[lo]]\n\t"
-            "strb %[a20], [%[x], %[hi]]\n\t"
-            "add %[x], %[x], #1\n\t"
-            "strb %[a11], [%[x], %[lo]]\n\t"
-            "strb %[a21], [%[x], %[hi]]\n\t"
-            "add %[x], %[x], #1\n\t"
-            "str %[x], %[out]\n\t"
-            "ldr %[lo], %[stream_end]\n\t"
-            "cmp %[w], %[lo]\n\t"
-            "bne 0b\n\t"
-            : [a00] "=&r"(a00), [a01] "=&r"(a01), [a10] "=&r"(a10), [a11] "=&r"(a11), [a20] "=&r"(a20),
-              [a21] "=&r"(a21), [w] "+r"(w), [x] "=&r"(x), [wa] "=&r"(wa), [wb] "=&r"(wb), [al] "=&r"(al),
-              [bl] "=&r"(bl), [lo] "=&r"(lo), [hi] "=&r"(hi), [out] "+m"(st.out), [entry] "=m"(st.entry)
-            : [col] "m"(st.col), [end] "m"(st.col_end), [stream_end] "m"(st.stream_end),
-              [step] "m"(*(const ta_pair *)st.step), [skip] "m"(skip)
-            : "cc", "memory");
+        if (wide) {
+            TA_PAIR_LOOP_ASM(TA_ASM_STEP_WIDE, TA_ASM_STEP_WIDE_BYTES);
+        } else {
+            TA_PAIR_LOOP_ASM(TA_ASM_STEP, TA_ASM_STEP_BYTES);
+        }
         stream = (const int8_t *)w;
         o0 += 2 * pairs;
         o1 += 2 * pairs;
         o2 += 2 * pairs;
     }
     if (out_c & 1) {
-        pair_3x2(&stream, col, groups, o0, o1, o2, range, 0, 0);
+        pair_3x2(&stream, col, groups, wide, o0, o1, o2, range, 0, 0);
     }
 #else
-    channels_3x2(stream, col, groups, out_c, o0, o1, o2, range, 0);
+    channels_3x2(stream, col, groups, wide, out_c, o0, o1, o2, range, 0);
 #endif
 }
 
-static void channels_fast_clamp(const int8_t *stream, const int32_t *col, int32_t groups, int32_t out_c,
+static void channels_fast_clamp(const int8_t *stream, const int32_t *col, int32_t groups, int wide, int32_t out_c,
                                 int8_t *o0, int8_t *o1, int8_t *o2, const output_range *range) {
-    channels_3x2(stream, col, groups, out_c, o0, o1, o2, range, 1);
+    channels_3x2(stream, col, groups, wide, out_c, o0, o1, o2, range, 1);
 }
 
-static void channels_exact(const int8_t *stream, const int32_t *col, int32_t groups, int32_t out_c, int8_t *o0,
-                           int8_t *o1, int8_t *o2, const output_range *range) {
-    channels_3x2(stream, col, groups, out_c, o0, o1, o2, range, 2);
+static void channels_exact(const int8_t *stream, const int32_t *col, int32_t groups, int wide, int32_t out_c,
+                           int8_t *o0, int8_t *o1, int8_t *o2, const output_range *range) {
+    channels_3x2(stream, col, groups, wide, out_c, o0, o1, o2, range, 2);
 }
 
 ta_status ta_conv2d_s8_fast(const ta_conv2d_fast_params *p, const int8_t *input, const int8_t *pairs,
@@ -519,7 +567,7 @@ ta_status ta_conv2d_s8_fast(const ta_conv2d_fast_params *p, const int8_t *input,
     g.run_stage = (int8_t *)scratch + 6 * row_len;
     g.rest_stage = g.run_stage + ((g.run_len + 3) & ~3);
     const output_range range = {p->output_offset, p->act_min, p->act_max, p->act_min > -128 || p->act_max < 127};
-    void (*channels)(const int8_t *, const int32_t *, int32_t, int32_t, int8_t *, int8_t *, int8_t *,
+    void (*channels)(const int8_t *, const int32_t *, int32_t, int, int32_t, int8_t *, int8_t *, int8_t *,
                      const output_range *) =
         !p->fast_requant ? channels_exact : (range.clamp ? channels_fast_clamp : channels_fast);
     const int pointwise = p->filter_h == 1 && p->filter_w == 1 && p->stride_h == 1 && p->stride_w == 1 &&
@@ -540,7 +588,7 @@ ta_status ta_conv2d_s8_fast(const ta_conv2d_fast_params *p, const int8_t *input,
                 gather_pixel(&g, i1 / out_w, i1 % out_w, col + 2);
                 gather_pixel(&g, i2 / out_w, i2 % out_w, col + 4);
             }
-            channels(pairs, col, groups, out_c, out + (size_t)i * out_c, out + (size_t)i1 * out_c,
+            channels(pairs, col, groups, p->wide_weights, out_c, out + (size_t)i * out_c, out + (size_t)i1 * out_c,
                      out + (size_t)i2 * out_c, &range);
         }
     }

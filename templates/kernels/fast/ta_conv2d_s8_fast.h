@@ -25,12 +25,14 @@ typedef struct {
     int32_t output_offset;
     int32_t act_min, act_max;
     int32_t fast_requant;       /* 1: every channel satisfies ta_requantize_fast's conditions */
+    int32_t wide_weights;       /* 1: the weights in `pairs` are int16 (see below) */
 } ta_conv2d_fast_params;
 
 /* pairs: for each output channel pair (an odd last channel paired with itself), in order:
  *   int32 bias0 bias1, three times (bias - input_zero_point * sum(w));
  *   the two channels' weights, [row_len/4][2][4] int8: per group of four column values,
- *     channel 0's four then channel 1's four;
+ *     channel 0's four then channel 1's four; with wide_weights the same as int16, each
+ *     four (e0 e1 e2 e3) in SXTB16 lane order e0 e2 e1 e3;
  *   int32 mult0 mult1 round0 round1 right0 right1 (fast_requant: ta_requantize_fast's
  *     multiplier, rounding constant and right shift), or mult0 mult1 shift0 shift1 0 0
  *     (TFLite's signed shifts).
