@@ -48,20 +48,39 @@ def conv_tflite(name: str) -> bytes:
     return int8_tflite(build, [(1, *hwc)])
 
 
+@pytest.fixture
+def wide_weights(monkeypatch):
+    """Lower every fast conv as --optimize speed does (int16 weights); the harness builds
+    with "balanced"."""
+    from tinyattend.codegen.ops import conv_2d
+    lower_fast = conv_2d._lower_fast
+    monkeypatch.setattr(conv_2d, "_lower_fast", lambda *args, wide: lower_fast(*args, wide=True))
+
+
+@pytest.fixture
+def exact_requantization(monkeypatch):
+    """Force TFLM's requantization (normally taken only when the short form cannot be proven exact)."""
+    import tinyattend.codegen.ops._fast as fast_module
+    monkeypatch.setattr(fast_module, "fast_requant_ok", lambda *args: False)
+
+
 @pytest.mark.parametrize("name", list(CASES))
 def test_conv2d_fast_shapes(tmp_path, name):
     report = assert_bit_exact(conv_tflite(name), tmp_path, expect_ops=["CONV_2D"], kernels="fast")
     model_c = next(tmp_path.rglob("model.c")).read_text()
     assert "ta_conv2d_s8_fast(" in model_c, "the fast conv kernel should have been chosen"
-    assert ".fast_requant = 1," in model_c
+    assert ".fast_requant = 1," in model_c and ".wide_weights = 0," in model_c
     assert report["scratch_bytes"] > 0
 
 
+@pytest.mark.parametrize("name", ["first_layer_c3", "pointwise_odd_relu6", "groups_mod4_1", "dilation_c5"])
+def test_conv2d_fast_wide_weights(tmp_path, wide_weights, name):
+    assert_bit_exact(conv_tflite(name), tmp_path, kernels="fast")
+    assert ".wide_weights = 1," in next(tmp_path.rglob("model.c")).read_text()
+
+
 @pytest.mark.parametrize("name", ["first_layer_c3_s2", "pointwise_odd_relu6", "dilation_c5"])
-def test_conv2d_fast_exact_requantization(tmp_path, monkeypatch, name):
-    """TFLM's requantization branch (taken when the short form cannot be proven exact)."""
-    import tinyattend.codegen.ops._fast as fast_module
-    monkeypatch.setattr(fast_module, "fast_requant_ok", lambda *args: False)
+def test_conv2d_fast_exact_requantization(tmp_path, exact_requantization, name):
     assert_bit_exact(conv_tflite(name), tmp_path, kernels="fast")
     assert ".fast_requant = 0," in next(tmp_path.rglob("model.c")).read_text()
 
@@ -82,18 +101,30 @@ def test_column_order_matches_runs():
     assert (per_tap[0, :18] == w[0].ravel()).all() and not per_tap[:, 18:].any()
 
 
+QEMU_CASES = [(name, "balanced", False) for name in CASES] + [
+    ("first_layer_c3", "speed", False), ("groups_mod4_1", "speed", False), ("pointwise_odd_relu6", "speed", False),
+    ("even_groups_valid", "speed", False), ("dilation_c5", "balanced", True), ("pointwise", "speed", True),
+]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", list(CASES))
-def test_conv2d_fast_on_cortex_m7(tmp_path, name):
-    """The same models with the real DSP instructions and inline assembly, on QEMU (mps2-an500)."""
+@pytest.mark.parametrize("name,optimize,exact", QEMU_CASES)
+def test_conv2d_fast_on_cortex_m7(tmp_path, monkeypatch, name, optimize, exact):
+    """The same models with the real DSP instructions and inline assembly, on QEMU (mps2-an500):
+    every tile-loop entry (groups % 4), int8 and int16 weights, the three requantization forms."""
     if shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None:
         pytest.skip("qemu-system-arm and arm-none-eabi-gcc are needed")
-    model = tmp_path / "conv.tflite"
-    model.write_bytes(conv_tflite(name))
+    from tinyattend.boards import load_board
+    from tinyattend.pipeline import write_project
+    if exact:
+        import tinyattend.codegen.ops._fast as fast_module
+        monkeypatch.setattr(fast_module, "fast_requant_ok", lambda *args: False)
     out = tmp_path / "out"
-    cli = [sys.executable, "-m", "tinyattend.cli"]
-    subprocess.run(cli + ["convert", str(model), "--board", "cortex-m7", "--kernels", "fast", "-o", str(out)],
-                   check=True, capture_output=True, cwd=REPO)
-    result = subprocess.run(cli + ["verify", str(out), "--board", "cortex-m7", "--samples", "8"],
-                            capture_output=True, text=True, cwd=REPO)
+    write_project(out, conv_tflite(name), load_board("cortex-m7"), kernels="fast", optimize=optimize,
+                  model_name="test_op", measure_tflm_arena=False)
+    model_c = (out / "model" / "model.c").read_text()
+    assert f".fast_requant = {int(not exact)}," in model_c
+    assert f".wide_weights = {int(optimize == 'speed')}," in model_c
+    result = subprocess.run([sys.executable, "-m", "tinyattend.cli", "verify", str(out), "--board", "cortex-m7",
+                             "--samples", "8"], capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0 and "PASS" in result.stdout, result.stdout + result.stderr

@@ -325,7 +325,7 @@ TA_INLINE void tile_pair(const int8_t **weights, const int32_t *col, int32_t gro
 
 typedef struct {
     int32_t output_offset, act_min, act_max;
-    int clamp;     /* the activation range is narrower than int8's */
+    int mode;      /* channels_general: 1 fast requantization, narrower range; 2 TFLM's */
 } output_range;
 
 TA_INLINE int32_t clamp_range(int32_t y, int32_t lo, int32_t hi) {
@@ -524,14 +524,11 @@ static void channels_fast(const int8_t *stream, const int32_t *col, int32_t grou
 #endif
 }
 
-static void channels_fast_clamp(const int8_t *stream, const int32_t *col, int32_t groups, int wide, int32_t out_c,
-                                int8_t *o0, int8_t *o1, int8_t *o2, const output_range *range) {
-    channels_3x2(stream, col, groups, wide, out_c, o0, o1, o2, range, 1);
-}
-
-static void channels_exact(const int8_t *stream, const int32_t *col, int32_t groups, int wide, int32_t out_c,
-                           int8_t *o0, int8_t *o1, int8_t *o2, const output_range *range) {
-    channels_3x2(stream, col, groups, wide, out_c, o0, o1, o2, range, 2);
+/* The other forms (a narrower activation range, TFLM's requantization): plain C,
+ * one function with the form chosen per pair, to keep the code small. */
+static void channels_general(const int8_t *stream, const int32_t *col, int32_t groups, int wide, int32_t out_c,
+                             int8_t *o0, int8_t *o1, int8_t *o2, const output_range *range) {
+    channels_3x2(stream, col, groups, wide, out_c, o0, o1, o2, range, range->mode);
 }
 
 ta_status ta_conv2d_s8_fast(const ta_conv2d_fast_params *p, const int8_t *input, const int8_t *pairs,
@@ -566,10 +563,10 @@ ta_status ta_conv2d_s8_fast(const ta_conv2d_fast_params *p, const int8_t *input,
     g.zp_pair = (int32_t)(((uint32_t)(uint16_t)g.zp << 16) | (uint16_t)g.zp);
     g.run_stage = (int8_t *)scratch + 6 * row_len;
     g.rest_stage = g.run_stage + ((g.run_len + 3) & ~3);
-    const output_range range = {p->output_offset, p->act_min, p->act_max, p->act_min > -128 || p->act_max < 127};
+    const int clamp = p->act_min > -128 || p->act_max < 127;
+    const output_range range = {p->output_offset, p->act_min, p->act_max, !p->fast_requant ? 2 : 1};
     void (*channels)(const int8_t *, const int32_t *, int32_t, int, int32_t, int8_t *, int8_t *, int8_t *,
-                     const output_range *) =
-        !p->fast_requant ? channels_exact : (range.clamp ? channels_fast_clamp : channels_fast);
+                     const output_range *) = p->fast_requant && !clamp ? channels_fast : channels_general;
     const int pointwise = p->filter_h == 1 && p->filter_w == 1 && p->stride_h == 1 && p->stride_w == 1 &&
                           p->pad_top == 0 && p->pad_left == 0 && (in_c & 3) == 0 &&
                           p->input.h == p->output.h && p->input.w == out_w;
