@@ -207,20 +207,27 @@ static void gather_pixel(const gather_geometry *g, int32_t oy, int32_t ox, int32
     }
 }
 
-/* Three pixels whose inputs are consecutive in memory, 1x1 filter, stride 1, no padding,
- * input.c % 4 == 0: the three columns are the three pixels' values, widened. */
-static void gather_pointwise3(const int8_t *src, int32_t in_c, int32_t *out) {
-    for (int32_t c = 0; c < in_c; c += 4) {
-        const int32_t a = ta_load32(src), b = ta_load32(src + in_c), d = ta_load32(src + 2 * in_c);
-        out[0] = ta_sxtb16(a);
-        out[1] = ta_sxtb16_ror8(a);
-        out[2] = ta_sxtb16(b);
-        out[3] = ta_sxtb16_ror8(b);
-        out[4] = ta_sxtb16(d);
-        out[5] = ta_sxtb16_ror8(d);
-        src += 4;
-        out += GROUP_WORDS;
+/* 1x1 filter, no padding, input.c % 4 == 0: the three columns are the three
+ * pixels' input values, widened (14 instructions per group of four). */
+static void gather_pointwise3(const int8_t *s0, const int8_t *s1, const int8_t *s2, int32_t in_c, int32_t *out) {
+    for (int32_t c = in_c >> 2; c > 0; --c) {
+        const int32_t a = ta_load32(s0), b = ta_load32(s1), d = ta_load32(s2);
+        s0 += 4;
+        s1 += 4;
+        s2 += 4;
+        TA_STORE_PAIR_STEP(out, ta_sxtb16(a), ta_sxtb16_ror8(a), 8);
+        TA_STORE_PAIR_STEP(out, ta_sxtb16(b), ta_sxtb16_ror8(b), 8);
+        TA_STORE_PAIR_STEP(out, ta_sxtb16(d), ta_sxtb16_ror8(d), 8);
     }
+}
+
+/* Where a 1x1 filter's input for output pixel i starts. */
+TA_INLINE const int8_t *pointwise_source(const gather_geometry *g, int32_t i, int32_t out_w) {
+    if (g->stride_w == 1 && g->stride_h == 1) {        /* then the output has the input's size */
+        return g->input + (size_t)i * g->in_c;
+    }
+    const int32_t oy = i / out_w, ox = i - oy * out_w;
+    return g->input + ((size_t)oy * g->stride_h * g->in_w + (size_t)ox * g->stride_w) * g->in_c;
 }
 
 /* The tile for one channel pair: 3 pixels x 2 channels, four column values per
@@ -562,14 +569,14 @@ ta_status ta_conv2d_s8_fast(const ta_conv2d_fast_params *p, const int8_t *input,
     g.small_rows = g.runs_per_row == 1 && g.run_len < 16;
     g.zp_pair = (int32_t)(((uint32_t)(uint16_t)g.zp << 16) | (uint16_t)g.zp);
     g.run_stage = (int8_t *)scratch + 6 * row_len;
-    g.rest_stage = g.run_stage + ((g.run_len + 3) & ~3);
+    /* The run stage is only needed when input.c % 4 != 0 (border taps are staged). */
+    g.rest_stage = g.run_stage + ((in_c & 3) ? ((g.run_len + 3) & ~3) : 0);
     const int clamp = p->act_min > -128 || p->act_max < 127;
     const output_range range = {p->output_offset, p->act_min, p->act_max, !p->fast_requant ? 2 : 1};
     void (*channels)(const int8_t *, const int32_t *, int32_t, int, int32_t, int8_t *, int8_t *, int8_t *,
                      const output_range *) = p->fast_requant && !clamp ? channels_fast : channels_general;
-    const int pointwise = p->filter_h == 1 && p->filter_w == 1 && p->stride_h == 1 && p->stride_w == 1 &&
-                          p->pad_top == 0 && p->pad_left == 0 && (in_c & 3) == 0 &&
-                          p->input.h == p->output.h && p->input.w == out_w;
+    const int pointwise = p->filter_h == 1 && p->filter_w == 1 && p->pad_top == 0 && p->pad_left == 0 &&
+                          (in_c & 3) == 0;
     for (int32_t b = 0; b < p->output.n; ++b) {
         int8_t *out = output + (size_t)b * pixels * out_c;
         g.input = input + (size_t)b * p->input.h * p->input.w * in_c;
@@ -578,8 +585,9 @@ ta_status ta_conv2d_s8_fast(const ta_conv2d_fast_params *p, const int8_t *input,
             /* A short last tile repeats its last pixel: the same values go to the same place. */
             const int32_t i1 = i + 1 < pixels ? i + 1 : pixels - 1;
             const int32_t i2 = i + 2 < pixels ? i + 2 : pixels - 1;
-            if (pointwise && i2 == i + 2) {
-                gather_pointwise3(g.input + (size_t)i * in_c, in_c, col);
+            if (pointwise) {
+                gather_pointwise3(pointwise_source(&g, i, out_w), pointwise_source(&g, i1, out_w),
+                                  pointwise_source(&g, i2, out_w), in_c, col);
             } else {
                 gather_pixel(&g, i / out_w, i % out_w, col);
                 gather_pixel(&g, i1 / out_w, i1 % out_w, col + 2);

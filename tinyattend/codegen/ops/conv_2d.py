@@ -90,7 +90,9 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max, wid
         ),
         args=(TensorArg(op.inputs[0]), ConstRef("pairs"), TensorArg(op.outputs[0]), ScratchArg()),
         constants=(ConstArray("pairs", "int8_t", pair_stream(columns, q, wide)),),
-        scratch_bytes=6 * row_len + _round4(run_len) + _round4(rest_len),
+        # Three pixels' int16 columns; a run staged at the border (input.c % 4 != 0 only: whole
+        # groups are widened tap by tap); the runs' remainders.
+        scratch_bytes=6 * row_len + (_round4(run_len) if depth % 4 else 0) + _round4(rest_len),
         macs=y.num_elements * fh * fw * depth,
     )
 
