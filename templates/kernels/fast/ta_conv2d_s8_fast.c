@@ -18,7 +18,8 @@ typedef struct {
     int32_t row_step, run_step;         /* bytes between filter rows and between runs of a row */
     int32_t zp, zp_pair;                /* the zero point, and twice as int16 */
     int32_t aligned;                    /* input.c % 4 == 0 and the input 4-byte aligned: LDRD */
-    int32_t small_rows;                 /* one run per filter row, at most 15 values */
+    int32_t small_rows;                 /* one run per filter row, at most 15 values; then with
+                                         * input.c % 4 != 0 the run stage holds all filter rows */
     int8_t *run_stage, *rest_stage;
 } gather_geometry;
 
@@ -89,9 +90,8 @@ TA_INLINE int8_t *copy_rest(const int8_t *src, int32_t count, int8_t *rest) {
         } while (--rows); \
         break;
 
-static int gather_small_rows(const gather_geometry *g, const int8_t *row, int32_t *out) {
+static int gather_small_rows(const gather_geometry *g, const int8_t *row, int32_t row_step, int32_t *out) {
     int8_t *rest = g->rest_stage;
-    const int32_t row_step = g->row_step;
     int32_t rows = g->filter_h;
     switch (g->run_len) {
     SMALL_ROW(0, 1) SMALL_ROW(0, 2) SMALL_ROW(0, 3)
@@ -109,21 +109,18 @@ static int gather_small_rows(const gather_geometry *g, const int8_t *row, int32_
 
 /* One output pixel's column into slot `out` (col + 2 * slot): each run read in
  * place when it lies inside the image, else staged with the zero point. The
- * remainders of all runs go to the remainder stage (its last word zeroed first:
- * the padding), widened after the runs' groups. */
+ * remainders of all runs go to the remainder stage (its last word was zeroed once
+ * per call of the kernel: the padding), widened after the runs' groups. */
 static void gather_pixel(const gather_geometry *g, int32_t oy, int32_t ox, int32_t *out) {
     const int32_t y0 = oy * g->stride_h - g->pad_top;
     const int32_t x0 = ox * g->stride_w - g->pad_left;
     const int32_t in_c = g->in_c, run_groups = g->run_groups, run_rest = g->run_rest;
     int8_t *rest = g->rest_stage;
-    if (g->rest_groups) {
-        ta_store32(rest + 4 * (g->rest_groups - 1), 0);
-    }
     if (y0 >= 0 && y0 + g->span_h <= g->in_h && x0 >= 0 && x0 + g->span_w <= g->in_w) {
         /* The whole receptive field inside the image: no checks per run. */
         const int8_t *row = g->input + ((size_t)y0 * g->in_w + x0) * in_c;
         const int32_t row_step = g->row_step;
-        if (g->small_rows && gather_small_rows(g, row, out)) {
+        if (g->small_rows && gather_small_rows(g, row, row_step, out)) {
             return;
         }
         if (g->runs_per_row == 1) {
@@ -153,6 +150,32 @@ static void gather_pixel(const gather_geometry *g, int32_t oy, int32_t ox, int32
             widen_groups(g->rest_stage, g->rest_groups, out);
         }
         return;
+    }
+    if (g->small_rows && (in_c & 3)) {
+        /* Short runs at the border: the filter rows staged whole (zero point outside the
+         * image), then the straight-line rows. */
+        int8_t *stage = g->run_stage;
+        const int32_t taps = g->run_taps;
+        for (int32_t ky = 0; ky < g->filter_h; ++ky) {
+            const int32_t y = y0 + ky * g->dilation_h;
+            const int row_inside = y >= 0 && y < g->in_h;
+            const int8_t *row = row_inside ? g->input + (size_t)y * g->in_w * in_c : g->input;
+            for (int32_t x = x0; x < x0 + taps; ++x) {
+                if (row_inside && x >= 0 && x < g->in_w) {
+                    const int8_t *pixel = row + x * in_c;
+                    for (int32_t c = 0; c < in_c; ++c) {
+                        *stage++ = pixel[c];
+                    }
+                } else {
+                    for (int32_t c = 0; c < in_c; ++c) {
+                        *stage++ = (int8_t)g->zp;
+                    }
+                }
+            }
+        }
+        if (gather_small_rows(g, g->run_stage, g->run_len, out)) {
+            return;
+        }
     }
     const int32_t run_step = g->run_taps * g->dilation_w;
     for (int32_t ky = 0; ky < g->filter_h; ++ky) {
@@ -205,6 +228,35 @@ static void gather_pixel(const gather_geometry *g, int32_t oy, int32_t ox, int32
     if (g->rest_groups) {
         widen_groups(g->rest_stage, g->rest_groups, out);
     }
+}
+
+/* Three pixels of one output row whose receptive fields all lie inside the image,
+ * for the two common layouts (whole groups from an aligned input, short runs):
+ * one call instead of three. Returns 0 when it does not apply. */
+static int gather_interior3(const gather_geometry *g, int32_t oy, int32_t ox, int32_t *col) {
+    const int32_t y0 = oy * g->stride_h - g->pad_top;
+    const int32_t x0 = ox * g->stride_w - g->pad_left;
+    const int32_t pixel_step = g->stride_w * g->in_c;
+    if (y0 < 0 || y0 + g->span_h > g->in_h || x0 < 0 || x0 + 2 * g->stride_w + g->span_w > g->in_w) {
+        return 0;
+    }
+    const int8_t *row = g->input + ((size_t)y0 * g->in_w + x0) * g->in_c;
+    if (g->runs_per_row == 1 && g->aligned) {
+        const int32_t groups = g->run_groups, row_step = g->row_step;
+        for (int32_t ky = g->filter_h; ky > 0; --ky, row += row_step) {
+            widen_groups_aligned(row, groups, col);
+            widen_groups_aligned(row + pixel_step, groups, col + 2);
+            widen_groups_aligned(row + 2 * pixel_step, groups, col + 4);
+            col += groups * GROUP_WORDS;
+        }
+        return 1;
+    }
+    if (g->small_rows) {
+        const int32_t row_step = g->row_step;
+        return gather_small_rows(g, row, row_step, col) && gather_small_rows(g, row + pixel_step, row_step, col + 2) &&
+               gather_small_rows(g, row + 2 * pixel_step, row_step, col + 4);
+    }
+    return 0;
 }
 
 /* 1x1 filter, no padding, input.c % 4 == 0: the three columns are the three
@@ -570,13 +622,17 @@ ta_status ta_conv2d_s8_fast(const ta_conv2d_fast_params *p, const int8_t *input,
     g.zp_pair = (int32_t)(((uint32_t)(uint16_t)g.zp << 16) | (uint16_t)g.zp);
     g.run_stage = (int8_t *)scratch + 6 * row_len;
     /* The run stage is only needed when input.c % 4 != 0 (border taps are staged). */
-    g.rest_stage = g.run_stage + ((in_c & 3) ? ((g.run_len + 3) & ~3) : 0);
+    const int32_t staged = (in_c & 3) == 0 ? 0 : (g.small_rows ? p->filter_h * g.run_len : g.run_len);
+    g.rest_stage = g.run_stage + ((staged + 3) & ~3);
     const int clamp = p->act_min > -128 || p->act_max < 127;
     const output_range range = {p->output_offset, p->act_min, p->act_max, !p->fast_requant ? 2 : 1};
     void (*channels)(const int8_t *, const int32_t *, int32_t, int, int32_t, int8_t *, int8_t *, int8_t *,
                      const output_range *) = p->fast_requant && !clamp ? channels_fast : channels_general;
     const int pointwise = p->filter_h == 1 && p->filter_w == 1 && p->pad_top == 0 && p->pad_left == 0 &&
                           (in_c & 3) == 0;
+    if (g.rest_groups) {
+        ta_store32(g.rest_stage + 4 * (g.rest_groups - 1), 0);     /* the remainders' padding */
+    }
     for (int32_t b = 0; b < p->output.n; ++b) {
         int8_t *out = output + (size_t)b * pixels * out_c;
         g.input = input + (size_t)b * p->input.h * p->input.w * in_c;
@@ -585,9 +641,12 @@ ta_status ta_conv2d_s8_fast(const ta_conv2d_fast_params *p, const int8_t *input,
             /* A short last tile repeats its last pixel: the same values go to the same place. */
             const int32_t i1 = i + 1 < pixels ? i + 1 : pixels - 1;
             const int32_t i2 = i + 2 < pixels ? i + 2 : pixels - 1;
+            const int32_t oy = i / out_w, ox = i - oy * out_w;
             if (pointwise) {
                 gather_pointwise3(pointwise_source(&g, i, out_w), pointwise_source(&g, i1, out_w),
                                   pointwise_source(&g, i2, out_w), in_c, col);
+            } else if (ox + 2 < out_w && gather_interior3(&g, oy, ox, col)) {
+                /* done */
             } else {
                 gather_pixel(&g, i / out_w, i % out_w, col);
                 gather_pixel(&g, i1 / out_w, i1 % out_w, col + 2);

@@ -37,8 +37,9 @@ typedef struct {
  *     multiplier, rounding constant and right shift), or mult0 mult1 shift0 shift1 0 0
  *     (TFLite's signed shifts).
  * scratch (bytes): 6 * row_len (three pixels' int16 columns, interleaved group by group),
- * then (only when input.c % 4 != 0) one run, rounded up to 4, then the remainders of all
- * runs, rounded up to 4. */
+ * then (only when input.c % 4 != 0) one run, or all filter_h runs when there is one run per
+ * filter row of at most 15 values, rounded up to 4, then the remainders of all runs, rounded
+ * up to 4. */
 ta_status ta_conv2d_s8_fast(const ta_conv2d_fast_params *p, const int8_t *input, const int8_t *pairs,
                             int8_t *output, int16_t *scratch);
 

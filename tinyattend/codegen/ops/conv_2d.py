@@ -90,9 +90,7 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max, wid
         ),
         args=(TensorArg(op.inputs[0]), ConstRef("pairs"), TensorArg(op.outputs[0]), ScratchArg()),
         constants=(ConstArray("pairs", "int8_t", pair_stream(columns, q, wide)),),
-        # Three pixels' int16 columns; a run staged at the border (input.c % 4 != 0 only: whole
-        # groups are widened tap by tap); the runs' remainders.
-        scratch_bytes=6 * row_len + (_round4(run_len) if depth % 4 else 0) + _round4(rest_len),
+        scratch_bytes=6 * row_len + _round4(_staged_bytes(fh, fw, run_taps, depth)) + _round4(rest_len),
         macs=y.num_elements * fh * fw * depth,
     )
 
@@ -136,6 +134,15 @@ def pair_stream(rows: np.ndarray, q, wide: bool = False) -> np.ndarray:
     tail = pairs[:, 1:, :].reshape(-1, 6).astype("<i4")
     stream = np.concatenate([head.view(np.int8), weights, tail.view(np.int8)], axis=1)
     return np.ascontiguousarray(stream).reshape(-1)
+
+
+def _staged_bytes(fh: int, fw: int, run_taps: int, depth: int) -> int:
+    """The kernel's run stage, for border pixels when input.c % 4 != 0 (whole groups are
+    widened tap by tap): all filter rows when they are single short runs, else one run."""
+    if depth % 4 == 0:
+        return 0
+    run_len = run_taps * depth
+    return fh * run_len if run_taps == fw and run_len < 16 else run_len
 
 
 def _round4(n: int) -> int:
