@@ -233,7 +233,7 @@ static void gather_pixel(const gather_geometry *g, int32_t oy, int32_t ox, int32
 /* Three pixels of one output row whose receptive fields all lie inside the image,
  * for the two common layouts (whole groups from an aligned input, short runs):
  * one call instead of three. Returns 0 when it does not apply. */
-static int gather_interior3(const gather_geometry *g, int32_t oy, int32_t ox, int32_t *col) {
+__attribute__((noinline)) static int gather_interior3(const gather_geometry *g, int32_t oy, int32_t ox, int32_t *col) {
     const int32_t y0 = oy * g->stride_h - g->pad_top;
     const int32_t x0 = ox * g->stride_w - g->pad_left;
     const int32_t pixel_step = g->stride_w * g->in_c;
@@ -261,7 +261,7 @@ static int gather_interior3(const gather_geometry *g, int32_t oy, int32_t ox, in
 
 /* 1x1 filter, no padding, input.c % 4 == 0: the three columns are the three
  * pixels' input values, widened (14 instructions per group of four). */
-static void gather_pointwise3(const int8_t *s0, const int8_t *s1, const int8_t *s2, int32_t in_c, int32_t *out) {
+__attribute__((noinline)) static void gather_pointwise3(const int8_t *s0, const int8_t *s1, const int8_t *s2, int32_t in_c, int32_t *out) {
     for (int32_t c = in_c >> 2; c > 0; --c) {
         const int32_t a = ta_load32(s0), b = ta_load32(s1), d = ta_load32(s2);
         s0 += 4;
