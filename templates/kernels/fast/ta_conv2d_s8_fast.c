@@ -1,6 +1,16 @@
 /* CONV_2D int8, fast form (see the header). Bit-exact with TFLM's reference:
  * the input offset is folded into the bias at generation time and padding is
- * filled with the input zero point, so every tap contributes w * x_raw. */
+ * filled with the input zero point, so every tap contributes w * x_raw.
+ *
+ * Output pixels go in tiles of three, in increasing (n, y, x) order: the three
+ * receptive fields are gathered (widened to int16) into scratch first, then every
+ * channel pair's outputs for the three pixels are written. So while pixel p is
+ * written, only input needed by pixels >= p is read afterwards, and the output
+ * may overlap the part of the input already consumed.
+ *
+ * Costs on Cortex-M7 (instructions): the tile, 43 per 48 MACs with int8 weights
+ * (37 with int16 weights); per channel pair and tile about 26 plus 5 per output
+ * for requantization; gathering 4.5 per four input values per pixel. */
 #include "ta_conv2d_s8_fast.h"
 #include "ta_dsp.h"
 
