@@ -51,7 +51,7 @@ def op_types(tflite: bytes) -> list[str]:
 
 
 def assert_bit_exact(tflite: bytes, out_dir: Path, *, samples: int = 100, sanitize: bool = True,
-                     seed: int = 0, expect_ops=None, kernels: str = "portable") -> dict:
+                     seed: int = 0, expect_ops=None, kernels: str = "portable", optimize: str = "balanced") -> dict:
     """Generate, build and run on the host; assert every output equals TFLM's. Returns the report."""
     from tinyattend.boards import load_board
     from tinyattend.build.host import build_host, run_host
@@ -64,7 +64,7 @@ def assert_bit_exact(tflite: bytes, out_dir: Path, *, samples: int = 100, saniti
             assert op in ops, f"the test model should contain {op}, it has {ops}"
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    report = write_project(out_dir, tflite, load_board("host"), kernels=kernels, optimize="balanced",
+    report = write_project(out_dir, tflite, load_board("host"), kernels=kernels, optimize=optimize,
                            model_name="test_op", measure_tflm_arena=False)
     shape_out = tuple(report["output"]["shape"])
     inputs = model_inputs(report["input"], samples, seed)
@@ -92,5 +92,37 @@ def assert_bit_exact(tflite: bytes, out_dir: Path, *, samples: int = 100, saniti
     result = compare(ours, reference)
     assert result["identical"] == result["samples"], (
         f"{result['samples'] - result['identical']} of {result['samples']} outputs differ from TFLM "
+        f"(max {result['max_abs_diff_lsb']} LSB, first at sample {result['first_mismatch']})")
+    return report
+
+
+def assert_bit_exact_on_board(tflite: bytes, out_dir: Path, *, board: str = "cortex-m7", kernels: str = "fast",
+                              samples: int = 4, seed: int = 0) -> dict:
+    """Generate for an emulated board, build with arm-none-eabi-gcc, run each input on QEMU and assert every
+    output equals TFLM's. The host build runs the DSP operations as plain C; this runs the real instructions
+    (ACLE intrinsics and inline assembly). Inputs: all -128, all 127, then random."""
+    from tinyattend.boards import load_board
+    from tinyattend.pipeline import write_project
+    from tinyattend.run.runner import model_info, run_on_board
+    from tinyattend.verify import compare, model_inputs, tflm_reference
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = load_board(board)
+    report = write_project(out_dir, tflite, target, kernels=kernels, optimize="balanced", model_name="test_op",
+                           measure_tflm_arena=False)
+    inputs = model_inputs(report["input"], samples, seed)
+    inputs[0].fill(-128)
+    if samples > 1:
+        inputs[1].fill(127)
+    info = model_info(out_dir)
+    outputs = []
+    for x in inputs:
+        result, _ = run_on_board(info, target, np.ascontiguousarray(x).tobytes())
+        assert result.status == 0, f"ta_invoke returned {result.status} on {board}"
+        outputs.append(np.frombuffer(result.output, dtype=np.int8).reshape(report["output"]["shape"]))
+    result = compare(np.stack(outputs), tflm_reference(out_dir / "model.tflite", inputs))
+    assert result["identical"] == result["samples"], (
+        f"{board}: {result['samples'] - result['identical']} of {result['samples']} outputs differ from TFLM "
         f"(max {result['max_abs_diff_lsb']} LSB, first at sample {result['first_mismatch']})")
     return report

@@ -48,14 +48,19 @@ def test_depthwise_fast(tmp_path, hwc, multiplier, kernel, stride, padding):
 
 
 @pytest.mark.parametrize("per_channel", [True, False])
-@pytest.mark.parametrize("features_in,features_out", [(17, 5), (64, 10)])
-def test_fully_connected_fast(tmp_path, per_channel, features_in, features_out):
+@pytest.mark.parametrize("features_in,features_out,rows", [(17, 5, 1), (64, 10, 1), (3, 1, 1), (8, 4, 1),
+                                                           (23, 9, 3), (640, 128, 1)])
+def test_fully_connected_fast(tmp_path, per_channel, features_in, features_out, rows):
+    """Four channels per pass, eight inputs per step: input tails of 1-7, channel tails of 1-3, batches."""
     def build(tf):
-        return tf.keras.Sequential([tf.keras.Input((features_in,), batch_size=1),
+        shape = (features_in,) if rows == 1 else (rows, features_in)
+        return tf.keras.Sequential([tf.keras.Input(shape, batch_size=1),
                                     tf.keras.layers.Dense(features_out, activation="relu")])
-    tflite = int8_tflite(build, [(1, features_in)], per_channel_dense=per_channel)
+    shape = (1, features_in) if rows == 1 else (1, rows, features_in)
+    tflite = int8_tflite(build, [shape], per_channel_dense=per_channel)
     report = assert_bit_exact(tflite, tmp_path, expect_ops=["FULLY_CONNECTED"], kernels="fast")
-    assert report["scratch_bytes"] > 0, "the fast FC kernel should have been chosen"
+    assert "ta_fully_connected_s8_fast(" in (tmp_path / "model" / "model.c").read_text()
+    assert report["scratch_bytes"] == 0, "the fast FC kernel needs no scratch"
 
 
 @pytest.mark.parametrize("layer", ["conv", "dense"])
@@ -126,7 +131,24 @@ def test_dead_channels_keep_fast_requantization(tmp_path, op):
         return model
 
     shape = {"dense": (1, 12), "depthwise": (1, 6, 7, 6), "conv": (1, 6, 7, 4)}[op]
-    report = assert_bit_exact(int8_tflite(build, [shape]), tmp_path, kernels="fast")
+    assert_bit_exact(int8_tflite(build, [shape]), tmp_path, kernels="fast")
     c_source = next(tmp_path.rglob("model.c")).read_text()
     assert "fast_requant = 0" not in c_source
-    assert report["scratch_bytes"] > 0, "the fast kernel should have been chosen"
+    assert "_s8_fast(" in c_source, "the fast kernel should have been chosen"
+
+
+def test_optimize_goal_steers_auto(tmp_path):
+    """--kernels auto: `size` takes the portable kernels (least flash), `balanced` the fast ones; both exact."""
+    def build(tf):
+        return tf.keras.Sequential([tf.keras.Input((10, 10, 8), batch_size=1),
+                                    tf.keras.layers.Conv2D(12, 3, padding="same", activation="relu"),
+                                    tf.keras.layers.DepthwiseConv2D(3, padding="same"),
+                                    tf.keras.layers.Flatten(), tf.keras.layers.Dense(10)])
+    tflite = int8_tflite(build, [(1, 10, 10, 8)])
+    sizes = {}
+    for goal in ("size", "balanced"):
+        assert_bit_exact(tflite, tmp_path / goal, kernels="auto", optimize=goal, samples=20)
+        model_c = (tmp_path / goal / "model" / "model.c").read_text()
+        assert ("_s8_fast(" in model_c) == (goal != "size"), goal
+        sizes[goal] = (tmp_path / goal / "model" / "model_data.c").stat().st_size
+    assert sizes["size"] < sizes["balanced"]

@@ -48,7 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calib-samples", type=int, default=200, help="at most this many calibration samples (default 200)")
     p.add_argument("--kernels", choices=KERNEL_SETS, default="auto",
                    help="auto (default): the fastest bit-exact kernels for the board (fast, else portable)")
-    p.add_argument("--optimize", choices=OPTIMIZE_GOALS, default="balanced")
+    p.add_argument("--optimize", choices=OPTIMIZE_GOALS, default="balanced",
+                   help="what --kernels auto trades: size (portable kernels: least flash and RAM), balanced "
+                        "(default: fast kernels within the flash and RAM of TFLM + CMSIS-NN) or speed")
 
     p = verbs.add_parser("run", help="build and run a converted model once on a board")
     p.add_argument("out", type=Path, help="directory written by `tinyattend convert`")
@@ -90,7 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verbs.add_parser("bench-all", help="benchmark tables for MLPerf Tiny and zoo models (make bench)")
     p.add_argument("-o", "--out", type=Path, default=Path("bench-out"))
+    p.add_argument("--boards", type=_names, help="only these boards (comma-separated); rows for others are kept")
+    p.add_argument("--kernel-sets", type=_names, help="only these kernel sets, e.g. fast,auto; rows for others are kept")
+    p.add_argument("--models", type=_names, help="only these models; rows for others are kept")
     return parser
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
 def dispatch(args: argparse.Namespace) -> int:

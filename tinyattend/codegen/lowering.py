@@ -58,7 +58,11 @@ class KernelCall:
     args: tuple[object, ...]               # TensorArg | ScratchArg | ConstRef | int | str (C expression)
     constants: tuple[ConstArray, ...] = ()
     scratch_bytes: int = 0
-    in_place: bool = False                 # output may overwrite a same-sized input that dies here
+    in_place: bool = False                 # output may overwrite an input that dies here, from its first
+                                           # byte (same size or smaller; the planner frees the rest)
+    # (input tensor index, lead in bytes): the kernel runs in raster order, so when that input
+    # dies here its output may overlap it, starting at least `lead` bytes below it (ops/_overlap.py)
+    overlap: tuple[int, int] | None = None
     macs: int = 0
     declarations: tuple[str, ...] = ()     # extra file-scope C (static const structs), for library calls
     headers: tuple[str, ...] = ()          # extra headers to include, e.g. "arm_nnfunctions.h"

@@ -2,7 +2,13 @@
 
 A buffer holds one or more tensors: an aliasing op (RESHAPE) puts its output
 in its input's buffer, and an in-place op may put its output in the buffer
-of an input that dies at that op. Scratch buffers live for one op.
+of an input that dies at that op (when its output is smaller, the rest of the
+buffer becomes a range of its own, `pinned` after it, that ends at that op).
+Scratch buffers live for one op.
+A raster-order kernel (KernelCall.overlap) may write its output over the part of
+an input it has finished reading: when that input's buffer dies at the op, the
+output's range records the input buffer and the lead (`LiveRange.leads`), and
+the arena planner may let the two overlap.
 Op positions are indices into the execution order; a buffer is live over
 [first, last] inclusive.
 """
@@ -27,6 +33,15 @@ class LiveRange:
     first: int               # op position where it is first written (-1: before the first op)
     last: int                # op position where it is last read (len(ops): after the last op)
     tensors: tuple[int, ...] # tensors stored in this buffer
+    # (buffer, lead): this buffer is written at `first` by a raster-order op that reads that
+    # buffer for the last time; it may overlap it if it starts at least `lead` bytes below it
+    leads: tuple[str, int] | None = None
+    # (buffer, offset): this range is the part of that buffer beyond `offset` bytes, freed when
+    # an in-place op left a smaller tensor in it; it must sit exactly `offset` bytes above it
+    pinned: tuple[str, int] | None = None
+
+    def overlaps_in_time(self, other: "LiveRange") -> bool:
+        return self.first <= other.last and other.first <= self.last
 
 
 def live_ranges(graph: Graph, lowered: list) -> tuple[list[LiveRange], dict[int, str]]:
@@ -37,6 +52,7 @@ def live_ranges(graph: Graph, lowered: list) -> tuple[list[LiveRange], dict[int,
     last: dict[str, int] = {}
     size: dict[str, int] = {}
     members: dict[str, list[int]] = {}
+    tails: list[tuple[str, int, int, int]] = []   # (buffer, position, offset, bytes) freed there
 
     def new_buffer(tensor: int, position: int) -> None:
         name = f"t{tensor}"
@@ -80,6 +96,10 @@ def live_ranges(graph: Graph, lowered: list) -> tuple[list[LiveRange], dict[int,
             if reuse is not None and extra_out == out:
                 owner[out] = reuse
                 members[reuse].append(out)
+                kept = align(graph.tensor(out).nbytes)
+                if kept < align(size[reuse]):     # a smaller output: the rest is free after this op
+                    tails.append((reuse, position, kept, align(size[reuse]) - kept))
+                    size[reuse] = graph.tensor(out).nbytes
             else:
                 new_buffer(extra_out, position)
     for tensor in graph.outputs:
@@ -88,8 +108,33 @@ def live_ranges(graph: Graph, lowered: list) -> tuple[list[LiveRange], dict[int,
         if tensor in owner:
             last[owner[tensor]] = max(last[owner[tensor]], position)
 
-    ranges = [LiveRange(name, align(size[name]), first[name], last[name], tuple(members[name])) for name in size]
+    leads = _overlap_leads(graph, lowered, owner, first, last)
+    ranges = [LiveRange(name, align(size[name]), first[name], last[name], tuple(members[name]), leads.get(name))
+              for name in size]
+    for name, position, offset, nbytes in tails:
+        lead = leads.get(name)        # the buffer's whole first tensor had to lead that input
+        ranges.append(LiveRange(f"{name}_tail{position}", nbytes, first[name], position, (),
+                                (lead[0], lead[1] - offset) if lead else None, pinned=(name, offset)))
     for position, low in enumerate(lowered):
         if isinstance(low, KernelCall) and low.scratch_bytes > 0:
             ranges.append(LiveRange(f"scratch{position}", align(low.scratch_bytes), position, position, ()))
     return ranges, owner
+
+
+def _overlap_leads(graph: Graph, lowered: list, owner: dict, first: dict, last: dict) -> dict:
+    """Output buffer -> (input buffer, lead) for every op whose kernel may overlap its
+    output with an input, where that is safe for the whole buffers: the output's buffer
+    is new at the op, and the input's buffer (with every tensor aliased into it) is last
+    read there, is no model output, and is not passed to the op through another input."""
+    leads = {}
+    for position, (op, low) in enumerate(zip(graph.ops, lowered)):
+        if not isinstance(low, KernelCall) or low.overlap is None:
+            continue
+        tensor, lead = low.overlap
+        source, target = owner.get(tensor), owner.get(op.outputs[0])
+        if source is None or target is None or source == target:
+            continue
+        others = {owner.get(t) for t in op.inputs if t is not None and t != tensor}
+        if first[target] == position and last[source] == position and source not in others:
+            leads[target] = (source, lead)
+    return leads

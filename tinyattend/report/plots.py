@@ -6,6 +6,7 @@ Ops are labelled "<index> <TYPE>" in execution order; sizes are in bytes (KiB wh
 from __future__ import annotations
 
 import io
+import itertools
 
 import matplotlib
 
@@ -68,6 +69,17 @@ def arena_timeline(buffers: list[dict], timeline: list[dict], ops: list[str], ar
         elif buf["size"] >= 0.025 * max(arena_bytes, 1) and end - start >= 4:     # a long-lived skip tensor
             ax.text((start + end) / 2, buf["offset"] + height / 2, f"{buf['buffer']}  {buf['size']:,} B",
                     ha="center", va="center", fontsize=6)
+    # Buffers alive together share bytes only where an output is written over the input its
+    # op reads for the last time (plan/arena.py): hatch those bytes during that op.
+    shared = 0
+    for a, b in itertools.combinations(buffers, 2):
+        first, last = max(a["first"], b["first"]), min(a["last"], b["last"])
+        low = max(a["offset"], b["offset"])
+        high = min(a["offset"] + a["size"], b["offset"] + b["size"])
+        if first <= last and low < high:
+            ax.add_patch(Rectangle((first - 0.45, low), last - first + 0.9, high - low, fill=False, hatch="///",
+                                   edgecolor="black", linewidth=0.8))
+            shared += 1
     peak = max(timeline, key=lambda t: t["bytes_live"]) if timeline else None
     if peak is not None:
         ax.axvspan(peak["op"] - 0.5, peak["op"] + 0.5, color=WORST, alpha=0.12, zorder=0)
@@ -83,7 +95,9 @@ def arena_timeline(buffers: list[dict], timeline: list[dict], ops: list[str], ar
     ax.yaxis.set_major_formatter(FuncFormatter(_thousands))
     ax.set_ylabel("arena offset (bytes)")
     ax.set_xlabel("op (execution order)")
-    ax.set_title("Arena timeline: each box is one buffer, over the ops it is live for", pad=22)
+    ax.set_title("Arena timeline: each box is one buffer, over the ops it is live for"
+                 + ("\n(hatched: an op's output written over the input it reads for the last time)" if shared else ""),
+                 pad=22)
     return _png(fig)
 
 

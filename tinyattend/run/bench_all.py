@@ -26,6 +26,11 @@ MODELS = {
     "ad01_int8": SHARED_MODELS / "ad01_int8.tflite",
 }
 BOARDS = ("cortex-m4", "cortex-m7", "cortex-m55")
+# The zoo's MCU models (seeded random weights, synthetic calibration: a speed and memory benchmark, not
+# an accuracy one). TFLM has no figures for them here; their baseline is our cmsis-nn kernel set on the
+# same board, which matched TFLM + CMSIS-NN within 0.1% on every MLPerf model above.
+OTHER_GOALS = ("size", "speed")
+ZOO_MODELS = ("attendnext-micro", "attendnets-micro", "lowformer-micro")
 
 # TFLM (tensorflow/tflite-micro 90b983c2) + CMSIS-NN (4ab83cc3), built by TFLM's Makefile,
 # one timed Invoke after a warm-up, QEMU -icount shift=0 (measured figures from issue 7).
@@ -65,20 +70,44 @@ def code_and_const_bytes(firmware: Path) -> tuple[int, int]:
     return code, const
 
 
-def run_one(name: str, tflite: Path, board_name: str, kernels: str, root: Path) -> dict:
+def run_one(name: str, tflite: Path, board_name: str, kernels: str, root: Path, optimize: str = "balanced") -> dict:
     board = load_board(board_name)
-    out = root / name / f"{board_name}-{kernels}"
+    out = root / name / (f"{board_name}-{kernels}" + ("" if optimize == "balanced" else f"-{optimize}"))
     out.mkdir(parents=True, exist_ok=True)
-    write_project(out, tflite.read_bytes(), board, kernels=kernels, optimize="balanced", model_name=name,
+    write_project(out, tflite.read_bytes(), board, kernels=kernels, optimize=optimize, model_name=name,
                   measure_tflm_arena=False)
     result = bench(out, board, timeout=600)
     code, const = code_and_const_bytes(out / "firmware")
-    result.update({"runtime_code_bytes": code, "const_bytes": const, "tflite_bytes": tflite.stat().st_size})
+    result.update({"runtime_code_bytes": code, "const_bytes": const, "tflite_bytes": tflite.stat().st_size,
+                   "optimize": optimize, "commit": source_commit()})
     return result
 
 
-def ratios(result: dict, name: str) -> dict:
-    base = BASELINE.get(name)
+def cmsis_nn_proxy(rows: list[dict], name: str, board: str, root: Path) -> dict | None:
+    """Baseline figures for a model TFLM was not run on: instructions and runtime code of our cmsis-nn
+    run on the same board, and the activation part of the arena TFLM's interpreter allocates for it."""
+    arena_file = root / f"{name}.tflm_arena.json"
+    for r in rows:
+        if r["model"] == name and r["board"] == board and r["kernels"] == "cmsis-nn" and r["bit_exact"]:
+            # The activation part (head) only: TFLM's persistent tail is 64-bit on the host and would flatter us.
+            arena = json.loads(arena_file.read_text())["tflm_arena_head"] if arena_file.is_file() else None
+            return {board: r["instructions"], "arena": arena or r["arena_bytes"], "code": r["runtime_code_bytes"],
+                    "proxy": True}
+    return None
+
+
+def source_commit() -> str:
+    """The tinyattend commit a row was measured with ('+dirty' with uncommitted changes), or 'unknown'."""
+    try:
+        head = subprocess.run(["git", "-C", str(REPO_ROOT), "describe", "--always", "--dirty=+dirty"],
+                              capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        head = ""
+    return head or "unknown"
+
+
+def ratios(result: dict, name: str, base: dict | None = None) -> dict:
+    base = base or BASELINE.get(name)
     if not base or not result["bit_exact"]:
         return {}
     board = result["board"]
@@ -88,6 +117,9 @@ def ratios(result: dict, name: str) -> dict:
         "ram_ratio": round(result["peak_ram_bytes"] / base["arena"], 3),
         "flash_ratio": round(ours_flash / (base["code"] + result["tflite_bytes"]), 3),
         "code_ratio": round(result["runtime_code_bytes"] / base["code"], 3),
+        "baseline_arena": base["arena"],
+        "baseline": "cmsis-nn kernel set (proxy)" if base.get("proxy") else "TFLM + CMSIS-NN (issue 7)",
+        "baseline_instructions": base.get(board),
     }
 
 
@@ -97,22 +129,54 @@ def markdown(rows: list[dict]) -> str:
              "one timed inference after a warm-up, fixed pseudo-random input. Baseline: TFLM + CMSIS-NN on the same",
              "emulator (issue 7). Peak RAM = our arena (activations + every scratch buffer) + stack high-water mark;",
              "the baseline's is TFLM's arena alone. Flash = runtime code (model.c + kernels, no harness) + constant data;",
-             "the baseline's is its runtime code + the .tflite file. A row appears only if the output equals TFLM's.", "",
-             "| model | board | kernels | instructions | baseline | ratio | peak RAM | RAM ratio | code | const | flash ratio | code ratio |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "the baseline's is its runtime code + the .tflite file. A row appears only if the output equals TFLM's.",
+             "Zoo MCU models (seeded random weights) have no TFLM measurement: their baseline (marked *) is our",
+             "cmsis-nn kernel set on the same board (it matched TFLM + CMSIS-NN within 0.1% above), and for RAM the",
+             "activation part of the arena TFLM's interpreter allocates for the model (its persistent part left out).", "",
+             "| model | board | kernels | optimize | instructions | baseline | ratio | peak RAM | RAM ratio | code | const | flash ratio | code ratio |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if not r["bit_exact"]:
-            lines.append(f"| {r['model']} | {r['board']} | {r['kernels']} | output differs from TFLM: not reported | | | | | | | | |")
+            lines.append(f"| {r['model']} | {r['board']} | {r['kernels']} | {r.get('optimize', 'balanced')} | "
+                         "output differs from TFLM: not reported | | | | | | | | |")
             continue
-        base = BASELINE.get(r["model"], {}).get(r["board"])
         q = r.get("ratios", {})
-        lines.append(f"| {r['model']} | {r['board']} | {r['kernels']} | {r['instructions']:,} | "
-                     f"{base:,} | {q.get('instructions_ratio')} | {r['peak_ram_bytes']:,} | {q.get('ram_ratio')} | "
+        base = q.get("baseline_instructions")
+        head = f"| {r['model']} | {r['board']} | {r['kernels']} | {r.get('optimize', 'balanced')} | "
+        lines.append(head + f"{r['instructions']:,} | "
+                     f"{base:,}{'*' if 'proxy' in q.get('baseline', '') else ''} | {q.get('instructions_ratio')} | {r['peak_ram_bytes']:,} | {q.get('ram_ratio')} | "
                      f"{r['runtime_code_bytes']:,} | {r['const_bytes']:,} | {q.get('flash_ratio')} | {q.get('code_ratio')} |"
                      if base else
-                     f"| {r['model']} | {r['board']} | {r['kernels']} | {r['instructions']:,} | | | "
+                     head + f"{r['instructions']:,} | | | "
                      f"{r['peak_ram_bytes']:,} | | {r['runtime_code_bytes']:,} | {r['const_bytes']:,} | | |")
+    commits = sorted({r.get("commit", "unknown") for r in rows})
+    lines += ["", f"Measured at tinyattend commit{'s' if len(commits) > 1 else ''} {', '.join(commits)}."]
     return "\n".join(lines) + "\n"
+
+
+def zoo_models(root: Path) -> dict[str, Path]:
+    """Export and convert the zoo's MCU models once (cached under root); {} without torch."""
+    try:
+        import torch
+    except ImportError:
+        print("bench: torch is not installed: the zoo's MCU models are skipped (pip install torch==2.13.0)")
+        return {}
+    from ..convert import convert_model
+    from ..zoo.export import export_zoo_model
+    models = {}
+    for name in ZOO_MODELS:
+        tflite = root / f"{name}.tflite"
+        if not tflite.is_file():
+            print(f"bench: exporting and converting {name} (seeded random weights)", flush=True)
+            torch.manual_seed(0)
+            onnx = export_zoo_model(name, root / f"{name}.onnx")
+            tflite.write_bytes(convert_model(onnx, progress=False).tflite)
+        arena_file = root / f"{name}.tflm_arena.json"
+        if not arena_file.is_file():
+            from ..verify import tflm_arena
+            arena_file.write_text(json.dumps(tflm_arena(tflite.read_bytes())) + "\n")
+        models[name] = tflite
+    return models
 
 
 def bench_all_command(args) -> int:
@@ -126,15 +190,34 @@ def bench_all_command(args) -> int:
                                    calib=str(REPO_ROOT / "models" / "attendnext_digits_calib.npy"))
         demo.write_bytes(conversion.tflite)
     models["attendnext_digits"] = demo
-    rows = []
-    jobs = [(m, b, k) for m in models for b in BOARDS for k in kernel_sets()]
+    if not args.models or set(args.models) & set(ZOO_MODELS):
+        models.update(zoo_models(root))
+    # Every kernel set with --optimize balanced on every board (the zoo's MCU models on the M7 only: they
+    # take long); on the M7 also what `auto` makes of --optimize size and speed, to show the trade.
+    jobs = [(m, b, k, "balanced") for m in models for b in BOARDS for k in kernel_sets()
+            if m not in ZOO_MODELS or b == "cortex-m7"]
+    jobs += [(m, "cortex-m7", "auto", goal) for m in models for goal in OTHER_GOALS if m not in ZOO_MODELS]
+    jobs = [job for job in jobs if (not args.models or job[0] in args.models)
+            and (not args.boards or job[1] in args.boards) and (not args.kernel_sets or job[2] in args.kernel_sets)]
+    # Rows of an earlier run that this one does not redo are kept, so a table can be refreshed in parts.
+    redo = {job for job in jobs}
+    previous = json.loads((root / "bench.json").read_text()) if (root / "bench.json").is_file() else []
+    rows = [r for r in previous if (r["model"], r["board"], r["kernels"], r.get("optimize", "balanced")) not in redo]
     started = time.monotonic()
-    for i, (name, board, kernels) in enumerate(jobs, 1):
-        print(f"[bench {i}/{len(jobs)} {time.monotonic() - started:5.0f}s] {name} on {board}, kernels {kernels}", flush=True)
-        result = run_one(name, models[name], board, kernels, root)
-        result["ratios"] = ratios(result, name)
+    for i, (name, board, kernels, optimize) in enumerate(jobs, 1):
+        print(f"[bench {i}/{len(jobs)} {time.monotonic() - started:5.0f}s] {name} on {board}, kernels {kernels}, "
+              f"--optimize {optimize}", flush=True)
+        result = run_one(name, models[name], board, kernels, root, optimize)
         rows.append(result)
         (root / "bench.json").write_text(json.dumps(rows, indent=1) + "\n")
+    rows.sort(key=lambda r: (list(models).index(r["model"]) if r["model"] in models else len(models),
+                             BOARDS.index(r["board"]) if r["board"] in BOARDS else 0, r.get("optimize", "balanced"),
+                             r["kernels"]))
+    for result in rows:
+        result["ratios"] = ratios(result, result["model"],
+                                  None if result["model"] in BASELINE else cmsis_nn_proxy(rows, result["model"],
+                                                                                         result["board"], root))
+    (root / "bench.json").write_text(json.dumps(rows, indent=1) + "\n")
     (root / "bench.md").write_text(markdown(rows))
     print(markdown(rows))
     return 0 if all(r["bit_exact"] for r in rows) else 1

@@ -35,7 +35,7 @@ def softmax_params(input_scale: float, beta: float) -> tuple[int, int, int]:
 
 
 def lower(op, graph, target) -> KernelCall:
-    x, y = graph.tensor(op.inputs[0]), graph.tensor(op.outputs[0])
+    x = graph.tensor(op.inputs[0])
     row_size = x.shape[-1] if x.shape else 1
     rows = x.num_elements // row_size
     multiplier, shift, diff_min = softmax_params(x.scale, op.options.get("beta", 1.0))

@@ -16,6 +16,10 @@ ACC_LIMIT = 1 << 30     # ta_requantize_fast needs |acc| < 2^30 (SMMULR on 2*acc
 
 
 def wants_fast(target) -> bool:
+    """`fast` always; `auto` unless --optimize size, which takes the portable kernels: no re-laid-out
+    weight copies, per-channel constant arrays or scratch buffers, at several times the instructions."""
+    if target.kernels == "auto" and target.optimize == "size":
+        return False
     return target.kernels in FAST_KERNEL_SETS
 
 

@@ -7,6 +7,7 @@ from ..lowering import ConstArray, ConstRef, KernelCall, ScratchArg, TensorArg, 
 from ._checks import constant_input, fused_activation, int8_activations, weighted_op_shapes
 from ._conv_quant import channel_multipliers, output_range
 from ._fast import channel_requant, pair_rows, wants_fast
+from ._overlap import conv_overlap
 from .padding import padding_before
 
 OP_TYPES = ("CONV_2D",)
@@ -55,6 +56,7 @@ def lower(op, graph, target) -> KernelCall:
               TensorArg(bias, const=True) if bias is not None else "NULL", TensorArg(op.outputs[0])),
         constants=(ConstArray("mult", "int32_t", mult), ConstArray("shift", "int32_t", shift)),
         macs=y.num_elements * fh * fw * depth,
+        overlap=conv_overlap(op, graph, pad_top, pad_left),
     )
 
 
@@ -92,6 +94,7 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max, wid
         constants=(ConstArray("pairs", "int8_t", pair_stream(columns, q, wide)),),
         scratch_bytes=6 * row_len + _round4(_staged_bytes(fh, fw, run_taps, depth)) + _round4(rest_len),
         macs=y.num_elements * fh * fw * depth,
+        overlap=conv_overlap(op, graph, pad_top, pad_left),
     )
 
 

@@ -7,6 +7,7 @@ from ..lowering import ConstArray, ConstRef, KernelCall, ScratchArg, TensorArg, 
 from ._checks import constant_input, fused_activation, int8_activations, weighted_op_shapes
 from ._conv_quant import channel_multipliers, output_range
 from ._fast import channel_requant, to_int32, wants_fast
+from ._overlap import conv_overlap
 from .padding import padding_before
 
 OP_TYPES = ("DEPTHWISE_CONV_2D",)
@@ -54,6 +55,7 @@ def lower(op, graph, target) -> KernelCall:
               TensorArg(bias, const=True) if bias is not None else "NULL", TensorArg(op.outputs[0])),
         constants=(ConstArray("mult", "int32_t", mult), ConstArray("shift", "int32_t", shift)),
         macs=y.num_elements * fh * fw,
+        overlap=conv_overlap(op, graph, pad_top, pad_left),   # raster order; the fast kernel is planar: no
     )
 
 
@@ -103,4 +105,7 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max) -> 
                    ConstArray("shift", "int32_t", q.shift), ConstArray("round", "int32_t", q.round)),
         scratch_bytes=plane_h * plane_w * 2,
         macs=y.num_elements * fh * fw,
+        # channel-planar: input channel c is read whole (into the plane) before output channel c is
+        # written, and with one output channel per input channel those are the same bytes
+        in_place=out_c == x.shape[3],
     )

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..lowering import ConstArray, ConstRef, KernelCall, ScratchArg, TensorArg, unsupported
+from ..lowering import ConstArray, ConstRef, KernelCall, TensorArg, unsupported
 from ._checks import constant_input, fused_activation, int8_activations, weighted_op_shapes
 from ._conv_quant import channel_multipliers, output_range
-from ._fast import channel_requant, pair_rows, wants_fast
+from ._fast import channel_requant, wants_fast
 
 OP_TYPES = ("FULLY_CONNECTED",)
 
@@ -51,17 +51,21 @@ def lower(op, graph, target) -> KernelCall:
 
 
 def _lower_fast(op, graph, act_min, act_max) -> KernelCall:
-    """Widened input row + two channels per pass (templates/kernels/fast/ta_fully_connected_s8_fast.c)."""
+    """Four channels per pass, eight inputs per step (templates/kernels/fast/ta_fully_connected_s8_fast.c)."""
     x, w, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
     out_depth, in_depth = w.shape
     mult, shift = channel_multipliers(graph, op, out_depth)     # per channel, a per-tensor scale repeated
-    row_len = (in_depth + 3) // 4 * 4
     rows = w.array().astype(np.int64)
-    padded = np.zeros((out_depth, row_len), np.int8)
-    padded[:, :in_depth] = rows
     bias_tensor = op.inputs[2] if len(op.inputs) > 2 else None
     bias = graph.tensor(bias_tensor).array().astype(np.int64) if bias_tensor is not None else None
     q = channel_requant(rows, bias, mult, shift, x.zero_point, y.zero_point)
+    # A per-tensor scale gives every channel the same constants (dead channels aside): store them once.
+    shared = len(set(zip(q.multiplier.tolist(), q.shift.tolist(), q.round.tolist()))) == 1
+    requant = [(name, values[:1] if shared else values)
+               for name, values in (("mult", q.multiplier), ("shift", q.shift), ("round", q.round))]
+    row_len = (in_depth + 7) // 8 * 8
+    padded_bias = np.zeros((out_depth + 3) // 4 * 4, np.int32)
+    padded_bias[:out_depth] = q.bias
     return KernelCall(
         function="ta_fully_connected_s8_fast",
         sources=("fast/ta_fully_connected_s8_fast.c", "fast/ta_fully_connected_s8_fast.h", "fast/ta_dsp.h"),
@@ -69,14 +73,23 @@ def _lower_fast(op, graph, act_min, act_max) -> KernelCall:
         params=(
             ("batches", x.num_elements // in_depth), ("input_depth", in_depth), ("row_len", row_len),
             ("output_depth", out_depth), ("act_min", act_min), ("act_max", act_max),
-            ("output_offset", y.zero_point), ("fast_requant", int(q.fast)),
+            ("output_offset", y.zero_point), ("fast_requant", int(q.fast)), ("per_channel", int(not shared)),
             ("bias", ConstRef("bias")), ("multiplier", ConstRef("mult")), ("shift", ConstRef("shift")),
             ("round", ConstRef("round")),
         ),
-        args=(TensorArg(op.inputs[0]), ConstRef("weights"), TensorArg(op.outputs[0]), ScratchArg()),
-        constants=(ConstArray("weights", "int8_t", pair_rows(padded)),
-                   ConstArray("bias", "int32_t", q.bias), ConstArray("mult", "int32_t", q.multiplier),
-                   ConstArray("shift", "int32_t", q.shift), ConstArray("round", "int32_t", q.round)),
-        scratch_bytes=row_len * 2,
+        args=(TensorArg(op.inputs[0]), ConstRef("weights"), TensorArg(op.outputs[0])),
+        constants=(ConstArray("weights", "int8_t", quad_layout(rows, row_len)),
+                   ConstArray("bias", "int32_t", padded_bias),
+                   *(ConstArray(name, "int32_t", values) for name, values in requant)),
         macs=(x.num_elements // in_depth) * in_depth * out_depth,
     )
+
+
+def quad_layout(rows: np.ndarray, row_len: int) -> np.ndarray:
+    """[out][in] int8 weights as the fast kernel walks them: per group of four output channels (zero rows
+    pad the last) and per group of eight inputs (zeros pad the row), the four channels' eight weights."""
+    out_depth, in_depth = rows.shape
+    padded = np.zeros(((out_depth + 3) // 4 * 4, row_len), np.int8)
+    padded[:out_depth, :in_depth] = rows
+    quads = padded.reshape(-1, 4, row_len // 8, 8)            # [quad][channel][step][8]
+    return np.ascontiguousarray(quads.transpose(0, 2, 1, 3)).reshape(-1)

@@ -1,0 +1,79 @@
+"""The fast kernel set on the emulated cores, with the real DSP instructions.
+
+tests/test_ops_fast*.py check every kernel path shape by shape on the host, where
+ta_dsp.h's operations are plain C. Here small models that chain those paths
+(odd channel counts, K not a multiple of 4, stride 2, dilation, depth
+multipliers, residual ADD, FC tails) are built with arm-none-eabi-gcc and run on
+QEMU, so the intrinsics and inline assembly are checked against TFLM too.
+"""
+import shutil
+
+import pytest
+
+from op_harness import assert_bit_exact_on_board, int8_tflite
+
+pytestmark = pytest.mark.skipif(
+    not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm") and shutil.which("make")),
+    reason="arm-none-eabi-gcc, make and qemu-system-arm are needed (make setup installs them)")
+
+
+def _odd_shapes(tf):
+    """Generic im2col (3 channels), odd channels, pointwise, stride 2, depthwise with multiplier, FC tails."""
+    L = tf.keras.layers
+    x = tf.keras.Input((11, 9, 3), batch_size=1)
+    y = L.Conv2D(5, 3, padding="same", activation="relu")(x)
+    y = L.Conv2D(8, 1, activation="relu")(y)
+    y = L.Conv2D(7, 3, strides=2, padding="same")(y)
+    y = L.DepthwiseConv2D(3, padding="same", activation="relu6")(y)
+    y = L.DepthwiseConv2D(3, strides=2, padding="valid", depth_multiplier=2)(y)
+    y = L.Flatten()(y)
+    y = L.Dense(13, activation="relu")(y)
+    return tf.keras.Model(x, L.Dense(5)(y))
+
+
+def _residual(tf):
+    """ResNet-like: 3x3 16->16 pair with a residual ADD, 1x1 stride-2 shortcut, dilation, 5x5 depthwise."""
+    L = tf.keras.layers
+    x = tf.keras.Input((12, 12, 16), batch_size=1)
+    a = L.Conv2D(16, 3, padding="same", activation="relu")(x)
+    a = L.Conv2D(16, 3, padding="same")(a)
+    y = L.ReLU()(L.Add()([a, x]))
+    b = L.Conv2D(32, 3, strides=2, padding="same", activation="relu")(y)
+    s = L.Conv2D(32, 1, strides=2)(y)
+    y = L.ReLU()(L.Add()([b, s]))
+    y = L.Conv2D(9, 3, dilation_rate=2, padding="same")(y)
+    y = L.DepthwiseConv2D(5, padding="same")(y)
+    y = L.GlobalAveragePooling2D()(y)
+    return tf.keras.Model(x, L.Dense(3)(y))
+
+
+def _mobilenet(tf):
+    """VWW/KWS-like: small-K first layers (1 and 3 channels), depthwise-separable blocks down to 3x3 maps."""
+    L = tf.keras.layers
+    x = tf.keras.Input((20, 12, 1), batch_size=1)
+    y = L.Conv2D(24, (10, 4), strides=2, padding="same", activation="relu")(x)
+    y = L.DepthwiseConv2D(3, padding="same", activation="relu")(y)
+    y = L.Conv2D(24, 1, activation="relu")(y)
+    y = L.Conv2D(3, 1)(y)
+    y = L.Conv2D(8, 3, strides=2, padding="same", activation="relu6")(y)
+    y = L.DepthwiseConv2D(3, padding="same", activation="relu6")(y)
+    y = L.Conv2D(64, 1, activation="relu6")(y)
+    y = L.DepthwiseConv2D(3, strides=2, padding="same", activation="relu6")(y)
+    y = L.Conv2D(128, 1, activation="relu6")(y)
+    y = L.GlobalAveragePooling2D()(y)
+    return tf.keras.Model(x, L.Dense(4)(y))
+
+
+MODELS = {"odd_shapes": (_odd_shapes, (1, 11, 9, 3)), "residual": (_residual, (1, 12, 12, 16)),
+          "mobilenet": (_mobilenet, (1, 20, 12, 1))}
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("board", ["cortex-m7", "cortex-m55"])
+def test_fast_kernels_bit_exact_on_emulated_core(tmp_path, name, board):
+    build, shape = MODELS[name]
+    report = assert_bit_exact_on_board(int8_tflite(build, [shape]), tmp_path, board=board, kernels="fast",
+                                       samples=5)
+    model_c = (tmp_path / "model" / "model.c").read_text()
+    assert "_s8_fast(" in model_c, "the fast kernels should have been generated"
+    assert report["board"] == board
