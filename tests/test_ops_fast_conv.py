@@ -35,6 +35,7 @@ CASES = {
     "even_groups_valid": ((6, 7, 32), 2, 3, 2, "valid", 1, "relu"),
     "wide_row_c64": ((5, 4, 64), 7, 3, 1, "same", 1, None),             # K = 576: 144 groups
     "groups_mod4_1": ((7, 6, 4), 5, 3, 1, "same", 1, "relu"),           # 9 groups: tile loop entered last step
+    "long_runs_c6": ((8, 7, 6), 5, 3, 1, "same", 1, "relu"),            # runs of 18: staged one by one at the border
 }
 
 
