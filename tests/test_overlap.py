@@ -45,19 +45,19 @@ def accesses(g, order):
 
     portable: ta_conv2d_s8 -- per pixel, per output channel: read the field, write the byte.
     depthwise: ta_depthwise_conv2d_s8 -- per pixel, per channel: read that channel, write.
-    fast: ta_conv2d_s8_fast -- per batch, pixel pairs (i, i+1; an odd last one with itself):
-    read both fields (im2col), then write both pixels' channels."""
+    fast: ta_conv2d_s8_fast -- per batch, pixel triples (i, i+1, i+2; a short last one repeats
+    its last pixel): read the three fields (gather), then write the three pixels' channels."""
     c_out, pixels = g["c_out"], g["out_h"] * g["out_w"]
     if order == "planar":
         yield from planar_accesses(g)
         return
     for b in range(g["n"]):
         if order == "fast":
-            for i in range(0, pixels, 2):
-                j = min(i + 1, pixels - 1)
-                yield "r", field(g, b, *divmod(i, g["out_w"]))
-                yield "r", field(g, b, *divmod(j, g["out_w"]))
-                for p in sorted({i, j}):
+            for i in range(0, pixels, 3):
+                tile = sorted({i, min(i + 1, pixels - 1), min(i + 2, pixels - 1)})
+                for p in tile:
+                    yield "r", field(g, b, *divmod(p, g["out_w"]))
+                for p in tile:
                     yield "w", (b * pixels + p) * c_out + np.arange(c_out)
             continue
         for p in range(pixels):

@@ -1,5 +1,13 @@
-/* CONV_2D int8, fast form: im2col of two output pixels into int16 (SXTB16
- * lane order), then a 2-pixel x 2-channel SMLAD tile over int8 weights. */
+/* CONV_2D int8, fast form: the receptive fields of three output pixels are
+ * gathered and widened to int16 (SXTB16 lane order), then a 3-pixel x
+ * 2-channel SMLAD tile runs over int8 weights for every output channel pair.
+ *
+ * Column order. The receptive field is read as contiguous runs of the input:
+ * one run per filter row of filter_w * input.c bytes when dilation_w == 1,
+ * else one run per tap of input.c bytes. Each run's first 4 * (len / 4)
+ * values come in order, run after run; the last len % 4 values of every run
+ * follow at the end, then zeros up to row_len (a multiple of 4). The
+ * generator lays the weights out in the same order. */
 #ifndef TA_CONV2D_S8_FAST_H
 #define TA_CONV2D_S8_FAST_H
 
@@ -11,21 +19,28 @@ typedef struct {
     int32_t stride_h, stride_w;
     int32_t dilation_h, dilation_w;
     int32_t pad_top, pad_left;
-    int32_t row_len;            /* filter_h * filter_w * input.c, rounded up to a multiple of 4 */
+    int32_t run_taps;           /* taps per run: filter_w when dilation_w == 1, else 1 */
+    int32_t row_len;            /* column length, a multiple of 4 (see above) */
     int32_t input_zero_point;   /* padding is filled with it; the bias absorbs the offset */
     int32_t output_offset;
     int32_t act_min, act_max;
     int32_t fast_requant;       /* 1: every channel satisfies ta_requantize_fast's conditions */
-    const int32_t *bias;        /* bias - input_zero_point * sum(weights), per output channel */
-    const int32_t *multiplier;
-    const int32_t *shift;       /* fast_requant: right shift (>= 1); else TFLite's signed shift */
-    const int32_t *round;       /* fast_requant: 2^(shift-1) + output_offset * 2^shift, per channel */
+    int32_t wide_weights;       /* 1: the weights in `pairs` are int16 (see below) */
 } ta_conv2d_fast_params;
 
-/* weights: channel pairs, [out_c/2][row_len/4][2][4] int8: for each group of four values
- * the pair's two rows (an odd last channel pairs with itself), natural [ky][kx][c] order.
- * scratch: 2 * row_len int16 (two pixels' lane-ordered rows, interleaved) + row_len bytes. */
-ta_status ta_conv2d_s8_fast(const ta_conv2d_fast_params *p, const int8_t *input, const int8_t *weights,
+/* pairs: for each output channel pair (an odd last channel paired with itself), in order:
+ *   int32 bias0 bias1, three times (bias - input_zero_point * sum(w));
+ *   the two channels' weights, [row_len/4][2][4] int8: per group of four column values,
+ *     channel 0's four then channel 1's four; with wide_weights the same as int16, each
+ *     four (e0 e1 e2 e3) in SXTB16 lane order e0 e2 e1 e3;
+ *   int32 mult0 mult1 round0 round1 right0 right1 (fast_requant: ta_requantize_fast's
+ *     multiplier, rounding constant and right shift), or mult0 mult1 shift0 shift1 0 0
+ *     (TFLite's signed shifts).
+ * scratch (bytes): 6 * row_len (three pixels' int16 columns, interleaved group by group),
+ * then (only when input.c % 4 != 0) one run, or all filter_h runs when there is one run per
+ * filter row of at most 15 values, rounded up to 4, then the remainders of all runs, rounded
+ * up to 4. */
+ta_status ta_conv2d_s8_fast(const ta_conv2d_fast_params *p, const int8_t *input, const int8_t *pairs,
                             int8_t *output, int16_t *scratch);
 
 #endif

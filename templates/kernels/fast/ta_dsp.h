@@ -35,6 +35,14 @@ TA_INLINE int32_t ta_smmulr(int32_t a, int32_t b) {
     __asm__("smmulr %0, %1, %2" : "=r"(result) : "r"(a), "r"(b));
     return result;
 }
+/* a * b + (acc << 32), most significant word, rounded: acc + ((a*b + 2^31) >> 32). */
+TA_INLINE int32_t ta_smmlar(int32_t a, int32_t b, int32_t acc) {
+    int32_t result;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(result) : "r"(a), "r"(b), "r"(acc));
+    return result;
+}
+/* Saturate to int8 (one SSAT). */
+TA_INLINE int32_t ta_ssat8(int32_t x) { return __ssat(x, 8); }
 #else
 #define TA_HAVE_DSP 0
 TA_INLINE int32_t ta_pack16(int32_t lo, int32_t hi) { return (int32_t)(((uint32_t)hi << 16) | ((uint32_t)lo & 0xFFFFu)); }
@@ -58,6 +66,10 @@ TA_INLINE int32_t ta_smlatb(int32_t a, int32_t b, int32_t acc) {
 TA_INLINE int32_t ta_smmulr(int32_t a, int32_t b) {
     return (int32_t)(((int64_t)a * (int64_t)b + (1LL << 31)) >> 32);
 }
+TA_INLINE int32_t ta_smmlar(int32_t a, int32_t b, int32_t acc) {
+    return (int32_t)((uint32_t)acc + (uint32_t)ta_smmulr(a, b));
+}
+TA_INLINE int32_t ta_ssat8(int32_t x) { return x < -128 ? -128 : (x > 127 ? 127 : x); }
 #endif
 
 /* Unaligned 32-bit load (one LDR on Cortex-M; memcpy keeps C free of UB). */
@@ -77,7 +89,15 @@ typedef struct { int32_t word[2]; } ta_pair;
 /* The same, advancing the pointer by 8 bytes (post-indexed LDRD). */
 #define TA_LOAD_PAIR_INC(ptr, lo, hi) \
     __asm__("ldrd %0, %1, [%2], #8" : "=r"(lo), "=r"(hi), "+r"(ptr) : "m"(*(const ta_pair *)(const void *)(ptr)))
+/* Two words to an 8-byte-aligned address, then ptr += step bytes (post-indexed STRD). */
+#define TA_STORE_PAIR_STEP(ptr, lo, hi, step) \
+    __asm__("strd %2, %3, [%0], %4" : "+r"(ptr), "=m"(*(ta_pair *)(void *)(ptr)) : "r"(lo), "r"(hi), "i"(step))
 #else
+#define TA_STORE_PAIR_STEP(ptr, lo, hi, step) do { \
+        const int32_t lo_ = (lo), hi_ = (hi); \
+        memcpy((ptr), &lo_, 4); memcpy((int8_t *)(ptr) + 4, &hi_, 4); \
+        (ptr) = (void *)((int8_t *)(ptr) + (step)); \
+    } while (0)
 #define TA_LOAD_PAIR(ptr, lo, hi) do { memcpy(&(lo), (ptr), 4); memcpy(&(hi), (const int8_t *)(ptr) + 4, 4); } while (0)
 #define TA_LOAD_PAIR_INC(ptr, lo, hi) do { TA_LOAD_PAIR(ptr, lo, hi); (ptr) = (const void *)((const int8_t *)(ptr) + 8); } while (0)
 #endif
@@ -92,6 +112,17 @@ typedef struct { int32_t word[2]; } ta_pair;
 TA_INLINE int32_t ta_requantize_fast(int32_t acc, int32_t multiplier, int32_t right, int32_t round) {
     int32_t x = ta_smmulr((int32_t)((uint32_t)acc << 1), multiplier);
     x = x + (x >> 31) + round;
+    return x >> right;
+}
+
+/* ta_requantize_fast in three instructions (LSL, ADD, SMMLAR) before the shift,
+ * under the same conditions, for a multiplier >= 0. The sign correction is
+ * taken from acc instead of from x = SMMULR(2*acc, m): they differ only when
+ * acc < 0 and x == 0, and then (round - 1) >> right == round >> right because
+ * round = 2^(right-1) + offset * 2^right. (A zero multiplier with acc < 0 is the
+ * same case; the generator's dead channels have acc == 0.) */
+TA_INLINE int32_t ta_requantize_fast_acc(int32_t acc, int32_t multiplier, int32_t right, int32_t round) {
+    const int32_t x = ta_smmlar((int32_t)((uint32_t)acc << 1), multiplier, round + (acc >> 31));
     return x >> right;
 }
 

@@ -1,0 +1,131 @@
+"""The fast CONV_2D kernel (templates/kernels/fast/ta_conv2d_s8_fast.c) against TFLM, shape by shape.
+
+The kernel gathers three output pixels' receptive fields as contiguous runs of the
+input (whole runs in column order, each run's last len % 4 values at the end) and
+runs a 3-pixel x 2-channel tile over every channel pair. The cases cover its paths:
+the pointwise gather, runs read in place and staged at the border, run remainders,
+short last tiles (pixels % 3 == 1 or 2), odd channel counts, the three
+requantization forms (fast int8 range, fast with a narrower activation range, TFLM's).
+
+On the host the DSP operations and the inline assembly are replaced by plain C;
+`test_conv2d_fast_on_cortex_m7` runs the same models on the emulated Cortex-M7.
+"""
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from op_harness import assert_bit_exact, int8_tflite
+
+REPO = Path(__file__).resolve().parent.parent
+
+# (input hwc, filters, kernel, stride, padding, dilation, activation)
+CASES = {
+    "pointwise": ((7, 8, 16), 4, 1, 1, "valid", 1, "relu"),            # 56 pixels: last tile of 2
+    "pointwise_odd_relu6": ((5, 5, 8), 5, 1, 1, "valid", 1, "relu6"),  # 25 pixels: last tile of 1; clamp
+    "pointwise_stride2_c6": ((9, 9, 6), 8, 1, 2, "valid", 1, None),     # run remainder of 2 bytes
+    "first_layer_c3": ((10, 9, 3), 16, 3, 1, "same", 1, "relu"),        # K = 27: remainders of 3 runs
+    "first_layer_c3_s2": ((12, 11, 3), 8, 3, 2, "same", 1, "relu6"),
+    "kws_like_c1": ((13, 7, 1), 9, (10, 4), 2, "same", 1, "relu"),      # K = 40, runs of 4 bytes
+    "dilation_c5": ((9, 11, 5), 3, 3, 1, "same", 2, "relu"),            # one run per tap
+    "dilation_h_only": ((11, 9, 4), 6, (3, 5), 1, "same", (2, 1), None),
+    "one_channel": ((8, 8, 16), 1, 3, 1, "same", 1, "relu"),            # no whole pair
+    "even_groups_valid": ((6, 7, 32), 2, 3, 2, "valid", 1, "relu"),
+    "wide_row_c64": ((5, 4, 64), 7, 3, 1, "same", 1, None),             # K = 576: 144 groups
+    "groups_mod4_1": ((7, 6, 4), 5, 3, 1, "same", 1, "relu"),           # 9 groups: tile loop entered last step
+    "long_runs_c6": ((8, 7, 6), 5, 3, 1, "same", 1, "relu"),            # runs of 18: staged one by one at the border
+}
+
+
+def conv_tflite(name: str) -> bytes:
+    hwc, filters, kernel, stride, padding, dilation, activation = CASES[name]
+
+    def build(tf):
+        return tf.keras.Sequential([tf.keras.Input(hwc, batch_size=1),
+                                    tf.keras.layers.Conv2D(filters, kernel, strides=stride, padding=padding,
+                                                           dilation_rate=dilation, activation=activation)])
+    return int8_tflite(build, [(1, *hwc)])
+
+
+@pytest.fixture
+def wide_weights(monkeypatch):
+    """Lower every fast conv as --optimize speed does (int16 weights); the harness builds
+    with "balanced"."""
+    from tinyattend.codegen.ops import conv_2d
+    lower_fast = conv_2d._lower_fast
+    monkeypatch.setattr(conv_2d, "_lower_fast", lambda *args, wide: lower_fast(*args, wide=True))
+
+
+@pytest.fixture
+def exact_requantization(monkeypatch):
+    """Force TFLM's requantization (normally taken only when the short form cannot be proven exact)."""
+    import tinyattend.codegen.ops._fast as fast_module
+    monkeypatch.setattr(fast_module, "fast_requant_ok", lambda *args: False)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_conv2d_fast_shapes(tmp_path, name):
+    report = assert_bit_exact(conv_tflite(name), tmp_path, expect_ops=["CONV_2D"], kernels="fast")
+    model_c = next(tmp_path.rglob("model.c")).read_text()
+    assert "ta_conv2d_s8_fast(" in model_c, "the fast conv kernel should have been chosen"
+    assert ".fast_requant = 1," in model_c and ".wide_weights = 0," in model_c
+    assert report["scratch_bytes"] > 0
+
+
+@pytest.mark.parametrize("name", ["first_layer_c3", "pointwise_odd_relu6", "groups_mod4_1", "dilation_c5"])
+def test_conv2d_fast_wide_weights(tmp_path, wide_weights, name):
+    assert_bit_exact(conv_tflite(name), tmp_path, kernels="fast")
+    assert ".wide_weights = 1," in next(tmp_path.rglob("model.c")).read_text()
+
+
+@pytest.mark.parametrize("name", ["first_layer_c3_s2", "pointwise_odd_relu6", "dilation_c5"])
+def test_conv2d_fast_exact_requantization(tmp_path, exact_requantization, name):
+    assert_bit_exact(conv_tflite(name), tmp_path, kernels="fast")
+    assert ".fast_requant = 0," in next(tmp_path.rglob("model.c")).read_text()
+
+
+def test_column_order_matches_runs():
+    """Weights are laid out run by run, remainders last, zero-padded to a multiple of 4."""
+    import numpy as np
+
+    from tinyattend.codegen.ops.conv_2d import column_order
+    w = np.arange(2 * 2 * 3 * 3, dtype=np.int8).reshape(2, 2, 3, 3)      # [out_c][fh][fw][c]
+    rows = column_order(w, run_taps=3)
+    first = w[0].reshape(2, 9)
+    expected = np.concatenate([first[0, :8], first[1, :8], [first[0, 8], first[1, 8]], [0, 0]])
+    assert rows.shape == (2, 20)
+    assert (rows[0] == expected).all()
+    per_tap = column_order(w, run_taps=1)        # runs of 3 bytes: no whole group, all remainders
+    assert per_tap.shape == (2, 20)
+    assert (per_tap[0, :18] == w[0].ravel()).all() and not per_tap[:, 18:].any()
+
+
+QEMU_CASES = [(name, "balanced", False) for name in CASES] + [
+    ("first_layer_c3", "speed", False), ("groups_mod4_1", "speed", False), ("pointwise_odd_relu6", "speed", False),
+    ("even_groups_valid", "speed", False), ("dilation_c5", "balanced", True), ("pointwise", "speed", True),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,optimize,exact", QEMU_CASES)
+def test_conv2d_fast_on_cortex_m7(tmp_path, monkeypatch, name, optimize, exact):
+    """The same models with the real DSP instructions and inline assembly, on QEMU (mps2-an500):
+    every tile-loop entry (groups % 4), int8 and int16 weights, the three requantization forms."""
+    if shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None:
+        pytest.skip("qemu-system-arm and arm-none-eabi-gcc are needed")
+    from tinyattend.boards import load_board
+    from tinyattend.pipeline import write_project
+    if exact:
+        import tinyattend.codegen.ops._fast as fast_module
+        monkeypatch.setattr(fast_module, "fast_requant_ok", lambda *args: False)
+    out = tmp_path / "out"
+    write_project(out, conv_tflite(name), load_board("cortex-m7"), kernels="fast", optimize=optimize,
+                  model_name="test_op", measure_tflm_arena=False)
+    model_c = (out / "model" / "model.c").read_text()
+    assert f".fast_requant = {int(not exact)}," in model_c
+    assert f".wide_weights = {int(optimize == 'speed')}," in model_c
+    result = subprocess.run([sys.executable, "-m", "tinyattend.cli", "verify", str(out), "--board", "cortex-m7",
+                             "--samples", "8"], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0 and "PASS" in result.stdout, result.stdout + result.stderr
