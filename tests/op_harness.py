@@ -97,7 +97,7 @@ def assert_bit_exact(tflite: bytes, out_dir: Path, *, samples: int = 100, saniti
 
 
 def assert_bit_exact_on_board(tflite: bytes, out_dir: Path, *, board: str = "cortex-m7", kernels: str = "fast",
-                              samples: int = 4, seed: int = 0) -> dict:
+                              samples: int = 4, seed: int = 0, optimize: str = "balanced") -> dict:
     """Generate for an emulated board, build with arm-none-eabi-gcc, run each input on QEMU and assert every
     output equals TFLM's. The host build runs the DSP operations as plain C; this runs the real instructions
     (ACLE intrinsics and inline assembly). Inputs: all -128, all 127, then random."""
@@ -109,7 +109,7 @@ def assert_bit_exact_on_board(tflite: bytes, out_dir: Path, *, board: str = "cor
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     target = load_board(board)
-    report = write_project(out_dir, tflite, target, kernels=kernels, optimize="balanced", model_name="test_op",
+    report = write_project(out_dir, tflite, target, kernels=kernels, optimize=optimize, model_name="test_op",
                            measure_tflm_arena=False)
     inputs = model_inputs(report["input"], samples, seed)
     inputs[0].fill(-128)

@@ -69,11 +69,15 @@ MODELS = {"odd_shapes": (_odd_shapes, (1, 11, 9, 3)), "residual": (_residual, (1
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
-@pytest.mark.parametrize("board", ["cortex-m7", "cortex-m55"])
-def test_fast_kernels_bit_exact_on_emulated_core(tmp_path, name, board):
+@pytest.mark.parametrize("board,optimize", [("cortex-m7", "balanced"), ("cortex-m7", "size"),
+                                            ("cortex-m55", "balanced")])
+def test_fast_kernels_bit_exact_on_emulated_core(tmp_path, name, board, optimize):
+    """--kernels fast: `balanced` widens these small models' conv weights to int16 (within its budget),
+    `size` keeps them int8, so both forms of the conv tile run on the core."""
     build, shape = MODELS[name]
     report = assert_bit_exact_on_board(int8_tflite(build, [shape]), tmp_path, board=board, kernels="fast",
-                                       samples=5)
+                                       samples=5, optimize=optimize)
+    assert bool(report["wide_weight_ops"]) == (optimize == "balanced")
     model_c = (tmp_path / "model" / "model.c").read_text()
     assert "_s8_fast(" in model_c, "the fast kernels should have been generated"
     assert report["board"] == board

@@ -11,6 +11,7 @@ from .cmsis_nn import registry as cmsis_nn_registry
 from .cnames import c_comment_text
 from .emit import GeneratedFile, generate_sources
 from .lowering import Alias, KernelCall, Target
+from .optimize import plan_widening
 from .ops import registry, supported_op_types
 
 
@@ -86,6 +87,7 @@ def generate(graph: Graph, target: Target, model_name: str) -> GeneratedModel:
     problems = check_io(graph) + unsupported_ops(graph, target)
     if problems:
         raise_unsupported(problems, model_name)
+    target = plan_widening(graph, target)
     lowered = [kernel_module(op, graph, target).lower(op, graph, target) for op in graph.ops]
     ranges, buffer_of = live_ranges(graph, lowered)
     plan = plan_arena(ranges)
@@ -101,6 +103,7 @@ def generate(graph: Graph, target: Target, model_name: str) -> GeneratedModel:
         "generated_macs": sum(low.macs for low in lowered if isinstance(low, KernelCall)),
         "aliased_ops": sum(isinstance(low, Alias) for low in lowered),
         "kernels": target.kernels,
+        "wide_weight_ops": sorted(target.wide_ops),
         "libraries": sorted({low.library for low in lowered if isinstance(low, KernelCall) and low.library}),
         "scratch_bytes": sum(low.scratch_bytes for low in lowered if isinstance(low, KernelCall)),
         "memory_timeline": [{"op": position, "bytes_live": plan.peak_at(position)} for position in range(len(graph.ops))],

@@ -20,6 +20,7 @@ class Target:
     board: Board
     kernels: str = "portable"        # portable | cmsis-nn
     optimize: str = "balanced"       # speed | size | balanced
+    wide_ops: frozenset = frozenset()  # CONV_2D op indices with int16 weights (codegen/optimize.py)
 
 
 @dataclass(frozen=True)

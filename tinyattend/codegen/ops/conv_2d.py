@@ -26,6 +26,11 @@ def check(op, graph, target) -> list[str]:
     return unsupported(reasons)
 
 
+def fast_conv(op, graph, target) -> bool:
+    """Whether the fast kernel runs this convolution (not grouped convolutions)."""
+    return wants_fast(target) and graph.tensor(op.inputs[1]).shape[3] == graph.tensor(op.inputs[0]).shape[3]
+
+
 def lower(op, graph, target) -> KernelCall:
     x, w, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
     out_c, fh, fw, depth = w.shape
@@ -35,9 +40,9 @@ def lower(op, graph, target) -> KernelCall:
     pad_top = padding_before(o["padding"], x.shape[1], fh, o["stride_h"], o["dilation_h_factor"], y.shape[1])
     pad_left = padding_before(o["padding"], x.shape[2], fw, o["stride_w"], o["dilation_w_factor"], y.shape[2])
     bias = op.inputs[2] if len(op.inputs) > 2 else None
-    if wants_fast(target) and depth == x.shape[3]:
+    if fast_conv(op, graph, target):
         return _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max,
-                           wide=target.optimize == "speed")
+                           wide=op.index in target.wide_ops)
     return KernelCall(
         function="ta_conv2d_s8",
         sources=("conv/ta_conv2d_s8.c", "conv/ta_conv2d_s8.h"),

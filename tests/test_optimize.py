@@ -1,0 +1,53 @@
+"""--optimize: which convolutions get int16 weights (codegen/optimize.py), and that every mix stays exact."""
+import pytest
+
+from conftest import mlperf_model
+from op_harness import assert_bit_exact, int8_tflite
+
+
+def _widening(tflite: bytes, optimize: str, kernels: str = "auto"):
+    from tinyattend.boards import load_board
+    from tinyattend.codegen.lowering import Target
+    from tinyattend.codegen.optimize import plan_widening
+    from tinyattend.ir.tflite_reader import read_tflite
+    graph = read_tflite(tflite, "m")
+    return graph, plan_widening(graph, Target(board=load_board("host"), kernels=kernels, optimize=optimize)).wide_ops
+
+
+def test_balanced_widens_the_most_macs_per_byte_within_budget():
+    from tinyattend.codegen.optimize import BALANCED_WIDENING_BYTES
+    tflite = mlperf_model("pretrainedResnet_quant").read_bytes()
+    graph, speed = _widening(tflite, "speed")
+    convs = {op.index for op in graph.ops if op.type == "CONV_2D"}
+    assert speed == convs                                    # every ResNet-8 conv runs the fast kernel
+    _, balanced = _widening(tflite, "balanced")
+    spent = sum(graph.tensor(graph.ops[i].inputs[1]).nbytes for i in balanced)
+    assert 0 < spent <= BALANCED_WIDENING_BYTES and balanced < speed
+
+    def macs_per_byte(i):
+        w, y = graph.tensor(graph.ops[i].inputs[1]), graph.tensor(graph.ops[i].outputs[0])
+        return y.num_elements * w.shape[1] * w.shape[2] * w.shape[3] / w.nbytes
+    # Greedy: any layer left out that would still fit has fewer MACs per byte than every layer taken.
+    for i in speed - balanced:
+        if spent + graph.tensor(graph.ops[i].inputs[1]).nbytes <= BALANCED_WIDENING_BYTES:
+            assert macs_per_byte(i) <= min(macs_per_byte(j) for j in balanced)
+    assert _widening(tflite, "size")[1] == frozenset()
+    assert _widening(tflite, "speed", kernels="portable")[1] == frozenset()
+
+
+def test_mixed_widths_are_bit_exact(tmp_path):
+    """Under balanced a small model widens some convolutions and not others: both forms in one model."""
+    def build(tf):
+        L = tf.keras.layers
+        return tf.keras.Sequential([tf.keras.Input((12, 12, 4), batch_size=1),
+                                    L.Conv2D(16, 3, padding="same", activation="relu"),
+                                    L.Conv2D(200, 1, activation="relu"),           # 3.2 KB: many MACs per byte
+                                    L.Conv2D(256, 3, strides=4, padding="same"),   # 460 KB: too big for the budget
+                                    L.GlobalAveragePooling2D(), L.Dense(4)])
+    tflite = int8_tflite(build, [(1, 12, 12, 4)])
+    report = assert_bit_exact(tflite, tmp_path, kernels="auto", optimize="balanced", samples=20)
+    convs = [i for i, op in enumerate(report["ops"]) if op == "CONV_2D"]
+    wide = set(report["wide_weight_ops"])
+    assert wide and wide != set(convs), (wide, convs)
+    model_c = (tmp_path / "model" / "model.c").read_text()
+    assert ".wide_weights = 1," in model_c and ".wide_weights = 0," in model_c
