@@ -57,6 +57,11 @@ ta_status ta_fully_connected_s8_fast(const ta_fully_connected_fast_params *p, co
     const int32_t full = depth >> 3;                 /* steps read straight from the input */
     const int32_t tail = depth & 7;                  /* inputs left over, zero-padded */
     const int32_t step = p->per_channel ? 1 : 0;
+    /* One set of constants and the short requantization (the usual per-tensor case): kept in
+     * registers for the whole layer, the four outputs of a pass stored straight from the sums. */
+    const int shared = p->fast_requant && !p->per_channel;
+    const int32_t mult = p->multiplier[0], right = p->shift[0], round = p->round[0];
+    const int32_t lo = p->act_min, hi = p->act_max;
     for (int32_t b = 0; b < p->batches; ++b) {
         const int8_t *row = input + (size_t)b * depth;
         int8_t last[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -76,6 +81,13 @@ ta_status ta_fully_connected_s8_fast(const ta_fully_connected_fast_params *p, co
             if (tail) {
                 const int32_t lo = ta_load32(last), hi = ta_load32(last + 4);
                 TA_FC_STEP(lo, hi);
+            }
+            if (shared && o + 4 <= out_d) {
+                out[o] = (int8_t)ta_clamp_s8(ta_requantize_fast(a0, mult, right, round), lo, hi);
+                out[o + 1] = (int8_t)ta_clamp_s8(ta_requantize_fast(a1, mult, right, round), lo, hi);
+                out[o + 2] = (int8_t)ta_clamp_s8(ta_requantize_fast(a2, mult, right, round), lo, hi);
+                out[o + 3] = (int8_t)ta_clamp_s8(ta_requantize_fast(a3, mult, right, round), lo, hi);
+                continue;
             }
             const int32_t acc[4] = {a0, a1, a2, a3};
             store_outputs(p, acc, out_d - o < 4 ? out_d - o : 4, o * step, step, out + o);
