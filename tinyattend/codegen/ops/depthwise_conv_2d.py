@@ -8,7 +8,7 @@ from ._checks import constant_input, fused_activation, int8_activations, weighte
 from ._conv_quant import channel_multipliers, output_range
 from ._fast import channel_requant, to_int32, wants_fast
 from ._overlap import conv_overlap
-from .padding import padding_before
+from .padding import conv_padding
 
 OP_TYPES = ("DEPTHWISE_CONV_2D",)
 
@@ -30,8 +30,7 @@ def lower(op, graph, target) -> KernelCall:
     o = op.options
     mult, shift = channel_multipliers(graph, op, out_c)
     act_min, act_max = output_range(graph, op)
-    pad_top = padding_before(o["padding"], x.shape[1], fh, o["stride_h"], o["dilation_h_factor"], y.shape[1])
-    pad_left = padding_before(o["padding"], x.shape[2], fw, o["stride_w"], o["dilation_w_factor"], y.shape[2])
+    pad_top, pad_left = conv_padding(o, x.shape, fh, fw, y.shape)
     bias = op.inputs[2] if len(op.inputs) > 2 else None
     if wants_fast(target) and o["dilation_h_factor"] == 1 and o["dilation_w_factor"] == 1:
         fast = _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max)
