@@ -23,6 +23,7 @@ def test_pad_folds_into_convolution(tmp_path, conv, pads, stride, kernels):
     tflite = int8_tflite(lambda tf: _padded_model(tf, conv, pads, stride), [(1, 11, 10, 8)])
     report = assert_bit_exact(tflite, tmp_path, kernels=kernels, samples=30, expect_ops=["PAD"])
     assert "PAD" not in report["ops"] and report["folded_ops"] == 1
+    assert [layer["index"] for layer in report["layers"]] == list(range(len(report["ops"])))
     assert "ta_pad_s8" not in (tmp_path / "model" / "model.c").read_text()
 
 

@@ -41,8 +41,10 @@ def fold_pad_into_conv(graph: Graph) -> Graph:
         dropped.add(op.index)
     if not dropped:
         return graph
-    ops = tuple(folded.get(op.index, op) for op in graph.ops if op.index not in dropped)
-    return replace(graph, ops=ops)
+    kept = [folded.get(op.index, op) for op in graph.ops if op.index not in dropped]
+    # Ops are numbered by position again: layer numbers in the firmware, the report and the
+    # per-layer benchmark all count positions in the generated order.
+    return replace(graph, ops=tuple(replace(op, index=position) for position, op in enumerate(kept)))
 
 
 def _spatial_padding(op: Op, graph: Graph) -> tuple[int, int] | None:
