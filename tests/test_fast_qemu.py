@@ -48,7 +48,8 @@ def _residual(tf):
 
 
 def _mobilenet(tf):
-    """VWW/KWS-like: small-K first layers (1 and 3 channels), depthwise-separable blocks down to 3x3 maps."""
+    """VWW/KWS-like: small-K first layers (1 and 3 channels), depthwise-separable blocks down to 3x3 maps,
+    a sigmoid gate (MUL)."""
     L = tf.keras.layers
     x = tf.keras.Input((20, 12, 1), batch_size=1)
     y = L.Conv2D(24, (10, 4), strides=2, padding="same", activation="relu")(x)
@@ -58,6 +59,7 @@ def _mobilenet(tf):
     y = L.Conv2D(8, 3, strides=2, padding="same", activation="relu6")(y)
     y = L.DepthwiseConv2D(3, padding="same", activation="relu6")(y)
     y = L.Conv2D(64, 1, activation="relu6")(y)
+    y = L.Multiply()([y, L.Conv2D(64, 1, activation="sigmoid")(y)])      # attention-condenser style gating
     y = L.DepthwiseConv2D(3, strides=2, padding="same", activation="relu6")(y)
     y = L.Conv2D(128, 1, activation="relu6")(y)
     y = L.GlobalAveragePooling2D()(y)
@@ -80,4 +82,6 @@ def test_fast_kernels_bit_exact_on_emulated_core(tmp_path, name, board, optimize
     assert bool(report["wide_weight_ops"]) == (optimize == "balanced")
     model_c = (tmp_path / "model" / "model.c").read_text()
     assert "_s8_fast(" in model_c, "the fast kernels should have been generated"
+    if name == "mobilenet":
+        assert "ta_mul_s8_fast(" in model_c
     assert report["board"] == board

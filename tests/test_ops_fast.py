@@ -152,3 +152,17 @@ def test_optimize_goal_steers_auto(tmp_path):
         assert ("_s8_fast(" in model_c) == (goal != "size"), goal
         sizes[goal] = (tmp_path / goal / "model" / "model_data.c").stat().st_size
     assert sizes["size"] < sizes["balanced"]
+
+
+@pytest.mark.parametrize("activation", [None, "relu"])
+@pytest.mark.parametrize("shape", [(6, 7, 5), (64,)])
+def test_mul_fast(tmp_path, activation, shape):
+    """Same-shape MUL (an attention condenser's gating: features x sigmoid map) in the fast form."""
+    def build(tf):
+        L = tf.keras.layers
+        x = tf.keras.Input(shape, batch_size=1)
+        gate = L.Activation("sigmoid")(L.Dense(shape[-1])(x))
+        y = L.Multiply()([x, gate])
+        return tf.keras.Model(x, L.Activation(activation)(y) if activation else y)
+    assert_bit_exact(int8_tflite(build, [(1, *shape)], low=-3, high=3), tmp_path, expect_ops=["MUL"], kernels="fast")
+    assert "ta_mul_s8_fast(" in (tmp_path / "model" / "model.c").read_text()
