@@ -377,12 +377,12 @@ def _norm_gelu_block():
 
 
 @needs_torch
-def test_plain_norms_and_gelu_equal_torch():
-    """PlainGroupNorm/PlainLayerNorm/PlainGELU compute torch's GroupNorm(1, C)/LayerNorm/GELU (float
-    tolerance) and share their state_dict layout, so published weights load into either form."""
+def test_plain_norms_equal_torch():
+    """PlainGroupNorm/PlainLayerNorm compute torch's GroupNorm(1, C)/LayerNorm (float tolerance) and share
+    their state_dict layout, so published weights load into either form."""
     import torch
 
-    from tinyattend.zoo.blocks import PlainGELU, PlainGroupNorm, PlainLayerNorm, plain_export_ops
+    from tinyattend.zoo.blocks import PlainGroupNorm, PlainLayerNorm, plain_export_ops
     from tinyattend.zoo.lowformer import lowformer_b0
 
     torch.manual_seed(0)
@@ -395,7 +395,6 @@ def test_plain_norms_and_gelu_equal_torch():
         plain.load_state_dict(native.state_dict())                             # strict: same keys, shapes
         native.load_state_dict(plain.state_dict())
         torch.testing.assert_close(plain(data), native(data), rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(PlainGELU()(x), torch.nn.GELU()(x), rtol=1e-6, atol=1e-6)
 
     model = lowformer_b0().eval()
     _randomize_norms(model)
@@ -406,15 +405,16 @@ def test_plain_norms_and_gelu_equal_torch():
         plain_export_ops(model)
         got = model(image)
     types = {type(m) for m in model.modules()}
-    assert torch.nn.GroupNorm not in types and torch.nn.LayerNorm not in types and torch.nn.GELU not in types
-    assert {PlainGroupNorm, PlainLayerNorm, PlainGELU} <= types
+    assert torch.nn.GroupNorm not in types and torch.nn.LayerNorm not in types
+    assert {PlainGroupNorm, PlainLayerNorm} <= types
     assert {k: v.shape for k, v in model.state_dict().items()} == keys
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
 
 
 @needs_torch
 def test_plain_ops_export_matches_onnxruntime(tmp_path):
-    """Exported GroupNorm(1, C)/GELU/LayerNorm: plain ONNX ops the converter accepts, ORT == torch."""
+    """Exported GroupNorm(1, C)/LayerNorm: plain ONNX ops the converter accepts (GELU: torch's Erf form),
+    ORT == torch."""
     import onnx
     import onnxruntime as ort
     import torch
@@ -440,31 +440,56 @@ def test_plain_ops_export_matches_onnxruntime(tmp_path):
 
 
 @needs_torch
-def test_torch_gelu_order_is_named(tmp_path):
-    """torch's own GELU export, (x * (1 + erf(x / sqrt 2))) * 0.5, stays a float Erf in TFLite: the op
-    check says so and names the order that converts; a lone Erf is refused too."""
+def test_torch_gelu_reordered_for_tflite(tmp_path):
+    """torch's exact GELU export, (x * (1 + erf(x / sqrt 2))) * 0.5, passes the op check and is rewritten to
+    (x * 0.5) * (1 + erf(.)), the order the TFLite converter fuses into GELU; same ORT result. A lone Erf
+    is refused."""
     import warnings
 
     import onnx
+    import onnxruntime as ort
     import torch
 
-    from tinyattend.convert.onnx_checks import check_onnx_ops
+    from tinyattend.convert.onnx_checks import GraphIndex, check_onnx_ops, match_exact_gelu
+    from tinyattend.convert.onnx_rewrites import for_onnx2tf
     from tinyattend.errors import UnsupportedOpError
 
     class Model(torch.nn.Module):
-        def forward(self, x):
-            return torch.nn.functional.gelu(x) + torch.erf(x)
+        def __init__(self, lone_erf):
+            super().__init__()
+            self.lone_erf = lone_erf
 
-    path = tmp_path / "gelu.onnx"
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(Model(), (torch.rand(1, 4, 8, 8),), str(path), opset_version=14, dynamo=False)
+        def forward(self, x):
+            y = torch.nn.functional.gelu(x - 0.5)
+            return y + torch.erf(x) if self.lone_erf else y
+
+    x = 3 * torch.randn(1, 4, 8, 8)
+    paths = []
+    for lone_erf in (False, True):
+        paths.append(tmp_path / f"gelu{int(lone_erf)}.onnx")
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(Model(lone_erf), (x,), str(paths[-1]), opset_version=14, dynamo=False,
+                              input_names=["input"])
+    model = onnx.load(str(paths[0]))
+    check_onnx_ops(model, paths[0])
+    [erf] = [n for n in model.graph.node if n.op_type == "Erf"]
+    assert match_exact_gelu(erf, GraphIndex(model.graph)).final is not None          # torch's order
+    rewritten = for_onnx2tf(model)
+    onnx.checker.check_model(rewritten)
+    assert "Constant" not in {n.op_type for n in rewritten.graph.node}
+    [erf] = [n for n in rewritten.graph.node if n.op_type == "Erf"]
+    gelu = match_exact_gelu(erf, GraphIndex(rewritten.graph))
+    assert gelu.half is not None and gelu.final is None                             # (x * 0.5) * (...)
+    run = lambda m: ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(
+        None, {"input": x.numpy()})[0]  # noqa: E731
+    np.testing.assert_allclose(run(rewritten), run(model), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(run(model), torch.nn.functional.gelu(x - 0.5).numpy(), rtol=1e-5, atol=1e-6)
+
     with pytest.raises(UnsupportedOpError) as info:
-        check_onnx_ops(onnx.load(str(path)), path)
-    reasons = sorted(reason for op, _, reason in info.value.ops if op == "Erf")
-    assert len(info.value.ops) == 2 and len(reasons) == 2, info.value.ops
-    assert "torch's export" in reasons[1] and "(x * 0.5) * (1 + erf(x / sqrt(2)))" in reasons[1]
-    assert reasons[0].startswith("Erf has no int8 TFLite kernel")
+        check_onnx_ops(onnx.load(str(paths[1])), paths[1])
+    [(op, _, reason)] = info.value.ops
+    assert op == "Erf" and reason.startswith("Erf has no int8 TFLite kernel"), reason
 
 
 def test_constants_to_initializers():

@@ -96,34 +96,52 @@ def _pool_2d(node, graph=None) -> str | None:
 
 
 GELU_FORM = "(x * 0.5) * (1 + erf(x / sqrt(2)))"
+TORCH_GELU_FORM = "(x * (1 + erf(x / sqrt(2)))) * 0.5"
 
 
-def _erf_in_gelu(node, graph: GraphIndex) -> str | None:
-    """Erf has no int8 TFLite kernel; the TFLite converter fuses the exact GELU into its GELU builtin, but
-    only in the operand order of GELU_FORM (torch's own export, (x * (1 + erf(x / sqrt 2))) * 0.5, is
-    left as a float Erf)."""
-    outside = (f"Erf has no int8 TFLite kernel; it converts only inside an exact GELU written as {GELU_FORM} "
-               f"(as tinyattend.zoo.blocks.PlainGELU exports it), which becomes the GELU builtin")
-    scaled = graph.producer.get(node.input[0])
+@dataclass(frozen=True)
+class ExactGelu:
+    """An exact GELU around one Erf node: GELU_FORM (`half` set) or torch's TORCH_GELU_FORM (`final` set)."""
+    x: str               # the GELU's input tensor
+    plus_one: object     # Add(erf, 1)
+    product: object      # Mul(x * 0.5, plus_one) in GELU_FORM; Mul(x, plus_one) in torch's form
+    half: object = None  # GELU_FORM: Mul(x, 0.5)
+    final: object = None  # torch's form: Mul(product, 0.5)
+
+
+def match_exact_gelu(erf, graph: GraphIndex) -> ExactGelu | None:
+    """The exact GELU that Erf node `erf` belongs to (x / sqrt 2 as a Div or as a Mul by 1 / sqrt 2), or None."""
+    scaled = graph.producer.get(erf.input[0])
     x = None
     if scaled is not None and scaled.op_type == "Mul":
         x = graph.scalar_operand(scaled, 1 / math.sqrt(2))
-    elif scaled is not None and scaled.op_type == "Div" and graph.constant(scaled.input[1]) is not None:
-        x = graph.scalar_operand(scaled, math.sqrt(2)) if scaled.input[1] != scaled.input[0] else None
-    plus_one = graph.only_consumer(node.output[0])
+    elif scaled is not None and scaled.op_type == "Div":
+        x = graph.scalar_operand(scaled, math.sqrt(2))
+        x = x if x == scaled.input[0] else None        # x / sqrt 2, not sqrt 2 / x
+    plus_one = graph.only_consumer(erf.output[0])
     if x is None or plus_one is None or plus_one.op_type != "Add" or graph.scalar_operand(plus_one, 1.0) is None:
-        return outside
+        return None
     product = graph.only_consumer(plus_one.output[0])
     if product is None or product.op_type != "Mul":
-        return outside
+        return None
     other = product.input[0] if product.input[1] == plus_one.output[0] else product.input[1]
     half = graph.producer.get(other)
     if half is not None and half.op_type == "Mul" and graph.scalar_operand(half, 0.5) == x:
+        return ExactGelu(x, plus_one, product, half=half)
+    final = graph.only_consumer(product.output[0])
+    if other == x and final is not None and final.op_type == "Mul" \
+            and graph.scalar_operand(final, 0.5) == product.output[0]:
+        return ExactGelu(x, plus_one, product, final=final)
+    return None
+
+
+def _erf_in_gelu(node, graph: GraphIndex) -> str | None:
+    """Erf has no int8 TFLite kernel; the TFLite converter fuses an exact GELU written as GELU_FORM into its
+    GELU builtin (tinyattend rewrites torch's TORCH_GELU_FORM into GELU_FORM first, see onnx_rewrites)."""
+    if match_exact_gelu(node, graph) is not None:
         return None
-    if other == x:
-        return (f"this GELU is written as (x * (1 + erf(x / sqrt(2)))) * 0.5 (torch's export), which the TFLite "
-                f"converter leaves as a float Erf; export it as {GELU_FORM} (tinyattend.zoo.blocks.PlainGELU)")
-    return outside
+    return (f"Erf has no int8 TFLite kernel; it converts only inside an exact GELU, {GELU_FORM} or "
+            f"{TORCH_GELU_FORM} (torch's export of nn.GELU), which becomes the GELU builtin")
 
 
 # ONNX op -> (TFLite op(s) it becomes, constraint or None). Ops that only compute shapes or are

@@ -326,13 +326,13 @@ class LowFormerBlock(nn.Module):
 # Export helpers
 # --------------------------------------------------------------------------------------------
 
-# The published LowFormers normalise with GroupNorm(1, C) and LayerNorm and use the exact GELU.
-# torch exports GroupNorm(1, C) as Reshape -> InstanceNormalization -> Reshape -> Mul -> Add, which
-# onnx2tf lowers wrongly (it multiplies the NHWC map by the [C, 1, 1] weight untransposed); its
-# LayerNorm (opset 14) and GELU use Pow, Sqrt, Div and Erf in an order the TFLite converter cannot make
-# int8. At export, `plain_export_ops` swaps these modules for the subclasses below: same parameters
-# (state_dict keys and shapes), same function, written in ops that the converter maps to int8 MEAN, SUB,
-# MUL, ADD, RSQRT and GELU builtins.
+# The published LowFormers normalise with GroupNorm(1, C) and LayerNorm. torch exports GroupNorm(1, C) as
+# Reshape -> InstanceNormalization -> Reshape -> Mul -> Add, which onnx2tf lowers wrongly (it multiplies
+# the NHWC map by the [C, 1, 1] weight untransposed), and LayerNorm (opset 14) with Pow and a Div by a
+# tensor, which have no int8 TFLite kernels. At export, `plain_export_ops` swaps both for the subclasses
+# below: same parameters (state_dict keys and shapes), same function, written in ops that the converter
+# maps to int8 MEAN, SUB, MUL, ADD and RSQRT. (The exact GELU needs nothing here: the converter rewrites
+# torch's export of it into the form that becomes the TFLite GELU builtin, see convert/onnx_rewrites.)
 
 def _normalize(x: torch.Tensor, dims: tuple[int, ...], eps: float) -> torch.Tensor:
     """(x - mean) / sqrt(var + eps) over `dims`, var biased (as torch's norms), in plain ONNX ops:
@@ -370,20 +370,9 @@ class PlainLayerNorm(nn.LayerNorm):
         return y
 
 
-class PlainGELU(nn.GELU):
-    """Exact GELU, x * 0.5 * (1 + erf(x / sqrt(2))), in the operand order that the TFLite converter fuses
-    into its GELU builtin: (x * 0.5) * (1 + erf(x * 0.70710678)). torch's own export, (x * (1 + erf(x /
-    sqrt 2))) * 0.5, leaves a float Erf. The same function up to float rounding."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.approximate != "none":
-            return super().forward(x)
-        return (x * 0.5) * (1.0 + torch.erf(x * (1.0 / math.sqrt(2.0))))
-
-
 def plain_export_ops(model: nn.Module) -> nn.Module:
-    """Swap (in place) every GroupNorm(1, C), LayerNorm and exact GELU for its Plain* form, sharing the
-    parameters, so that the ONNX export converts to full int8 (see above). Returns `model`."""
+    """Swap (in place) every GroupNorm(1, C) and LayerNorm for its Plain* form, sharing the parameters, so
+    that the ONNX export converts to full int8 (see above). Returns `model`."""
     for parent in list(model.modules()):
         for name, child in list(parent.named_children()):
             plain = _plain_form(child)
@@ -398,8 +387,6 @@ def _plain_form(module: nn.Module) -> nn.Module | None:
     elif type(module) is nn.LayerNorm:
         plain = PlainLayerNorm(module.normalized_shape, module.eps, module.elementwise_affine,
                                bias=module.bias is not None)
-    elif type(module) is nn.GELU and module.approximate == "none":
-        return PlainGELU()
     else:
         return None
     for pname, param in module.named_parameters(recurse=False):

@@ -1,4 +1,4 @@
-"""Export a zoo model to ONNX: eval mode, BatchNorm folded, GroupNorm(1, C)/LayerNorm/GELU in plain ops
+"""Export a zoo model to ONNX: eval mode, BatchNorm folded, GroupNorm(1, C)/LayerNorm in plain ops
 (see blocks.plain_export_ops), static [1, 3, H, W], opset 14.
 
 Nearest upsampling is exported from a constant scale factor, which ONNX writes as
@@ -37,7 +37,7 @@ def load_weights(model, weights: Path):
 
 
 def export_model(model, out: Path, input_size: int, opset: int = OPSET) -> Path:
-    """Fold BatchNorm, switch to eval mode, swap GroupNorm(1, C)/LayerNorm/GELU for their plain-op forms
+    """Fold BatchNorm, switch to eval mode, swap GroupNorm(1, C)/LayerNorm for their plain-op forms
     (`blocks.plain_export_ops`) and write `model` as ONNX with input [1,3,S,S]. Changes `model` in place."""
     torch = require_torch()
     from .blocks import fold_batchnorm, plain_export_ops
