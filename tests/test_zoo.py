@@ -293,8 +293,9 @@ def test_reshape_into_conv_transpose_converts(fixed, tmp_path, monkeypatch):
 # attendnets ~60-70 s, attendnext ~95-140 s each (onnx2tf + two TFLite conversions) on 2 busy cores.
 FULL_SIZE_INT8 = ("attendnets", "attendnext")
 # The published LowFormers at 64x64: every GroupNorm(1, C) pre-norm and the head's LayerNorm export in
-# plain ops (one RSQRT each), every exact GELU in the order the TFLite converter fuses into GELU.
-# B0 ~3.5 min, B3 ~? min (onnx2tf + two TFLite conversions) on 2 busy cores: all slow.
+# plain ops (one RSQRT each); the converter reorders torch's exact GELU into the form the TFLite converter
+# fuses into GELU. Conversion B0 ~2 min, B1 2.5, B1.5 2.7, B3 4.5 (onnx2tf + two TFLite conversions) on 2
+# busy cores: all slow. Untrained weights: int8 vs float max |error| 3-4 % of the output range.
 FULL_SIZE_LOWFORMER = {"lowformer-b0": (14, 7), "lowformer-b1": (20, 10),
                        "lowformer-b1.5": (24, 12), "lowformer-b3": (24, 12)}   # (GroupNorms, GELUs)
 
@@ -352,7 +353,9 @@ def test_full_size_lowformer_converts_to_int8(name, tmp_path):
             "FULLY_CONNECTED"} <= set(ops), ops
     assert not {"TILE", "DEQUANTIZE", "QUANTIZE", "POW", "SQRT", "DIV"} & set(ops), ops
     int8_interpreter(result.tflite)                  # prepares (allocate_tensors) without error
-    assert report["quantization_error"]["max_abs_error"] < 0.1
+    error = report["quantization_error"]
+    span = error["output_range"][1] - error["output_range"][0]
+    assert error["max_abs_error"] < 0.1 * span and error["mean_abs_error"] < 0.02 * span, error
 
 
 def _norm_gelu_block():
