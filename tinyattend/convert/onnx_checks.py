@@ -140,7 +140,7 @@ def _erf_in_gelu(node, graph: GraphIndex) -> str | None:
     GELU builtin (tinyattend rewrites torch's TORCH_GELU_FORM into GELU_FORM first, see onnx_rewrites)."""
     if match_exact_gelu(node, graph) is not None:
         return None
-    return (f"Erf has no int8 TFLite kernel; it converts only inside an exact GELU, {GELU_FORM} or "
+    return (f"no int8 TFLite lowering outside an exact GELU: Erf converts only inside {GELU_FORM} or "
             f"{TORCH_GELU_FORM} (torch's export of nn.GELU), which becomes the GELU builtin")
 
 
