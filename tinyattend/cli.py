@@ -85,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     z.add_argument("name")
     z.add_argument("-o", "--out", required=True, type=Path)
     z.add_argument("--weights", type=Path)
+    z.add_argument("--input-size", type=int, help="square input side (default: the model's own)")
 
     p = verbs.add_parser("demo", help="the README demo: bundled AttendNeXt digits model on the emulated Cortex-M7")
     p.add_argument("-o", "--out", type=Path, default=Path("demo-out"))

@@ -147,9 +147,10 @@ def inspect_onnx(path: Path) -> dict:
     """Rows for every ONNX node: type, name, output shapes (where inferable), convertible and why not."""
     import onnx
 
-    from .convert.onnx_checks import SUPPORTED_OPS, load_onnx
+    from .convert.onnx_checks import SUPPORTED_OPS, GraphIndex, load_onnx, node_problem
 
     model = load_onnx(path)
+    graph = GraphIndex(model.graph)
     try:
         inferred = onnx.shape_inference.infer_shapes(model)
     except Exception:  # noqa: BLE001 - shapes are a courtesy; the op list is what matters
@@ -161,14 +162,10 @@ def inspect_onnx(path: Path) -> dict:
     rows, problems = [], []
     for index, node in enumerate(model.graph.node):
         name = c_comment_text(node.name or f"#{index}", 200)
-        reason = None
         if node.domain not in ("", "ai.onnx"):
             reason = f"custom domain '{c_comment_text(node.domain)}'"
-        elif node.op_type not in SUPPORTED_OPS:
-            reason = "no int8 TFLite lowering in tinyattend"
         else:
-            constraint = SUPPORTED_OPS[node.op_type][1]
-            reason = constraint(node) if constraint else None
+            reason = node_problem(node, graph)
         if reason:
             problems.append({"op": node.op_type, "index": index, "node": name, "reason": reason})
         rows.append({"index": index, "op": c_comment_text(node.op_type, 40), "node": name,

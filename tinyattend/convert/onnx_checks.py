@@ -1,11 +1,12 @@
 """Read an ONNX model and check, before any conversion, that tinyattend can take it end to end.
 
 Supported ops are a table (after Vela's supported-operators): each entry names the TFLite op(s) it
-becomes and an optional constraint function that returns a human-readable reason when one node
-cannot be converted, or None when it can.
+becomes and an optional constraint function `(node, graph: GraphIndex)` that returns a human-readable
+reason when one node cannot be converted, or None when it can.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +28,46 @@ def _attr(node, name, default=None):
     return default
 
 
-def _resize_nearest(node) -> str | None:
+class GraphIndex:
+    """Who produces and who reads each tensor of an ONNX graph, and its constant value if it has one
+    (an initializer or a Constant node's output): what constraints that look past one node need."""
+
+    def __init__(self, graph):
+        from onnx import numpy_helper
+
+        self.producer = {out: node for node in graph.node for out in node.output}
+        self.consumers: dict[str, list] = {}
+        for node in graph.node:
+            for name in node.input:
+                self.consumers.setdefault(name, []).append(node)
+        self._constants = {init.name: init for init in graph.initializer}
+        self._to_array = numpy_helper.to_array
+
+    def constant(self, name: str):
+        """The value of tensor `name` as a numpy array, or None when it is computed at run time."""
+        if name in self._constants:
+            return self._to_array(self._constants[name])
+        node = self.producer.get(name)
+        if node is not None and node.op_type == "Constant":
+            value = _attr(node, "value")
+            return self._to_array(value) if value is not None else None
+        return None
+
+    def scalar_operand(self, node, value: float, rel: float = 1e-6):
+        """For a binary node with one constant operand equal to `value` (a single element): the other
+        input's name, else None."""
+        for const_index in (1, 0):
+            array = self.constant(node.input[const_index])
+            if array is not None and array.size == 1 and abs(float(array.reshape(-1)[0]) - value) <= rel * abs(value):
+                return node.input[1 - const_index]
+        return None
+
+    def only_consumer(self, name: str):
+        readers = self.consumers.get(name, [])
+        return readers[0] if len(readers) == 1 else None
+
+
+def _resize_nearest(node, graph=None) -> str | None:
     mode = _attr(node, "mode", b"nearest")
     mode = mode.decode() if isinstance(mode, bytes) else mode
     if mode != "nearest":
@@ -36,7 +76,7 @@ def _resize_nearest(node) -> str | None:
     return None
 
 
-def _conv_2d(node) -> str | None:
+def _conv_2d(node, graph=None) -> str | None:
     kernel = _attr(node, "kernel_shape")
     if kernel is not None and len(kernel) != 2:
         return f"{len(kernel)}-D {node.op_type} is not supported; only 2-D (NCHW images) is"
@@ -46,13 +86,62 @@ def _conv_2d(node) -> str | None:
     return None
 
 
-def _pool_2d(node) -> str | None:
+def _pool_2d(node, graph=None) -> str | None:
     kernel = _attr(node, "kernel_shape")
     if kernel is not None and len(kernel) != 2:
         return f"{len(kernel)}-D {node.op_type} is not supported; only 2-D pooling is"
     if _attr(node, "ceil_mode", 0):
         return f"{node.op_type} with ceil_mode=1 is not supported; export with ceil_mode=False"
     return None
+
+
+GELU_FORM = "(x * 0.5) * (1 + erf(x / sqrt(2)))"
+TORCH_GELU_FORM = "(x * (1 + erf(x / sqrt(2)))) * 0.5"
+
+
+@dataclass(frozen=True)
+class ExactGelu:
+    """An exact GELU around one Erf node: GELU_FORM (`half` set) or torch's TORCH_GELU_FORM (`final` set)."""
+    x: str               # the GELU's input tensor
+    plus_one: object     # Add(erf, 1)
+    product: object      # Mul(x * 0.5, plus_one) in GELU_FORM; Mul(x, plus_one) in torch's form
+    half: object = None  # GELU_FORM: Mul(x, 0.5)
+    final: object = None  # torch's form: Mul(product, 0.5)
+
+
+def match_exact_gelu(erf, graph: GraphIndex) -> ExactGelu | None:
+    """The exact GELU that Erf node `erf` belongs to (x / sqrt 2 as a Div or as a Mul by 1 / sqrt 2), or None."""
+    scaled = graph.producer.get(erf.input[0])
+    x = None
+    if scaled is not None and scaled.op_type == "Mul":
+        x = graph.scalar_operand(scaled, 1 / math.sqrt(2))
+    elif scaled is not None and scaled.op_type == "Div":
+        x = graph.scalar_operand(scaled, math.sqrt(2))
+        x = x if x == scaled.input[0] else None        # x / sqrt 2, not sqrt 2 / x
+    plus_one = graph.only_consumer(erf.output[0])
+    if x is None or plus_one is None or plus_one.op_type != "Add" or graph.scalar_operand(plus_one, 1.0) is None:
+        return None
+    product = graph.only_consumer(plus_one.output[0])
+    if product is None or product.op_type != "Mul":
+        return None
+    other = product.input[0] if product.input[1] == plus_one.output[0] else product.input[1]
+    half = graph.producer.get(other)
+    if half is not None and half.op_type == "Mul" and graph.scalar_operand(half, 0.5) == x:
+        return ExactGelu(x, plus_one, product, half=half)
+    final = graph.only_consumer(product.output[0])
+    if other == x and final is not None and final.op_type == "Mul" \
+            and graph.scalar_operand(final, 0.5) == product.output[0]:
+        return ExactGelu(x, plus_one, product, final=final)
+    return None
+
+
+def _erf_in_gelu(node, graph: GraphIndex) -> str | None:
+    """Erf has no int8 TFLite kernel; the TFLite converter fuses an exact GELU written as GELU_FORM into its
+    GELU builtin (tinyattend rewrites torch's TORCH_GELU_FORM into GELU_FORM first, see onnx_rewrites)."""
+    if match_exact_gelu(node, graph) is not None:
+        return None
+    return (f"no int8 TFLite lowering outside an exact GELU: Erf converts only inside {GELU_FORM} or "
+            f"{TORCH_GELU_FORM} (torch's export of nn.GELU), which becomes the GELU builtin")
 
 
 # ONNX op -> (TFLite op(s) it becomes, constraint or None). Ops that only compute shapes or are
@@ -98,6 +187,8 @@ SUPPORTED_OPS: dict[str, tuple[str, object]] = {
     "Slice": ("STRIDED_SLICE", None),
     "Split": ("SPLIT", None),
     "Cast": ("(folded)", None),
+    "Sqrt": ("RSQRT (as 1 / Sqrt) / SQRT", None),
+    "Erf": ("GELU (exact GELU only)", _erf_in_gelu),
 }
 
 
@@ -163,20 +254,24 @@ def _example_shape(dims) -> str:
     return ",".join(str(d if d is not None else g) for d, g in zip(dims, guess))
 
 
+def node_problem(node, graph: GraphIndex) -> str | None:
+    """Why tinyattend cannot convert `node` (a node of the graph `graph` indexes), or None when it can."""
+    if node.domain not in ("", "ai.onnx"):
+        return f"custom domain '{node.domain}'"
+    entry = SUPPORTED_OPS.get(node.op_type)
+    if entry is None:
+        return "no int8 TFLite lowering in tinyattend"
+    constraint = entry[1]
+    return constraint(node, graph) if constraint else None
+
+
 def check_onnx_ops(model, path: Path) -> None:
     """UnsupportedOpError listing every node tinyattend cannot take (op type, node name, reason)."""
     problems = []
+    graph = GraphIndex(model.graph)
     for index, node in enumerate(model.graph.node):
         name = node.name or f"#{index} (unnamed)"
-        if node.domain not in ("", "ai.onnx"):
-            problems.append((node.op_type, name, f"custom domain '{node.domain}'"))
-            continue
-        entry = SUPPORTED_OPS.get(node.op_type)
-        if entry is None:
-            problems.append((node.op_type, name, "no int8 TFLite lowering in tinyattend"))
-            continue
-        constraint = entry[1]
-        reason = constraint(node) if constraint else None
+        reason = node_problem(node, graph)
         if reason:
             problems.append((node.op_type, name, reason))
     if problems:

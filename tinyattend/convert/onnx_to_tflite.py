@@ -4,7 +4,8 @@ onnx2tf builds a tf_keras model with NHWC tensors (an NCHW input becomes NHWC); 
 model only (no SavedModel, no TFLite variants of its own: `disable_model_save=True`) and give it to
 our int8 converter call. onnx2tf rewrites the input .onnx in place and, for 3-channel images, loads
 a sample-image file from its working directory (downloading it when missing): it therefore runs on
-a copy in a temporary directory, as its working directory, with a local stand-in for that file.
+a copy in a temporary directory, as its working directory, with a local stand-in for that file. The
+copy goes through `onnx_rewrites` first (Constant nodes -> initializers, torch's GELU reordered).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from ..errors import UnsupportedOpError
 from .int8_converter import quantize_int8
 from .onnx2tf_fixes import onnx2tf_layout_fixes
 from .onnx_checks import OnnxInput
+from .onnx_rewrites import for_onnx2tf
 from .quiet import quiet_python_loggers, silenced
 
 ONNX2TF_SAMPLE_FILE = "calibration_image_sample_data_20x128x128x3_float32.npy"
@@ -37,7 +39,8 @@ def onnx_to_tf_model(onnx_path: Path, onnx_model, onnx_in: OnnxInput, progress, 
     old_cwd = os.getcwd()
     try:
         copy = work / "model.onnx"
-        onnx.save(onnx_model, str(copy))          # weights inline, even if the original kept external data
+        # weights inline, even if the original kept external data; rewritten for onnx2tf (onnx_rewrites)
+        onnx.save(for_onnx2tf(onnx_model), str(copy))
         # onnx2tf validates 3-channel models on 20 sample images from this file; any images do.
         rng = np.random.default_rng(0)
         np.save(work / ONNX2TF_SAMPLE_FILE, rng.random((20, 128, 128, 3), dtype=np.float32))

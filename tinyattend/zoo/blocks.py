@@ -326,6 +326,74 @@ class LowFormerBlock(nn.Module):
 # Export helpers
 # --------------------------------------------------------------------------------------------
 
+# The published LowFormers normalise with GroupNorm(1, C) and LayerNorm. torch exports GroupNorm(1, C) as
+# Reshape -> InstanceNormalization -> Reshape -> Mul -> Add, which onnx2tf lowers wrongly (it multiplies
+# the NHWC map by the [C, 1, 1] weight untransposed), and LayerNorm (opset 14) with Pow and a Div by a
+# tensor, which have no int8 TFLite kernels. At export, `plain_export_ops` swaps both for the subclasses
+# below: same parameters (state_dict keys and shapes), same function, written in ops that the converter
+# maps to int8 MEAN, SUB, MUL, ADD and RSQRT. (The exact GELU needs nothing here: the converter rewrites
+# torch's export of it into the form that becomes the TFLite GELU builtin, see convert/onnx_rewrites.)
+
+def _normalize(x: torch.Tensor, dims: tuple[int, ...], eps: float) -> torch.Tensor:
+    """(x - mean) / sqrt(var + eps) over `dims`, var biased (as torch's norms), in plain ONNX ops:
+    ReduceMean, Sub, Mul, ReduceMean, Add, Sqrt, Div(1, .) (-> TFLite RSQRT), Mul."""
+    mean = x.mean(dim=dims, keepdim=True)
+    centred = x - mean
+    var = (centred * centred).mean(dim=dims, keepdim=True)
+    return centred * torch.rsqrt(var + eps)
+
+
+class PlainGroupNorm(nn.GroupNorm):
+    """nn.GroupNorm with one group (LayerNorm over C, H, W of each sample, per-channel affine), in plain
+    ops for export: no InstanceNormalization, the affine terms as [1, C, 1, 1] constants."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.num_groups != 1:
+            raise ValueError(f"PlainGroupNorm supports num_groups=1, not {self.num_groups}")
+        y = _normalize(x, tuple(range(1, x.dim())), self.eps)
+        if self.affine:
+            shape = (1, -1) + (1,) * (x.dim() - 2)
+            y = y * self.weight.reshape(shape) + self.bias.reshape(shape)
+        return y
+
+
+class PlainLayerNorm(nn.LayerNorm):
+    """nn.LayerNorm in plain ops for export (no Pow, no Div by a tensor: RSQRT then MUL)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        dims = tuple(range(x.dim() - len(self.normalized_shape), x.dim()))
+        y = _normalize(x, dims, self.eps)
+        if self.weight is not None:
+            y = y * self.weight
+        if self.bias is not None:
+            y = y + self.bias
+        return y
+
+
+def plain_export_ops(model: nn.Module) -> nn.Module:
+    """Swap (in place) every GroupNorm(1, C) and LayerNorm for its Plain* form, sharing the parameters, so
+    that the ONNX export converts to full int8 (see above). Returns `model`."""
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            plain = _plain_form(child)
+            if plain is not None:
+                setattr(parent, name, plain)
+    return model
+
+
+def _plain_form(module: nn.Module) -> nn.Module | None:
+    if type(module) is nn.GroupNorm and module.num_groups == 1:
+        plain = PlainGroupNorm(1, module.num_channels, module.eps, module.affine)
+    elif type(module) is nn.LayerNorm:
+        plain = PlainLayerNorm(module.normalized_shape, module.eps, module.elementwise_affine,
+                               bias=module.bias is not None)
+    else:
+        return None
+    for pname, param in module.named_parameters(recurse=False):
+        setattr(plain, pname, param)       # shared, as in the source module
+    return plain.train(module.training)
+
+
 @torch.no_grad()
 def fold_batchnorm(model: nn.Module) -> nn.Module:
     """Fold every BatchNorm that follows a conv inside a ConvNormAct into that conv (in place).

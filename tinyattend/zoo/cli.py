@@ -68,7 +68,8 @@ def zoo_command(args) -> int:
         from .export import export_zoo_model
 
         entry = get_entry(args.name)
-        out = export_zoo_model(entry.name, args.out, getattr(args, "weights", None))
-        print(f"wrote {out} ({entry.name}, input [1,3,{entry.input_size},{entry.input_size}], opset 14, BN folded)")
+        size = getattr(args, "input_size", None) or entry.input_size
+        out = export_zoo_model(entry.name, args.out, getattr(args, "weights", None), input_size=size)
+        print(f"wrote {out} ({entry.name}, input [1,3,{size},{size}], opset 14, BN folded)")
         return 0
     raise AssertionError(args.zoo_verb)

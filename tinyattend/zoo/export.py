@@ -1,4 +1,5 @@
-"""Export a zoo model to ONNX: eval mode, BatchNorm folded, static [1, 3, H, W], opset 14.
+"""Export a zoo model to ONNX: eval mode, BatchNorm folded, GroupNorm(1, C)/LayerNorm in plain ops
+(see blocks.plain_export_ops), static [1, 3, H, W], opset 14.
 
 Nearest upsampling is exported from a constant scale factor, which ONNX writes as
 Resize(mode=nearest) and the converter maps to RESIZE_NEAREST_NEIGHBOR (not TILE).
@@ -36,11 +37,12 @@ def load_weights(model, weights: Path):
 
 
 def export_model(model, out: Path, input_size: int, opset: int = OPSET) -> Path:
-    """Fold BatchNorm, switch to eval mode and write `model` as ONNX with input [1,3,S,S]."""
+    """Fold BatchNorm, switch to eval mode, swap GroupNorm(1, C)/LayerNorm for their plain-op forms
+    (`blocks.plain_export_ops`) and write `model` as ONNX with input [1,3,S,S]. Changes `model` in place."""
     torch = require_torch()
-    from .blocks import fold_batchnorm
+    from .blocks import fold_batchnorm, plain_export_ops
 
-    model = fold_batchnorm(model.eval())
+    model = plain_export_ops(fold_batchnorm(model.eval()))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     dummy = torch.zeros(1, 3, input_size, input_size)

@@ -1,0 +1,71 @@
+"""ONNX -> ONNX rewrites applied to the copy of the model that onnx2tf reads (never to the model that
+ONNX Runtime checks it against): each keeps the model's function and removes a form onnx2tf mishandles.
+
+Constant nodes become initializers (onnx2tf 1.29)
+-------------------------------------------------
+torch's exporter writes scalars (`q * 0.176`, `x + 1e-5`, the GELU's 0.5 and 1/sqrt 2) as Constant nodes.
+onnx2tf turns a scalar Constant node into a Python float; where its Mul/Add handler then checks its own
+broadcast against ONNX Runtime (output shapes with a repeated dimension, e.g. LowFormer's attention
+`q * scale` on [1, heads, T, d] with T == d), it builds a Keras model whose outputs include that float and
+stops with "Output tensors of a Functional model must be the output of a TensorFlow `Layer` ... Found:
+0.1767...". As initializers, the same values reach onnx2tf as numpy arrays, which it handles (onnxsim
+does the same folding; it is not a dependency here).
+
+torch's exact GELU in the operand order that the TFLite converter fuses
+-----------------------------------------------------------------------
+torch exports nn.GELU as (x * (1 + erf(x / sqrt 2))) * 0.5. onnx2tf lowers that op by op, and the TFLite
+converter fuses only (x * 0.5) * (1 + erf(x / sqrt 2)) into its GELU builtin (which has an int8 kernel);
+any other order keeps a float Erf and the int8 conversion fails. The rewrite moves the 0.5 onto x.
+"""
+from __future__ import annotations
+
+
+def for_onnx2tf(model):
+    """The copy of `model` that onnx2tf converts: every rewrite of this module applied."""
+    return reorder_torch_gelu(constants_to_initializers(model))
+
+
+def constants_to_initializers(model):
+    """A copy of `model` in which every Constant node holding a tensor (`value`) is an initializer of the
+    same name. Other Constant forms (value_float, sparse_value, ...) are left as nodes."""
+    import onnx
+    import onnx.helper
+
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    graph = out.graph
+    graph_outputs = {o.name for o in graph.output}
+    keep = []
+    for node in graph.node:
+        attrs = {a.name: a for a in node.attribute}
+        if node.op_type == "Constant" and node.domain in ("", "ai.onnx") and set(attrs) == {"value"} \
+                and node.output[0] not in graph_outputs:
+            tensor = onnx.TensorProto()
+            tensor.CopyFrom(onnx.helper.get_attribute_value(attrs["value"]))
+            tensor.name = node.output[0]
+            graph.initializer.append(tensor)
+        else:
+            keep.append(node)
+    if len(keep) != len(graph.node):
+        del graph.node[:]
+        graph.node.extend(keep)
+    return out
+
+
+def reorder_torch_gelu(model):
+    """`model` (changed in place) with every exact GELU in torch's order rewritten to (x * 0.5) * (1 + erf(.)):
+    the Mul that read x and (1 + erf) now reads x and the 0.5, the last Mul reads that and (1 + erf)."""
+    from .onnx_checks import GraphIndex, match_exact_gelu
+
+    graph = GraphIndex(model.graph)
+    for node in model.graph.node:
+        if node.op_type != "Erf":
+            continue
+        gelu = match_exact_gelu(node, graph)
+        if gelu is None or gelu.final is None:
+            continue
+        product, final = gelu.product, gelu.final
+        half = final.input[1] if final.input[0] == product.output[0] else final.input[0]
+        product.input[:] = [gelu.x, half]
+        final.input[:] = [product.output[0], gelu.plus_one.output[0]]
+    return model
