@@ -7,7 +7,7 @@ STAMP     := $(VENV)/.setup-stamp
 APT_PKGS  := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
 DEMO_OUT  ?= demo-out
 
-.PHONY: setup apt test demo bench clean
+.PHONY: setup apt test test-all demo bench clean
 
 setup: $(STAMP) apt
 
@@ -34,6 +34,9 @@ $(STAMP): requirements.lock pyproject.toml
 	@touch $@
 
 test: setup
+	$(VPY) -m pytest -q -m "not heavy" tests
+
+test-all: setup
 	$(VPY) -m pytest -q tests
 
 demo: setup
