@@ -32,7 +32,8 @@ def _odd_shapes(tf):
 
 
 def _residual(tf):
-    """ResNet-like: 3x3 16->16 pair with a residual ADD, 1x1 stride-2 shortcut, dilation, 5x5 depthwise."""
+    """ResNet-like: 3x3 16->16 pair with a residual ADD, 1x1 stride-2 shortcut, dilation, 5x5 depthwise,
+    max pooling."""
     L = tf.keras.layers
     x = tf.keras.Input((12, 12, 16), batch_size=1)
     a = L.Conv2D(16, 3, padding="same", activation="relu")(x)
@@ -43,6 +44,7 @@ def _residual(tf):
     y = L.ReLU()(L.Add()([b, s]))
     y = L.Conv2D(9, 3, dilation_rate=2, padding="same")(y)
     y = L.DepthwiseConv2D(5, padding="same")(y)
+    y = L.MaxPooling2D(2, strides=1, padding="same")(y)       # 9 channels: two SIMD words and a tail
     y = L.GlobalAveragePooling2D()(y)
     return tf.keras.Model(x, L.Dense(3)(y))
 
@@ -84,4 +86,6 @@ def test_fast_kernels_bit_exact_on_emulated_core(tmp_path, name, board, optimize
     assert "_s8_fast(" in model_c, "the fast kernels should have been generated"
     if name == "mobilenet":
         assert "ta_mul_s8_fast(" in model_c
+    if name == "residual":
+        assert "ta_max_pool_s8_fast(" in model_c
     assert report["board"] == board

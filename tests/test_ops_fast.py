@@ -166,3 +166,20 @@ def test_mul_fast(tmp_path, activation, shape):
         return tf.keras.Model(x, L.Activation(activation)(y) if activation else y)
     assert_bit_exact(int8_tflite(build, [(1, *shape)], low=-3, high=3), tmp_path, expect_ops=["MUL"], kernels="fast")
     assert "ta_mul_s8_fast(" in (tmp_path / "model" / "model.c").read_text()
+
+
+@pytest.mark.parametrize("hwc,pool,stride,padding,relu6", [
+    ((9, 11, 5), 3, 2, "same", False),      # one word of channels and a single-channel tail, edge windows
+    ((8, 7, 16), 2, 2, "valid", False),     # the condensers' 2x2 pooling
+    ((10, 9, 8), (2, 3), (1, 2), "valid", True),
+    ((7, 6, 12), 3, 1, "same", True),       # fused clamp on every word
+])
+def test_max_pool_fast(tmp_path, hwc, pool, stride, padding, relu6):
+    def build(tf):
+        L = tf.keras.layers
+        layers = [tf.keras.Input(hwc, batch_size=1), L.Conv2D(hwc[-1], 1),
+                  L.MaxPooling2D(pool, strides=stride, padding=padding)]
+        return tf.keras.Sequential(layers + ([L.ReLU(6.0)] if relu6 else []))
+    assert_bit_exact(int8_tflite(build, [(1, *hwc)], low=-4.0, high=4.0), tmp_path, expect_ops=["MAX_POOL_2D"],
+                     kernels="fast")
+    assert "ta_max_pool_s8_fast(" in (tmp_path / "model" / "model.c").read_text()
