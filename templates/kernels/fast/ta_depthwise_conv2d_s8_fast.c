@@ -166,6 +166,76 @@ static void fill_interior_asm(const int32_t *k, const int8_t *src, int16_t *dst)
 }
 #endif
 
+#if DW_ASM
+/* Four channels at once (src 4-channel aligned in a pixel): per row, four pixels per step, each
+ * pair of pixels as two word loads, PKHBT/PKHTB (channels 0,1 | 2,3 of both pixels), four SXTB16
+ * and four post-indexed word stores (planes 0..3 are ps bytes apart), then a pair and a single
+ * pixel. k as in fill_interior_asm; rows >= 1. */
+#define DW_FILL4_PAIR(LA, LB)                    \
+    "ldr %[a], [%[src]" LA "]\n\t"              \
+    "ldr %[b], [%[src], " LB "]\n\t"            \
+    "pkhbt %[x], %[a], %[b], lsl #16\n\t"       \
+    "pkhtb %[b], %[b], %[a], asr #16\n\t"       \
+    "sxtb16 %[a], %[x], ror #8\n\t"             \
+    "sxtb16 %[x], %[x]\n\t"                     \
+    "sxtb16 %[t], %[b], ror #8\n\t"             \
+    "sxtb16 %[b], %[b]\n\t"                     \
+    "str %[a], [%[dst], %[ps]]\n\t"             \
+    "str %[x], [%[dst]], #4\n\t"                \
+    "str %[t], [%[dst2], %[ps]]\n\t"            \
+    "str %[b], [%[dst2]], #4\n\t"
+static void fill4_interior_asm(const int32_t *k, const int8_t *src, int16_t *dst, int32_t ps) {
+    int16_t *dst2 = (int16_t *)(void *)((int8_t *)(void *)dst + 2 * ps);
+    int32_t rows, n, c1, c2, c3, a, b, x, t;
+    __asm__ volatile(
+        "ldr %[c1], [%[k], #12]\n\t"
+        "add %[c2], %[c1], %[c1]\n\t"
+        "add %[c3], %[c2], %[c1]\n\t"
+        "ldr %[rows], [%[k], #0]\n\t"
+        "1:\n\t"
+        "ldr %[n], [%[k], #4]\n\t"
+        "cmp %[n], #0\n\t"
+        "beq 3f\n\t"
+        "2:\n\t"
+        DW_FILL4_PAIR("", "%[c1]")
+        DW_FILL4_PAIR(", %[c2]", "%[c3]")
+        "add %[src], %[src], %[c1], lsl #2\n\t"
+        "subs %[n], %[n], #1\n\t"
+        "bne 2b\n\t"
+        "3:\n\t"
+        "ldr %[n], [%[k], #8]\n\t"
+        "tst %[n], #2\n\t"
+        "beq 4f\n\t"
+        DW_FILL4_PAIR("", "%[c1]")
+        "add %[src], %[src], %[c2]\n\t"
+        "4:\n\t"
+        "tst %[n], #1\n\t"
+        "beq 5f\n\t"
+        "ldr %[a], [%[src]]\n\t"
+        "add %[src], %[src], %[c1]\n\t"
+        "sxtb16 %[x], %[a]\n\t"
+        "sxtb16 %[a], %[a], ror #8\n\t"
+        "strh %[a], [%[dst], %[ps]]\n\t"
+        "strh %[x], [%[dst]], #2\n\t"
+        "lsr %[a], %[a], #16\n\t"
+        "lsr %[x], %[x], #16\n\t"
+        "strh %[a], [%[dst2], %[ps]]\n\t"
+        "strh %[x], [%[dst2]], #2\n\t"
+        "5:\n\t"
+        "ldrd %[n], %[x], [%[k], #16]\n\t"
+        "add %[src], %[src], %[n]\n\t"
+        "add %[dst], %[dst], %[x]\n\t"
+        "add %[dst2], %[dst2], %[x]\n\t"
+        "subs %[rows], %[rows], #1\n\t"
+        "bne 1b\n\t"
+        : [src] "+r"(src), [dst] "+r"(dst), [dst2] "+r"(dst2), [rows] "=&r"(rows), [n] "=&r"(n),
+          [c1] "=&r"(c1), [c2] "=&r"(c2), [c3] "=&r"(c3), [a] "=&r"(a), [b] "=&r"(b), [x] "=&r"(x),
+          [t] "=&r"(t)
+        : [k] "r"(k), [ps] "r"(ps)
+        : "cc", "memory");
+}
+#endif
+
 /* Widen one channel of the image (src points at its first value) into the plane's interior. */
 static void fill_interior(const dw_fill *f, const int8_t *src, int16_t *plane) {
 #if DW_ASM
@@ -535,9 +605,26 @@ static void channel(const ta_depthwise_fast_params *p, const int16_t *plane, con
     }
 }
 
+/* Widen channels c .. c + group - 1 (src points at channel c) into planes 0 .. group - 1. */
+static void fill_group(const ta_depthwise_fast_params *p, const dw_fill *f, const int8_t *src,
+                       int16_t *planes, int32_t plane_size) {
+#if DW_ASM
+    if (p->fill_group == 4) {
+        if (f->rows > 0) {
+            fill4_interior_asm(f->asm_k, src, planes + f->dst_first, 2 * plane_size);
+        }
+        return;
+    }
+#endif
+    for (int32_t g = 0; g < p->fill_group; ++g) {
+        fill_interior(f, src + g, planes + g * plane_size);
+    }
+}
+
 ta_status ta_depthwise_conv2d_s8_fast(const ta_depthwise_fast_params *p, const int8_t *input,
                                       const void *weights, int8_t *output, int16_t *scratch) {
-    const int32_t in_c = p->input.c, mult = p->depth_multiplier;
+    const int32_t in_c = p->input.c, mult = p->depth_multiplier, group = p->fill_group;
+    const int32_t plane_size = p->plane_h * p->plane_w;
     const dw_fill fill = fill_layout(p);
     int32_t ctx[16] = {0};     /* the assembly channel's constants (DW_ASM only) */
 #if DW_ASM
@@ -546,11 +633,15 @@ ta_status ta_depthwise_conv2d_s8_fast(const ta_depthwise_fast_params *p, const i
     for (int32_t b = 0; b < p->output.n; ++b) {
         const int8_t *in = input + (size_t)b * p->input.h * p->input.w * in_c;
         int8_t *out = output + (size_t)b * p->output.h * p->output.w * p->output.c;
-        fill_border(p, scratch);
-        for (int32_t c = 0; c < in_c; ++c) {
-            fill_interior(&fill, in + c, scratch);
-            for (int32_t m = 0; m < mult; ++m) {
-                channel(p, scratch, weights, c * mult + m, out, ctx);
+        for (int32_t g = 0; g < group; ++g) {
+            fill_border(p, scratch + g * plane_size);
+        }
+        for (int32_t c = 0; c < in_c; c += group) {
+            fill_group(p, &fill, in + c, scratch, plane_size);
+            for (int32_t g = 0; g < group; ++g) {
+                for (int32_t m = 0; m < mult; ++m) {
+                    channel(p, scratch + g * plane_size, weights, (c + g) * mult + m, out, ctx);
+                }
             }
         }
     }

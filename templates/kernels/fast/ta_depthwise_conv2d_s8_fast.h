@@ -19,7 +19,8 @@ typedef struct {
     int32_t depth_multiplier;
     int32_t stride_h, stride_w;
     int32_t pad_top, pad_left;
-    int32_t plane_h, plane_w;   /* the padded int16 plane: scratch holds plane_h * plane_w int16 */
+    int32_t plane_h, plane_w;   /* one padded int16 plane: scratch holds fill_group of them */
+    int32_t fill_group;         /* channels widened together: 1, or 4 (input.c % 4 == 0) */
     int32_t input_zero_point;
     int32_t full_range;         /* 1: act_min = -128 and act_max = 127 (saturation is the only clamp) */
     int32_t act_min, act_max;
