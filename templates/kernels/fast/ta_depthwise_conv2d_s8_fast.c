@@ -302,7 +302,12 @@ static void fill_interior(const dw_fill *f, const int8_t *src, int16_t *plane) {
  *   0-5: W01, W12 of the three weight rows, 6: bias, 7: multiplier, 8: round, 9: right,
  *   10: out_x_stride, 11: quads per row, 12: out_w % 4, 13: bytes from a row pointer's end
  *   to the next row, 14: bytes from a row's last output to the next row's first (0 unless
- *   the layer is seen transposed), 15: rows left (counted down here).
+ *   the layer is seen transposed), 15: rows left (counted down here), 16: output rows,
+ *   17, 18: the next channel's weights and dw_channel (advanced here), 19: bytes from the row
+ *   pointers' end to the next channel's plane, 20: bytes from out's end to the next channel's
+ *   first output, 21: channels left (counted down here).
+ * Several channels per call (consecutive output channels): words 0-9 are copied in at each
+ * channel's start, so the per-channel cost is a few dozen instructions, not a C call.
  * 14 registers: three row pointers, out, ctx, a counter and eight temporaries.
  *   stride 1, per plane row (x0..x5):  o0 += P01.W01 + lo(P23)hi(W12)   o1 += hi(P01)lo(W01) + P23.W12
  *                                      o2 += P23.W01 + lo(P45)hi(W12)   o3 += hi(P23)lo(W01) + P45.W12
@@ -335,6 +340,36 @@ static void fill_interior(const dw_fill *f, const int8_t *src, int16_t *plane) {
     "subs %[n], %[n], #1\n\t"                    \
     "str %[n], [%[k], #60]\n\t"                  \
     "bne 1b\n\t"
+/* Copy the channel's weights and constants into ctx 0-9 and reset the row counter. */
+#define DW_CHANNEL_START                         \
+    "0:\n\t"                                    \
+    "ldr %[p], [%[k], #68]\n\t"                 \
+    "ldrd %[a0], %[a1], [%[p]], #8\n\t"         \
+    "strd %[a0], %[a1], [%[k], #0]\n\t"         \
+    "ldrd %[a0], %[a1], [%[p]], #8\n\t"         \
+    "strd %[a0], %[a1], [%[k], #8]\n\t"         \
+    "ldrd %[a0], %[a1], [%[p]], #8\n\t"         \
+    "strd %[a0], %[a1], [%[k], #16]\n\t"        \
+    "str %[p], [%[k], #68]\n\t"                 \
+    "ldr %[p], [%[k], #72]\n\t"                 \
+    "ldrd %[a0], %[a1], [%[p]], #8\n\t"         \
+    "strd %[a0], %[a1], [%[k], #24]\n\t"        \
+    "ldrd %[a0], %[a1], [%[p]], #8\n\t"         \
+    "strd %[a0], %[a1], [%[k], #32]\n\t"        \
+    "str %[p], [%[k], #72]\n\t"                 \
+    "ldr %[n], [%[k], #64]\n\t"                 \
+    "str %[n], [%[k], #60]\n\t"
+/* Move the row pointers to the next channel's plane and out to its first output. */
+#define DW_CHANNEL_END                           \
+    "ldrd %[p], %[q], [%[k], #76]\n\t"          \
+    "add %[r0], %[r0], %[p]\n\t"                \
+    "add %[r1], %[r1], %[p]\n\t"                \
+    "add %[r2], %[r2], %[p]\n\t"                \
+    "add %[out], %[out], %[q]\n\t"              \
+    "ldr %[n], [%[k], #84]\n\t"                 \
+    "subs %[n], %[n], #1\n\t"                   \
+    "str %[n], [%[k], #84]\n\t"                 \
+    "bne 0b\n\t"
 #define DW_OPERANDS                                                                            \
     : [r0] "+r"(r0), [r1] "+r"(r1), [r2] "+r"(r2), [out] "+r"(out), [n] "=&r"(n),               \
       [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [p] "=&r"(p), [q] "=&r"(q), \
@@ -375,10 +410,11 @@ static void fill_interior(const dw_fill *f, const int8_t *src, int16_t *plane) {
     "smlatb %[a1], %[p], %[wa], %[a1]\n\t"       \
     "smlad %[a1], %[q], %[wb], %[a1]\n\t"
 
-static void channel_asm_s1(const int16_t *r0, int8_t *out, int32_t *ctx, int32_t pw) {
+static void channels_asm_s1(const int16_t *r0, int8_t *out, int32_t *ctx, int32_t pw) {
     const int16_t *r1 = r0 + pw, *r2 = r0 + 2 * pw;
     int32_t n, a0, a1, a2, a3, p, q, wa, wb;
     __asm__ volatile(
+        DW_CHANNEL_START
         "1:\n\t"
         "ldr %[n], [%[k], #44]\n\t"
         "cmp %[n], #0\n\t"
@@ -417,6 +453,7 @@ static void channel_asm_s1(const int16_t *r0, int8_t *out, int32_t *ctx, int32_t
         "4:\n\t"
         DW_ONE
         DW_ROW_END
+        DW_CHANNEL_END
         DW_OPERANDS);
 }
 
@@ -442,10 +479,11 @@ static void channel_asm_s1(const int16_t *r0, int8_t *out, int32_t *ctx, int32_t
     "ldr %[p], [%[" R "]]\n\t"                   \
     "smlabt %[a1], %[p], %[wb], %[a1]\n\t"
 
-static void channel_asm_s2(const int16_t *r0, int8_t *out, int32_t *ctx, int32_t pw) {
+static void channels_asm_s2(const int16_t *r0, int8_t *out, int32_t *ctx, int32_t pw) {
     const int16_t *r1 = r0 + pw, *r2 = r0 + 2 * pw;
     int32_t n, a0, a1, a2, a3, p, q, wa, wb;
     __asm__ volatile(
+        DW_CHANNEL_START
         "1:\n\t"
         "ldr %[n], [%[k], #44]\n\t"
         "cmp %[n], #0\n\t"
@@ -480,40 +518,37 @@ static void channel_asm_s2(const int16_t *r0, int8_t *out, int32_t *ctx, int32_t
         "4:\n\t"
         DW_ONE
         DW_ROW_END
+        DW_CHANNEL_END
         DW_OPERANDS);
 }
 
-/* The per-layer words of ctx (10-14). */
+/* The per-layer words of ctx (10-14, 16, 19, 20). */
 static void layer_ctx(const ta_depthwise_fast_params *p, int32_t *ctx) {
     const int32_t out_w = p->output.w, stride2 = p->stride_w == 2;
     const int32_t quads = out_w >> 2, rem = out_w & 3;
     const int32_t consumed = (stride2 ? 16 : 8) * quads + ((rem & 2) ? (stride2 ? 8 : 4) : 0);
+    const int32_t rows_bytes = 2 * p->output.h * p->stride_h * p->plane_w;
     ctx[10] = p->out_x_stride;
     ctx[11] = quads;
     ctx[12] = rem;
     ctx[13] = 2 * p->stride_h * p->plane_w - consumed;
     ctx[14] = p->out_y_stride - out_w * p->out_x_stride;
+    ctx[16] = p->output.h;
+    /* one output channel per plane: on to the next plane; otherwise the same plane again */
+    ctx[19] = (p->depth_multiplier == 1 ? 2 * p->plane_h * p->plane_w : 0) - rows_bytes;
+    ctx[20] = 1 - p->output.h * p->out_y_stride;
 }
 
-/* Fill ctx's per-channel words for channel k (weights w) and run it. */
-static void channel_asm(const ta_depthwise_fast_params *p, const int16_t *plane, const int32_t *w,
-                        const dw_channel *k, int8_t *output, int32_t *ctx) {
-    const int32_t w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5];
-    ctx[0] = w0;        /* word by word: a loop here becomes a memmove call */
-    ctx[1] = w1;
-    ctx[2] = w2;
-    ctx[3] = w3;
-    ctx[4] = w4;
-    ctx[5] = w5;
-    ctx[6] = k->bias;
-    ctx[7] = k->multiplier;
-    ctx[8] = k->round;
-    ctx[9] = k->right;
-    ctx[15] = p->output.h;
+/* count consecutive output channels from oc, the first on plane; see layer_ctx for the next planes. */
+static void channels_asm(const ta_depthwise_fast_params *p, const int16_t *plane, const void *weights,
+                         int32_t oc, int32_t count, int8_t *output, int32_t *ctx) {
+    ctx[17] = (int32_t)(uintptr_t)((const int32_t *)weights + 6 * oc);
+    ctx[18] = (int32_t)(uintptr_t)(p->channel + 4 * oc);
+    ctx[21] = count;
     if (p->stride_w == 2) {
-        channel_asm_s2(plane, output, ctx, p->plane_w);
+        channels_asm_s2(plane, output + oc, ctx, p->plane_w);
     } else {
-        channel_asm_s1(plane, output, ctx, p->plane_w);
+        channels_asm_s1(plane, output + oc, ctx, p->plane_w);
     }
 }
 #endif
@@ -575,7 +610,7 @@ static void channel_generic(const ta_depthwise_fast_params *p, const int16_t *pl
 }
 
 static void channel(const ta_depthwise_fast_params *p, const int16_t *plane, const void *weights, int32_t oc,
-                    int8_t *output, int32_t *ctx) {
+                    int8_t *output) {
     const dw_channel *k = (const dw_channel *)(const void *)(p->channel + 4 * oc);
     output += oc;
     if (!p->taps3x3) {
@@ -584,14 +619,6 @@ static void channel(const ta_depthwise_fast_params *p, const int16_t *plane, con
         return;
     }
     const int32_t *w = (const int32_t *)weights + 6 * oc;
-#if DW_ASM
-    if (p->full_range) {
-        channel_asm(p, plane, w, k, output, ctx);
-        return;
-    }
-#else
-    (void)ctx;
-#endif
     if (p->stride_w == 2) {
         if (p->full_range) {
             channel_3x3(p, plane, w, k, output, 1, 1);
@@ -626,8 +653,8 @@ ta_status ta_depthwise_conv2d_s8_fast(const ta_depthwise_fast_params *p, const i
     const int32_t in_c = p->input.c, mult = p->depth_multiplier, group = p->fill_group;
     const int32_t plane_size = p->plane_h * p->plane_w;
     const dw_fill fill = fill_layout(p);
-    int32_t ctx[16] = {0};     /* the assembly channel's constants (DW_ASM only) */
 #if DW_ASM
+    int32_t ctx[22] = {0};     /* the assembly channels' constants */
     layer_ctx(p, ctx);
 #endif
     for (int32_t b = 0; b < p->output.n; ++b) {
@@ -638,9 +665,21 @@ ta_status ta_depthwise_conv2d_s8_fast(const ta_depthwise_fast_params *p, const i
         }
         for (int32_t c = 0; c < in_c; c += group) {
             fill_group(p, &fill, in + c, scratch, plane_size);
+#if DW_ASM
+            if (p->taps3x3 && p->full_range) {
+                if (mult == 1) {
+                    channels_asm(p, scratch, weights, c, group, out, ctx);
+                } else {
+                    for (int32_t g = 0; g < group; ++g) {
+                        channels_asm(p, scratch + g * plane_size, weights, (c + g) * mult, mult, out, ctx);
+                    }
+                }
+                continue;
+            }
+#endif
             for (int32_t g = 0; g < group; ++g) {
                 for (int32_t m = 0; m < mult; ++m) {
-                    channel(p, scratch + g * plane_size, weights, (c + g) * mult + m, out, ctx);
+                    channel(p, scratch + g * plane_size, weights, (c + g) * mult + m, out);
                 }
             }
         }
