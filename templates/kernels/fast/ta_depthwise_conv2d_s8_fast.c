@@ -204,13 +204,12 @@ static void fill4_interior_asm(const int32_t *k, const int8_t *src, int16_t *dst
         "bne 2b\n\t"
         "3:\n\t"
         "ldr %[n], [%[k], #8]\n\t"
-        "tst %[n], #2\n\t"
-        "beq 4f\n\t"
+        "lsls %[n], %[n], #31\n\t"           /* C: a pair, N: a single (no flags are set until 5:) */
+        "bcc 4f\n\t"
         DW_FILL4_PAIR("", "%[c1]")
         "add %[src], %[src], %[c2]\n\t"
         "4:\n\t"
-        "tst %[n], #1\n\t"
-        "beq 5f\n\t"
+        "bpl 5f\n\t"
         "ldr %[a], [%[src]]\n\t"
         "add %[src], %[src], %[c1]\n\t"
         "sxtb16 %[x], %[a]\n\t"
@@ -302,7 +301,8 @@ static void fill_interior(const dw_fill *f, const int8_t *src, int16_t *plane) {
  *   0-5: W01, W12 of the three weight rows, 6: bias, 7: multiplier, 8: round, 9: right,
  *   10: out_x_stride, 11: quads per row, 12: out_w % 4, 13: bytes from a row pointer's end
  *   to the next row, 14: bytes from a row's last output to the next row's first (0 unless
- *   the layer is seen transposed), 15: rows left (counted down here), 16: output rows,
+ *   the layer is seen transposed), 15: where out ends for this channel (set here), 16: bytes
+ *   from a channel's first output to that end (output rows * out_y_stride),
  *   17, 18: the next channel's weights and dw_channel (advanced here), 19: bytes from the row
  *   pointers' end to the next channel's plane, 20: bytes from out's end to the next channel's
  *   first output, 21: channels left (counted down here).
@@ -337,10 +337,9 @@ static void fill_interior(const dw_fill *f, const int8_t *src, int16_t *plane) {
     "add %[r2], %[r2], %[p]\n\t"                 \
     "add %[out], %[out], %[q]\n\t"               \
     "ldr %[n], [%[k], #60]\n\t"                  \
-    "subs %[n], %[n], #1\n\t"                    \
-    "str %[n], [%[k], #60]\n\t"                  \
+    "cmp %[out], %[n]\n\t"                       \
     "bne 1b\n\t"
-/* Copy the channel's weights and constants into ctx 0-9 and reset the row counter. */
+/* Copy the channel's weights and constants into ctx 0-9 and note where its output ends. */
 #define DW_CHANNEL_START                         \
     "0:\n\t"                                    \
     "ldr %[p], [%[k], #68]\n\t"                 \
@@ -358,6 +357,7 @@ static void fill_interior(const dw_fill *f, const int8_t *src, int16_t *plane) {
     "strd %[a0], %[a1], [%[k], #32]\n\t"        \
     "str %[p], [%[k], #72]\n\t"                 \
     "ldr %[n], [%[k], #64]\n\t"                 \
+    "add %[n], %[n], %[out]\n\t"                \
     "str %[n], [%[k], #60]\n\t"
 /* Move the row pointers to the next channel's plane and out to its first output. */
 #define DW_CHANNEL_END                           \
@@ -383,8 +383,7 @@ static void fill_interior(const dw_fill *f, const int8_t *src, int16_t *plane) {
     "smlad %[a0], %[p], %[wa], %[a0]\n\t"        \
     "smlabt %[a0], %[q], %[wb], %[a0]\n\t"
 #define DW_ONE                                   \
-    "tst %[n], #1\n\t"                           \
-    "beq 5f\n\t"                                 \
+    "bpl 5f\n\t"                                 \
     "ldr %[a0], [%[k], #24]\n\t"                 \
     DW_ONE_ROW("r0", "0") DW_ONE_ROW("r1", "8") DW_ONE_ROW("r2", "16") \
     DW_REQ_FIRST                                 \
@@ -438,8 +437,8 @@ static void channels_asm_s1(const int16_t *r0, int8_t *out, int32_t *ctx, int32_
         "bne 2b\n\t"
         "3:\n\t"
         "ldr %[n], [%[k], #48]\n\t"
-        "tst %[n], #2\n\t"
-        "beq 4f\n\t"
+        "lsls %[n], %[n], #31\n\t"           /* C: a pair, N: a single (no flags are set until 5:) */
+        "bcc 4f\n\t"
         "ldr %[a0], [%[k], #24]\n\t"
         "ldrd %[p], %[q], [%[r0]], #4\n\t"
         "ldrd %[wa], %[wb], [%[k], #0]\n\t"
@@ -449,7 +448,6 @@ static void channels_asm_s1(const int16_t *r0, int8_t *out, int32_t *ctx, int32_
         "smlad %[a1], %[q], %[wb], %[a1]\n\t"
         DW_P1_ROW("r1", "8") DW_P1_ROW("r2", "16")
         DW_REQ_FIRST DW_REQ("a1")
-        "ldr %[n], [%[k], #48]\n\t"
         "4:\n\t"
         DW_ONE
         DW_ROW_END
@@ -508,13 +506,12 @@ static void channels_asm_s2(const int16_t *r0, int8_t *out, int32_t *ctx, int32_
         "bne 2b\n\t"
         "3:\n\t"
         "ldr %[n], [%[k], #48]\n\t"
-        "tst %[n], #2\n\t"
-        "beq 4f\n\t"
+        "lsls %[n], %[n], #31\n\t"           /* C: a pair, N: a single (no flags are set until 5:) */
+        "bcc 4f\n\t"
         "ldr %[a0], [%[k], #24]\n\t"
         "mov %[a1], %[a0]\n\t"
         DW_P2_ROW("r0", "0") DW_P2_ROW("r1", "8") DW_P2_ROW("r2", "16")
         DW_REQ_FIRST DW_REQ("a1")
-        "ldr %[n], [%[k], #48]\n\t"
         "4:\n\t"
         DW_ONE
         DW_ROW_END
@@ -533,10 +530,10 @@ static void layer_ctx(const ta_depthwise_fast_params *p, int32_t *ctx) {
     ctx[12] = rem;
     ctx[13] = 2 * p->stride_h * p->plane_w - consumed;
     ctx[14] = p->out_y_stride - out_w * p->out_x_stride;
-    ctx[16] = p->output.h;
+    ctx[16] = p->output.h * p->out_y_stride;
     /* one output channel per plane: on to the next plane; otherwise the same plane again */
     ctx[19] = (p->depth_multiplier == 1 ? 2 * p->plane_h * p->plane_w : 0) - rows_bytes;
-    ctx[20] = 1 - p->output.h * p->out_y_stride;
+    ctx[20] = 1 - ctx[16];
 }
 
 /* count consecutive output channels from oc, the first on plane; see layer_ctx for the next planes. */
