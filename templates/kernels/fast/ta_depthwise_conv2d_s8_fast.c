@@ -298,7 +298,8 @@ static void fill_interior(const dw_fill *f, const int8_t *src, int16_t *plane) {
 /* The whole 3x3 channel in assembly when the activation range is the full int8 range (GCC
  * spills the 13 live values of the C loop). Per row: four outputs per step, then a pair and a
  * single output for out_w % 4. ctx holds, as int32:
- *   0-5: W01, W12 of the three weight rows, 6: bias, 7: multiplier, 8: round, 9: right,
+ *   0-5: W01, W12 of the three weight rows, 6: bias, 7: multiplier, 8: round,
+ *   9: right | out_x_stride << 8,
  *   10: out_x_stride, 11: quads per row, 12: out_w % 4, 13: bytes from a row pointer's end
  *   to the next row, 14: bytes from a row's last output to the next row's first (0 unless
  *   the layer is seen transposed), 15: where out ends for this channel (set here), 16: bytes
@@ -318,8 +319,9 @@ static void fill_interior(const dw_fill *f, const int8_t *src, int16_t *plane) {
     "asr %[p], %[p], %[q]\n\t"                  \
     "ssat %[p], #8, %[p]\n\t"                   \
     "strb %[p], [%[out]]\n\t"                   \
-    "add %[out], %[out], %[a0]\n\t"
-/* Requantize a0 (then a1..a3) and store them out_x_stride apart. */
+    "add %[out], %[out], %[q], lsr #8\n\t"
+/* Requantize a0 (then a1..a3) and store them out_x_stride apart (q: right | out_x_stride << 8,
+ * ASR by a register reads its low byte). */
 #define DW_REQ_FIRST                             \
     "ldrd %[wa], %[wb], [%[k], #28]\n\t"         \
     "ldr %[q], [%[k], #36]\n\t"                  \
@@ -327,9 +329,8 @@ static void fill_interior(const dw_fill *f, const int8_t *src, int16_t *plane) {
     "add %[p], %[p], %[a0], asr #31\n\t"         \
     "asr %[p], %[p], %[q]\n\t"                   \
     "ssat %[p], #8, %[p]\n\t"                    \
-    "ldr %[a0], [%[k], #40]\n\t"                 \
     "strb %[p], [%[out]]\n\t"                    \
-    "add %[out], %[out], %[a0]\n\t"
+    "add %[out], %[out], %[q], lsr #8\n\t"
 #define DW_ROW_END                               \
     "ldrd %[p], %[q], [%[k], #52]\n\t"           \
     "add %[r0], %[r0], %[p]\n\t"                 \
@@ -354,6 +355,8 @@ static void fill_interior(const dw_fill *f, const int8_t *src, int16_t *plane) {
     "ldrd %[a0], %[a1], [%[p]], #8\n\t"         \
     "strd %[a0], %[a1], [%[k], #24]\n\t"        \
     "ldrd %[a0], %[a1], [%[p]], #8\n\t"         \
+    "ldr %[n], [%[k], #40]\n\t"                 \
+    "orr %[a1], %[a1], %[n], lsl #8\n\t"        \
     "strd %[a0], %[a1], [%[k], #32]\n\t"        \
     "str %[p], [%[k], #72]\n\t"                 \
     "ldr %[n], [%[k], #64]\n\t"                 \
