@@ -331,6 +331,28 @@ static void fill_interior(const dw_fill *f, const int8_t *src, int16_t *plane) {
     "ssat %[p], #8, %[p]\n\t"                    \
     "strb %[p], [%[out]]\n\t"                    \
     "add %[out], %[out], %[q], lsr #8\n\t"
+/* Requantize a0..a3 into out, s, 2s and 3s (s = out_x_stride, kept in a0, 3s in a1), then
+ * advance out by 4s: one instruction less than four DW_REQs. */
+#define DW_REQ_AT(A, WHERE)                      \
+    "smmlar %[p], %[" A "], %[wa], %[wb]\n\t"   \
+    "add %[p], %[p], %[" A "], asr #31\n\t"     \
+    "asr %[p], %[p], %[q]\n\t"                  \
+    "ssat %[p], #8, %[p]\n\t"                   \
+    "strb %[p], [%[out]" WHERE "]\n\t"
+#define DW_REQ_QUAD                              \
+    "ldrd %[wa], %[wb], [%[k], #28]\n\t"        \
+    "ldr %[q], [%[k], #36]\n\t"                 \
+    DW_REQ_AT("a0", "")                          \
+    "lsr %[a0], %[q], #8\n\t"                   \
+    "smmlar %[p], %[a1], %[wa], %[wb]\n\t"      \
+    "add %[p], %[p], %[a1], asr #31\n\t"        \
+    "add %[a1], %[a0], %[a0], lsl #1\n\t"       \
+    "asr %[p], %[p], %[q]\n\t"                  \
+    "ssat %[p], #8, %[p]\n\t"                   \
+    "strb %[p], [%[out], %[a0]]\n\t"            \
+    DW_REQ_AT("a2", ", %[a0], lsl #1")           \
+    DW_REQ_AT("a3", ", %[a1]")                   \
+    "add %[out], %[out], %[a0], lsl #2\n\t"
 #define DW_ROW_END                               \
     "ldrd %[p], %[q], [%[k], #52]\n\t"           \
     "add %[r0], %[r0], %[p]\n\t"                 \
@@ -435,7 +457,7 @@ static void channels_asm_s1(const int16_t *r0, int8_t *out, int32_t *ctx, int32_
         "smlabt %[a2], %[p], %[wb], %[a2]\n\t"
         "smlad %[a3], %[p], %[wb], %[a3]\n\t"
         DW_Q1_ROW("r1", "8") DW_Q1_ROW("r2", "16")
-        DW_REQ_FIRST DW_REQ("a1") DW_REQ("a2") DW_REQ("a3")
+        DW_REQ_QUAD
         "subs %[n], %[n], #1\n\t"
         "bne 2b\n\t"
         "3:\n\t"
@@ -504,7 +526,7 @@ static void channels_asm_s2(const int16_t *r0, int8_t *out, int32_t *ctx, int32_
         "ldr %[p], [%[r0]]\n\t"
         "smlabt %[a3], %[p], %[wb], %[a3]\n\t"
         DW_Q2_ROW("r1", "8") DW_Q2_ROW("r2", "16")
-        DW_REQ_FIRST DW_REQ("a1") DW_REQ("a2") DW_REQ("a3")
+        DW_REQ_QUAD
         "subs %[n], %[n], #1\n\t"
         "bne 2b\n\t"
         "3:\n\t"
