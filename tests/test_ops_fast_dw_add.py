@@ -107,14 +107,22 @@ def test_add_fast_sign_fix_and_exact_fallback(tmp_path, monkeypatch):
 
 # The full-range 3x3 assembly and the four-channel fill in assembly run only on the DSP cores:
 # every output tail (quads, pair, single) at both strides, fill tails, transposed, multiplier 2.
+# Row programs: any width (7, 2), steps only (8, 4), steps + single (5, 25), one step + pair (6),
+# pair + single (3).
 BOARD_DW_CASES = [
     # hwc, depth multiplier, stride, padding
-    ((7, 7, 8), 1, 1, "same"),      # 7 outputs: quad + pair + single; fill step + pair + single
-    ((9, 10, 4), 1, 2, "same"),     # 5 outputs at stride 2: quad + single; 10 columns
-    ((6, 6, 12), 1, 2, "valid"),    # 2 outputs: pair only at stride 2
-    ((25, 5, 8), 1, 1, "same"),     # tall narrow: transposed
-    ((5, 6, 4), 2, 1, "same"),      # multiplier 2 from four-channel planes
-    ((4, 5, 3), 1, 1, "same"),      # 3 channels: one plane at a time
+    ((7, 7, 8), 1, 1, "same"),      # 7 outputs: any (quad + pair + single); fill step + pair + single
+    ((9, 10, 4), 1, 2, "same"),     # 5 outputs at stride 2: steps + single; 10 columns
+    ((6, 6, 12), 1, 2, "valid"),    # 2 outputs: any (pair only) at stride 2
+    ((25, 5, 8), 1, 1, "same"),     # tall narrow: transposed, 25 outputs a row: steps + single
+    ((5, 6, 4), 2, 1, "same"),      # multiplier 2 from four-channel planes; 6 outputs: step + pair
+    ((4, 5, 3), 1, 1, "same"),      # 3 channels: one plane at a time; 5 outputs
+    ((8, 8, 8), 1, 1, "same"),      # 8 outputs: steps only
+    ((8, 8, 8), 1, 2, "same"),      # 4 outputs at stride 2: steps only
+    ((3, 3, 16), 1, 1, "same"),     # 3 outputs: pair + single
+    ((6, 6, 4), 1, 2, "same"),      # 3 outputs at stride 2: pair + single
+    ((12, 12, 8), 1, 2, "same"),    # 6 outputs at stride 2: step + pair
+    ((4, 3, 8), 2, 2, "valid"),     # multiplier 2, 1 output a row: any (single only)
 ]
 
 

@@ -306,7 +306,7 @@ static void fill_interior(const dw_fill *f, const int8_t *src, int16_t *plane) {
  *   from a channel's first output to that end (output rows * out_y_stride),
  *   17, 18: the next channel's weights and dw_channel (advanced here), 19: bytes from the row
  *   pointers' end to the next channel's plane, 20: bytes from out's end to the next channel's
- *   first output, 21: channels left (counted down here).
+ *   first output, 21: channels left (counted down here), 22: the row program (DW_ANY ...).
  * Several channels per call (consecutive output channels): words 0-9 are copied in at each
  * channel's start, so the per-channel cost is a few dozen instructions, not a C call.
  * 14 registers: three row pointers, out, ctx, a counter and eight temporaries.
@@ -407,12 +407,11 @@ static void fill_interior(const dw_fill *f, const int8_t *src, int16_t *plane) {
     "ldrd %[wa], %[wb], [%[k], #" WOFF "]\n\t"   \
     "smlad %[a0], %[p], %[wa], %[a0]\n\t"        \
     "smlabt %[a0], %[q], %[wb], %[a0]\n\t"
+/* One output (the row pointers stay). */
 #define DW_ONE                                   \
-    "bpl 5f\n\t"                                 \
     "ldr %[a0], [%[k], #24]\n\t"                 \
     DW_ONE_ROW("r0", "0") DW_ONE_ROW("r1", "8") DW_ONE_ROW("r2", "16") \
-    DW_REQ_FIRST                                 \
-    "5:\n\t"
+    DW_REQ_FIRST
 
 #define DW_Q1_ROW(R, WOFF)                       \
     "ldrd %[p], %[q], [%[" R "]], #8\n\t"        \
@@ -434,51 +433,99 @@ static void fill_interior(const dw_fill *f, const int8_t *src, int16_t *plane) {
     "smlatb %[a1], %[p], %[wa], %[a1]\n\t"       \
     "smlad %[a1], %[q], %[wb], %[a1]\n\t"
 
-static void channels_asm_s1(const int16_t *r0, int8_t *out, int32_t *ctx, int32_t pw) {
-    const int16_t *r1 = r0 + pw, *r2 = r0 + 2 * pw;
-    int32_t n, a0, a1, a2, a3, p, q, wa, wb;
-    __asm__ volatile(
-        DW_CHANNEL_START
-        "1:\n\t"
-        "ldr %[n], [%[k], #44]\n\t"
-        "cmp %[n], #0\n\t"
-        "beq 3f\n\t"
-        "2:\n\t"
-        "ldr %[a0], [%[k], #24]\n\t"            /* the bias: the first row's products start from it */
-        "ldrd %[p], %[q], [%[r0]], #8\n\t"
-        "ldrd %[wa], %[wb], [%[k], #0]\n\t"
-        "smlad %[a2], %[q], %[wa], %[a0]\n\t"
-        "smlatb %[a3], %[q], %[wa], %[a0]\n\t"
-        "smlatb %[a1], %[p], %[wa], %[a0]\n\t"
-        "smlad %[a0], %[p], %[wa], %[a0]\n\t"
-        "smlabt %[a0], %[q], %[wb], %[a0]\n\t"
-        "smlad %[a1], %[q], %[wb], %[a1]\n\t"
-        "ldr %[p], [%[r0]]\n\t"
-        "smlabt %[a2], %[p], %[wb], %[a2]\n\t"
-        "smlad %[a3], %[p], %[wb], %[a3]\n\t"
-        DW_Q1_ROW("r1", "8") DW_Q1_ROW("r2", "16")
-        DW_REQ_QUAD
-        "subs %[n], %[n], #1\n\t"
-        "bne 2b\n\t"
-        "3:\n\t"
-        "ldr %[n], [%[k], #48]\n\t"
-        "lsls %[n], %[n], #31\n\t"           /* C: a pair, N: a single (no flags are set until 5:) */
-        "bcc 4f\n\t"
-        "ldr %[a0], [%[k], #24]\n\t"
-        "ldrd %[p], %[q], [%[r0]], #4\n\t"
-        "ldrd %[wa], %[wb], [%[k], #0]\n\t"
-        "smlatb %[a1], %[p], %[wa], %[a0]\n\t"
-        "smlad %[a0], %[p], %[wa], %[a0]\n\t"
-        "smlabt %[a0], %[q], %[wb], %[a0]\n\t"
-        "smlad %[a1], %[q], %[wb], %[a1]\n\t"
-        DW_P1_ROW("r1", "8") DW_P1_ROW("r2", "16")
-        DW_REQ_FIRST DW_REQ("a1")
-        "4:\n\t"
-        DW_ONE
-        DW_ROW_END
-        DW_CHANNEL_END
-        DW_OPERANDS);
-}
+/* Four outputs, stride 1 (the first row's products start from the bias). */
+#define DW_S1_QUAD                               \
+    "ldr %[a0], [%[k], #24]\n\t"                 \
+    "ldrd %[p], %[q], [%[r0]], #8\n\t"           \
+    "ldrd %[wa], %[wb], [%[k], #0]\n\t"          \
+    "smlad %[a2], %[q], %[wa], %[a0]\n\t"        \
+    "smlatb %[a3], %[q], %[wa], %[a0]\n\t"       \
+    "smlatb %[a1], %[p], %[wa], %[a0]\n\t"       \
+    "smlad %[a0], %[p], %[wa], %[a0]\n\t"        \
+    "smlabt %[a0], %[q], %[wb], %[a0]\n\t"       \
+    "smlad %[a1], %[q], %[wb], %[a1]\n\t"        \
+    "ldr %[p], [%[r0]]\n\t"                      \
+    "smlabt %[a2], %[p], %[wb], %[a2]\n\t"       \
+    "smlad %[a3], %[p], %[wb], %[a3]\n\t"        \
+    DW_Q1_ROW("r1", "8") DW_Q1_ROW("r2", "16")   \
+    DW_REQ_QUAD
+/* Two outputs, stride 1. The flags of the tail dispatch survive (no instruction here sets them). */
+#define DW_S1_PAIR                               \
+    "ldr %[a0], [%[k], #24]\n\t"                 \
+    "ldrd %[p], %[q], [%[r0]], #4\n\t"           \
+    "ldrd %[wa], %[wb], [%[k], #0]\n\t"          \
+    "smlatb %[a1], %[p], %[wa], %[a0]\n\t"       \
+    "smlad %[a0], %[p], %[wa], %[a0]\n\t"        \
+    "smlabt %[a0], %[q], %[wb], %[a0]\n\t"       \
+    "smlad %[a1], %[q], %[wb], %[a1]\n\t"        \
+    DW_P1_ROW("r1", "8") DW_P1_ROW("r2", "16")   \
+    DW_REQ_FIRST DW_REQ("a1")
+
+/* A channel's rows, as a row program chosen per layer (no per-row dispatch where the layer's
+ * out_w allows): any width (steps of four while out_w / 4 lasts, then the tails out_w % 4 says),
+ * steps only, steps and a single, one step and a pair (out_w 6), a pair and a single (out_w 3).
+ * Labels: 0 channel, 1 row, 2 step loop, 3-5 tails. */
+#define DW_ROWS_ANY(QUAD, PAIR)                  \
+    "1:\n\t"                                    \
+    "ldr %[n], [%[k], #44]\n\t"                 \
+    "cmp %[n], #0\n\t"                          \
+    "beq 3f\n\t"                                \
+    "2:\n\t"                                    \
+    QUAD                                         \
+    "subs %[n], %[n], #1\n\t"                   \
+    "bne 2b\n\t"                                \
+    "3:\n\t"                                    \
+    "ldr %[n], [%[k], #48]\n\t"                 \
+    "lsls %[n], %[n], #31\n\t"                  \
+    "bcc 4f\n\t"                                \
+    PAIR                                         \
+    "4:\n\t"                                    \
+    "bpl 5f\n\t"                                \
+    DW_ONE                                       \
+    "5:\n\t"                                    \
+    DW_ROW_END
+#define DW_ROWS_STEPS(QUAD, PAIR)                \
+    "1:\n\t"                                    \
+    "ldr %[n], [%[k], #44]\n\t"                 \
+    "2:\n\t"                                    \
+    QUAD                                         \
+    "subs %[n], %[n], #1\n\t"                   \
+    "bne 2b\n\t"                                \
+    DW_ROW_END
+#define DW_ROWS_STEPS_ONE(QUAD, PAIR)            \
+    "1:\n\t"                                    \
+    "ldr %[n], [%[k], #44]\n\t"                 \
+    "2:\n\t"                                    \
+    QUAD                                         \
+    "subs %[n], %[n], #1\n\t"                   \
+    "bne 2b\n\t"                                \
+    DW_ONE                                       \
+    DW_ROW_END
+#define DW_ROWS_SIX(QUAD, PAIR)                  \
+    "1:\n\t"                                    \
+    QUAD                                         \
+    PAIR                                         \
+    DW_ROW_END
+#define DW_ROWS_THREE(QUAD, PAIR)                \
+    "1:\n\t"                                    \
+    PAIR                                         \
+    DW_ONE                                       \
+    DW_ROW_END
+enum { DW_ANY, DW_STEPS, DW_STEPS_ONE, DW_SIX, DW_THREE };
+
+/* count channels (see DW_CHANNEL_START / END) with row program ROWS. */
+#define DW_CHANNELS_FN(NAME, ROWS, QUAD, PAIR)                                         \
+    static void NAME(const int16_t *r0, int8_t *out, int32_t *ctx, int32_t pw) {       \
+        const int16_t *r1 = r0 + pw, *r2 = r0 + 2 * pw;                                \
+        int32_t n, a0, a1, a2, a3, p, q, wa, wb;                                       \
+        __asm__ volatile(DW_CHANNEL_START ROWS(QUAD, PAIR) DW_CHANNEL_END DW_OPERANDS); \
+    }
+
+DW_CHANNELS_FN(s1_any, DW_ROWS_ANY, DW_S1_QUAD, DW_S1_PAIR)
+DW_CHANNELS_FN(s1_steps, DW_ROWS_STEPS, DW_S1_QUAD, DW_S1_PAIR)
+DW_CHANNELS_FN(s1_steps_one, DW_ROWS_STEPS_ONE, DW_S1_QUAD, DW_S1_PAIR)
+DW_CHANNELS_FN(s1_six, DW_ROWS_SIX, DW_S1_QUAD, DW_S1_PAIR)
+DW_CHANNELS_FN(s1_three, DW_ROWS_THREE, DW_S1_QUAD, DW_S1_PAIR)
 
 #define DW_Q2_ROW(R, WOFF)                       \
     "ldrd %[p], %[q], [%[" R "]], #16\n\t"       \
@@ -502,47 +549,35 @@ static void channels_asm_s1(const int16_t *r0, int8_t *out, int32_t *ctx, int32_
     "ldr %[p], [%[" R "]]\n\t"                   \
     "smlabt %[a1], %[p], %[wb], %[a1]\n\t"
 
-static void channels_asm_s2(const int16_t *r0, int8_t *out, int32_t *ctx, int32_t pw) {
-    const int16_t *r1 = r0 + pw, *r2 = r0 + 2 * pw;
-    int32_t n, a0, a1, a2, a3, p, q, wa, wb;
-    __asm__ volatile(
-        DW_CHANNEL_START
-        "1:\n\t"
-        "ldr %[n], [%[k], #44]\n\t"
-        "cmp %[n], #0\n\t"
-        "beq 3f\n\t"
-        "2:\n\t"
-        "ldr %[a0], [%[k], #24]\n\t"            /* the bias: the first row's products start from it */
-        "ldrd %[p], %[q], [%[r0]], #16\n\t"
-        "ldrd %[wa], %[wb], [%[k], #0]\n\t"
-        "smlad %[a1], %[q], %[wa], %[a0]\n\t"
-        "ldrd %[a2], %[a3], [%[r0], #-8]\n\t"    /* (x4,x5), (x6,x7) until they become sums */
-        "smlabt %[a1], %[a2], %[wb], %[a1]\n\t"
-        "smlad %[a2], %[a2], %[wa], %[a0]\n\t"
-        "smlabt %[a2], %[a3], %[wb], %[a2]\n\t"
-        "smlad %[a3], %[a3], %[wa], %[a0]\n\t"
-        "smlad %[a0], %[p], %[wa], %[a0]\n\t"
-        "smlabt %[a0], %[q], %[wb], %[a0]\n\t"
-        "ldr %[p], [%[r0]]\n\t"
-        "smlabt %[a3], %[p], %[wb], %[a3]\n\t"
-        DW_Q2_ROW("r1", "8") DW_Q2_ROW("r2", "16")
-        DW_REQ_QUAD
-        "subs %[n], %[n], #1\n\t"
-        "bne 2b\n\t"
-        "3:\n\t"
-        "ldr %[n], [%[k], #48]\n\t"
-        "lsls %[n], %[n], #31\n\t"           /* C: a pair, N: a single (no flags are set until 5:) */
-        "bcc 4f\n\t"
-        "ldr %[a0], [%[k], #24]\n\t"
-        "mov %[a1], %[a0]\n\t"
-        DW_P2_ROW("r0", "0") DW_P2_ROW("r1", "8") DW_P2_ROW("r2", "16")
-        DW_REQ_FIRST DW_REQ("a1")
-        "4:\n\t"
-        DW_ONE
-        DW_ROW_END
-        DW_CHANNEL_END
-        DW_OPERANDS);
-}
+/* Four outputs, stride 2; (x4,x5), (x6,x7) sit in a2, a3 until those become sums. */
+#define DW_S2_QUAD                               \
+    "ldr %[a0], [%[k], #24]\n\t"                 \
+    "ldrd %[p], %[q], [%[r0]], #16\n\t"          \
+    "ldrd %[wa], %[wb], [%[k], #0]\n\t"          \
+    "smlad %[a1], %[q], %[wa], %[a0]\n\t"        \
+    "ldrd %[a2], %[a3], [%[r0], #-8]\n\t"        \
+    "smlabt %[a1], %[a2], %[wb], %[a1]\n\t"      \
+    "smlad %[a2], %[a2], %[wa], %[a0]\n\t"       \
+    "smlabt %[a2], %[a3], %[wb], %[a2]\n\t"      \
+    "smlad %[a3], %[a3], %[wa], %[a0]\n\t"       \
+    "smlad %[a0], %[p], %[wa], %[a0]\n\t"        \
+    "smlabt %[a0], %[q], %[wb], %[a0]\n\t"       \
+    "ldr %[p], [%[r0]]\n\t"                      \
+    "smlabt %[a3], %[p], %[wb], %[a3]\n\t"       \
+    DW_Q2_ROW("r1", "8") DW_Q2_ROW("r2", "16")   \
+    DW_REQ_QUAD
+/* Two outputs, stride 2. */
+#define DW_S2_PAIR                               \
+    "ldr %[a0], [%[k], #24]\n\t"                 \
+    "mov %[a1], %[a0]\n\t"                       \
+    DW_P2_ROW("r0", "0") DW_P2_ROW("r1", "8") DW_P2_ROW("r2", "16") \
+    DW_REQ_FIRST DW_REQ("a1")
+
+DW_CHANNELS_FN(s2_any, DW_ROWS_ANY, DW_S2_QUAD, DW_S2_PAIR)
+DW_CHANNELS_FN(s2_steps, DW_ROWS_STEPS, DW_S2_QUAD, DW_S2_PAIR)
+DW_CHANNELS_FN(s2_steps_one, DW_ROWS_STEPS_ONE, DW_S2_QUAD, DW_S2_PAIR)
+DW_CHANNELS_FN(s2_six, DW_ROWS_SIX, DW_S2_QUAD, DW_S2_PAIR)
+DW_CHANNELS_FN(s2_three, DW_ROWS_THREE, DW_S2_QUAD, DW_S2_PAIR)
 
 /* The per-layer words of ctx (10-14, 16, 19, 20). */
 static void layer_ctx(const ta_depthwise_fast_params *p, int32_t *ctx) {
@@ -556,6 +591,9 @@ static void layer_ctx(const ta_depthwise_fast_params *p, int32_t *ctx) {
     ctx[13] = 2 * p->stride_h * p->plane_w - consumed;
     ctx[14] = p->out_y_stride - out_w * p->out_x_stride;
     ctx[16] = p->output.h * p->out_y_stride;
+    ctx[22] = rem == 0 && quads > 0 ? DW_STEPS
+            : rem == 1 && quads > 0 ? DW_STEPS_ONE
+            : out_w == 6 ? DW_SIX : out_w == 3 ? DW_THREE : DW_ANY;
     /* one output channel per plane: on to the next plane; otherwise the same plane again */
     ctx[19] = (p->depth_multiplier == 1 ? 2 * p->plane_h * p->plane_w : 0) - rows_bytes;
     ctx[20] = 1 - ctx[16];
@@ -567,11 +605,12 @@ static void channels_asm(const ta_depthwise_fast_params *p, const int16_t *plane
     ctx[17] = (int32_t)(uintptr_t)((const int32_t *)weights + 6 * oc);
     ctx[18] = (int32_t)(uintptr_t)(p->channel + 4 * oc);
     ctx[21] = count;
-    if (p->stride_w == 2) {
-        channels_asm_s2(plane, output + oc, ctx, p->plane_w);
-    } else {
-        channels_asm_s1(plane, output + oc, ctx, p->plane_w);
-    }
+    typedef void (*rows_fn)(const int16_t *, int8_t *, int32_t *, int32_t);
+    static const rows_fn programs[2][5] = {
+        {s1_any, s1_steps, s1_steps_one, s1_six, s1_three},
+        {s2_any, s2_steps, s2_steps_one, s2_six, s2_three},
+    };
+    programs[p->stride_w == 2][ctx[22]](plane, output + oc, ctx, p->plane_w);
 }
 #endif
 
@@ -676,7 +715,7 @@ ta_status ta_depthwise_conv2d_s8_fast(const ta_depthwise_fast_params *p, const i
     const int32_t plane_size = p->plane_h * p->plane_w;
     const dw_fill fill = fill_layout(p);
 #if DW_ASM
-    int32_t ctx[22] = {0};     /* the assembly channels' constants */
+    int32_t ctx[23] = {0};     /* the assembly channels' constants */
     layer_ctx(p, ctx);
 #endif
     for (int32_t b = 0; b < p->output.n; ++b) {
