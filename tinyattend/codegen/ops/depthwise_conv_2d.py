@@ -60,17 +60,20 @@ def lower(op, graph, target) -> KernelCall:
 
 
 def _row_cost(out_w: int, stride: int) -> int:
-    """Instructions per output row of one channel in the 3x3 assembly (measured on the M7):
-    four outputs per step, then a pair, then a single, and the row's control."""
-    quad, pair = (63, 35) if stride == 1 else (66, 37)
-    return quad * (out_w // 4) + pair * (out_w % 4 >= 2) + 22 * (out_w % 2) + 18
+    """Instructions per output row of one channel in the 3x3 assembly (counted for the M7):
+    steps of four outputs, then a pair and a single as out_w % 4 says, the row's end, and the
+    tail dispatch unless the layer's row program needs none (steps only, steps + single, six, three)."""
+    quad, pair = (61, 33) if stride == 1 else (64, 37)
+    quads, rem = divmod(out_w, 4)
+    dispatch = 0 if (quads and rem < 2) or out_w in (3, 6) else 7
+    return quad * quads + pair * (rem >= 2) + 21 * (rem % 2) + 8 + dispatch
 
 
 def _fill_cost(rows: int, cols: int, group: int) -> float:
     """Instructions to widen one channel into the plane: per row, 4/2/1 values per step, one
     channel at a time or (group 4) four channels from each word load."""
     if group == 4:
-        return rows * (27 * (cols // 4) + 14 * (cols % 4 >= 2) + 11 * (cols % 2) + 16) / 4
+        return rows * (27 * (cols // 4) + 14 * (cols % 4 >= 2) + 10 * (cols % 2) + 13) / 4
     return rows * (11 * (cols // 4) + 5 * (cols % 4 >= 2) + 3 * (cols % 2) + 14)
 
 
