@@ -66,6 +66,7 @@ TA_INLINE int8_t finish(int32_t acc2, const dw_channel *k, int full, int32_t lo,
     return (int8_t)(full ? dw_ssat8(y) : ta_clamp_s8(y, lo, hi));
 }
 
+#if !DW_ASM
 /* The plane's border (everything outside the image) holds the input zero
  * point; it is the same for every channel, so it is written once per layer. */
 static void fill_border(const ta_depthwise_fast_params *p, int16_t *plane) {
@@ -83,6 +84,37 @@ static void fill_border(const ta_depthwise_fast_params *p, int16_t *plane) {
         }
     }
 }
+#endif
+
+#if DW_ASM
+/* On DSP cores the whole of the planes is set to the input zero point instead (four STRD of two
+ * words per step: cheaper than the border's short runs; the interior is written later).
+ * words: int32 words of scratch (plane_w is even), scratch word aligned. */
+static void fill_zero_point_asm(int16_t *planes, int32_t words, int32_t zp) {
+    int32_t zz = (int32_t)((uint32_t)(uint16_t)zp * 0x10001u), zz2 = zz, n;
+    __asm__ volatile(
+        "lsrs %[n], %[words], #3\n\t"
+        "beq 2f\n\t"
+        "1:\n\t"
+        "strd %[zz], %[zz2], [%[dst]], #8\n\t"
+        "strd %[zz], %[zz2], [%[dst]], #8\n\t"
+        "strd %[zz], %[zz2], [%[dst]], #8\n\t"
+        "strd %[zz], %[zz2], [%[dst]], #8\n\t"
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b\n\t"
+        "2:\n\t"
+        "ands %[words], %[words], #7\n\t"
+        "beq 4f\n\t"
+        "3:\n\t"
+        "str %[zz], [%[dst]], #4\n\t"
+        "subs %[words], %[words], #1\n\t"
+        "bne 3b\n\t"
+        "4:\n\t"
+        : [dst] "+r"(planes), [words] "+r"(words), [n] "=&r"(n)
+        : [zz] "r"(zz), [zz2] "r"(zz2)
+        : "cc", "memory");
+}
+#endif
 
 /* Where the image goes in the plane; computed once per layer. */
 typedef struct {
@@ -721,9 +753,13 @@ ta_status ta_depthwise_conv2d_s8_fast(const ta_depthwise_fast_params *p, const i
     for (int32_t b = 0; b < p->output.n; ++b) {
         const int8_t *in = input + (size_t)b * p->input.h * p->input.w * in_c;
         int8_t *out = output + (size_t)b * p->output.h * p->output.w * p->output.c;
+#if DW_ASM
+        fill_zero_point_asm(scratch, group * plane_size / 2, p->input_zero_point);
+#else
         for (int32_t g = 0; g < group; ++g) {
             fill_border(p, scratch + g * plane_size);
         }
+#endif
         for (int32_t c = 0; c < in_c; c += group) {
             fill_group(p, &fill, in + c, scratch, plane_size);
 #if DW_ASM
