@@ -385,13 +385,19 @@ static void fill_interior(const dw_fill *f, const int8_t *src, int16_t *plane) {
     DW_REQ_AT("a2", ", %[a0], lsl #1")           \
     DW_REQ_AT("a3", ", %[a1]")                   \
     "add %[out], %[out], %[a0], lsl #2\n\t"
-#define DW_ROW_END                               \
+#define DW_ROW_END(LAST)                         \
     "ldrd %[p], %[q], [%[k], #52]\n\t"           \
     "add %[r0], %[r0], %[p]\n\t"                 \
     "add %[r1], %[r1], %[p]\n\t"                 \
     "add %[r2], %[r2], %[p]\n\t"                 \
     "add %[out], %[out], %[q]\n\t"               \
+    LAST
+/* Rows end at the channel's last output: ctx 15 (programs with a step loop) or n (set once). */
+#define DW_ROW_LAST                              \
     "ldr %[n], [%[k], #60]\n\t"                  \
+    "cmp %[out], %[n]\n\t"                       \
+    "bne 1b\n\t"
+#define DW_ROW_LAST_N                            \
     "cmp %[out], %[n]\n\t"                       \
     "bne 1b\n\t"
 /* Copy the channel's weights and constants into ctx 0-9 and note where its output ends. */
@@ -496,7 +502,8 @@ static void fill_interior(const dw_fill *f, const int8_t *src, int16_t *plane) {
 /* A channel's rows, as a row program chosen per layer (no per-row dispatch where the layer's
  * out_w allows): any width (steps of four while out_w / 4 lasts, then the tails out_w % 4 says),
  * steps only, steps and a single, one step and a pair (out_w 6), a pair and a single (out_w 3).
- * Labels: 0 channel, 1 row, 2 step loop, 3-5 tails. */
+ * Labels: 0 channel, 1 row, 2 step loop, 3-5 tails. Without a step loop n keeps the channel's
+ * end (DW_CHANNEL_START leaves it there). */
 #define DW_ROWS_ANY(QUAD, PAIR)                  \
     "1:\n\t"                                    \
     "ldr %[n], [%[k], #44]\n\t"                 \
@@ -515,7 +522,7 @@ static void fill_interior(const dw_fill *f, const int8_t *src, int16_t *plane) {
     "bpl 5f\n\t"                                \
     DW_ONE                                       \
     "5:\n\t"                                    \
-    DW_ROW_END
+    DW_ROW_END(DW_ROW_LAST)
 #define DW_ROWS_STEPS(QUAD, PAIR)                \
     "1:\n\t"                                    \
     "ldr %[n], [%[k], #44]\n\t"                 \
@@ -523,7 +530,7 @@ static void fill_interior(const dw_fill *f, const int8_t *src, int16_t *plane) {
     QUAD                                         \
     "subs %[n], %[n], #1\n\t"                   \
     "bne 2b\n\t"                                \
-    DW_ROW_END
+    DW_ROW_END(DW_ROW_LAST)
 #define DW_ROWS_STEPS_ONE(QUAD, PAIR)            \
     "1:\n\t"                                    \
     "ldr %[n], [%[k], #44]\n\t"                 \
@@ -532,17 +539,17 @@ static void fill_interior(const dw_fill *f, const int8_t *src, int16_t *plane) {
     "subs %[n], %[n], #1\n\t"                   \
     "bne 2b\n\t"                                \
     DW_ONE                                       \
-    DW_ROW_END
+    DW_ROW_END(DW_ROW_LAST)
 #define DW_ROWS_SIX(QUAD, PAIR)                  \
     "1:\n\t"                                    \
     QUAD                                         \
     PAIR                                         \
-    DW_ROW_END
+    DW_ROW_END(DW_ROW_LAST_N)
 #define DW_ROWS_THREE(QUAD, PAIR)                \
     "1:\n\t"                                    \
     PAIR                                         \
     DW_ONE                                       \
-    DW_ROW_END
+    DW_ROW_END(DW_ROW_LAST_N)
 enum { DW_ANY, DW_STEPS, DW_STEPS_ONE, DW_SIX, DW_THREE };
 
 /* count channels (see DW_CHANNEL_START / END) with row program ROWS. */
