@@ -5,6 +5,8 @@ maps seen transposed; other windows and strides the generic path. ADD takes the 
 scalar tail), with or without the rounding's sign correction and the activation clamp, and the
 broadcast path.
 """
+import shutil
+
 import pytest
 
 from op_harness import assert_bit_exact, int8_tflite
@@ -27,6 +29,12 @@ DW_CASES = [
     ((9, 8, 4), 1, (1, 3), 1, "same", None),   # generic 1x3
     ((10, 11, 5), 1, 3, 3, "same", None),      # 3x3 stride 3: generic path
     ((7, 7, 4), 2, 2, 2, "valid", "relu6"),    # generic 2x2 stride 2, multiplier 2
+    # four channels widened together (input channels a multiple of 4): every fill tail
+    ((4, 4, 12), 1, 3, 1, "same", "relu"),     # 4 columns: four-pixel steps only
+    ((5, 9, 4), 2, 3, 2, "same", None),        # 9 columns: steps + single, multiplier 2
+    ((6, 6, 8), 1, 3, 2, "valid", None),       # 6 columns: step + pair
+    ((3, 7, 4), 1, 5, 1, "same", None),        # 7 columns: step + pair + single, generic window
+    ((21, 3, 8), 1, 3, 1, "same", None),       # transposed, 21 columns in the plane
 ]
 
 
@@ -95,3 +103,42 @@ def test_add_fast_sign_fix_and_exact_fallback(tmp_path, monkeypatch):
     monkeypatch.setattr(add_module, "_fast_output", lambda sums2, *args: real(sums2, *args) + np.int64(1 << 40))
     assert_bit_exact(tflite, tmp_path / "exact", expect_ops=["ADD"], kernels="fast")
     assert ".fast_requant = 0," in next((tmp_path / "exact").rglob("model.c")).read_text()
+
+
+# The full-range 3x3 assembly and the four-channel fill in assembly run only on the DSP cores:
+# every output tail (quads, pair, single) at both strides, fill tails, transposed, multiplier 2.
+# Row programs: any width (7, 2), steps only (8, 4), steps + single (5, 25), one step + pair (6),
+# pair + single (3).
+BOARD_DW_CASES = [
+    # hwc, depth multiplier, stride, padding
+    ((7, 7, 8), 1, 1, "same"),      # 7 outputs: any (quad + pair + single); fill step + pair + single
+    ((9, 10, 4), 1, 2, "same"),     # 5 outputs at stride 2: steps + single; 10 columns
+    ((6, 6, 12), 1, 2, "valid"),    # 2 outputs: any (pair only) at stride 2
+    ((25, 5, 8), 1, 1, "same"),     # tall narrow: transposed, 25 outputs a row: steps + single
+    ((5, 6, 4), 2, 1, "same"),      # multiplier 2 from four-channel planes; 6 outputs: step + pair
+    ((4, 5, 3), 1, 1, "same"),      # 3 channels: one plane at a time; 5 outputs
+    ((8, 8, 8), 1, 1, "same"),      # 8 outputs: steps only
+    ((8, 8, 8), 1, 2, "same"),      # 4 outputs at stride 2: steps only
+    ((3, 3, 16), 1, 1, "same"),     # 3 outputs: pair + single
+    ((6, 6, 4), 1, 2, "same"),      # 3 outputs at stride 2: pair + single
+    ((12, 12, 8), 1, 2, "same"),    # 6 outputs at stride 2: step + pair
+    ((4, 3, 8), 2, 2, "valid"),     # multiplier 2, 1 output a row: any (single only)
+]
+
+
+@pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")
+                         and shutil.which("make")), reason="arm-none-eabi-gcc, make and qemu-system-arm are needed")
+@pytest.mark.parametrize("hwc,multiplier,stride,padding", BOARD_DW_CASES)
+def test_depthwise_fast_assembly_on_cortex_m7(tmp_path, hwc, multiplier, stride, padding):
+    from op_harness import assert_bit_exact_on_board
+
+    def build(tf):
+        return tf.keras.Sequential([tf.keras.Input(hwc, batch_size=1),
+                                    tf.keras.layers.DepthwiseConv2D(3, strides=stride, padding=padding,
+                                                                    depth_multiplier=multiplier)])
+    assert_bit_exact_on_board(int8_tflite(build, [(1, *hwc)], low=-2.0, high=2.0), tmp_path, board="cortex-m7",
+                              kernels="fast", samples=6)
+    model_c = (tmp_path / "model.c").read_text() if (tmp_path / "model.c").exists() \
+        else next(tmp_path.rglob("model.c")).read_text()
+    assert ".full_range = 1," in model_c and ".taps3x3 = 1," in model_c
+    assert f".fill_group = {4 if hwc[2] % 4 == 0 else 1}," in model_c

@@ -66,6 +66,7 @@ TA_INLINE int8_t finish(int32_t acc2, const dw_channel *k, int full, int32_t lo,
     return (int8_t)(full ? dw_ssat8(y) : ta_clamp_s8(y, lo, hi));
 }
 
+#if !DW_ASM
 /* The plane's border (everything outside the image) holds the input zero
  * point; it is the same for every channel, so it is written once per layer. */
 static void fill_border(const ta_depthwise_fast_params *p, int16_t *plane) {
@@ -83,6 +84,37 @@ static void fill_border(const ta_depthwise_fast_params *p, int16_t *plane) {
         }
     }
 }
+#endif
+
+#if DW_ASM
+/* On DSP cores the whole of the planes is set to the input zero point instead (four STRD of two
+ * words per step: cheaper than the border's short runs; the interior is written later).
+ * words: int32 words of scratch (plane_w is even), scratch word aligned. */
+static void fill_zero_point_asm(int16_t *planes, int32_t words, int32_t zp) {
+    int32_t zz = (int32_t)((uint32_t)(uint16_t)zp * 0x10001u), zz2 = zz, n;
+    __asm__ volatile(
+        "lsrs %[n], %[words], #3\n\t"
+        "beq 2f\n\t"
+        "1:\n\t"
+        "strd %[zz], %[zz2], [%[dst]], #8\n\t"
+        "strd %[zz], %[zz2], [%[dst]], #8\n\t"
+        "strd %[zz], %[zz2], [%[dst]], #8\n\t"
+        "strd %[zz], %[zz2], [%[dst]], #8\n\t"
+        "subs %[n], %[n], #1\n\t"
+        "bne 1b\n\t"
+        "2:\n\t"
+        "ands %[words], %[words], #7\n\t"
+        "beq 4f\n\t"
+        "3:\n\t"
+        "str %[zz], [%[dst]], #4\n\t"
+        "subs %[words], %[words], #1\n\t"
+        "bne 3b\n\t"
+        "4:\n\t"
+        : [dst] "+r"(planes), [words] "+r"(words), [n] "=&r"(n)
+        : [zz] "r"(zz), [zz2] "r"(zz2)
+        : "cc", "memory");
+}
+#endif
 
 /* Where the image goes in the plane; computed once per layer. */
 typedef struct {
@@ -166,6 +198,75 @@ static void fill_interior_asm(const int32_t *k, const int8_t *src, int16_t *dst)
 }
 #endif
 
+#if DW_ASM
+/* Four channels at once (src 4-channel aligned in a pixel): per row, four pixels per step, each
+ * pair of pixels as two word loads, PKHBT/PKHTB (channels 0,1 | 2,3 of both pixels), four SXTB16
+ * and four post-indexed word stores (planes 0..3 are ps bytes apart), then a pair and a single
+ * pixel. k as in fill_interior_asm; rows >= 1. */
+#define DW_FILL4_PAIR(LA, LB)                    \
+    "ldr %[a], [%[src]" LA "]\n\t"              \
+    "ldr %[b], [%[src], " LB "]\n\t"            \
+    "pkhbt %[x], %[a], %[b], lsl #16\n\t"       \
+    "pkhtb %[b], %[b], %[a], asr #16\n\t"       \
+    "sxtb16 %[a], %[x], ror #8\n\t"             \
+    "sxtb16 %[x], %[x]\n\t"                     \
+    "sxtb16 %[t], %[b], ror #8\n\t"             \
+    "sxtb16 %[b], %[b]\n\t"                     \
+    "str %[a], [%[dst], %[ps]]\n\t"             \
+    "str %[x], [%[dst]], #4\n\t"                \
+    "str %[t], [%[dst2], %[ps]]\n\t"            \
+    "str %[b], [%[dst2]], #4\n\t"
+static void fill4_interior_asm(const int32_t *k, const int8_t *src, int16_t *dst, int32_t ps) {
+    int16_t *dst2 = (int16_t *)(void *)((int8_t *)(void *)dst + 2 * ps);
+    int32_t rows, n, c1, c2, c3, a, b, x, t;
+    __asm__ volatile(
+        "ldr %[c1], [%[k], #12]\n\t"
+        "add %[c2], %[c1], %[c1]\n\t"
+        "add %[c3], %[c2], %[c1]\n\t"
+        "ldr %[rows], [%[k], #0]\n\t"
+        "1:\n\t"
+        "ldr %[n], [%[k], #4]\n\t"
+        "cmp %[n], #0\n\t"
+        "beq 3f\n\t"
+        "2:\n\t"
+        DW_FILL4_PAIR("", "%[c1]")
+        DW_FILL4_PAIR(", %[c2]", "%[c3]")
+        "add %[src], %[src], %[c1], lsl #2\n\t"
+        "subs %[n], %[n], #1\n\t"
+        "bne 2b\n\t"
+        "3:\n\t"
+        "ldr %[n], [%[k], #8]\n\t"
+        "lsls %[n], %[n], #31\n\t"           /* C: a pair, N: a single (no flags are set until 5:) */
+        "bcc 4f\n\t"
+        DW_FILL4_PAIR("", "%[c1]")
+        "add %[src], %[src], %[c2]\n\t"
+        "4:\n\t"
+        "bpl 5f\n\t"
+        "ldr %[a], [%[src]]\n\t"
+        "add %[src], %[src], %[c1]\n\t"
+        "sxtb16 %[x], %[a]\n\t"
+        "sxtb16 %[a], %[a], ror #8\n\t"
+        "strh %[a], [%[dst], %[ps]]\n\t"
+        "strh %[x], [%[dst]], #2\n\t"
+        "lsr %[a], %[a], #16\n\t"
+        "lsr %[x], %[x], #16\n\t"
+        "strh %[a], [%[dst2], %[ps]]\n\t"
+        "strh %[x], [%[dst2]], #2\n\t"
+        "5:\n\t"
+        "ldrd %[n], %[x], [%[k], #16]\n\t"
+        "add %[src], %[src], %[n]\n\t"
+        "add %[dst], %[dst], %[x]\n\t"
+        "add %[dst2], %[dst2], %[x]\n\t"
+        "subs %[rows], %[rows], #1\n\t"
+        "bne 1b\n\t"
+        : [src] "+r"(src), [dst] "+r"(dst), [dst2] "+r"(dst2), [rows] "=&r"(rows), [n] "=&r"(n),
+          [c1] "=&r"(c1), [c2] "=&r"(c2), [c3] "=&r"(c3), [a] "=&r"(a), [b] "=&r"(b), [x] "=&r"(x),
+          [t] "=&r"(t)
+        : [k] "r"(k), [ps] "r"(ps)
+        : "cc", "memory");
+}
+#endif
+
 /* Widen one channel of the image (src points at its first value) into the plane's interior. */
 static void fill_interior(const dw_fill *f, const int8_t *src, int16_t *plane) {
 #if DW_ASM
@@ -229,10 +330,17 @@ static void fill_interior(const dw_fill *f, const int8_t *src, int16_t *plane) {
 /* The whole 3x3 channel in assembly when the activation range is the full int8 range (GCC
  * spills the 13 live values of the C loop). Per row: four outputs per step, then a pair and a
  * single output for out_w % 4. ctx holds, as int32:
- *   0-5: W01, W12 of the three weight rows, 6: bias, 7: multiplier, 8: round, 9: right,
+ *   0-5: W01, W12 of the three weight rows, 6: bias, 7: multiplier, 8: round,
+ *   9: right | out_x_stride << 8,
  *   10: out_x_stride, 11: quads per row, 12: out_w % 4, 13: bytes from a row pointer's end
  *   to the next row, 14: bytes from a row's last output to the next row's first (0 unless
- *   the layer is seen transposed), 15: rows left (counted down here).
+ *   the layer is seen transposed), 15: where out ends for this channel (set here), 16: bytes
+ *   from a channel's first output to that end (output rows * out_y_stride),
+ *   17, 18: the next channel's weights and dw_channel (advanced here), 19: bytes from the row
+ *   pointers' end to the next channel's plane, 20: bytes from out's end to the next channel's
+ *   first output, 21: channels left (counted down here), 22: the row program (DW_ANY ...).
+ * Several channels per call (consecutive output channels): words 0-9 are copied in at each
+ * channel's start, so the per-channel cost is a few dozen instructions, not a C call.
  * 14 registers: three row pointers, out, ctx, a counter and eight temporaries.
  *   stride 1, per plane row (x0..x5):  o0 += P01.W01 + lo(P23)hi(W12)   o1 += hi(P01)lo(W01) + P23.W12
  *                                      o2 += P23.W01 + lo(P45)hi(W12)   o3 += hi(P23)lo(W01) + P45.W12
@@ -243,8 +351,9 @@ static void fill_interior(const dw_fill *f, const int8_t *src, int16_t *plane) {
     "asr %[p], %[p], %[q]\n\t"                  \
     "ssat %[p], #8, %[p]\n\t"                   \
     "strb %[p], [%[out]]\n\t"                   \
-    "add %[out], %[out], %[a0]\n\t"
-/* Requantize a0 (then a1..a3) and store them out_x_stride apart. */
+    "add %[out], %[out], %[q], lsr #8\n\t"
+/* Requantize a0 (then a1..a3) and store them out_x_stride apart (q: right | out_x_stride << 8,
+ * ASR by a register reads its low byte). */
 #define DW_REQ_FIRST                             \
     "ldrd %[wa], %[wb], [%[k], #28]\n\t"         \
     "ldr %[q], [%[k], #36]\n\t"                  \
@@ -252,19 +361,78 @@ static void fill_interior(const dw_fill *f, const int8_t *src, int16_t *plane) {
     "add %[p], %[p], %[a0], asr #31\n\t"         \
     "asr %[p], %[p], %[q]\n\t"                   \
     "ssat %[p], #8, %[p]\n\t"                    \
-    "ldr %[a0], [%[k], #40]\n\t"                 \
     "strb %[p], [%[out]]\n\t"                    \
-    "add %[out], %[out], %[a0]\n\t"
-#define DW_ROW_END                               \
+    "add %[out], %[out], %[q], lsr #8\n\t"
+/* Requantize a0..a3 into out, s, 2s and 3s (s = out_x_stride, kept in a0, 3s in a1), then
+ * advance out by 4s: one instruction less than four DW_REQs. */
+#define DW_REQ_AT(A, WHERE)                      \
+    "smmlar %[p], %[" A "], %[wa], %[wb]\n\t"   \
+    "add %[p], %[p], %[" A "], asr #31\n\t"     \
+    "asr %[p], %[p], %[q]\n\t"                  \
+    "ssat %[p], #8, %[p]\n\t"                   \
+    "strb %[p], [%[out]" WHERE "]\n\t"
+#define DW_REQ_QUAD                              \
+    "ldrd %[wa], %[wb], [%[k], #28]\n\t"        \
+    "ldr %[q], [%[k], #36]\n\t"                 \
+    DW_REQ_AT("a0", "")                          \
+    "lsr %[a0], %[q], #8\n\t"                   \
+    "smmlar %[p], %[a1], %[wa], %[wb]\n\t"      \
+    "add %[p], %[p], %[a1], asr #31\n\t"        \
+    "add %[a1], %[a0], %[a0], lsl #1\n\t"       \
+    "asr %[p], %[p], %[q]\n\t"                  \
+    "ssat %[p], #8, %[p]\n\t"                   \
+    "strb %[p], [%[out], %[a0]]\n\t"            \
+    DW_REQ_AT("a2", ", %[a0], lsl #1")           \
+    DW_REQ_AT("a3", ", %[a1]")                   \
+    "add %[out], %[out], %[a0], lsl #2\n\t"
+#define DW_ROW_END(LAST)                         \
     "ldrd %[p], %[q], [%[k], #52]\n\t"           \
     "add %[r0], %[r0], %[p]\n\t"                 \
     "add %[r1], %[r1], %[p]\n\t"                 \
     "add %[r2], %[r2], %[p]\n\t"                 \
     "add %[out], %[out], %[q]\n\t"               \
+    LAST
+/* Rows end at the channel's last output: ctx 15 (programs with a step loop) or n (set once). */
+#define DW_ROW_LAST                              \
     "ldr %[n], [%[k], #60]\n\t"                  \
-    "subs %[n], %[n], #1\n\t"                    \
-    "str %[n], [%[k], #60]\n\t"                  \
+    "cmp %[out], %[n]\n\t"                       \
     "bne 1b\n\t"
+#define DW_ROW_LAST_N                            \
+    "cmp %[out], %[n]\n\t"                       \
+    "bne 1b\n\t"
+/* Copy the channel's weights and constants into ctx 0-9 and note where its output ends. */
+#define DW_CHANNEL_START                         \
+    "0:\n\t"                                    \
+    "ldr %[p], [%[k], #68]\n\t"                 \
+    "ldrd %[a0], %[a1], [%[p]], #8\n\t"         \
+    "strd %[a0], %[a1], [%[k], #0]\n\t"         \
+    "ldrd %[a0], %[a1], [%[p]], #8\n\t"         \
+    "strd %[a0], %[a1], [%[k], #8]\n\t"         \
+    "ldrd %[a0], %[a1], [%[p]], #8\n\t"         \
+    "strd %[a0], %[a1], [%[k], #16]\n\t"        \
+    "str %[p], [%[k], #68]\n\t"                 \
+    "ldr %[p], [%[k], #72]\n\t"                 \
+    "ldrd %[a0], %[a1], [%[p]], #8\n\t"         \
+    "strd %[a0], %[a1], [%[k], #24]\n\t"        \
+    "ldrd %[a0], %[a1], [%[p]], #8\n\t"         \
+    "ldr %[n], [%[k], #40]\n\t"                 \
+    "orr %[a1], %[a1], %[n], lsl #8\n\t"        \
+    "strd %[a0], %[a1], [%[k], #32]\n\t"        \
+    "str %[p], [%[k], #72]\n\t"                 \
+    "ldr %[n], [%[k], #64]\n\t"                 \
+    "add %[n], %[n], %[out]\n\t"                \
+    "str %[n], [%[k], #60]\n\t"
+/* Move the row pointers to the next channel's plane and out to its first output. */
+#define DW_CHANNEL_END                           \
+    "ldrd %[p], %[q], [%[k], #76]\n\t"          \
+    "add %[r0], %[r0], %[p]\n\t"                \
+    "add %[r1], %[r1], %[p]\n\t"                \
+    "add %[r2], %[r2], %[p]\n\t"                \
+    "add %[out], %[out], %[q]\n\t"              \
+    "ldr %[n], [%[k], #84]\n\t"                 \
+    "subs %[n], %[n], #1\n\t"                   \
+    "str %[n], [%[k], #84]\n\t"                 \
+    "bne 0b\n\t"
 #define DW_OPERANDS                                                                            \
     : [r0] "+r"(r0), [r1] "+r"(r1), [r2] "+r"(r2), [out] "+r"(out), [n] "=&r"(n),               \
       [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [p] "=&r"(p), [q] "=&r"(q), \
@@ -277,13 +445,11 @@ static void fill_interior(const dw_fill *f, const int8_t *src, int16_t *plane) {
     "ldrd %[wa], %[wb], [%[k], #" WOFF "]\n\t"   \
     "smlad %[a0], %[p], %[wa], %[a0]\n\t"        \
     "smlabt %[a0], %[q], %[wb], %[a0]\n\t"
+/* One output (the row pointers stay). */
 #define DW_ONE                                   \
-    "tst %[n], #1\n\t"                           \
-    "beq 5f\n\t"                                 \
     "ldr %[a0], [%[k], #24]\n\t"                 \
     DW_ONE_ROW("r0", "0") DW_ONE_ROW("r1", "8") DW_ONE_ROW("r2", "16") \
-    DW_REQ_FIRST                                 \
-    "5:\n\t"
+    DW_REQ_FIRST
 
 #define DW_Q1_ROW(R, WOFF)                       \
     "ldrd %[p], %[q], [%[" R "]], #8\n\t"        \
@@ -305,50 +471,100 @@ static void fill_interior(const dw_fill *f, const int8_t *src, int16_t *plane) {
     "smlatb %[a1], %[p], %[wa], %[a1]\n\t"       \
     "smlad %[a1], %[q], %[wb], %[a1]\n\t"
 
-static void channel_asm_s1(const int16_t *r0, int8_t *out, int32_t *ctx, int32_t pw) {
-    const int16_t *r1 = r0 + pw, *r2 = r0 + 2 * pw;
-    int32_t n, a0, a1, a2, a3, p, q, wa, wb;
-    __asm__ volatile(
-        "1:\n\t"
-        "ldr %[n], [%[k], #44]\n\t"
-        "cmp %[n], #0\n\t"
-        "beq 3f\n\t"
-        "2:\n\t"
-        "ldr %[a0], [%[k], #24]\n\t"            /* the bias: the first row's products start from it */
-        "ldrd %[p], %[q], [%[r0]], #8\n\t"
-        "ldrd %[wa], %[wb], [%[k], #0]\n\t"
-        "smlad %[a2], %[q], %[wa], %[a0]\n\t"
-        "smlatb %[a3], %[q], %[wa], %[a0]\n\t"
-        "smlatb %[a1], %[p], %[wa], %[a0]\n\t"
-        "smlad %[a0], %[p], %[wa], %[a0]\n\t"
-        "smlabt %[a0], %[q], %[wb], %[a0]\n\t"
-        "smlad %[a1], %[q], %[wb], %[a1]\n\t"
-        "ldr %[p], [%[r0]]\n\t"
-        "smlabt %[a2], %[p], %[wb], %[a2]\n\t"
-        "smlad %[a3], %[p], %[wb], %[a3]\n\t"
-        DW_Q1_ROW("r1", "8") DW_Q1_ROW("r2", "16")
-        DW_REQ_FIRST DW_REQ("a1") DW_REQ("a2") DW_REQ("a3")
-        "subs %[n], %[n], #1\n\t"
-        "bne 2b\n\t"
-        "3:\n\t"
-        "ldr %[n], [%[k], #48]\n\t"
-        "tst %[n], #2\n\t"
-        "beq 4f\n\t"
-        "ldr %[a0], [%[k], #24]\n\t"
-        "ldrd %[p], %[q], [%[r0]], #4\n\t"
-        "ldrd %[wa], %[wb], [%[k], #0]\n\t"
-        "smlatb %[a1], %[p], %[wa], %[a0]\n\t"
-        "smlad %[a0], %[p], %[wa], %[a0]\n\t"
-        "smlabt %[a0], %[q], %[wb], %[a0]\n\t"
-        "smlad %[a1], %[q], %[wb], %[a1]\n\t"
-        DW_P1_ROW("r1", "8") DW_P1_ROW("r2", "16")
-        DW_REQ_FIRST DW_REQ("a1")
-        "ldr %[n], [%[k], #48]\n\t"
-        "4:\n\t"
-        DW_ONE
-        DW_ROW_END
-        DW_OPERANDS);
-}
+/* Four outputs, stride 1 (the first row's products start from the bias). */
+#define DW_S1_QUAD                               \
+    "ldr %[a0], [%[k], #24]\n\t"                 \
+    "ldrd %[p], %[q], [%[r0]], #8\n\t"           \
+    "ldrd %[wa], %[wb], [%[k], #0]\n\t"          \
+    "smlad %[a2], %[q], %[wa], %[a0]\n\t"        \
+    "smlatb %[a3], %[q], %[wa], %[a0]\n\t"       \
+    "smlatb %[a1], %[p], %[wa], %[a0]\n\t"       \
+    "smlad %[a0], %[p], %[wa], %[a0]\n\t"        \
+    "smlabt %[a0], %[q], %[wb], %[a0]\n\t"       \
+    "smlad %[a1], %[q], %[wb], %[a1]\n\t"        \
+    "ldr %[p], [%[r0]]\n\t"                      \
+    "smlabt %[a2], %[p], %[wb], %[a2]\n\t"       \
+    "smlad %[a3], %[p], %[wb], %[a3]\n\t"        \
+    DW_Q1_ROW("r1", "8") DW_Q1_ROW("r2", "16")   \
+    DW_REQ_QUAD
+/* Two outputs, stride 1. The flags of the tail dispatch survive (no instruction here sets them). */
+#define DW_S1_PAIR                               \
+    "ldr %[a0], [%[k], #24]\n\t"                 \
+    "ldrd %[p], %[q], [%[r0]], #4\n\t"           \
+    "ldrd %[wa], %[wb], [%[k], #0]\n\t"          \
+    "smlatb %[a1], %[p], %[wa], %[a0]\n\t"       \
+    "smlad %[a0], %[p], %[wa], %[a0]\n\t"        \
+    "smlabt %[a0], %[q], %[wb], %[a0]\n\t"       \
+    "smlad %[a1], %[q], %[wb], %[a1]\n\t"        \
+    DW_P1_ROW("r1", "8") DW_P1_ROW("r2", "16")   \
+    DW_REQ_FIRST DW_REQ("a1")
+
+/* A channel's rows, as a row program chosen per layer (no per-row dispatch where the layer's
+ * out_w allows): any width (steps of four while out_w / 4 lasts, then the tails out_w % 4 says),
+ * steps only, steps and a single, one step and a pair (out_w 6), a pair and a single (out_w 3).
+ * Labels: 0 channel, 1 row, 2 step loop, 3-5 tails. Without a step loop n keeps the channel's
+ * end (DW_CHANNEL_START leaves it there). */
+#define DW_ROWS_ANY(QUAD, PAIR)                  \
+    "1:\n\t"                                    \
+    "ldr %[n], [%[k], #44]\n\t"                 \
+    "cmp %[n], #0\n\t"                          \
+    "beq 3f\n\t"                                \
+    "2:\n\t"                                    \
+    QUAD                                         \
+    "subs %[n], %[n], #1\n\t"                   \
+    "bne 2b\n\t"                                \
+    "3:\n\t"                                    \
+    "ldr %[n], [%[k], #48]\n\t"                 \
+    "lsls %[n], %[n], #31\n\t"                  \
+    "bcc 4f\n\t"                                \
+    PAIR                                         \
+    "4:\n\t"                                    \
+    "bpl 5f\n\t"                                \
+    DW_ONE                                       \
+    "5:\n\t"                                    \
+    DW_ROW_END(DW_ROW_LAST)
+#define DW_ROWS_STEPS(QUAD, PAIR)                \
+    "1:\n\t"                                    \
+    "ldr %[n], [%[k], #44]\n\t"                 \
+    "2:\n\t"                                    \
+    QUAD                                         \
+    "subs %[n], %[n], #1\n\t"                   \
+    "bne 2b\n\t"                                \
+    DW_ROW_END(DW_ROW_LAST)
+#define DW_ROWS_STEPS_ONE(QUAD, PAIR)            \
+    "1:\n\t"                                    \
+    "ldr %[n], [%[k], #44]\n\t"                 \
+    "2:\n\t"                                    \
+    QUAD                                         \
+    "subs %[n], %[n], #1\n\t"                   \
+    "bne 2b\n\t"                                \
+    DW_ONE                                       \
+    DW_ROW_END(DW_ROW_LAST)
+#define DW_ROWS_SIX(QUAD, PAIR)                  \
+    "1:\n\t"                                    \
+    QUAD                                         \
+    PAIR                                         \
+    DW_ROW_END(DW_ROW_LAST_N)
+#define DW_ROWS_THREE(QUAD, PAIR)                \
+    "1:\n\t"                                    \
+    PAIR                                         \
+    DW_ONE                                       \
+    DW_ROW_END(DW_ROW_LAST_N)
+enum { DW_ANY, DW_STEPS, DW_STEPS_ONE, DW_SIX, DW_THREE };
+
+/* count channels (see DW_CHANNEL_START / END) with row program ROWS. */
+#define DW_CHANNELS_FN(NAME, ROWS, QUAD, PAIR)                                         \
+    static void NAME(const int16_t *r0, int8_t *out, int32_t *ctx, int32_t pw) {       \
+        const int16_t *r1 = r0 + pw, *r2 = r0 + 2 * pw;                                \
+        int32_t n, a0, a1, a2, a3, p, q, wa, wb;                                       \
+        __asm__ volatile(DW_CHANNEL_START ROWS(QUAD, PAIR) DW_CHANNEL_END DW_OPERANDS); \
+    }
+
+DW_CHANNELS_FN(s1_any, DW_ROWS_ANY, DW_S1_QUAD, DW_S1_PAIR)
+DW_CHANNELS_FN(s1_steps, DW_ROWS_STEPS, DW_S1_QUAD, DW_S1_PAIR)
+DW_CHANNELS_FN(s1_steps_one, DW_ROWS_STEPS_ONE, DW_S1_QUAD, DW_S1_PAIR)
+DW_CHANNELS_FN(s1_six, DW_ROWS_SIX, DW_S1_QUAD, DW_S1_PAIR)
+DW_CHANNELS_FN(s1_three, DW_ROWS_THREE, DW_S1_QUAD, DW_S1_PAIR)
 
 #define DW_Q2_ROW(R, WOFF)                       \
     "ldrd %[p], %[q], [%[" R "]], #16\n\t"       \
@@ -372,79 +588,68 @@ static void channel_asm_s1(const int16_t *r0, int8_t *out, int32_t *ctx, int32_t
     "ldr %[p], [%[" R "]]\n\t"                   \
     "smlabt %[a1], %[p], %[wb], %[a1]\n\t"
 
-static void channel_asm_s2(const int16_t *r0, int8_t *out, int32_t *ctx, int32_t pw) {
-    const int16_t *r1 = r0 + pw, *r2 = r0 + 2 * pw;
-    int32_t n, a0, a1, a2, a3, p, q, wa, wb;
-    __asm__ volatile(
-        "1:\n\t"
-        "ldr %[n], [%[k], #44]\n\t"
-        "cmp %[n], #0\n\t"
-        "beq 3f\n\t"
-        "2:\n\t"
-        "ldr %[a0], [%[k], #24]\n\t"            /* the bias: the first row's products start from it */
-        "ldrd %[p], %[q], [%[r0]], #16\n\t"
-        "ldrd %[wa], %[wb], [%[k], #0]\n\t"
-        "smlad %[a1], %[q], %[wa], %[a0]\n\t"
-        "ldrd %[a2], %[a3], [%[r0], #-8]\n\t"    /* (x4,x5), (x6,x7) until they become sums */
-        "smlabt %[a1], %[a2], %[wb], %[a1]\n\t"
-        "smlad %[a2], %[a2], %[wa], %[a0]\n\t"
-        "smlabt %[a2], %[a3], %[wb], %[a2]\n\t"
-        "smlad %[a3], %[a3], %[wa], %[a0]\n\t"
-        "smlad %[a0], %[p], %[wa], %[a0]\n\t"
-        "smlabt %[a0], %[q], %[wb], %[a0]\n\t"
-        "ldr %[p], [%[r0]]\n\t"
-        "smlabt %[a3], %[p], %[wb], %[a3]\n\t"
-        DW_Q2_ROW("r1", "8") DW_Q2_ROW("r2", "16")
-        DW_REQ_FIRST DW_REQ("a1") DW_REQ("a2") DW_REQ("a3")
-        "subs %[n], %[n], #1\n\t"
-        "bne 2b\n\t"
-        "3:\n\t"
-        "ldr %[n], [%[k], #48]\n\t"
-        "tst %[n], #2\n\t"
-        "beq 4f\n\t"
-        "ldr %[a0], [%[k], #24]\n\t"
-        "mov %[a1], %[a0]\n\t"
-        DW_P2_ROW("r0", "0") DW_P2_ROW("r1", "8") DW_P2_ROW("r2", "16")
-        DW_REQ_FIRST DW_REQ("a1")
-        "ldr %[n], [%[k], #48]\n\t"
-        "4:\n\t"
-        DW_ONE
-        DW_ROW_END
-        DW_OPERANDS);
-}
+/* Four outputs, stride 2; (x4,x5), (x6,x7) sit in a2, a3 until those become sums. */
+#define DW_S2_QUAD                               \
+    "ldr %[a0], [%[k], #24]\n\t"                 \
+    "ldrd %[p], %[q], [%[r0]], #16\n\t"          \
+    "ldrd %[wa], %[wb], [%[k], #0]\n\t"          \
+    "smlad %[a1], %[q], %[wa], %[a0]\n\t"        \
+    "ldrd %[a2], %[a3], [%[r0], #-8]\n\t"        \
+    "smlabt %[a1], %[a2], %[wb], %[a1]\n\t"      \
+    "smlad %[a2], %[a2], %[wa], %[a0]\n\t"       \
+    "smlabt %[a2], %[a3], %[wb], %[a2]\n\t"      \
+    "smlad %[a3], %[a3], %[wa], %[a0]\n\t"       \
+    "smlad %[a0], %[p], %[wa], %[a0]\n\t"        \
+    "smlabt %[a0], %[q], %[wb], %[a0]\n\t"       \
+    "ldr %[p], [%[r0]]\n\t"                      \
+    "smlabt %[a3], %[p], %[wb], %[a3]\n\t"       \
+    DW_Q2_ROW("r1", "8") DW_Q2_ROW("r2", "16")   \
+    DW_REQ_QUAD
+/* Two outputs, stride 2. */
+#define DW_S2_PAIR                               \
+    "ldr %[a0], [%[k], #24]\n\t"                 \
+    "mov %[a1], %[a0]\n\t"                       \
+    DW_P2_ROW("r0", "0") DW_P2_ROW("r1", "8") DW_P2_ROW("r2", "16") \
+    DW_REQ_FIRST DW_REQ("a1")
 
-/* The per-layer words of ctx (10-14). */
+DW_CHANNELS_FN(s2_any, DW_ROWS_ANY, DW_S2_QUAD, DW_S2_PAIR)
+DW_CHANNELS_FN(s2_steps, DW_ROWS_STEPS, DW_S2_QUAD, DW_S2_PAIR)
+DW_CHANNELS_FN(s2_steps_one, DW_ROWS_STEPS_ONE, DW_S2_QUAD, DW_S2_PAIR)
+DW_CHANNELS_FN(s2_six, DW_ROWS_SIX, DW_S2_QUAD, DW_S2_PAIR)
+DW_CHANNELS_FN(s2_three, DW_ROWS_THREE, DW_S2_QUAD, DW_S2_PAIR)
+
+/* The per-layer words of ctx (10-14, 16, 19, 20). */
 static void layer_ctx(const ta_depthwise_fast_params *p, int32_t *ctx) {
     const int32_t out_w = p->output.w, stride2 = p->stride_w == 2;
     const int32_t quads = out_w >> 2, rem = out_w & 3;
     const int32_t consumed = (stride2 ? 16 : 8) * quads + ((rem & 2) ? (stride2 ? 8 : 4) : 0);
+    const int32_t rows_bytes = 2 * p->output.h * p->stride_h * p->plane_w;
     ctx[10] = p->out_x_stride;
     ctx[11] = quads;
     ctx[12] = rem;
     ctx[13] = 2 * p->stride_h * p->plane_w - consumed;
     ctx[14] = p->out_y_stride - out_w * p->out_x_stride;
+    ctx[16] = p->output.h * p->out_y_stride;
+    ctx[22] = rem == 0 && quads > 0 ? DW_STEPS
+            : rem == 1 && quads > 0 ? DW_STEPS_ONE
+            : out_w == 6 ? DW_SIX : out_w == 3 ? DW_THREE : DW_ANY;
+    /* one output channel per plane: on to the next plane; otherwise the same plane again */
+    ctx[19] = (p->depth_multiplier == 1 ? 2 * p->plane_h * p->plane_w : 0) - rows_bytes;
+    ctx[20] = 1 - ctx[16];
 }
 
-/* Fill ctx's per-channel words for channel k (weights w) and run it. */
-static void channel_asm(const ta_depthwise_fast_params *p, const int16_t *plane, const int32_t *w,
-                        const dw_channel *k, int8_t *output, int32_t *ctx) {
-    const int32_t w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3], w4 = w[4], w5 = w[5];
-    ctx[0] = w0;        /* word by word: a loop here becomes a memmove call */
-    ctx[1] = w1;
-    ctx[2] = w2;
-    ctx[3] = w3;
-    ctx[4] = w4;
-    ctx[5] = w5;
-    ctx[6] = k->bias;
-    ctx[7] = k->multiplier;
-    ctx[8] = k->round;
-    ctx[9] = k->right;
-    ctx[15] = p->output.h;
-    if (p->stride_w == 2) {
-        channel_asm_s2(plane, output, ctx, p->plane_w);
-    } else {
-        channel_asm_s1(plane, output, ctx, p->plane_w);
-    }
+/* count consecutive output channels from oc, the first on plane; see layer_ctx for the next planes. */
+static void channels_asm(const ta_depthwise_fast_params *p, const int16_t *plane, const void *weights,
+                         int32_t oc, int32_t count, int8_t *output, int32_t *ctx) {
+    ctx[17] = (int32_t)(uintptr_t)((const int32_t *)weights + 6 * oc);
+    ctx[18] = (int32_t)(uintptr_t)(p->channel + 4 * oc);
+    ctx[21] = count;
+    typedef void (*rows_fn)(const int16_t *, int8_t *, int32_t *, int32_t);
+    static const rows_fn programs[2][5] = {
+        {s1_any, s1_steps, s1_steps_one, s1_six, s1_three},
+        {s2_any, s2_steps, s2_steps_one, s2_six, s2_three},
+    };
+    programs[p->stride_w == 2][ctx[22]](plane, output + oc, ctx, p->plane_w);
 }
 #endif
 
@@ -505,7 +710,7 @@ static void channel_generic(const ta_depthwise_fast_params *p, const int16_t *pl
 }
 
 static void channel(const ta_depthwise_fast_params *p, const int16_t *plane, const void *weights, int32_t oc,
-                    int8_t *output, int32_t *ctx) {
+                    int8_t *output) {
     const dw_channel *k = (const dw_channel *)(const void *)(p->channel + 4 * oc);
     output += oc;
     if (!p->taps3x3) {
@@ -514,14 +719,6 @@ static void channel(const ta_depthwise_fast_params *p, const int16_t *plane, con
         return;
     }
     const int32_t *w = (const int32_t *)weights + 6 * oc;
-#if DW_ASM
-    if (p->full_range) {
-        channel_asm(p, plane, w, k, output, ctx);
-        return;
-    }
-#else
-    (void)ctx;
-#endif
     if (p->stride_w == 2) {
         if (p->full_range) {
             channel_3x3(p, plane, w, k, output, 1, 1);
@@ -535,22 +732,59 @@ static void channel(const ta_depthwise_fast_params *p, const int16_t *plane, con
     }
 }
 
+/* Widen channels c .. c + group - 1 (src points at channel c) into planes 0 .. group - 1. */
+static void fill_group(const ta_depthwise_fast_params *p, const dw_fill *f, const int8_t *src,
+                       int16_t *planes, int32_t plane_size) {
+#if DW_ASM
+    if (p->fill_group == 4) {
+        if (f->rows > 0) {
+            fill4_interior_asm(f->asm_k, src, planes + f->dst_first, 2 * plane_size);
+        }
+        return;
+    }
+#endif
+    for (int32_t g = 0; g < p->fill_group; ++g) {
+        fill_interior(f, src + g, planes + g * plane_size);
+    }
+}
+
 ta_status ta_depthwise_conv2d_s8_fast(const ta_depthwise_fast_params *p, const int8_t *input,
                                       const void *weights, int8_t *output, int16_t *scratch) {
-    const int32_t in_c = p->input.c, mult = p->depth_multiplier;
+    const int32_t in_c = p->input.c, mult = p->depth_multiplier, group = p->fill_group;
+    const int32_t plane_size = p->plane_h * p->plane_w;
     const dw_fill fill = fill_layout(p);
-    int32_t ctx[16] = {0};     /* the assembly channel's constants (DW_ASM only) */
 #if DW_ASM
+    int32_t ctx[23] = {0};     /* the assembly channels' constants */
     layer_ctx(p, ctx);
 #endif
     for (int32_t b = 0; b < p->output.n; ++b) {
         const int8_t *in = input + (size_t)b * p->input.h * p->input.w * in_c;
         int8_t *out = output + (size_t)b * p->output.h * p->output.w * p->output.c;
-        fill_border(p, scratch);
-        for (int32_t c = 0; c < in_c; ++c) {
-            fill_interior(&fill, in + c, scratch);
-            for (int32_t m = 0; m < mult; ++m) {
-                channel(p, scratch, weights, c * mult + m, out, ctx);
+#if DW_ASM
+        fill_zero_point_asm(scratch, group * plane_size / 2, p->input_zero_point);
+#else
+        for (int32_t g = 0; g < group; ++g) {
+            fill_border(p, scratch + g * plane_size);
+        }
+#endif
+        for (int32_t c = 0; c < in_c; c += group) {
+            fill_group(p, &fill, in + c, scratch, plane_size);
+#if DW_ASM
+            if (p->taps3x3 && p->full_range) {
+                if (mult == 1) {
+                    channels_asm(p, scratch, weights, c, group, out, ctx);
+                } else {
+                    for (int32_t g = 0; g < group; ++g) {
+                        channels_asm(p, scratch + g * plane_size, weights, (c + g) * mult, mult, out, ctx);
+                    }
+                }
+                continue;
+            }
+#endif
+            for (int32_t g = 0; g < group; ++g) {
+                for (int32_t m = 0; m < mult; ++m) {
+                    channel(p, scratch + g * plane_size, weights, (c + g) * mult + m, out);
+                }
             }
         }
     }

@@ -1,10 +1,12 @@
-/* DEPTHWISE_CONV_2D int8, fast form: each input channel is widened once into
- * a zero-point-padded int16 plane (the only scratch: plane_h * plane_w int16,
- * border written once per layer); 3x3 windows (stride 1 or 2) then produce four
- * outputs per step from shared loads with SMLAD/SMLABT/SMLATB (Thumb-2 assembly
- * on DSP cores when the activation range is the full int8 range; C otherwise),
- * other windows one output at a time. Channels are processed one after the
- * other, so the output cannot share memory with the input. */
+/* DEPTHWISE_CONV_2D int8, fast form: input channels are widened into zero-point-padded
+ * int16 planes (the only scratch: fill_group planes of plane_h * plane_w int16; with
+ * fill_group 4 four channels are widened together from word loads); 3x3 windows (stride 1
+ * or 2) then produce four outputs per step from shared loads with SMLAD/SMLABT/SMLATB
+ * (Thumb-2 assembly on DSP cores when the activation range is the full int8 range, several
+ * channels per call, the row's steps and tails fixed per layer; C otherwise), other windows
+ * one output at a time. Input channels c .. c + fill_group - 1 are read whole before those
+ * output channels are written, so with depth multiplier 1 the output may overwrite the
+ * input (the planner's in_place). */
 #ifndef TA_DEPTHWISE_CONV2D_S8_FAST_H
 #define TA_DEPTHWISE_CONV2D_S8_FAST_H
 
@@ -19,7 +21,8 @@ typedef struct {
     int32_t depth_multiplier;
     int32_t stride_h, stride_w;
     int32_t pad_top, pad_left;
-    int32_t plane_h, plane_w;   /* the padded int16 plane: scratch holds plane_h * plane_w int16 */
+    int32_t plane_h, plane_w;   /* one padded int16 plane: scratch holds fill_group of them */
+    int32_t fill_group;         /* channels widened together: 1, or 4 (input.c % 4 == 0) */
     int32_t input_zero_point;
     int32_t full_range;         /* 1: act_min = -128 and act_max = 127 (saturation is the only clamp) */
     int32_t act_min, act_max;

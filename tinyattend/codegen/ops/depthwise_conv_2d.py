@@ -59,24 +59,30 @@ def lower(op, graph, target) -> KernelCall:
 
 
 def _row_cost(out_w: int, stride: int) -> int:
-    """Instructions per output row of one channel in the 3x3 assembly (measured on the M7):
-    four outputs per step, then a pair, then a single, and the row's control."""
-    quad, pair = (63, 35) if stride == 1 else (66, 37)
-    return quad * (out_w // 4) + pair * (out_w % 4 >= 2) + 22 * (out_w % 2) + 18
+    """Instructions per output row of one channel in the 3x3 assembly (counted for the M7):
+    steps of four outputs, then a pair and a single as out_w % 4 says, the row's end, and the
+    tail dispatch unless the layer's row program needs none (steps only, steps + single, six, three)."""
+    quad, pair = (61, 33) if stride == 1 else (64, 37)
+    quads, rem = divmod(out_w, 4)
+    dispatch = 0 if (quads and rem < 2) or out_w in (3, 6) else 7
+    return quad * quads + pair * (rem >= 2) + 21 * (rem % 2) + 8 + dispatch
 
 
-def _fill_cost(rows: int, cols: int) -> int:
-    """Instructions to widen one channel into the plane: per row, 4/2/1 values per step."""
+def _fill_cost(rows: int, cols: int, group: int) -> float:
+    """Instructions to widen one channel into the plane: per row, 4/2/1 values per step, one
+    channel at a time or (group 4) four channels from each word load."""
+    if group == 4:
+        return rows * (27 * (cols // 4) + 14 * (cols % 4 >= 2) + 10 * (cols % 2) + 13) / 4
     return rows * (11 * (cols // 4) + 5 * (cols % 4 >= 2) + 3 * (cols % 2) + 14)
 
 
-def _transposed_is_cheaper(in_h, in_w, out_h, out_w, sh, sw) -> bool:
+def _transposed_is_cheaper(in_h, in_w, out_h, out_w, sh, sw, group) -> bool:
     """Seen transposed, a tall narrow map (KWS: 25 x 5) has long plane rows: fewer row
     overheads and odd-width tails."""
     if sh not in (1, 2):
         return False
-    normal = out_h * _row_cost(out_w, sw) + _fill_cost(in_h, in_w)
-    transposed = out_w * _row_cost(out_h, sh) + _fill_cost(in_w, in_h)
+    normal = out_h * _row_cost(out_w, sw) + _fill_cost(in_h, in_w, group)
+    transposed = out_w * _row_cost(out_h, sh) + _fill_cost(in_w, in_h, group)
     return transposed < 0.95 * normal
 
 
@@ -84,7 +90,8 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max) -> 
     """Per-channel int16 planes (templates/kernels/fast/ta_depthwise_conv2d_s8_fast.c), or None
     when the short requantization cannot be proven exact (then the portable kernel runs).
     Weights and folded bias are doubled (the kernel accumulates 2 * acc, which the exactness
-    proof keeps below 2^31); scratch is one padded int16 plane. A 3x3 layer on a tall narrow
+    proof keeps below 2^31); scratch is one padded int16 plane per channel widened together
+    (four when the channel count allows). A 3x3 layer on a tall narrow
     map is given to the kernel transposed (h and w swapped, weights transposed), with the
     NHWC strides of its pixels."""
     x, w, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
@@ -102,7 +109,9 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max) -> 
     kernel = (2 * taps).reshape(out_c, fh, fw)                         # doubled weights
     in_strides, out_strides = (in_c, in_w * in_c), (out_c, out_w * out_c)     # (along a row, along a column)
     taps3x3 = fh == 3 and fw == 3 and sw in (1, 2)
-    transposed = fh == 3 and fw == 3 and _transposed_is_cheaper(in_h, in_w, out_h, out_w, sh, sw)
+    # channels widened together (word loads of four channels): four planes of scratch
+    group = 4 if in_c % 4 == 0 else 1
+    transposed = fh == 3 and fw == 3 and _transposed_is_cheaper(in_h, in_w, out_h, out_w, sh, sw, group)
     if transposed:
         in_h, in_w, out_h, out_w, sh, sw, pad_top, pad_left = in_w, in_h, out_w, out_h, sw, sh, pad_left, pad_top
         kernel = kernel.transpose(0, 2, 1)
@@ -132,7 +141,8 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max) -> 
             ("filter_h", fw if transposed else fh), ("filter_w", fh if transposed else fw),
             ("depth_multiplier", out_c // in_c),
             ("stride_h", sh), ("stride_w", sw), ("pad_top", pad_top), ("pad_left", pad_left),
-            ("plane_h", plane_h), ("plane_w", plane_w), ("input_zero_point", x.zero_point),
+            ("plane_h", plane_h), ("plane_w", plane_w), ("fill_group", group),
+            ("input_zero_point", x.zero_point),
             ("full_range", int(act_min == -128 and act_max == 127)),
             ("act_min", act_min), ("act_max", act_max),
             ("in_x_stride", in_strides[0]), ("in_y_stride", in_strides[1]),
@@ -142,9 +152,10 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max) -> 
         ),
         args=(TensorArg(op.inputs[0]), ConstRef("weights"), TensorArg(op.outputs[0]), ScratchArg()),
         constants=(weights, ConstArray("channel", "int32_t", to_int32(channel.ravel(), "channel constants"))),
-        scratch_bytes=plane_h * plane_w * 2,
+        scratch_bytes=group * plane_h * plane_w * 2,
         macs=y.num_elements * fh * fw,
-        # channel-planar: input channel c is read whole (into the plane) before output channel c is
-        # written, and with one output channel per input channel those are the same bytes
+        # channel-planar: input channels c .. c + group - 1 are read whole (into the planes) before
+        # those output channels are written, and with one output channel per input channel those
+        # are the same bytes
         in_place=out_c == x.shape[3],
     )
