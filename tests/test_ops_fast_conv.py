@@ -11,15 +11,11 @@ On the host the DSP operations and the inline assembly are replaced by plain C;
 `test_conv2d_fast_on_cortex_m7` runs the same models on the emulated Cortex-M7.
 """
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from op_harness import assert_bit_exact, int8_tflite
 
-REPO = Path(__file__).resolve().parent.parent
 
 # (input hwc, filters, kernel, stride, padding, dilation, activation)
 CASES = {
@@ -117,17 +113,12 @@ def test_conv2d_fast_on_cortex_m7(tmp_path, monkeypatch, name, optimize, exact):
     every tile-loop entry (groups % 4), int8 and int16 weights, the three requantization forms."""
     if shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None:
         pytest.skip("qemu-system-arm and arm-none-eabi-gcc are needed")
-    from tinyattend.boards import load_board
-    from tinyattend.pipeline import write_project
+    from op_harness import assert_bit_exact_on_board
     if exact:
         import tinyattend.codegen.ops._fast as fast_module
         monkeypatch.setattr(fast_module, "fast_requant_ok", lambda *args: False)
     out = tmp_path / "out"
-    write_project(out, conv_tflite(name), load_board("cortex-m7"), kernels="fast", optimize=optimize,
-                  model_name="test_op", measure_tflm_arena=False)
+    assert_bit_exact_on_board(conv_tflite(name), out, board="cortex-m7", kernels="fast", optimize=optimize, samples=8)
     model_c = (out / "model" / "model.c").read_text()
     assert f".fast_requant = {int(not exact)}," in model_c
     assert f".wide_weights = {int(optimize == 'speed')}," in model_c
-    result = subprocess.run([sys.executable, "-m", "tinyattend.cli", "verify", str(out), "--board", "cortex-m7",
-                             "--samples", "8"], capture_output=True, text=True, cwd=REPO)
-    assert result.returncode == 0 and "PASS" in result.stdout, result.stdout + result.stderr
