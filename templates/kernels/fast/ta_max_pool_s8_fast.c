@@ -5,38 +5,29 @@
 #include "ta_max_pool_s8_fast.h"
 #include "ta_dsp.h"
 
-/* Byte-wise signed maximum and minimum of two words. */
-TA_INLINE int32_t max_s8x4(int32_t a, int32_t b) {
+/* Byte-wise signed maximum (larger = 1) or minimum (larger = 0) of two words. */
+TA_INLINE int32_t pick_s8x4(int32_t a, int32_t b, int larger) {
 #if TA_HAVE_DSP
     int32_t result, difference;
-    __asm__("ssub8 %1, %2, %3\n\tsel %0, %2, %3" : "=r"(result), "=&r"(difference) : "r"(a), "r"(b) : "cc");
+    if (larger) {
+        __asm__("ssub8 %1, %2, %3\n\tsel %0, %2, %3" : "=r"(result), "=&r"(difference) : "r"(a), "r"(b) : "cc");
+    } else {
+        __asm__("ssub8 %1, %2, %3\n\tsel %0, %3, %2" : "=r"(result), "=&r"(difference) : "r"(a), "r"(b) : "cc");
+    }
     (void)difference;
     return result;
 #else
     uint32_t result = 0;
     for (int lane = 0; lane < 4; ++lane) {
         const int8_t x = (int8_t)((uint32_t)a >> (8 * lane)), y = (int8_t)((uint32_t)b >> (8 * lane));
-        result |= (uint32_t)(uint8_t)(x > y ? x : y) << (8 * lane);
+        result |= (uint32_t)(uint8_t)((x > y) == (larger != 0) ? x : y) << (8 * lane);
     }
     return (int32_t)result;
 #endif
 }
 
-TA_INLINE int32_t min_s8x4(int32_t a, int32_t b) {
-#if TA_HAVE_DSP
-    int32_t result, difference;
-    __asm__("ssub8 %1, %2, %3\n\tsel %0, %3, %2" : "=r"(result), "=&r"(difference) : "r"(a), "r"(b) : "cc");
-    (void)difference;
-    return result;
-#else
-    uint32_t result = 0;
-    for (int lane = 0; lane < 4; ++lane) {
-        const int8_t x = (int8_t)((uint32_t)a >> (8 * lane)), y = (int8_t)((uint32_t)b >> (8 * lane));
-        result |= (uint32_t)(uint8_t)(x < y ? x : y) << (8 * lane);
-    }
-    return (int32_t)result;
-#endif
-}
+TA_INLINE int32_t max_s8x4(int32_t a, int32_t b) { return pick_s8x4(a, b, 1); }
+TA_INLINE int32_t min_s8x4(int32_t a, int32_t b) { return pick_s8x4(a, b, 0); }
 
 TA_INLINE int32_t splat_s8(int32_t v) { return (int32_t)((uint32_t)(uint8_t)v * 0x01010101u); }
 
