@@ -292,14 +292,10 @@ TA_INLINE const int8_t *pointwise_source(const gather_geometry *g, int32_t i, in
     return g->input + ((size_t)oy * g->stride_h * g->in_w + (size_t)ox * g->stride_w) * g->in_c;
 }
 
-/* The tile for one channel pair: 3 pixels x 2 channels, four column values per
- * step: one LDRD of the pair's weights, four SXTB16, three LDRD of the columns
- * and twelve SMLAD (20 instructions for 24 MACs). a<pixel><channel>. */
-#define TILE_STEP(w, x, a00, a01, a10, a11, a20, a21) do { \
-        int32_t wa_, wb_, lo_, hi_; \
-        TA_LOAD_PAIR_INC(w, wa_, wb_); \
-        const int32_t a_lo_ = ta_sxtb16(wa_), a_hi_ = ta_sxtb16_ror8(wa_); \
-        const int32_t b_lo_ = ta_sxtb16(wb_), b_hi_ = ta_sxtb16_ror8(wb_); \
+/* The twelve SMLAD of a tile step: three pixels' column values (one LDRD each) against
+ * the two channels' weight halves a_lo_/a_hi_ and b_lo_/b_hi_ of the enclosing step. */
+#define TILE_MACS(x, a00, a01, a10, a11, a20, a21) do { \
+        int32_t lo_, hi_; \
         TA_LOAD_PAIR_INC(x, lo_, hi_); \
         a00 = ta_smlad(a_lo_, lo_, a00); a00 = ta_smlad(a_hi_, hi_, a00); \
         a01 = ta_smlad(b_lo_, lo_, a01); a01 = ta_smlad(b_hi_, hi_, a01); \
@@ -311,20 +307,23 @@ TA_INLINE const int8_t *pointwise_source(const gather_geometry *g, int32_t i, in
         a21 = ta_smlad(b_lo_, lo_, a21); a21 = ta_smlad(b_hi_, hi_, a21); \
     } while (0)
 
+/* The tile for one channel pair: 3 pixels x 2 channels, four column values per
+ * step: one LDRD of the pair's weights, four SXTB16, three LDRD of the columns
+ * and twelve SMLAD (20 instructions for 24 MACs). a<pixel><channel>. */
+#define TILE_STEP(w, x, a00, a01, a10, a11, a20, a21) do { \
+        int32_t wa_, wb_; \
+        TA_LOAD_PAIR_INC(w, wa_, wb_); \
+        const int32_t a_lo_ = ta_sxtb16(wa_), a_hi_ = ta_sxtb16_ror8(wa_); \
+        const int32_t b_lo_ = ta_sxtb16(wb_), b_hi_ = ta_sxtb16_ror8(wb_); \
+        TILE_MACS(x, a00, a01, a10, a11, a20, a21); \
+    } while (0)
+
 /* The same with int16 weights (wide_weights): two LDRD instead of LDRD + four SXTB16. */
 #define TILE_STEP_WIDE(w, x, a00, a01, a10, a11, a20, a21) do { \
-        int32_t a_lo_, a_hi_, b_lo_, b_hi_, lo_, hi_; \
+        int32_t a_lo_, a_hi_, b_lo_, b_hi_; \
         TA_LOAD_PAIR_INC(w, a_lo_, a_hi_); \
         TA_LOAD_PAIR_INC(w, b_lo_, b_hi_); \
-        TA_LOAD_PAIR_INC(x, lo_, hi_); \
-        a00 = ta_smlad(a_lo_, lo_, a00); a00 = ta_smlad(a_hi_, hi_, a00); \
-        a01 = ta_smlad(b_lo_, lo_, a01); a01 = ta_smlad(b_hi_, hi_, a01); \
-        TA_LOAD_PAIR_INC(x, lo_, hi_); \
-        a10 = ta_smlad(a_lo_, lo_, a10); a10 = ta_smlad(a_hi_, hi_, a10); \
-        a11 = ta_smlad(b_lo_, lo_, a11); a11 = ta_smlad(b_hi_, hi_, a11); \
-        TA_LOAD_PAIR_INC(x, lo_, hi_); \
-        a20 = ta_smlad(a_lo_, lo_, a20); a20 = ta_smlad(a_hi_, hi_, a20); \
-        a21 = ta_smlad(b_lo_, lo_, a21); a21 = ta_smlad(b_hi_, hi_, a21); \
+        TILE_MACS(x, a00, a01, a10, a11, a20, a21); \
     } while (0)
 
 #if TA_HAVE_DSP

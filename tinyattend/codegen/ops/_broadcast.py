@@ -1,7 +1,8 @@
 """Broadcasting of two inputs to one output, up to 4 dimensions (no OP_TYPES)."""
 from __future__ import annotations
 
-from ..lowering import shape4
+from ..lowering import shape4, unsupported
+from ._checks import fused_activation, int8_activations
 
 
 def broadcast_reason(op, graph) -> str:
@@ -40,3 +41,12 @@ def broadcast_fields(x1, x2, y) -> tuple:
 
 def two_inputs_reason(op) -> str:
     return "" if len(op.inputs) == 2 and None not in op.inputs else f"{op.type} needs two inputs"
+
+
+def arithmetic_reasons(op, graph) -> list[str]:
+    """What ADD, SUB and MUL check first: two int8 inputs broadcasting to the output, and a fused
+    activation TFLM applies."""
+    if two_inputs_reason(op):
+        return [two_inputs_reason(op)]
+    int8 = int8_activations(op, graph, inputs=(0, 1))
+    return unsupported([int8, fused_activation(op), "" if int8 else broadcast_reason(op, graph)])

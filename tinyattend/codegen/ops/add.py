@@ -4,9 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from ...ir.quant import activation_range, multiply_by_quantized_multiplier, quantize_multiplier
-from ..lowering import ConstArray, ConstRef, KernelCall, TensorArg, unsupported
-from ._broadcast import broadcast_fields, broadcast_reason, is_broadcast, two_inputs_reason
-from ._checks import fused_activation, int8_activations
+from ..lowering import ConstArray, ConstRef, KernelCall, TensorArg
+from ._broadcast import arithmetic_reasons, broadcast_fields, is_broadcast
 from ._fast import ACC_LIMIT, round_constants, wants_fast
 
 OP_TYPES = ("ADD",)
@@ -14,12 +13,7 @@ LEFT_SHIFT = 20
 
 
 def check(op, graph, target) -> list[str]:
-    if two_inputs_reason(op):
-        return [two_inputs_reason(op)]
-    reasons = [int8_activations(op, graph, inputs=(0, 1)), fused_activation(op)]
-    if not reasons[0]:
-        reasons.append(broadcast_reason(op, graph))
-    return unsupported(reasons)
+    return arithmetic_reasons(op, graph)
 
 
 def add_quant_params(x1, x2, y):

@@ -5,8 +5,7 @@ import numpy as np
 
 from ...ir.quant import activation_range, quantize_multiplier
 from ..lowering import KernelCall, TensorArg, unsupported
-from ._broadcast import broadcast_fields, broadcast_reason, is_broadcast, two_inputs_reason
-from ._checks import fused_activation, int8_activations
+from ._broadcast import arithmetic_reasons, broadcast_fields, is_broadcast
 
 OP_TYPES = ("SUB",)
 LEFT_SHIFT = 20
@@ -23,11 +22,8 @@ def sub_quant_params(x1, x2, y):
 
 
 def check(op, graph, target) -> list[str]:
-    if two_inputs_reason(op):
-        return [two_inputs_reason(op)]
-    reasons = [int8_activations(op, graph, inputs=(0, 1)), fused_activation(op)]
-    if not reasons[0]:
-        reasons.append(broadcast_reason(op, graph))
+    reasons = arithmetic_reasons(op, graph)
+    if not reasons:
         if any(graph.tensor(i).quant.per_channel for i in (*op.inputs, op.outputs[0])):
             reasons.append("per-channel quantization is not supported")
         elif any(shift > 0 for shift in sub_quant_params(*(graph.tensor(i) for i in (*op.inputs, op.outputs[0])))[1::2]):
