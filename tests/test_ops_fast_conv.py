@@ -35,7 +35,37 @@ CASES = {
 }
 
 
+# A narrower activation range than int8 reaches the kernel when the output's quantization
+# leaves room outside it (the zoo's ReLU6 layers have act_min -5..-1): the output tensor's
+# zero point and scale are rewritten in the flatbuffer; TFLM follows the same parameters.
+# name -> (case, output zero point, output scale or None to keep it)
+CLAMPED = {
+    "pointwise_relu6_both_limits": ("pointwise_odd_relu6", -100, 6.0 / 200),   # act_min -100, act_max 100
+    "pointwise_relu_lower_limit": ("pointwise", -90, None),                   # act_min -90
+    "groups_mod4_relu_lower_limit": ("groups_mod4_1", -77, None),
+}
+
+
+def with_output_quantization(tflite: bytes, zero_point: int, scale: float | None) -> bytes:
+    """The one-op model with its output tensor's zero point (and scale) replaced."""
+    import flatbuffers
+    import numpy as np
+    from ai_edge_litert import schema_py_generated as schema
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(tflite, 0))
+    (subgraph,) = model.subgraphs
+    quant = subgraph.tensors[subgraph.operators[-1].outputs[0]].quantization
+    quant.zeroPoint = np.array([zero_point], dtype=np.int64)
+    if scale is not None:
+        quant.scale = np.array([scale], dtype=np.float32)
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
 def conv_tflite(name: str) -> bytes:
+    if name in CLAMPED:
+        case, zero_point, scale = CLAMPED[name]
+        return with_output_quantization(conv_tflite(case), zero_point, scale)
     hwc, filters, kernel, stride, padding, dilation, activation = CASES[name]
 
     def build(tf):
@@ -61,7 +91,7 @@ def exact_requantization(monkeypatch):
     monkeypatch.setattr(fast_module, "fast_requant_ok", lambda *args: False)
 
 
-@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("name", [*CASES, *CLAMPED])
 def test_conv2d_fast_shapes(tmp_path, name):
     # int8 weights: --optimize size keeps them (balanced widens convolutions this small to int16).
     report = assert_bit_exact(conv_tflite(name), tmp_path, expect_ops=["CONV_2D"], kernels="fast", optimize="size")
@@ -71,7 +101,8 @@ def test_conv2d_fast_shapes(tmp_path, name):
     assert report["scratch_bytes"] > 0
 
 
-@pytest.mark.parametrize("name", ["first_layer_c3", "pointwise_odd_relu6", "groups_mod4_1", "dilation_c5"])
+@pytest.mark.parametrize("name", ["first_layer_c3", "pointwise_odd_relu6", "groups_mod4_1", "dilation_c5",
+                                  "pointwise_relu6_both_limits"])
 def test_conv2d_fast_wide_weights(tmp_path, wide_weights, name):
     assert_bit_exact(conv_tflite(name), tmp_path, kernels="fast")
     assert ".wide_weights = 1," in next(tmp_path.rglob("model.c")).read_text()
@@ -103,6 +134,7 @@ def test_column_order_matches_runs():
 QEMU_CASES = [(name, "size", False) for name in CASES] + [
     ("first_layer_c3", "speed", False), ("groups_mod4_1", "speed", False), ("pointwise_odd_relu6", "speed", False),
     ("even_groups_valid", "speed", False), ("dilation_c5", "size", True), ("pointwise", "speed", True),
+    *[(name, "size", False) for name in CLAMPED], ("pointwise_relu6_both_limits", "speed", False),
 ]
 
 

@@ -384,7 +384,8 @@ TA_INLINE void tile_pair(const int8_t **weights, const int32_t *col, int32_t gro
 
 typedef struct {
     int32_t output_offset, act_min, act_max;
-    int mode;      /* channels_general: 1 fast requantization, narrower range; 2 TFLM's */
+    int mode;      /* 0 fast requantization, int8 range; 1 fast, narrower range; 2 TFLM's */
+    int32_t limits[2];         /* act_min and act_max, each repeated in all four bytes (SSUB8/SEL) */
 } output_range;
 
 TA_INLINE int32_t clamp_range(int32_t y, int32_t lo, int32_t hi) {
@@ -471,6 +472,24 @@ TA_INLINE void channels_3x2(const int8_t *stream, const int32_t *col, int32_t gr
     "asr %[" a "], %[" a "], %[" e "]\n\t" \
     "ssat %[" a "], #8, %[" a "]\n\t"
 
+/* No activation clamp: SSAT's int8 range is the output range. */
+#define TA_ASM_NO_CLAMP ""
+
+/* A narrower activation range on the three packed channel pairs (bytes 0 and 1
+ * of a00, a10, a20): SSUB8 sets a GE flag per byte lane where the first operand
+ * is at least the second, SEL picks per lane; limits holds act_min and act_max
+ * repeated in every byte. max, then min: 13 instructions per pair and tile. */
+#define TA_ASM_CLAMP_ONE(a) \
+    "ssub8 %[x], %[" a "], %[wa]\n\t" \
+    "sel %[" a "], %[" a "], %[wa]\n\t" \
+    "ssub8 %[x], %[" a "], %[wb]\n\t" \
+    "sel %[" a "], %[wb], %[" a "]\n\t"
+#define TA_ASM_CLAMP \
+    "ldrd %[wa], %[wb], %[limits]\n\t" \
+    TA_ASM_CLAMP_ONE("a00") \
+    TA_ASM_CLAMP_ONE("a10") \
+    TA_ASM_CLAMP_ONE("a20")
+
 /* What the pair loop reads from the stack (sp-relative operands: all 14
  * allocatable registers are busy). */
 typedef struct {
@@ -479,13 +498,14 @@ typedef struct {
     uint32_t entry;            /* address of the tile loop's first step for groups % 4, Thumb bit set */
     int8_t *out;               /* pixel 0's output for this pair; advanced by 2 per pair */
     int32_t step[2];           /* pixels 1 and 2 relative to pixel 0, bytes */
+    int32_t limits[2];         /* output_range.limits: stack-relative, no register is free */
 } pair_loop_state;
 
 /* One step of the tile is 20 32-bit instructions (LDRD, SXTB16 and SMLAD have no
  * 16-bit encodings): the loop is entered (4 - groups % 4) % 4 steps in. */
 #define TA_ASM_STEP_BYTES 80
 #define TA_ASM_STEP_WIDE_BYTES 68
-#define TA_PAIR_LOOP_ASM(STEP, STEP_BYTES) \
+#define TA_PAIR_LOOP_ASM(STEP, STEP_BYTES, CLAMP) \
         __asm__ volatile( \
             "adr %[x], 1f\n\t" \
             "ldr %[lo], %[skip]\n\t" \
@@ -521,16 +541,16 @@ typedef struct {
             TA_ASM_REQUANT("a01", "wb", "bl", "hi", "x") \
             TA_ASM_REQUANT("a11", "wb", "bl", "hi", "x") \
             TA_ASM_REQUANT("a21", "wb", "bl", "hi", "x") \
+            "bfi %[a00], %[a01], #8, #8\n\t" \
+            "bfi %[a10], %[a11], #8, #8\n\t" \
+            "bfi %[a20], %[a21], #8, #8\n\t" \
+            CLAMP \
             "ldr %[x], %[out]\n\t" \
             "ldrd %[lo], %[hi], %[step]\n\t" \
-            "strb %[a00], [%[x]]\n\t" \
-            "strb %[a01], [%[x], #1]\n\t" \
-            "strb %[a10], [%[x], %[lo]]\n\t" \
-            "strb %[a20], [%[x], %[hi]]\n\t" \
-            "add %[x], %[x], #1\n\t" \
-            "strb %[a11], [%[x], %[lo]]\n\t" \
-            "strb %[a21], [%[x], %[hi]]\n\t" \
-            "add %[x], %[x], #1\n\t" \
+            "strh %[a00], [%[x]]\n\t" \
+            "strh %[a10], [%[x], %[lo]]\n\t" \
+            "strh %[a20], [%[x], %[hi]]\n\t" \
+            "add %[x], %[x], #2\n\t" \
             "str %[x], %[out]\n\t" \
             "ldr %[lo], %[stream_end]\n\t" \
             "cmp %[w], %[lo]\n\t" \
@@ -539,16 +559,19 @@ typedef struct {
               [a21] "=&r"(a21), [w] "+r"(w), [x] "=&r"(x), [wa] "=&r"(wa), [wb] "=&r"(wb), [al] "=&r"(al), \
               [bl] "=&r"(bl), [lo] "=&r"(lo), [hi] "=&r"(hi), [out] "+m"(st.out), [entry] "=m"(st.entry) \
             : [col] "m"(st.col), [end] "m"(st.col_end), [stream_end] "m"(st.stream_end), \
-              [step] "m"(*(const ta_pair *)st.step), [skip] "m"(skip) \
+              [step] "m"(*(const ta_pair *)st.step), [skip] "m"(skip), \
+              [limits] "m"(*(const ta_pair *)st.limits) \
             : "cc", "memory");
 #define TA_STR_(x) #x
 #define TA_STR(x) TA_STR_(x)
 #endif
 
-/* Fast requantization, int8 range: the whole channel-pair loop in one block of
- * assembly, walking the pair stream with one pointer. Per pair, besides the
- * tile (43 instructions per 48 MACs) and the 30 of the requantization: 6 to
- * start, 5 to enter and leave the tile loop, 3 constants, 12 to store, 3 to loop. */
+/* Fast requantization: the whole channel-pair loop in one block of assembly,
+ * walking the pair stream with one pointer. Per pair, besides the tile (43
+ * instructions per 48 MACs) and the 30 of the requantization: 6 to start, 5 to
+ * enter and leave the tile loop, 3 constants, 3 to pack the channel pairs, 8 to
+ * store, 3 to loop; 13 more for a narrower activation range (ReLU6, or a ReLU
+ * whose zero point is above -128). */
 static void channels_fast(const int8_t *stream, const int32_t *col, int32_t groups, int wide, int32_t out_c,
                           int8_t *o0, int8_t *o1, int8_t *o2, const output_range *range) {
 #if TA_HAVE_DSP
@@ -565,10 +588,19 @@ static void channels_fast(const int8_t *stream, const int32_t *col, int32_t grou
         const void *w = stream;
         const void *x;
         int32_t a00, a01, a10, a11, a20, a21, wa, wb, al, bl, lo, hi;
-        if (wide) {
-            TA_PAIR_LOOP_ASM(TA_ASM_STEP_WIDE, TA_ASM_STEP_WIDE_BYTES);
+        const int clamp = range->mode;
+        if (clamp) {
+            st.limits[0] = range->limits[0];
+            st.limits[1] = range->limits[1];
+        }
+        if (wide && clamp) {
+            TA_PAIR_LOOP_ASM(TA_ASM_STEP_WIDE, TA_ASM_STEP_WIDE_BYTES, TA_ASM_CLAMP);
+        } else if (wide) {
+            TA_PAIR_LOOP_ASM(TA_ASM_STEP_WIDE, TA_ASM_STEP_WIDE_BYTES, TA_ASM_NO_CLAMP);
+        } else if (clamp) {
+            TA_PAIR_LOOP_ASM(TA_ASM_STEP, TA_ASM_STEP_BYTES, TA_ASM_CLAMP);
         } else {
-            TA_PAIR_LOOP_ASM(TA_ASM_STEP, TA_ASM_STEP_BYTES);
+            TA_PAIR_LOOP_ASM(TA_ASM_STEP, TA_ASM_STEP_BYTES, TA_ASM_NO_CLAMP);
         }
         stream = (const int8_t *)w;
         o0 += 2 * pairs;
@@ -576,15 +608,14 @@ static void channels_fast(const int8_t *stream, const int32_t *col, int32_t grou
         o2 += 2 * pairs;
     }
     if (out_c & 1) {
-        pair_3x2(&stream, col, groups, wide, o0, o1, o2, range, 0, 0);
+        pair_3x2(&stream, col, groups, wide, o0, o1, o2, range, range->mode, 0);
     }
 #else
-    channels_3x2(stream, col, groups, wide, out_c, o0, o1, o2, range, 0);
+    channels_3x2(stream, col, groups, wide, out_c, o0, o1, o2, range, range->mode);
 #endif
 }
 
-/* The other forms (a narrower activation range, TFLM's requantization): plain C,
- * one function with the form chosen per pair, to keep the code small. */
+/* TFLM's requantization (accumulators not proven below 2^30): plain C. */
 static void channels_general(const int8_t *stream, const int32_t *col, int32_t groups, int wide, int32_t out_c,
                              int8_t *o0, int8_t *o1, int8_t *o2, const output_range *range) {
     channels_3x2(stream, col, groups, wide, out_c, o0, o1, o2, range, range->mode);
@@ -625,9 +656,11 @@ ta_status ta_conv2d_s8_fast(const ta_conv2d_fast_params *p, const int8_t *input,
     const int32_t staged = (in_c & 3) == 0 ? 0 : (g.small_rows ? p->filter_h * g.run_len : g.run_len);
     g.rest_stage = g.run_stage + ((staged + 3) & ~3);
     const int clamp = p->act_min > -128 || p->act_max < 127;
-    const output_range range = {p->output_offset, p->act_min, p->act_max, !p->fast_requant ? 2 : 1};
+    const output_range range = {p->output_offset, p->act_min, p->act_max, !p->fast_requant ? 2 : (clamp ? 1 : 0),
+                                {(int32_t)((uint32_t)(uint8_t)p->act_min * 0x01010101u),
+                                 (int32_t)((uint32_t)(uint8_t)p->act_max * 0x01010101u)}};
     void (*channels)(const int8_t *, const int32_t *, int32_t, int, int32_t, int8_t *, int8_t *, int8_t *,
-                     const output_range *) = p->fast_requant && !clamp ? channels_fast : channels_general;
+                     const output_range *) = p->fast_requant ? channels_fast : channels_general;
     const int pointwise = p->filter_h == 1 && p->filter_w == 1 && p->pad_top == 0 && p->pad_left == 0 &&
                           (in_c & 3) == 0;
     if (g.rest_groups) {
