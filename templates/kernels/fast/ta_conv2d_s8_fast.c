@@ -393,7 +393,7 @@ TA_INLINE int32_t clamp_range(int32_t y, int32_t lo, int32_t hi) {
     return y > hi ? hi : y;
 }
 
-#define PAIR_HEAD_BYTES 24     /* bias0 bias1, three times */
+#define PAIR_HEAD_BYTES 8      /* bias0 bias1 */
 #define PAIR_TAIL_BYTES 24     /* mult0 mult1 round0 round1 right0 right1 (or shifts) */
 
 /* One channel pair for three pixels, from its part of the pair stream (see the
@@ -514,8 +514,10 @@ typedef struct {
             "str %[x], %[entry]\n\t" \
             "0:\n\t" \
             "ldrd %[a00], %[a01], [%[w]], #8\n\t" \
-            "ldrd %[a10], %[a11], [%[w]], #8\n\t" \
-            "ldrd %[a20], %[a21], [%[w]], #8\n\t" \
+            "mov %[a10], %[a00]\n\t" \
+            "mov %[a20], %[a00]\n\t" \
+            "mov %[a11], %[a01]\n\t" \
+            "mov %[a21], %[a01]\n\t" \
             "ldr %[x], %[col]\n\t" \
             "ldr %[lo], %[entry]\n\t" \
             "bx %[lo]\n\t" \
@@ -568,7 +570,7 @@ typedef struct {
 
 /* Fast requantization: the whole channel-pair loop in one block of assembly,
  * walking the pair stream with one pointer. Per pair, besides the tile (43
- * instructions per 48 MACs) and the 30 of the requantization: 6 to start, 5 to
+ * instructions per 48 MACs) and the 30 of the requantization: 8 to start, 5 to
  * enter and leave the tile loop, 3 constants, 3 to pack the channel pairs, 8 to
  * store, 3 to loop; 13 more for a narrower activation range (ReLU6, or a ReLU
  * whose zero point is above -128). */
