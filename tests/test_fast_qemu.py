@@ -28,6 +28,7 @@ def _odd_shapes(tf):
     y = L.DepthwiseConv2D(3, strides=2, padding="valid", depth_multiplier=2)(y)
     y = L.Flatten()(y)
     y = L.Dense(13, activation="relu")(y)
+    y = L.Lambda(lambda t: t * tf.nn.relu6(t + 3.0) * (1.0 / 6.0))(y)     # HARD_SWISH: 13 lookups, a tail of 1
     return tf.keras.Model(x, L.Dense(5)(y))
 
 
@@ -88,4 +89,6 @@ def test_fast_kernels_bit_exact_on_emulated_core(tmp_path, name, board, optimize
         assert "ta_mul_s8_fast(" in model_c
     if name == "residual":
         assert "ta_max_pool_s8_fast(" in model_c
+    if name == "odd_shapes":
+        assert "ta_lut_s8_fast(" in model_c
     assert report["board"] == board

@@ -117,6 +117,14 @@ def test_table_op(tmp_path, op, shape, value_range):
     assert_bit_exact(tflite, tmp_path, expect_ops=[op])
 
 
+@pytest.mark.parametrize("op,shape,value_range", TABLE_CASES[::2])
+def test_table_op_fast(tmp_path, op, shape, value_range):
+    """The fast kernel set's lookup (ta_lut_s8_fast: unsigned-byte index, four elements per word, a tail)."""
+    tflite = int8_tflite(_function(TABLE_OPS[op], shape), [shape], low=value_range[0], high=value_range[1])
+    assert_bit_exact(tflite, tmp_path, expect_ops=[op], kernels="fast")
+    assert "ta_lut_s8_fast(" in next(tmp_path.rglob("model.c")).read_text()
+
+
 @pytest.mark.parametrize("shape,output_scale,output_zero_point", [((1, 5, 7, 3), 0.011, 17),
                                                                    ((1, 21), 0.25, -100)])
 def test_quantize_int8_to_int8(tmp_path, shape, output_scale, output_zero_point):

@@ -10,6 +10,7 @@ from typing import Callable
 import numpy as np
 
 from ..lowering import ConstArray, ConstRef, KernelCall, TensorArg
+from ._fast import wants_fast
 
 INT8_INPUTS = range(-128, 128)
 
@@ -26,8 +27,20 @@ def clamp8(value: int) -> int:
     return max(-128, min(127, value))
 
 
-def lut_call(op, graph, table: np.ndarray) -> KernelCall:
+def lut_call(op, graph, target, table: np.ndarray) -> KernelCall:
     x = graph.tensor(op.inputs[0])
+    if wants_fast(target):
+        # The fast form indexes the table with the input byte read as unsigned: entry u is
+        # the output for int8(u), i.e. the table rotated by 128.
+        return KernelCall(
+            function="ta_lut_s8_fast",
+            sources=("fast/ta_lut_s8_fast.c", "fast/ta_lut_s8_fast.h", "fast/ta_dsp.h"),
+            params_type="ta_lut_fast_params",
+            params=(("size", x.num_elements), ("table", ConstRef("lut"))),
+            args=(TensorArg(op.inputs[0]), TensorArg(op.outputs[0])),
+            constants=(ConstArray("lut", "uint8_t", np.roll(np.asarray(table, dtype=np.int8), -128).view(np.uint8)),),
+            in_place=True,
+        )
     return KernelCall(
         function="ta_lut_s8",
         sources=("activation/ta_lut_s8.c", "activation/ta_lut_s8.h"),

@@ -73,4 +73,4 @@ def check(op, graph, target) -> list[str]:
 
 def lower(op, graph, target):
     x, y = graph.tensor(op.inputs[0]), graph.tensor(op.outputs[0])
-    return lut_call(op, graph, table(x.scale, x.zero_point, y.scale, y.zero_point))
+    return lut_call(op, graph, target, table(x.scale, x.zero_point, y.scale, y.zero_point))

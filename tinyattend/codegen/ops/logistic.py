@@ -60,4 +60,4 @@ def check(op, graph, target) -> list[str]:
 
 def lower(op, graph, target):
     x = graph.tensor(op.inputs[0])
-    return lut_call(op, graph, table(op.type, x.scale, x.zero_point))
+    return lut_call(op, graph, target, table(op.type, x.scale, x.zero_point))

@@ -60,4 +60,4 @@ def lower(op, graph, target):
             args=(TensorArg(op.inputs[0]), TensorArg(op.outputs[0])),
             in_place=True,
         )
-    return lut_call(op, graph, table(x.scale, x.zero_point, y.scale, y.zero_point))
+    return lut_call(op, graph, target, table(x.scale, x.zero_point, y.scale, y.zero_point))

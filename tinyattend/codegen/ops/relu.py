@@ -72,4 +72,4 @@ def check(op, graph, target) -> list[str]:
 
 
 def lower(op, graph, target):
-    return lut_call(op, graph, table(op, graph))
+    return lut_call(op, graph, target, table(op, graph))
