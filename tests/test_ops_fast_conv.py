@@ -4,7 +4,7 @@ The kernel gathers three output pixels' receptive fields as contiguous runs of t
 input (whole runs in column order, each run's last len % 4 values at the end) and
 runs a 3-pixel x 2-channel tile over every channel pair. The cases cover its paths:
 the pointwise gather, runs read in place and staged at the border, run remainders,
-short last tiles (pixels % 3 == 1 or 2), odd channel counts, the three
+short last tiles (pixels % 3 == 2; the last pixel alone when pixels % 3 == 1), odd channel counts, the three
 requantization forms (fast int8 range, fast with a narrower activation range, TFLM's).
 
 On the host the DSP operations and the inline assembly are replaced by plain C;
@@ -32,6 +32,8 @@ CASES = {
     "wide_row_c64": ((5, 4, 64), 7, 3, 1, "same", 1, None),             # K = 576: 144 groups
     "groups_mod4_1": ((7, 6, 4), 5, 3, 1, "same", 1, "relu"),           # 9 groups: tile loop entered last step
     "long_runs_c6": ((8, 7, 6), 5, 3, 1, "same", 1, "relu"),            # runs of 18: staged one by one at the border
+    "single_pixel": ((1, 1, 40), 9, 1, 1, "valid", 1, "relu"),          # one pixel: only the one-pixel path
+    "map_4x4_c3": ((4, 4, 12), 6, 3, 1, "same", 1, None),               # 16 pixels: five tiles and one pixel
 }
 
 

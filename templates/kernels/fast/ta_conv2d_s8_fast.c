@@ -396,9 +396,19 @@ TA_INLINE int32_t clamp_range(int32_t y, int32_t lo, int32_t hi) {
 #define PAIR_HEAD_BYTES 8      /* bias0 bias1 */
 #define PAIR_TAIL_BYTES 24     /* mult0 mult1 round0 round1 right0 right1 (or shifts) */
 
+/* One output from its accumulator in the requantization form `mode` (a constant
+ * at each call): 0 fast, int8 range; 1 fast, narrower range; 2 TFLM's (r holds
+ * TFLite's signed shift, e is unused). */
+TA_INLINE int32_t requant_one(int32_t a, int32_t m, int32_t r, int32_t e, const output_range *range, int mode) {
+    if (mode == 2) {
+        return clamp_range(ta_requantize(a, m, r) + range->output_offset, range->act_min, range->act_max);
+    }
+    const int32_t y = ta_ssat8(ta_requantize_fast_acc(a, m, e, r));
+    return mode == 1 ? clamp_range(y, range->act_min, range->act_max) : y;
+}
+
 /* One channel pair for three pixels, from its part of the pair stream (see the
- * header): the tile, then requantization and stores. `mode` is a constant at
- * each call: 0 fast requantization, int8 range; 1 fast, narrower range; 2 TFLM's.
+ * header): the tile, then requantization and stores.
  * `both` 0: an odd last channel paired with itself, whose second value is not stored. */
 TA_INLINE void pair_3x2(const int8_t **stream, const int32_t *col, int32_t groups, int wide, int8_t *o0,
                         int8_t *o1, int8_t *o2, const output_range *range, int mode, int both) {
@@ -413,42 +423,63 @@ TA_INLINE void pair_3x2(const int8_t **stream, const int32_t *col, int32_t group
     TA_LOAD_PAIR(k, m0, m1);
     TA_LOAD_PAIR(k + 8, r0, r1);
     TA_LOAD_PAIR(k + 16, e0, e1);
-    const int32_t lo_limit = range->act_min, hi_limit = range->act_max, offset = range->output_offset;
-    int32_t y00, y01, y10, y11, y20, y21;
-    if (mode == 2) {
-        /* r = TFLite's signed shifts. */
-        y00 = clamp_range(ta_requantize(a00, m0, r0) + offset, lo_limit, hi_limit);
-        y10 = clamp_range(ta_requantize(a10, m0, r0) + offset, lo_limit, hi_limit);
-        y20 = clamp_range(ta_requantize(a20, m0, r0) + offset, lo_limit, hi_limit);
-        y01 = clamp_range(ta_requantize(a01, m1, r1) + offset, lo_limit, hi_limit);
-        y11 = clamp_range(ta_requantize(a11, m1, r1) + offset, lo_limit, hi_limit);
-        y21 = clamp_range(ta_requantize(a21, m1, r1) + offset, lo_limit, hi_limit);
-        (void)e0;
-        (void)e1;
-    } else {
-        y00 = ta_ssat8(ta_requantize_fast_acc(a00, m0, e0, r0));
-        y10 = ta_ssat8(ta_requantize_fast_acc(a10, m0, e0, r0));
-        y20 = ta_ssat8(ta_requantize_fast_acc(a20, m0, e0, r0));
-        y01 = ta_ssat8(ta_requantize_fast_acc(a01, m1, e1, r1));
-        y11 = ta_ssat8(ta_requantize_fast_acc(a11, m1, e1, r1));
-        y21 = ta_ssat8(ta_requantize_fast_acc(a21, m1, e1, r1));
-        if (mode == 1) {
-            y00 = clamp_range(y00, lo_limit, hi_limit);
-            y10 = clamp_range(y10, lo_limit, hi_limit);
-            y20 = clamp_range(y20, lo_limit, hi_limit);
-            y01 = clamp_range(y01, lo_limit, hi_limit);
-            y11 = clamp_range(y11, lo_limit, hi_limit);
-            y21 = clamp_range(y21, lo_limit, hi_limit);
-        }
-    }
     /* Pixel 2 first: a short last tile repeats a pixel, and its stores are identical. */
-    o2[0] = (int8_t)y20;
-    o1[0] = (int8_t)y10;
-    o0[0] = (int8_t)y00;
+    o2[0] = (int8_t)requant_one(a20, m0, r0, e0, range, mode);
+    o1[0] = (int8_t)requant_one(a10, m0, r0, e0, range, mode);
+    o0[0] = (int8_t)requant_one(a00, m0, r0, e0, range, mode);
     if (both) {
-        o2[1] = (int8_t)y21;
-        o1[1] = (int8_t)y11;
-        o0[1] = (int8_t)y01;
+        o2[1] = (int8_t)requant_one(a21, m1, r1, e1, range, mode);
+        o1[1] = (int8_t)requant_one(a11, m1, r1, e1, range, mode);
+        o0[1] = (int8_t)requant_one(a01, m1, r1, e1, range, mode);
+    }
+}
+
+/* Every channel of one output pixel: the last pixel of a layer whose pixel count
+ * is 1 more than a multiple of three (16 of a 4x4 map, all of a 1x1 one), which
+ * the tile would compute three times. Per channel pair and four column values:
+ * one weight load, four SXTB16 (none with int16 weights, one more load), one
+ * column load, four SMLAD. */
+static void channels_1px(const int8_t *stream, const int32_t *col, int32_t groups, int wide, int32_t out_c,
+                         int8_t *out, const output_range *range) {
+    const int mode = range->mode;
+    for (int32_t c = 0; c < out_c; c += 2) {
+        int32_t b0, b1;
+        TA_LOAD_PAIR(stream, b0, b1);
+        const void *w = stream + PAIR_HEAD_BYTES;
+        const int32_t *x = col;
+        int32_t a0 = b0, a1 = b1;
+        if (wide) {
+            for (int32_t g = groups; g > 0; --g, x += GROUP_WORDS) {
+                int32_t a_lo, a_hi, b_lo, b_hi, lo, hi;
+                TA_LOAD_PAIR_INC(w, a_lo, a_hi);
+                TA_LOAD_PAIR_INC(w, b_lo, b_hi);
+                TA_LOAD_PAIR(x, lo, hi);
+                a0 = ta_smlad(a_lo, lo, a0);
+                a0 = ta_smlad(a_hi, hi, a0);
+                a1 = ta_smlad(b_lo, lo, a1);
+                a1 = ta_smlad(b_hi, hi, a1);
+            }
+        } else {
+            for (int32_t g = groups; g > 0; --g, x += GROUP_WORDS) {
+                int32_t wa, wb, lo, hi;
+                TA_LOAD_PAIR_INC(w, wa, wb);
+                TA_LOAD_PAIR(x, lo, hi);
+                a0 = ta_smlad(ta_sxtb16(wa), lo, a0);
+                a0 = ta_smlad(ta_sxtb16_ror8(wa), hi, a0);
+                a1 = ta_smlad(ta_sxtb16(wb), lo, a1);
+                a1 = ta_smlad(ta_sxtb16_ror8(wb), hi, a1);
+            }
+        }
+        const int8_t *k = (const int8_t *)w;
+        stream = k + PAIR_TAIL_BYTES;
+        int32_t m0, m1, r0, r1, e0, e1;
+        TA_LOAD_PAIR(k, m0, m1);
+        TA_LOAD_PAIR(k + 8, r0, r1);
+        TA_LOAD_PAIR(k + 16, e0, e1);
+        out[c] = (int8_t)requant_one(a0, m0, r0, e0, range, mode);
+        if (c + 1 < out_c) {
+            out[c + 1] = (int8_t)requant_one(a1, m1, r1, e1, range, mode);
+        }
     }
 }
 
@@ -687,8 +718,12 @@ ta_status ta_conv2d_s8_fast(const ta_conv2d_fast_params *p, const int8_t *input,
                 gather_pixel(&g, i1 / out_w, i1 % out_w, col + 2);
                 gather_pixel(&g, i2 / out_w, i2 % out_w, col + 4);
             }
-            channels(pairs, col, groups, p->wide_weights, out_c, out + (size_t)i * out_c, out + (size_t)i1 * out_c,
-                     out + (size_t)i2 * out_c, &range);
+            if (i + 1 == pixels) {
+                channels_1px(pairs, col, groups, p->wide_weights, out_c, out + (size_t)i * out_c, &range);
+            } else {
+                channels(pairs, col, groups, p->wide_weights, out_c, out + (size_t)i * out_c,
+                         out + (size_t)i1 * out_c, out + (size_t)i2 * out_c, &range);
+            }
         }
     }
     return TA_OK;
