@@ -82,7 +82,12 @@ TCONV_CASES = [
 
 
 @pytest.mark.parametrize("hwc,filters,kernel,stride,padding,bias,activation", TCONV_CASES)
-def test_transpose_conv(tmp_path, hwc, filters, kernel, stride, padding, bias, activation):
+def test_transpose_conv(tmp_path, monkeypatch, hwc, filters, kernel, stride, padding, bias, activation):
+    """The portable kernel itself: the graph rewrite that turns these into CONV_2D (+ DEPTH_TO_SPACE)
+    is switched off here; tests/test_graph_rewrites.py tests it."""
+    import tinyattend.codegen.generate as generate_module
+    monkeypatch.setattr(generate_module, "transpose_conv_to_conv", lambda graph: graph)
+
     def build(tf):
         return tf.keras.Sequential([tf.keras.Input(hwc, batch_size=1),
                                     tf.keras.layers.Conv2DTranspose(filters, kernel, strides=stride, padding=padding,

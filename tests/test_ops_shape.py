@@ -1,7 +1,7 @@
 """Bit-exactness of the resize and data-movement ops against TFLM.
 
 RESIZE_NEAREST_NEIGHBOR, RESIZE_BILINEAR, PAD/PADV2, CONCATENATION,
-STRIDED_SLICE, SPLIT/SPLIT_V and TRANSPOSE: each case is a small int8 model
+STRIDED_SLICE, SPLIT/SPLIT_V, TRANSPOSE and DEPTH_TO_SPACE: each case is a small int8 model
 made by the real TFLite converter; the generated C is built with
 AddressSanitizer + UBSan and must match TFLM on every one of 100 inputs.
 """
@@ -132,6 +132,13 @@ def test_split_v_then_concat_swapped(tmp_path):
 def test_transpose(tmp_path, shape, perm):
     tflite = int8_tflite(_function_model(lambda tf, x: tf.transpose(x, perm)), [shape])
     assert_bit_exact(tflite, tmp_path, expect_ops=["TRANSPOSE"])
+
+
+@pytest.mark.parametrize("shape,block", [((1, 3, 4, 8), 2), ((2, 2, 3, 18), 3)])
+def test_depth_to_space(tmp_path, shape, block):
+    tflite = int8_tflite(_function_model(lambda tf, x: tf.nn.depth_to_space(x, block)), [shape])
+    report = assert_bit_exact(tflite, tmp_path, expect_ops=["DEPTH_TO_SPACE"])
+    assert report["ops"] == ["DEPTH_TO_SPACE"]
 
 
 @pytest.mark.parametrize("indices,axis", [([2, 0, 0, 1, 4], -1), ([[3, 1], [0, 2]], 1)])

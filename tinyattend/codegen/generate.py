@@ -11,7 +11,7 @@ from .cmsis_nn import registry as cmsis_nn_registry
 from .cnames import c_comment_text
 from .emit import GeneratedFile, generate_sources
 from .lowering import Alias, KernelCall, Target
-from .graph_rewrites import fold_pad_into_conv
+from .graph_rewrites import fold_pad_into_conv, transpose_conv_to_conv
 from .optimize import plan_widening
 from .ops import registry, supported_op_types
 
@@ -89,8 +89,11 @@ def generate(graph: Graph, target: Target, model_name: str) -> GeneratedModel:
     original_ops = graph.ops
     if problems:
         raise_unsupported(problems, model_name)
+    folded = 0
     if target.kernels != "cmsis-nn":          # the cmsis-nn set runs the graph as TFLM would
         graph = fold_pad_into_conv(graph)
+        folded = len(original_ops) - len(graph.ops)
+        graph = transpose_conv_to_conv(graph)
     target = plan_widening(graph, target)
     lowered = [kernel_module(op, graph, target).lower(op, graph, target) for op in graph.ops]
     ranges, buffer_of = live_ranges(graph, lowered)
@@ -106,7 +109,9 @@ def generate(graph: Graph, target: Target, model_name: str) -> GeneratedModel:
         "layers": layers,
         "generated_macs": sum(low.macs for low in lowered if isinstance(low, KernelCall)),
         "aliased_ops": sum(isinstance(low, Alias) for low in lowered),
-        "folded_ops": len(original_ops) - len(graph.ops),
+        "folded_ops": folded,                  # PADs folded into convolutions
+        "rewritten_transpose_convs": sum(op.type == "TRANSPOSE_CONV" for op in original_ops)
+                                     - sum(op.type == "TRANSPOSE_CONV" for op in graph.ops),
         "kernels": target.kernels,
         "wide_weight_ops": sorted(target.wide_ops),
         "libraries": sorted({low.library for low in lowered if isinstance(low, KernelCall) and low.library}),
