@@ -108,11 +108,6 @@ def transpose_conv_to_conv(graph: Graph) -> Graph:
             continue
         crop_op, window = _crop_reader(op, graph)
         axes = _phase_axes(op, graph, window)
-        if axes is None and crop_op is not None:          # keep the slice, compute the whole output
-            crop_op, window = None, _whole(graph.tensor(op.outputs[0]))
-            axes = _phase_axes(op, graph, window)
-        if axes is None:
-            continue
         replaced[op.index] = _phase_conv_ops(op, graph, tensors, crop_op, axes)
         if crop_op is not None:
             dropped.add(crop_op.index)
@@ -161,21 +156,16 @@ def _whole(y: Tensor):
     return ((0, y.shape[1]), (0, y.shape[2]))
 
 
-def _phase_axes(op: Op, graph: Graph, window) -> tuple[dict, dict] | None:
-    """_phase_axis for height and width; None when the conv would be 1x1 and unpadded but not
-    of its input's size, which the fast conv's pointwise path does not expect (it takes such a
-    conv to map pixel i to pixel i)."""
-    from .ops.transpose_conv import INPUT, WEIGHTS, transpose_padding
-    x, w, y = graph.tensor(op.inputs[INPUT]), graph.tensor(op.inputs[WEIGHTS]), graph.tensor(op.outputs[0])
+def _phase_axes(op: Op, graph: Graph, window) -> tuple[dict, dict]:
+    """_phase_axis for height and width."""
+    from .ops.transpose_conv import WEIGHTS, transpose_padding
+    w, y = graph.tensor(op.inputs[WEIGHTS]), graph.tensor(op.outputs[0])
     _, fh, fw, _ = w.shape
     s = int(op.options.get("stride_h", 1))
     pad_h, pad_w = transpose_padding(op.options["padding"], y.shape[1], y.shape[2], fh, fw, s, s)
     (top, height), (left, width) = window
     ay = _phase_axis(fh, s, pad_h, top, height)
     ax = _phase_axis(fw, s, pad_w, left, width)
-    if (ay["kernel"], ax["kernel"], ay["pad"], ax["pad"]) == (1, 1, 0, 0) \
-            and (ay["rows"], ax["rows"]) != tuple(x.shape[1:3]):
-        return None
     return ay, ax
 
 

@@ -285,7 +285,7 @@ __attribute__((noinline)) static void gather_pointwise3(const int8_t *s0, const 
 
 /* Where a 1x1 filter's input for output pixel i starts. */
 TA_INLINE const int8_t *pointwise_source(const gather_geometry *g, int32_t i, int32_t out_w) {
-    if (g->stride_w == 1 && g->stride_h == 1) {        /* then the output has the input's size */
+    if (g->stride_w == 1 && g->stride_h == 1 && out_w == g->in_w) {    /* pixel i of the output is pixel i of the input */
         return g->input + (size_t)i * g->in_c;
     }
     const int32_t oy = i / out_w, ox = i - oy * out_w;
@@ -694,8 +694,11 @@ ta_status ta_conv2d_s8_fast(const ta_conv2d_fast_params *p, const int8_t *input,
                                  (int32_t)((uint32_t)(uint8_t)p->act_max * 0x01010101u)}};
     void (*channels)(const int8_t *, const int32_t *, int32_t, int, int32_t, int8_t *, int8_t *, int8_t *,
                      const output_range *) = p->fast_requant ? channels_fast : channels_general;
+    /* 1x1, every output pixel's input inside the image (a folded PAD may add rows and
+     * columns after it: those pixels take the general gather, which fills the zero point). */
     const int pointwise = p->filter_h == 1 && p->filter_w == 1 && p->pad_top == 0 && p->pad_left == 0 &&
-                          (in_c & 3) == 0;
+                          (in_c & 3) == 0 && (p->output.h - 1) * p->stride_h < p->input.h &&
+                          (p->output.w - 1) * p->stride_w < p->input.w;
     if (g.rest_groups) {
         ta_store32(g.rest_stage + 4 * (g.rest_groups - 1), 0);     /* the remainders' padding */
     }
