@@ -51,8 +51,10 @@ def op_types(tflite: bytes) -> list[str]:
 
 
 def assert_bit_exact(tflite: bytes, out_dir: Path, *, samples: int = 100, sanitize: bool = True,
-                     seed: int = 0, expect_ops=None, kernels: str = "portable", optimize: str = "balanced") -> dict:
-    """Generate, build and run on the host; assert every output equals TFLM's. Returns the report."""
+                     seed: int = 0, expect_ops=None, kernels: str = "portable", optimize: str = "balanced",
+                     extra_inputs=None) -> dict:
+    """Generate, build and run on the host; assert every output equals TFLM's. Returns the report.
+    extra_inputs: samples (first axis) run after the generated ones, e.g. every input pair of an op."""
     from tinyattend.boards import load_board
     from tinyattend.build.host import build_host, run_host
     from tinyattend.pipeline import write_project
@@ -86,6 +88,8 @@ def assert_bit_exact(tflite: bytes, out_dir: Path, *, samples: int = 100, saniti
         inputs[0].fill(-128)
         if samples > 1:
             inputs[1].fill(127)
+    if extra_inputs is not None:
+        inputs = np.concatenate([inputs, np.asarray(extra_inputs, dtype=inputs.dtype)])
     binary = build_host(out_dir, sanitize=sanitize)
     ours = run_host(binary, inputs, inputs[0].nbytes, shape_out, output_dtype=report["output"]["dtype"])
     reference = tflm_reference(out_dir / "model.tflite", inputs)
@@ -97,10 +101,10 @@ def assert_bit_exact(tflite: bytes, out_dir: Path, *, samples: int = 100, saniti
 
 
 def assert_bit_exact_on_board(tflite: bytes, out_dir: Path, *, board: str = "cortex-m7", kernels: str = "fast",
-                              samples: int = 4, seed: int = 0, optimize: str = "balanced") -> dict:
+                              samples: int = 4, seed: int = 0, optimize: str = "balanced", extra_inputs=None) -> dict:
     """Generate for an emulated board, build with arm-none-eabi-gcc, run each input on QEMU and assert every
     output equals TFLM's. The host build runs the DSP operations as plain C; this runs the real instructions
-    (ACLE intrinsics and inline assembly). Inputs: all -128, all 127, then random."""
+    (ACLE intrinsics and inline assembly). Inputs: all -128, all 127, then random, then extra_inputs."""
     from tinyattend.boards import load_board
     from tinyattend.pipeline import write_project
     from tinyattend.run.runner import model_info, run_on_board
@@ -115,6 +119,8 @@ def assert_bit_exact_on_board(tflite: bytes, out_dir: Path, *, board: str = "cor
     inputs[0].fill(-128)
     if samples > 1:
         inputs[1].fill(127)
+    if extra_inputs is not None:
+        inputs = np.concatenate([inputs, np.asarray(extra_inputs, dtype=inputs.dtype)])
     info = model_info(out_dir)
     outputs = []
     for x in inputs:
