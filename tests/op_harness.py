@@ -45,6 +45,29 @@ def int8_tflite(build_model, input_shapes, *, samples: int = 32, seed: int = 0, 
     return converter.convert()
 
 
+def with_output_quantization(tflite: bytes, scale: float | None = None, zero_point: int | None = None,
+                             edit_op=None) -> bytes:
+    """The model with its last op's output quantization replaced (scale and/or zero point), after
+    `edit_op(op, model, schema)` when given: for quantization the converter never picks (a
+    narrower activation range than int8) or ops it does not emit on their own. The TFLM reference
+    follows the same parameters."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(tflite, 0))
+    (subgraph,) = model.subgraphs
+    op = subgraph.operators[-1]
+    if edit_op is not None:
+        edit_op(op, model, schema)
+    quant = subgraph.tensors[op.outputs[0]].quantization
+    if scale is not None:
+        quant.scale = np.array([scale], dtype=np.float32)
+    if zero_point is not None:
+        quant.zeroPoint = np.array([zero_point], dtype=np.int64)
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
 def op_types(tflite: bytes) -> list[str]:
     from tinyattend.ir.tflite_reader import read_tflite
     return [op.type for op in read_tflite(tflite).ops]

@@ -7,7 +7,7 @@ between cases so that the input scales, and with them the tables, differ.
 """
 import pytest
 
-from op_harness import assert_bit_exact, int8_tflite
+from op_harness import assert_bit_exact, int8_tflite, op_types, with_output_quantization
 
 
 def _function(op, shape):
@@ -65,25 +65,14 @@ def rewrite_single_op(tflite: bytes, op_name: str, output_scale: float | None = 
 
     For ops the converter does not emit on their own (int8 -> int8 QUANTIZE).
     """
-    import flatbuffers
-    import numpy as np
-    from ai_edge_litert import schema_py_generated as schema
-    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(tflite, 0))
-    (subgraph,) = model.subgraphs
-    (op,) = subgraph.operators
-    code = getattr(schema.BuiltinOperator, op_name)
-    model.operatorCodes[op.opcodeIndex].builtinCode = code
-    model.operatorCodes[op.opcodeIndex].deprecatedBuiltinCode = min(code, 127)
-    model.operatorCodes[op.opcodeIndex].version = 1
-    op.builtinOptionsType, op.builtinOptions = 0, None
-    quant = subgraph.tensors[op.outputs[0]].quantization
-    if output_scale is not None:
-        quant.scale = np.array([output_scale], dtype=np.float32)
-    if output_zero_point is not None:
-        quant.zeroPoint = np.array([output_zero_point], dtype=np.int64)
-    builder = flatbuffers.Builder(1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
+    def replace_op(op, model, schema):
+        code = getattr(schema.BuiltinOperator, op_name)
+        model.operatorCodes[op.opcodeIndex].builtinCode = code
+        model.operatorCodes[op.opcodeIndex].deprecatedBuiltinCode = min(code, 127)
+        model.operatorCodes[op.opcodeIndex].version = 1
+        op.builtinOptionsType, op.builtinOptions = 0, None
+    assert len(op_types(tflite)) == 1, "a one-op model is expected"
+    return with_output_quantization(tflite, output_scale, output_zero_point, edit_op=replace_op)
 
 
 TABLE_OPS = {

@@ -14,7 +14,7 @@ import shutil
 
 import pytest
 
-from op_harness import assert_bit_exact, int8_tflite
+from op_harness import assert_bit_exact, int8_tflite, with_output_quantization
 
 
 # (input hwc, filters, kernel, stride, padding, dilation, activation)
@@ -48,26 +48,10 @@ CLAMPED = {
 }
 
 
-def with_output_quantization(tflite: bytes, zero_point: int, scale: float | None) -> bytes:
-    """The one-op model with its output tensor's zero point (and scale) replaced."""
-    import flatbuffers
-    import numpy as np
-    from ai_edge_litert import schema_py_generated as schema
-    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(tflite, 0))
-    (subgraph,) = model.subgraphs
-    quant = subgraph.tensors[subgraph.operators[-1].outputs[0]].quantization
-    quant.zeroPoint = np.array([zero_point], dtype=np.int64)
-    if scale is not None:
-        quant.scale = np.array([scale], dtype=np.float32)
-    builder = flatbuffers.Builder(1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
-
-
 def conv_tflite(name: str) -> bytes:
     if name in CLAMPED:
         case, zero_point, scale = CLAMPED[name]
-        return with_output_quantization(conv_tflite(case), zero_point, scale)
+        return with_output_quantization(conv_tflite(case), scale, zero_point)
     hwc, filters, kernel, stride, padding, dilation, activation = CASES[name]
 
     def build(tf):
