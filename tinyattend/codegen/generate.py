@@ -93,7 +93,8 @@ def generate(graph: Graph, target: Target, model_name: str) -> GeneratedModel:
     if target.kernels != "cmsis-nn":          # the cmsis-nn set runs the graph as TFLM would
         graph = fold_pad_into_conv(graph)
         folded = len(original_ops) - len(graph.ops)
-        graph = transpose_conv_to_conv(graph)
+        if target.optimize != "size":     # its per-phase channel constants cost some flash
+            graph = transpose_conv_to_conv(graph)
     target = plan_widening(graph, target)
     lowered = [kernel_module(op, graph, target).lower(op, graph, target) for op in graph.ops]
     ranges, buffer_of = live_ranges(graph, lowered)
