@@ -71,6 +71,13 @@ def wide_weights(monkeypatch):
 
 
 @pytest.fixture
+def split_weights(monkeypatch):
+    """Split int8 weights for every unwidened fast conv (normally only from SPLIT_MIN_CHANNELS on)."""
+    from tinyattend.codegen.ops import conv_2d
+    monkeypatch.setattr(conv_2d, "SPLIT_MIN_CHANNELS", 1)
+
+
+@pytest.fixture
 def exact_requantization(monkeypatch):
     """Force TFLM's requantization (normally taken only when the short form cannot be proven exact)."""
     import tinyattend.codegen.ops._fast as fast_module
@@ -83,7 +90,7 @@ def test_conv2d_fast_shapes(tmp_path, name):
     report = assert_bit_exact(conv_tflite(name), tmp_path, expect_ops=["CONV_2D"], kernels="fast", optimize="size")
     model_c = next(tmp_path.rglob("model.c")).read_text()
     assert "ta_conv2d_s8_fast(" in model_c, "the fast conv kernel should have been chosen"
-    assert ".fast_requant = 1," in model_c and ".wide_weights = 0," in model_c
+    assert ".fast_requant = 1," in model_c and ".weight_form = 0," in model_c
     assert report["scratch_bytes"] > 0
 
 
@@ -91,7 +98,28 @@ def test_conv2d_fast_shapes(tmp_path, name):
                                   "pointwise_relu6_both_limits"])
 def test_conv2d_fast_wide_weights(tmp_path, wide_weights, name):
     assert_bit_exact(conv_tflite(name), tmp_path, kernels="fast")
-    assert ".wide_weights = 1," in next(tmp_path.rglob("model.c")).read_text()
+    assert ".weight_form = 1," in next(tmp_path.rglob("model.c")).read_text()
+
+
+@pytest.mark.parametrize("name", [*CASES, "pointwise_relu6_both_limits"])
+def test_conv2d_fast_split_weights(tmp_path, split_weights, name):
+    """Split int8 weights (e0 + 128, -e1, e2 + 128, -e3), the columns' second words rewritten and
+    each pixel's accumulators corrected: every gather path, remainders, odd channel counts."""
+    assert_bit_exact(conv_tflite(name), tmp_path, kernels="fast", optimize="size")
+    assert ".weight_form = 2," in next(tmp_path.rglob("model.c")).read_text()
+
+
+def test_split_weights_need_odd_weights_above_minus_128():
+    """-(-128) does not fit int8: such a layer keeps plain int8 weights."""
+    import numpy as np
+
+    from tinyattend.codegen.ops.conv_2d import FORM_INT8, FORM_SPLIT, weight_form
+    columns = np.ones((32, 8), np.int8)
+    assert weight_form(columns, wide=False) == FORM_SPLIT
+    columns[5, 0] = -128                     # an even position is fine
+    assert weight_form(columns, wide=False) == FORM_SPLIT
+    columns[7, 3] = -128
+    assert weight_form(columns, wide=False) == FORM_INT8
 
 
 @pytest.mark.parametrize("name", ["first_layer_c3_s2", "pointwise_odd_relu6", "dilation_c5"])
@@ -116,11 +144,15 @@ def test_column_order_matches_runs():
     assert (per_tap[0, :18] == w[0].ravel()).all() and not per_tap[:, 18:].any()
 
 
-# "size" with --kernels fast: the fast kernels with int8 weights; "speed": int16 weights.
+# "size" with --kernels fast: the fast kernels with int8 weights; "speed": int16 weights; "split": split
+# int8 weights (size, with the split form forced for these small layers).
 QEMU_CASES = [(name, "size", False) for name in CASES] + [
     ("first_layer_c3", "speed", False), ("groups_mod4_1", "speed", False), ("pointwise_odd_relu6", "speed", False),
     ("even_groups_valid", "speed", False), ("dilation_c5", "size", True), ("pointwise", "speed", True),
     *[(name, "size", False) for name in CLAMPED], ("pointwise_relu6_both_limits", "speed", False),
+    *[(name, "split", False) for name in ("pointwise", "first_layer_c3_s2", "wide_row_c64", "groups_mod4_1",
+                                          "one_channel", "map_4x4_c3", "pointwise_relu6_both_limits")],
+    ("dilation_c5", "split", True),
 ]
 
 
@@ -135,8 +167,13 @@ def test_conv2d_fast_on_cortex_m7(tmp_path, monkeypatch, name, optimize, exact):
     if exact:
         import tinyattend.codegen.ops._fast as fast_module
         monkeypatch.setattr(fast_module, "fast_requant_ok", lambda *args: False)
+    form = {"size": 0, "speed": 1, "split": 2}[optimize]
+    if optimize == "split":
+        from tinyattend.codegen.ops import conv_2d
+        monkeypatch.setattr(conv_2d, "SPLIT_MIN_CHANNELS", 1)
+        optimize = "size"
     out = tmp_path / "out"
     assert_bit_exact_on_board(conv_tflite(name), out, board="cortex-m7", kernels="fast", optimize=optimize, samples=8)
     model_c = (out / "model" / "model.c").read_text()
     assert f".fast_requant = {int(not exact)}," in model_c
-    assert f".wide_weights = {int(optimize == 'speed')}," in model_c
+    assert f".weight_form = {form}," in model_c

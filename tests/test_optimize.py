@@ -50,4 +50,5 @@ def test_mixed_widths_are_bit_exact(tmp_path):
     wide = set(report["wide_weight_ops"])
     assert wide and wide != set(convs), (wide, convs)
     model_c = (tmp_path / "model" / "model.c").read_text()
-    assert ".wide_weights = 1," in model_c and ".wide_weights = 0," in model_c
+    # the unwidened 256-channel conv takes the split int8 form
+    assert ".weight_form = 1," in model_c and ".weight_form = 2," in model_c

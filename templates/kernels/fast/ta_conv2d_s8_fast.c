@@ -15,6 +15,9 @@
 #include "ta_dsp.h"
 
 #define TILE_PIXELS 3
+
+/* How a layer's weights are stored (ta_conv2d_fast_params.weight_form). */
+enum { FORM_INT8 = 0, FORM_WIDE = 1, FORM_SPLIT = 2 };
 #define GROUP_WORDS (2 * TILE_PIXELS)   /* int32 words of one column group: 3 pixels x (lo, hi) */
 
 /* The layer's geometry, copied out of the params struct once: int8 stores may
@@ -318,11 +321,21 @@ TA_INLINE const int8_t *pointwise_source(const gather_geometry *g, int32_t i, in
         TILE_MACS(x, a00, a01, a10, a11, a20, a21); \
     } while (0)
 
-/* The same with int16 weights (wide_weights): two LDRD instead of LDRD + four SXTB16. */
+/* The same with int16 weights (FORM_WIDE): two LDRD instead of LDRD + four SXTB16. */
 #define TILE_STEP_WIDE(w, x, a00, a01, a10, a11, a20, a21) do { \
         int32_t a_lo_, a_hi_, b_lo_, b_hi_; \
         TA_LOAD_PAIR_INC(w, a_lo_, a_hi_); \
         TA_LOAD_PAIR_INC(w, b_lo_, b_hi_); \
+        TILE_MACS(x, a00, a01, a10, a11, a20, a21); \
+    } while (0)
+
+/* Split int8 weights (see the header): the raw word of a channel's four weights meets
+ * the first column word unshuffled, one SXTB16 ROR 8 gives the odd weights for the
+ * second: 18 instructions for 24 MACs. */
+#define TILE_STEP_SPLIT(w, x, a00, a01, a10, a11, a20, a21) do { \
+        int32_t a_lo_, b_lo_; \
+        TA_LOAD_PAIR_INC(w, a_lo_, b_lo_); \
+        const int32_t a_hi_ = ta_sxtb16_ror8(a_lo_), b_hi_ = ta_sxtb16_ror8(b_lo_); \
         TILE_MACS(x, a00, a01, a10, a11, a20, a21); \
     } while (0)
 
@@ -361,17 +374,27 @@ TA_INLINE const int8_t *pointwise_source(const gather_geometry *g, int32_t i, in
     "ldrd %[al], %[wa], [%[w]], #8\n\t" \
     "ldrd %[bl], %[wb], [%[w]], #8\n\t" \
     TA_ASM_STEP_MACS
+
+#define TA_ASM_STEP_SPLIT \
+    "ldrd %[al], %[bl], [%[w]], #8\n\t" \
+    "sxtb16 %[wa], %[al], ror #8\n\t" \
+    "sxtb16 %[wb], %[bl], ror #8\n\t" \
+    TA_ASM_STEP_MACS
 #endif
 
 /* groups >= 1. Plain C (the host, and the paths that are not the hot one). */
-TA_INLINE void tile_pair(const int8_t **weights, const int32_t *col, int32_t groups, int wide, int32_t *a00,
+TA_INLINE void tile_pair(const int8_t **weights, const int32_t *col, int32_t groups, int form, int32_t *a00,
                          int32_t *a01, int32_t *a10, int32_t *a11, int32_t *a20, int32_t *a21) {
     const void *w = *weights;
     const void *x = col;
     int32_t c00 = *a00, c01 = *a01, c10 = *a10, c11 = *a11, c20 = *a20, c21 = *a21;
-    if (wide) {
+    if (form == FORM_WIDE) {
         for (int32_t g = 0; g < groups; ++g) {
             TILE_STEP_WIDE(w, x, c00, c01, c10, c11, c20, c21);
+        }
+    } else if (form == FORM_SPLIT) {
+        for (int32_t g = 0; g < groups; ++g) {
+            TILE_STEP_SPLIT(w, x, c00, c01, c10, c11, c20, c21);
         }
     } else {
         for (int32_t g = 0; g < groups; ++g) {
@@ -386,6 +409,7 @@ typedef struct {
     int32_t output_offset, act_min, act_max;
     int mode;      /* 0 fast requantization, int8 range; 1 fast, narrower range; 2 TFLM's */
     int32_t limits[2];         /* act_min and act_max, each repeated in all four bytes (SSUB8/SEL) */
+    int32_t corr[3];           /* FORM_SPLIT: the three pixels' accumulator corrections, else 0 */
 } output_range;
 
 TA_INLINE int32_t clamp_range(int32_t y, int32_t lo, int32_t hi) {
@@ -410,13 +434,14 @@ TA_INLINE int32_t requant_one(int32_t a, int32_t m, int32_t r, int32_t e, const 
 /* One channel pair for three pixels, from its part of the pair stream (see the
  * header): the tile, then requantization and stores.
  * `both` 0: an odd last channel paired with itself, whose second value is not stored. */
-TA_INLINE void pair_3x2(const int8_t **stream, const int32_t *col, int32_t groups, int wide, int8_t *o0,
+TA_INLINE void pair_3x2(const int8_t **stream, const int32_t *col, int32_t groups, int form, int8_t *o0,
                         int8_t *o1, int8_t *o2, const output_range *range, int mode, int both) {
     int32_t b0, b1;
     TA_LOAD_PAIR(*stream, b0, b1);
     const int8_t *weights = *stream + PAIR_HEAD_BYTES;
-    int32_t a00 = b0, a10 = b0, a20 = b0, a01 = b1, a11 = b1, a21 = b1;
-    tile_pair(&weights, col, groups, wide, &a00, &a01, &a10, &a11, &a20, &a21);
+    const int32_t *c = range->corr;
+    int32_t a00 = b0 + c[0], a10 = b0 + c[1], a20 = b0 + c[2], a01 = b1 + c[0], a11 = b1 + c[1], a21 = b1 + c[2];
+    tile_pair(&weights, col, groups, form, &a00, &a01, &a10, &a11, &a20, &a21);
     const int8_t *k = weights;
     *stream = weights + PAIR_TAIL_BYTES;
     int32_t m0, m1, r0, r1, e0, e1;
@@ -439,7 +464,7 @@ TA_INLINE void pair_3x2(const int8_t **stream, const int32_t *col, int32_t group
  * the tile would compute three times. Per channel pair and four column values:
  * one weight load, four SXTB16 (none with int16 weights, one more load), one
  * column load, four SMLAD. */
-static void channels_1px(const int8_t *stream, const int32_t *col, int32_t groups, int wide, int32_t out_c,
+static void channels_1px(const int8_t *stream, const int32_t *col, int32_t groups, int form, int32_t out_c,
                          int8_t *out, const output_range *range) {
     const int mode = range->mode;
     for (int32_t c = 0; c < out_c; c += 2) {
@@ -447,8 +472,8 @@ static void channels_1px(const int8_t *stream, const int32_t *col, int32_t group
         TA_LOAD_PAIR(stream, b0, b1);
         const void *w = stream + PAIR_HEAD_BYTES;
         const int32_t *x = col;
-        int32_t a0 = b0, a1 = b1;
-        if (wide) {
+        int32_t a0 = b0 + range->corr[0], a1 = b1 + range->corr[0];
+        if (form == FORM_WIDE) {
             for (int32_t g = groups; g > 0; --g, x += GROUP_WORDS) {
                 int32_t a_lo, a_hi, b_lo, b_hi, lo, hi;
                 TA_LOAD_PAIR_INC(w, a_lo, a_hi);
@@ -458,6 +483,16 @@ static void channels_1px(const int8_t *stream, const int32_t *col, int32_t group
                 a0 = ta_smlad(a_hi, hi, a0);
                 a1 = ta_smlad(b_lo, lo, a1);
                 a1 = ta_smlad(b_hi, hi, a1);
+            }
+        } else if (form == FORM_SPLIT) {
+            for (int32_t g = groups; g > 0; --g, x += GROUP_WORDS) {
+                int32_t wa, wb, lo, hi;
+                TA_LOAD_PAIR_INC(w, wa, wb);
+                TA_LOAD_PAIR(x, lo, hi);
+                a0 = ta_smlad(wa, lo, a0);
+                a0 = ta_smlad(ta_sxtb16_ror8(wa), hi, a0);
+                a1 = ta_smlad(wb, lo, a1);
+                a1 = ta_smlad(ta_sxtb16_ror8(wb), hi, a1);
             }
         } else {
             for (int32_t g = groups; g > 0; --g, x += GROUP_WORDS) {
@@ -484,13 +519,13 @@ static void channels_1px(const int8_t *stream, const int32_t *col, int32_t group
 }
 
 /* All channel pairs for three pixels (the tile's columns are gathered). */
-TA_INLINE void channels_3x2(const int8_t *stream, const int32_t *col, int32_t groups, int wide, int32_t out_c,
+TA_INLINE void channels_3x2(const int8_t *stream, const int32_t *col, int32_t groups, int form, int32_t out_c,
                             int8_t *o0, int8_t *o1, int8_t *o2, const output_range *range, int mode) {
     for (int32_t pairs = out_c >> 1; pairs > 0; --pairs, o0 += 2, o1 += 2, o2 += 2) {
-        pair_3x2(&stream, col, groups, wide, o0, o1, o2, range, mode, 1);
+        pair_3x2(&stream, col, groups, form, o0, o1, o2, range, mode, 1);
     }
     if (out_c & 1) {
-        pair_3x2(&stream, col, groups, wide, o0, o1, o2, range, mode, 0);
+        pair_3x2(&stream, col, groups, form, o0, o1, o2, range, mode, 0);
     }
 }
 
@@ -502,6 +537,24 @@ TA_INLINE void channels_3x2(const int8_t *stream, const int32_t *col, int32_t gr
     "smmlar %[" a "], %[" a "], %[" m "], %[" t "]\n\t" \
     "asr %[" a "], %[" a "], %[" e "]\n\t" \
     "ssat %[" a "], #8, %[" a "]\n\t"
+
+/* The six accumulators from the pair's biases (in a00, a01). */
+#define TA_ASM_INIT_BIAS \
+    "mov %[a10], %[a00]\n\t" \
+    "mov %[a20], %[a00]\n\t" \
+    "mov %[a11], %[a01]\n\t" \
+    "mov %[a21], %[a01]\n\t"
+
+/* The same plus each pixel's correction (FORM_SPLIT). */
+#define TA_ASM_INIT_CORR \
+    "ldrd %[lo], %[hi], %[corr01]\n\t" \
+    "ldr %[x], %[corr2]\n\t" \
+    "add %[a10], %[a00], %[hi]\n\t" \
+    "add %[a20], %[a00], %[x]\n\t" \
+    "add %[a00], %[a00], %[lo]\n\t" \
+    "add %[a11], %[a01], %[hi]\n\t" \
+    "add %[a21], %[a01], %[x]\n\t" \
+    "add %[a01], %[a01], %[lo]\n\t"
 
 /* No activation clamp: SSAT's int8 range is the output range. */
 #define TA_ASM_NO_CLAMP ""
@@ -530,13 +583,15 @@ typedef struct {
     int8_t *out;               /* pixel 0's output for this pair; advanced by 2 per pair */
     int32_t step[2];           /* pixels 1 and 2 relative to pixel 0, bytes */
     int32_t limits[2];         /* output_range.limits: stack-relative, no register is free */
+    int32_t corr[3];           /* output_range.corr (FORM_SPLIT) */
 } pair_loop_state;
 
 /* One step of the tile is 20 32-bit instructions (LDRD, SXTB16 and SMLAD have no
  * 16-bit encodings): the loop is entered (4 - groups % 4) % 4 steps in. */
 #define TA_ASM_STEP_BYTES 80
 #define TA_ASM_STEP_WIDE_BYTES 68
-#define TA_PAIR_LOOP_ASM(STEP, STEP_BYTES, CLAMP) \
+#define TA_ASM_STEP_SPLIT_BYTES 72
+#define TA_PAIR_LOOP_ASM(STEP, STEP_BYTES, INIT, CLAMP) \
         __asm__ volatile( \
             "adr %[x], 1f\n\t" \
             "ldr %[lo], %[skip]\n\t" \
@@ -545,10 +600,7 @@ typedef struct {
             "str %[x], %[entry]\n\t" \
             "0:\n\t" \
             "ldrd %[a00], %[a01], [%[w]], #8\n\t" \
-            "mov %[a10], %[a00]\n\t" \
-            "mov %[a20], %[a00]\n\t" \
-            "mov %[a11], %[a01]\n\t" \
-            "mov %[a21], %[a01]\n\t" \
+            INIT \
             "ldr %[x], %[col]\n\t" \
             "ldr %[lo], %[entry]\n\t" \
             "bx %[lo]\n\t" \
@@ -593,7 +645,8 @@ typedef struct {
               [bl] "=&r"(bl), [lo] "=&r"(lo), [hi] "=&r"(hi), [out] "+m"(st.out), [entry] "=m"(st.entry) \
             : [col] "m"(st.col), [end] "m"(st.col_end), [stream_end] "m"(st.stream_end), \
               [step] "m"(*(const ta_pair *)st.step), [skip] "m"(skip), \
-              [limits] "m"(*(const ta_pair *)st.limits) \
+              [limits] "m"(*(const ta_pair *)st.limits), [corr01] "m"(*(const ta_pair *)st.corr), \
+              [corr2] "m"(st.corr[2]) \
             : "cc", "memory");
 #define TA_STR_(x) #x
 #define TA_STR(x) TA_STR_(x)
@@ -605,7 +658,7 @@ typedef struct {
  * enter and leave the tile loop, 3 constants, 3 to pack the channel pairs, 8 to
  * store, 3 to loop; 13 more for a narrower activation range (ReLU6, or a ReLU
  * whose zero point is above -128). */
-static void channels_fast(const int8_t *stream, const int32_t *col, int32_t groups, int wide, int32_t out_c,
+static void channels_fast(const int8_t *stream, const int32_t *col, int32_t groups, int form, int32_t out_c,
                           int8_t *o0, int8_t *o1, int8_t *o2, const output_range *range) {
 #if TA_HAVE_DSP
     const int32_t pairs = out_c >> 1;
@@ -613,11 +666,13 @@ static void channels_fast(const int8_t *stream, const int32_t *col, int32_t grou
         pair_loop_state st;
         st.col = col;
         st.col_end = col + GROUP_WORDS * groups;
-        st.stream_end = stream + pairs * (PAIR_HEAD_BYTES + PAIR_TAIL_BYTES + (wide ? 16 : 8) * groups);
+        st.stream_end = stream + pairs * (PAIR_HEAD_BYTES + PAIR_TAIL_BYTES + (form == FORM_WIDE ? 16 : 8) * groups);
         st.out = o0;
         st.step[0] = (int32_t)(o1 - o0);
         st.step[1] = (int32_t)(o2 - o0);
-        const int32_t skip = ((4 - (groups & 3)) & 3) * (wide ? TA_ASM_STEP_WIDE_BYTES : TA_ASM_STEP_BYTES);
+        const int32_t step_bytes = form == FORM_WIDE ? TA_ASM_STEP_WIDE_BYTES
+                                   : form == FORM_SPLIT ? TA_ASM_STEP_SPLIT_BYTES : TA_ASM_STEP_BYTES;
+        const int32_t skip = ((4 - (groups & 3)) & 3) * step_bytes;
         const void *w = stream;
         const void *x;
         int32_t a00, a01, a10, a11, a20, a21, wa, wb, al, bl, lo, hi;
@@ -626,14 +681,23 @@ static void channels_fast(const int8_t *stream, const int32_t *col, int32_t grou
             st.limits[0] = range->limits[0];
             st.limits[1] = range->limits[1];
         }
-        if (wide && clamp) {
-            TA_PAIR_LOOP_ASM(TA_ASM_STEP_WIDE, TA_ASM_STEP_WIDE_BYTES, TA_ASM_CLAMP);
-        } else if (wide) {
-            TA_PAIR_LOOP_ASM(TA_ASM_STEP_WIDE, TA_ASM_STEP_WIDE_BYTES, TA_ASM_NO_CLAMP);
+        if (form == FORM_SPLIT) {
+            st.corr[0] = range->corr[0];
+            st.corr[1] = range->corr[1];
+            st.corr[2] = range->corr[2];
+            if (clamp) {
+                TA_PAIR_LOOP_ASM(TA_ASM_STEP_SPLIT, TA_ASM_STEP_SPLIT_BYTES, TA_ASM_INIT_CORR, TA_ASM_CLAMP);
+            } else {
+                TA_PAIR_LOOP_ASM(TA_ASM_STEP_SPLIT, TA_ASM_STEP_SPLIT_BYTES, TA_ASM_INIT_CORR, TA_ASM_NO_CLAMP);
+            }
+        } else if (form == FORM_WIDE && clamp) {
+            TA_PAIR_LOOP_ASM(TA_ASM_STEP_WIDE, TA_ASM_STEP_WIDE_BYTES, TA_ASM_INIT_BIAS, TA_ASM_CLAMP);
+        } else if (form == FORM_WIDE) {
+            TA_PAIR_LOOP_ASM(TA_ASM_STEP_WIDE, TA_ASM_STEP_WIDE_BYTES, TA_ASM_INIT_BIAS, TA_ASM_NO_CLAMP);
         } else if (clamp) {
-            TA_PAIR_LOOP_ASM(TA_ASM_STEP, TA_ASM_STEP_BYTES, TA_ASM_CLAMP);
+            TA_PAIR_LOOP_ASM(TA_ASM_STEP, TA_ASM_STEP_BYTES, TA_ASM_INIT_BIAS, TA_ASM_CLAMP);
         } else {
-            TA_PAIR_LOOP_ASM(TA_ASM_STEP, TA_ASM_STEP_BYTES, TA_ASM_NO_CLAMP);
+            TA_PAIR_LOOP_ASM(TA_ASM_STEP, TA_ASM_STEP_BYTES, TA_ASM_INIT_BIAS, TA_ASM_NO_CLAMP);
         }
         stream = (const int8_t *)w;
         o0 += 2 * pairs;
@@ -641,17 +705,41 @@ static void channels_fast(const int8_t *stream, const int32_t *col, int32_t grou
         o2 += 2 * pairs;
     }
     if (out_c & 1) {
-        pair_3x2(&stream, col, groups, wide, o0, o1, o2, range, range->mode, 0);
+        pair_3x2(&stream, col, groups, form, o0, o1, o2, range, range->mode, 0);
     }
 #else
-    channels_3x2(stream, col, groups, wide, out_c, o0, o1, o2, range, range->mode);
+    channels_3x2(stream, col, groups, form, out_c, o0, o1, o2, range, range->mode);
 #endif
 }
 
 /* TFLM's requantization (accumulators not proven below 2^30): plain C. */
-static void channels_general(const int8_t *stream, const int32_t *col, int32_t groups, int wide, int32_t out_c,
+static void channels_general(const int8_t *stream, const int32_t *col, int32_t groups, int form, int32_t out_c,
                              int8_t *o0, int8_t *o1, int8_t *o2, const output_range *range) {
-    channels_3x2(stream, col, groups, wide, out_c, o0, o1, o2, range, range->mode);
+    channels_3x2(stream, col, groups, form, out_c, o0, o1, o2, range, range->mode);
+}
+
+/* FORM_SPLIT: each gathered group's second word (x1, x3) becomes
+ * (-(x1 + 129 + 256 * x0), -(x3 + 129 + 256 * x2)), which fits int16 for any int8
+ * values (computed with wrapping 16-bit lanes), and each pixel's correction is
+ * -128 times the sum of its first words' values (see the header). */
+__attribute__((noinline)) static void split_columns(int32_t *col, int32_t groups, int32_t corr[3]) {
+    const int32_t minus129 = (int32_t)0xFF7FFF7Fu, ones = 0x00010001;
+    int32_t s0 = 0, s1 = 0, s2 = 0;
+    for (int32_t g = groups; g > 0; --g, col += GROUP_WORDS) {
+        int32_t lo, hi;
+        TA_LOAD_PAIR(col, lo, hi);
+        col[1] = ta_ssub16(minus129, ta_sadd16((int32_t)(((uint32_t)lo << 8) & 0xFF00FF00u), hi));
+        s0 = ta_smlad(lo, ones, s0);
+        TA_LOAD_PAIR(col + 2, lo, hi);
+        col[3] = ta_ssub16(minus129, ta_sadd16((int32_t)(((uint32_t)lo << 8) & 0xFF00FF00u), hi));
+        s1 = ta_smlad(lo, ones, s1);
+        TA_LOAD_PAIR(col + 4, lo, hi);
+        col[5] = ta_ssub16(minus129, ta_sadd16((int32_t)(((uint32_t)lo << 8) & 0xFF00FF00u), hi));
+        s2 = ta_smlad(lo, ones, s2);
+    }
+    corr[0] = -128 * s0;
+    corr[1] = -128 * s1;
+    corr[2] = -128 * s2;
 }
 
 ta_status ta_conv2d_s8_fast(const ta_conv2d_fast_params *p, const int8_t *input, const int8_t *pairs,
@@ -689,9 +777,11 @@ ta_status ta_conv2d_s8_fast(const ta_conv2d_fast_params *p, const int8_t *input,
     const int32_t staged = (in_c & 3) == 0 ? 0 : (g.small_rows ? p->filter_h * g.run_len : g.run_len);
     g.rest_stage = g.run_stage + ((staged + 3) & ~3);
     const int clamp = p->act_min > -128 || p->act_max < 127;
-    const output_range range = {p->output_offset, p->act_min, p->act_max, !p->fast_requant ? 2 : (clamp ? 1 : 0),
-                                {(int32_t)((uint32_t)(uint8_t)p->act_min * 0x01010101u),
-                                 (int32_t)((uint32_t)(uint8_t)p->act_max * 0x01010101u)}};
+    output_range range = {p->output_offset, p->act_min, p->act_max, !p->fast_requant ? 2 : (clamp ? 1 : 0),
+                          {(int32_t)((uint32_t)(uint8_t)p->act_min * 0x01010101u),
+                           (int32_t)((uint32_t)(uint8_t)p->act_max * 0x01010101u)},
+                          {0, 0, 0}};
+    const int form = p->weight_form;
     void (*channels)(const int8_t *, const int32_t *, int32_t, int, int32_t, int8_t *, int8_t *, int8_t *,
                      const output_range *) = p->fast_requant ? channels_fast : channels_general;
     /* 1x1, every output pixel's input inside the image (a folded PAD may add rows and
@@ -721,10 +811,13 @@ ta_status ta_conv2d_s8_fast(const ta_conv2d_fast_params *p, const int8_t *input,
                 gather_pixel(&g, i1 / out_w, i1 % out_w, col + 2);
                 gather_pixel(&g, i2 / out_w, i2 % out_w, col + 4);
             }
+            if (form == FORM_SPLIT) {
+                split_columns(col, groups, range.corr);
+            }
             if (i + 1 == pixels) {
-                channels_1px(pairs, col, groups, p->wide_weights, out_c, out + (size_t)i * out_c, &range);
+                channels_1px(pairs, col, groups, form, out_c, out + (size_t)i * out_c, &range);
             } else {
-                channels(pairs, col, groups, p->wide_weights, out_c, out + (size_t)i * out_c,
+                channels(pairs, col, groups, form, out_c, out + (size_t)i * out_c,
                          out + (size_t)i1 * out_c, out + (size_t)i2 * out_c, &range);
             }
         }

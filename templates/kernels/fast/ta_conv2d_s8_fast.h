@@ -25,14 +25,21 @@ typedef struct {
     int32_t output_offset;
     int32_t act_min, act_max;
     int32_t fast_requant;       /* 1: every channel satisfies ta_requantize_fast's conditions */
-    int32_t wide_weights;       /* 1: the weights in `pairs` are int16 (see below) */
+    int32_t weight_form;        /* 0 int8, 1 int16 ("wide"), 2 split int8 (see below) */
 } ta_conv2d_fast_params;
 
 /* pairs: for each output channel pair (an odd last channel paired with itself), in order:
  *   int32 bias0 bias1 (bias - input_zero_point * sum(w));
  *   the two channels' weights, [row_len/4][2][4] int8: per group of four column values,
- *     channel 0's four then channel 1's four; with wide_weights the same as int16, each
- *     four (e0 e1 e2 e3) in SXTB16 lane order e0 e2 e1 e3;
+ *     channel 0's four then channel 1's four; with weight_form 1 the same as int16, each
+ *     four (e0 e1 e2 e3) in SXTB16 lane order e0 e2 e1 e3; with weight_form 2 ("split")
+ *     the int8 bytes (e0 + 128, -e1, e2 + 128, -e3): read as two int16 halves they are
+ *     e0 + 128 - 256 e1 and e2 + 128 - 256 e3, and meet the column's (x0, x2) in one SMLAD
+ *     unconverted; SXTB16 ROR 8 gives (-e1, -e3) for the column's second word, which the
+ *     kernel makes (-(x1 + 129 + 256 x0), -(x3 + 129 + 256 x2)). The two SMLAD then sum
+ *     x.e + 128 (x0 + x2) + 129 (e1 + e3): the bias below includes -129 * (sum of the odd
+ *     weights), and the kernel starts each pixel's accumulators -128 * (sum of its even
+ *     column values) lower. Needs no odd weight of -128;
  *   int32 mult0 mult1 round0 round1 right0 right1 (fast_requant: ta_requantize_fast's
  *     multiplier, rounding constant and right shift), or mult0 mult1 shift0 shift1 0 0
  *     (TFLite's signed shifts).

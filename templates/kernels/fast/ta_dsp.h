@@ -43,6 +43,9 @@ TA_INLINE int32_t ta_smmlar(int32_t a, int32_t b, int32_t acc) {
 }
 /* Saturate to int8 (one SSAT). */
 TA_INLINE int32_t ta_ssat8(int32_t x) { return __ssat(x, 8); }
+/* Two 16-bit lanes added / subtracted, each wrapping (SADD16 / SSUB16). */
+TA_INLINE int32_t ta_sadd16(int32_t a, int32_t b) { return (int32_t)__sadd16((int16x2_t)a, (int16x2_t)b); }
+TA_INLINE int32_t ta_ssub16(int32_t a, int32_t b) { return (int32_t)__ssub16((int16x2_t)a, (int16x2_t)b); }
 #else
 #define TA_HAVE_DSP 0
 TA_INLINE int32_t ta_pack16(int32_t lo, int32_t hi) { return (int32_t)(((uint32_t)hi << 16) | ((uint32_t)lo & 0xFFFFu)); }
@@ -70,6 +73,8 @@ TA_INLINE int32_t ta_smmlar(int32_t a, int32_t b, int32_t acc) {
     return (int32_t)((uint32_t)acc + (uint32_t)ta_smmulr(a, b));
 }
 TA_INLINE int32_t ta_ssat8(int32_t x) { return x < -128 ? -128 : (x > 127 ? 127 : x); }
+TA_INLINE int32_t ta_sadd16(int32_t a, int32_t b) { return ta_pack16(ta_lo16(a) + ta_lo16(b), ta_hi16(a) + ta_hi16(b)); }
+TA_INLINE int32_t ta_ssub16(int32_t a, int32_t b) { return ta_pack16(ta_lo16(a) - ta_lo16(b), ta_hi16(a) - ta_hi16(b)); }
 #endif
 
 /* Unaligned 32-bit load (one LDR on Cortex-M; memcpy keeps C free of UB). */

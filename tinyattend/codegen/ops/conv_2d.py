@@ -6,7 +6,7 @@ import numpy as np
 from ..lowering import ConstArray, ConstRef, KernelCall, ScratchArg, TensorArg, dims, unsupported
 from ._checks import constant_input, fused_activation, int8_activations, weighted_op_shapes
 from ._conv_quant import channel_multipliers, output_range
-from ._fast import channel_requant, pair_rows, wants_fast
+from ._fast import channel_requant, pair_rows, to_int32, wants_fast
 from ._overlap import conv_overlap
 from .padding import conv_padding
 
@@ -64,10 +64,28 @@ def lower(op, graph, target) -> KernelCall:
     )
 
 
+# Weight forms of the fast kernel (ta_conv2d_fast_params.weight_form).
+FORM_INT8, FORM_WIDE, FORM_SPLIT = 0, 1, 2
+# Split int8 weights save 2 of 20 instructions per tile step and channel pair, and cost about
+# 18 per group and three-pixel tile to prepare the columns, plus 4 per pair and tile: worth it
+# from about ten channel pairs on.
+SPLIT_MIN_CHANNELS = 20
+
+
+def weight_form(columns: np.ndarray, wide: bool) -> int:
+    """FORM_WIDE when widened (--optimize speed/balanced's choice), else FORM_SPLIT where it pays
+    and every odd column weight can be negated in int8, else FORM_INT8."""
+    if wide:
+        return FORM_WIDE
+    if columns.shape[0] >= SPLIT_MIN_CHANNELS and not (columns[:, 1::2] == -128).any():
+        return FORM_SPLIT
+    return FORM_INT8
+
+
 def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max, wide: bool) -> KernelCall:
     """Three-pixel columns + 3x2 SMLAD tile (templates/kernels/fast/ta_conv2d_s8_fast.c).
     wide: weights stored widened to int16 (twice the flash, 17 instead of 20 instructions
-    per 24 MACs), for --optimize speed."""
+    per 24 MACs); otherwise int8, "split" where it pays (18 per 24, same flash)."""
     x, w, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
     out_c, fh, fw, depth = w.shape
     o = op.options
@@ -78,6 +96,7 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max, wid
     bias_tensor = op.inputs[2] if len(op.inputs) > 2 else None
     bias = graph.tensor(bias_tensor).array().astype(np.int64) if bias_tensor is not None else None
     q = channel_requant(weights.reshape(out_c, -1), bias, mult, shift, x.zero_point, y.zero_point)
+    form = weight_form(columns, wide)
     run_len = run_taps * depth
     rest_len = fh * (fw // run_taps) * (run_len % 4)
     return KernelCall(
@@ -92,10 +111,10 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max, wid
             ("pad_top", pad_top), ("pad_left", pad_left), ("run_taps", run_taps), ("row_len", row_len),
             ("input_zero_point", x.zero_point), ("output_offset", y.zero_point),
             ("act_min", act_min), ("act_max", act_max), ("fast_requant", int(q.fast)),
-            ("wide_weights", int(wide)),
+            ("weight_form", form),
         ),
         args=(TensorArg(op.inputs[0]), ConstRef("pairs"), TensorArg(op.outputs[0]), ScratchArg()),
-        constants=(ConstArray("pairs", "int8_t", pair_stream(columns, q, wide)),),
+        constants=(ConstArray("pairs", "int8_t", pair_stream(columns, q, form)),),
         scratch_bytes=6 * row_len + _round4(_staged_bytes(fh, fw, run_taps, depth)) + _round4(rest_len),
         macs=y.num_elements * fh * fw * depth,
         overlap=conv_overlap(op, graph, pad_top, pad_left),
@@ -116,23 +135,33 @@ def column_order(weights: np.ndarray, run_taps: int) -> np.ndarray:
     return padded
 
 
-def pair_stream(rows: np.ndarray, q, wide: bool = False) -> np.ndarray:
+def pair_stream(rows: np.ndarray, q, form: int = FORM_INT8) -> np.ndarray:
     """What the kernel reads for each output channel pair, in order (an odd last channel is
     paired with itself), as bytes:
       int32 bias0 bias1 (the tile's six accumulators start from them; stored once, not once per
         pixel: 16 bytes less flash per pair for two register moves per pair and tile),
-      the pair's weights, [row_len/4][2][4] int8 (pair_rows), or with `wide` the same
+      the pair's weights, [row_len/4][2][4] int8 (pair_rows), or with FORM_WIDE the same
         widened to int16 in SXTB16 lane order, each group of four (e0 e1 e2 e3) as
-        e0 e2 e1 e3: [row_len/4][2][4] int16,
+        e0 e2 e1 e3: [row_len/4][2][4] int16, or with FORM_SPLIT the int8 bytes
+        (e0 + 128, -e1, e2 + 128, -e3), the bias lowered by 129 * (e1 + e3) summed over
+        the row (see ta_conv2d_s8_fast.h),
       int32 mult0 mult1 round0 round1 right0 right1 (fast form) or
             mult0 mult1 shift0 shift1 0 0 (TFLM's form, TFLite's signed shifts).
     bias = bias - input_zero_point * sum(w). rows: [out_c][row_len] in column order."""
     out_c, row_len = rows.shape
+    bias = q.bias
+    if form == FORM_SPLIT:
+        odd = rows[:, 1::2].astype(np.int16)
+        bias = to_int32(q.bias.astype(np.int64) - 129 * odd.astype(np.int64).sum(axis=1), "split bias")
+        split = rows.astype(np.int16)
+        split[:, 0::2] += 128
+        split[:, 1::2] = -odd
+        rows = split.astype(np.uint8).view(np.int8)           # even bytes 0..255, odd -127..127
     third = q.round if q.fast else q.shift
     fourth = q.shift if q.fast else np.zeros_like(q.shift)
-    table = np.stack([q.bias, q.multiplier, third, fourth]).astype("<i4")     # [4][out_c]
+    table = np.stack([bias, q.multiplier, third, fourth]).astype("<i4")       # [4][out_c]
     weights = pair_rows(rows).reshape(-1, row_len * 2)
-    if wide:
+    if form == FORM_WIDE:
         lanes = weights.reshape(weights.shape[0], -1, 4)[:, :, [0, 2, 1, 3]].astype("<i2")
         weights = lanes.reshape(weights.shape[0], -1).view(np.int8)
     if out_c % 2:
