@@ -46,6 +46,26 @@ TA_INLINE int32_t ta_ssat8(int32_t x) { return __ssat(x, 8); }
 /* Two 16-bit lanes added / subtracted, each wrapping (SADD16 / SSUB16). */
 TA_INLINE int32_t ta_sadd16(int32_t a, int32_t b) { return (int32_t)__sadd16((int16x2_t)a, (int16x2_t)b); }
 TA_INLINE int32_t ta_ssub16(int32_t a, int32_t b) { return (int32_t)__ssub16((int16x2_t)a, (int16x2_t)b); }
+/* acc + the sign-extended bytes 0 and 2 of x, per 16-bit half (SXTAB16). */
+TA_INLINE int32_t ta_sxtab16(int32_t acc, int32_t x) { return (int32_t)__sxtab16((int16x2_t)acc, (int8x4_t)x); }
+/* The same for bytes 1 and 3 (SXTAB16 with ROR #8). */
+TA_INLINE int32_t ta_sxtab16_ror8(int32_t acc, int32_t x) {
+    int32_t result;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(result) : "r"(acc), "r"(x));
+    return result;
+}
+/* Low half of a, low half of b as the high half (PKHBT ... LSL #16). */
+TA_INLINE int32_t ta_pack_lo16(int32_t a, int32_t b) {
+    int32_t result;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(result) : "r"(a), "r"(b));
+    return result;
+}
+/* High half of a as the low half, high half of b (PKHTB ... ASR #16). */
+TA_INLINE int32_t ta_pack_hi16(int32_t a, int32_t b) {
+    int32_t result;
+    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(result) : "r"(b), "r"(a));
+    return result;
+}
 #else
 #define TA_HAVE_DSP 0
 TA_INLINE int32_t ta_pack16(int32_t lo, int32_t hi) { return (int32_t)(((uint32_t)hi << 16) | ((uint32_t)lo & 0xFFFFu)); }
@@ -75,6 +95,14 @@ TA_INLINE int32_t ta_smmlar(int32_t a, int32_t b, int32_t acc) {
 TA_INLINE int32_t ta_ssat8(int32_t x) { return x < -128 ? -128 : (x > 127 ? 127 : x); }
 TA_INLINE int32_t ta_sadd16(int32_t a, int32_t b) { return ta_pack16(ta_lo16(a) + ta_lo16(b), ta_hi16(a) + ta_hi16(b)); }
 TA_INLINE int32_t ta_ssub16(int32_t a, int32_t b) { return ta_pack16(ta_lo16(a) - ta_lo16(b), ta_hi16(a) - ta_hi16(b)); }
+TA_INLINE int32_t ta_sxtab16(int32_t acc, int32_t x) {
+    return ta_pack16(ta_lo16(acc) + (int8_t)(x & 0xFF), ta_hi16(acc) + (int8_t)(((uint32_t)x >> 16) & 0xFF));
+}
+TA_INLINE int32_t ta_sxtab16_ror8(int32_t acc, int32_t x) {
+    return ta_pack16(ta_lo16(acc) + (int8_t)(((uint32_t)x >> 8) & 0xFF), ta_hi16(acc) + (int8_t)(((uint32_t)x >> 24) & 0xFF));
+}
+TA_INLINE int32_t ta_pack_lo16(int32_t a, int32_t b) { return ta_pack16(ta_lo16(a), ta_lo16(b)); }
+TA_INLINE int32_t ta_pack_hi16(int32_t a, int32_t b) { return ta_pack16(ta_hi16(a), ta_hi16(b)); }
 #endif
 
 /* Unaligned 32-bit load (one LDR on Cortex-M; memcpy keeps C free of UB). */

@@ -4,8 +4,9 @@ from __future__ import annotations
 import numpy as np
 
 from ...ir.quant import quantize_multiplier
-from ..lowering import KernelCall, TensorArg, unsupported
+from ..lowering import KernelCall, ScratchArg, TensorArg, unsupported
 from ._checks import int8_activations
+from ._fast import ACC_LIMIT, round_constants, wants_fast
 
 OP_TYPES = ("BATCH_MATMUL",)
 MAX_RANK = 5                      # TFLM supports ranks 2..5
@@ -84,6 +85,9 @@ def lower(op, graph, target) -> KernelCall:
     lhs_row, lhs_depth = (1, rows) if adj_x else (depth, 1)
     rhs_depth, rhs_col = (1, depth) if adj_y else (cols, 1)
     multiplier, shift = output_multiplier(lhs, rhs, y)
+    if wants_fast(target):
+        return _lower_fast(op, graph, batch, rows, depth, cols, (lhs_row, lhs_depth), (rhs_depth, rhs_col),
+                           multiplier, shift)
     return KernelCall(
         function="ta_batch_matmul_s8",
         sources=("matmul/ta_batch_matmul_s8.c", "matmul/ta_batch_matmul_s8.h"),
@@ -100,5 +104,44 @@ def lower(op, graph, target) -> KernelCall:
             ("act_min", -128), ("act_max", 127),
         ),
         args=(TensorArg(op.inputs[0], const=True), TensorArg(op.inputs[1], const=True), TensorArg(op.outputs[0])),
+        macs=int(np.prod(batch)) * rows * cols * depth,
+    )
+
+
+def fast_requant_exact(lhs_zero_point: int, rhs_zero_point: int, depth: int, shift: int) -> bool:
+    """ta_requantize_fast_acc equals TFLM's requantization: every |acc| < 2^30 (each offset operand is
+    at most max(127 - zp, 128 + zp) in magnitude) and the multiplier needs a right shift of 1..31."""
+    def widest(zero_point: int) -> int:
+        return max(127 - zero_point, 128 + zero_point)
+    bound = depth * widest(lhs_zero_point) * widest(rhs_zero_point)
+    return bound < ACC_LIMIT and -31 <= shift <= -1
+
+
+def _lower_fast(op, graph, batch, rows, depth, cols, lhs_strides, rhs_strides, multiplier, shift) -> KernelCall:
+    """Both operands widened to int16 in scratch, 2 x 2 output tiles of SMLADs
+    (templates/kernels/fast/ta_batch_matmul_s8_fast.c)."""
+    lhs, rhs, y = (graph.tensor(i) for i in (op.inputs[0], op.inputs[1], op.outputs[0]))
+    padded_depth = (depth + 3) // 4 * 4
+    fast = fast_requant_exact(lhs.zero_point, rhs.zero_point, depth, shift)
+    round_ = int(round_constants(np.array([shift]), y.zero_point, True)[0]) if fast else 0
+    scratch = ((rows + 1) // 2 * 2 + (cols + 1) // 2 * 2) * padded_depth * 2
+    return KernelCall(
+        function="ta_batch_matmul_s8_fast",
+        sources=("fast/ta_batch_matmul_s8_fast.c", "fast/ta_batch_matmul_s8_fast.h", "fast/ta_dsp.h"),
+        params_type="ta_batch_matmul_fast_params",
+        params=(
+            ("batch", tuple(batch)),
+            ("lhs_batch_stride", _batch_strides(lhs.shape, rows * depth)),
+            ("rhs_batch_stride", _batch_strides(rhs.shape, depth * cols)),
+            ("rows", rows), ("cols", cols), ("depth", depth), ("padded_depth", padded_depth),
+            ("lhs_row_stride", lhs_strides[0]), ("lhs_depth_stride", lhs_strides[1]),
+            ("rhs_col_stride", rhs_strides[1]), ("rhs_depth_stride", rhs_strides[0]),
+            ("lhs_offset", -lhs.zero_point), ("rhs_offset", -rhs.zero_point), ("output_offset", y.zero_point),
+            ("fast_requant", int(fast)), ("multiplier", multiplier), ("shift", -shift if fast else shift),
+            ("round", round_),
+        ),
+        args=(TensorArg(op.inputs[0], const=True), TensorArg(op.inputs[1], const=True), TensorArg(op.outputs[0]),
+              ScratchArg()),
+        scratch_bytes=scratch,
         macs=int(np.prod(batch)) * rows * cols * depth,
     )
