@@ -752,23 +752,17 @@ TA_INLINE void channel_pairs(const ta_depthwise_fast_params *p, const int16_t *p
     }
 }
 
-/* channel_pairs with three weight words per filter row (5x5, 6x6 windows) unrolled, per stride and
- * activation range; other widths with the pair loop. Not inlined: the 3x3 layers' channel loop
+/* channel_pairs with three weight words per filter row (5x5, 6x6 windows) unrolled, per stride, when
+ * the activation range is the full int8 range; other layers with the pair loop (less code). Not inlined: the 3x3 layers' channel loop
  * keeps its registers. */
 __attribute__((noinline)) static void channel_pairs_any(const ta_depthwise_fast_params *p, const int16_t *plane, const int32_t *w,
                               const dw_channel *k, int8_t *output) {
     const int32_t sx = p->stride_w, full = p->full_range;
-    if (p->pair_words == 3) {
+    if (p->pair_words == 3 && full) {
         if (sx == 2) {
-            if (full) {
-                channel_pairs(p, plane, w, k, output, 2, 1, 3);
-            } else {
-                channel_pairs(p, plane, w, k, output, 2, 0, 3);
-            }
-        } else if (full) {
-            channel_pairs(p, plane, w, k, output, 1, 1, 3);
+            channel_pairs(p, plane, w, k, output, 2, 1, 3);
         } else {
-            channel_pairs(p, plane, w, k, output, 1, 0, 3);
+            channel_pairs(p, plane, w, k, output, 1, 1, 3);
         }
         return;
     }
