@@ -142,3 +142,59 @@ def test_depthwise_fast_assembly_on_cortex_m7(tmp_path, hwc, multiplier, stride,
         else next(tmp_path.rglob("model.c")).read_text()
     assert ".full_range = 1," in model_c and ".taps3x3 = 1," in model_c
     assert f".fill_group = {4 if hwc[2] % 4 == 0 else 1}," in model_c
+
+
+# Windows other than 3x3 at stride_w 1 or 2 take the tap-pair path (one SMLAD per pair of taps,
+# four outputs per step, single outputs for the rest): several layers per model, so one build
+# covers strides, paddings (a PAD folded into a VALID layer), depth multipliers, channel counts
+# (one plane at a time, or four), tiny maps, both activation ranges and the pair loop (7x7, 1x4).
+def _pair_chain(hwc, layers):
+    def build(tf):
+        model = tf.keras.Sequential([tf.keras.Input(hwc, batch_size=1)])
+        for kind, args in layers:
+            if kind == "pad":
+                model.add(tf.keras.layers.ZeroPadding2D(args))
+            else:
+                kernel, stride, padding, multiplier, activation = args
+                model.add(tf.keras.layers.DepthwiseConv2D(kernel, strides=stride, padding=padding,
+                                                          depth_multiplier=multiplier, activation=activation))
+        return model
+    return build
+
+
+PAIR_CHAINS = [
+    ((9, 11, 5), [("dw", (5, 1, "same", 1, None)),        # 11 columns: two quads and three singles, 5 channels
+                  ("dw", (5, 2, "valid", 2, None)),       # stride 2, multiplier 2 -> 3x4x10
+                  ("pad", 2),                             # folded: EXPLICIT padding
+                  ("dw", (5, 2, "valid", 1, "relu6")),    # -> 2x2x10, clamped range
+                  ("dw", (5, 1, "same", 1, None)),        # 2x2 map
+                  ("dw", ((1, 4), 1, "same", 1, None))]), # 1x4: the pair loop, two words a row
+    ((4, 4, 8), [("dw", (5, 1, "same", 1, "relu")),       # 4x4, four channels a fill, one quad a row
+                 ("dw", (5, 2, "same", 1, None)),         # -> 2x2
+                 ("dw", (7, 1, "same", 1, None)),         # 7x7 on 2x2: four words a row, the pair loop
+                 ("dw", (2, 2, "valid", 1, None)),        # -> 1x1
+                 ("dw", (5, 1, "same", 1, None))]),       # 1x1 map
+]
+
+
+@pytest.mark.parametrize("hwc,layers", PAIR_CHAINS)
+def test_depthwise_fast_tap_pairs(tmp_path, hwc, layers):
+    tflite = int8_tflite(_pair_chain(hwc, layers), [(1, *hwc)], low=-2.0, high=2.0)
+    report = assert_bit_exact(tflite, tmp_path, expect_ops=["DEPTHWISE_CONV_2D"], kernels="fast")
+    assert report["scratch_bytes"] > 0
+    model_c = next(tmp_path.rglob("model.c")).read_text()
+    assert "ta_depthwise_conv2d_s8(" not in model_c, "every layer should take the fast kernel"
+    assert "ta_pad" not in model_c.lower(), "the PAD should have been folded into the depthwise layer"
+    assert ".pair_words = 3," in model_c
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")
+                         and shutil.which("make")), reason="arm-none-eabi-gcc, make and qemu-system-arm are needed")
+def test_depthwise_fast_tap_pairs_on_cortex_m7(tmp_path):
+    """The first chain, with the real SMLAD and unaligned word loads."""
+    from op_harness import assert_bit_exact_on_board
+
+    hwc, layers = PAIR_CHAINS[0]
+    tflite = int8_tflite(_pair_chain(hwc, layers), [(1, *hwc)], low=-2.0, high=2.0)
+    assert_bit_exact_on_board(tflite, tmp_path, board="cortex-m7", kernels="fast", samples=4)

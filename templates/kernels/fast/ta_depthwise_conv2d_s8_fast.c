@@ -690,6 +690,85 @@ TA_INLINE void channel_3x3(const ta_depthwise_fast_params *p, const int16_t *pla
     }
 }
 
+/* Windows other than 3x3 at stride_w 1 or 2 (sx): four outputs per step, one SMLAD per pair
+ * of taps. Output ox's taps in a plane row start at column ox * sx; its pair j is the word at
+ * column ox * sx + 2 * j (unaligned for odd columns at stride 1: an LDR all the same), against
+ * weight word j of the filter row. An odd filter_w's last weight word has a zero high half, so
+ * the plane value past the window (inside the plane: plane_w allows for it) adds nothing.
+ * J: weight words per filter row; a constant where it is inlined with one, so the pair loop
+ * unrolls and the loads shared between neighbouring outputs at stride 2 are made once. */
+/* Pair j of four neighbouring outputs (the loads at equal addresses are made once). */
+#define DW_PAIRS_QUAD(j)                                                   \
+    do {                                                                   \
+        const int32_t wj = wr[j];                                          \
+        a0 = ta_smlad(ta_load32(r + 2 * (j)), wj, a0);                     \
+        a1 = ta_smlad(ta_load32(r + sx + 2 * (j)), wj, a1);                \
+        a2 = ta_smlad(ta_load32(r + 2 * sx + 2 * (j)), wj, a2);            \
+        a3 = ta_smlad(ta_load32(r + 3 * sx + 2 * (j)), wj, a3);            \
+    } while (0)
+TA_INLINE void channel_pairs(const ta_depthwise_fast_params *p, const int16_t *plane, const int32_t *w,
+                             const dw_channel *k, int8_t *output, int32_t sx, int full, int32_t J) {
+    const int32_t out_w = p->output.w, step = p->out_x_stride, pw = p->plane_w, fh = p->filter_h;
+    const int32_t row_step = p->stride_h * pw;
+    const dw_channel kk = *k;      /* a local copy: the byte stores could alias *k */
+    const int32_t bias = kk.bias, lo = p->act_min, hi = p->act_max;
+    for (int32_t oy = 0; oy < p->output.h; ++oy) {
+        const int16_t *x = plane + oy * row_step;
+        int8_t *out = output + (size_t)oy * p->out_y_stride;
+        int32_t ox = out_w;
+        for (; ox >= 4; ox -= 4, x += 4 * sx) {
+            int32_t a0 = bias, a1 = bias, a2 = bias, a3 = bias;
+            const int16_t *r = x;
+            const int32_t *wr = w;
+            for (int32_t ky = fh; ky > 0; --ky, r += pw, wr += J) {
+                if (J == 3) {     /* written out: GCC -O2 keeps a three-trip loop (and its loads) */
+                    DW_PAIRS_QUAD(0);
+                    DW_PAIRS_QUAD(1);
+                    DW_PAIRS_QUAD(2);
+                    continue;
+                }
+                for (int32_t j = 0; j < J; ++j) {
+                    DW_PAIRS_QUAD(j);
+                }
+            }
+            out[0] = finish(a0, &kk, full, lo, hi);
+            out[step] = finish(a1, &kk, full, lo, hi);
+            out[2 * step] = finish(a2, &kk, full, lo, hi);
+            out[3 * step] = finish(a3, &kk, full, lo, hi);
+            out += 4 * step;
+        }
+        for (; ox > 0; --ox, x += sx) {
+            int32_t a0 = bias;
+            const int16_t *r = x;
+            const int32_t *wr = w;
+            for (int32_t ky = fh; ky > 0; --ky, r += pw, wr += J) {
+                for (int32_t j = 0; j < J; ++j) {
+                    a0 = ta_smlad(ta_load32(r + 2 * j), wr[j], a0);
+                }
+            }
+            *out = finish(a0, &kk, full, lo, hi);
+            out += step;
+        }
+    }
+}
+
+/* channel_pairs with three weight words per filter row (5x5, 6x6 windows) unrolled, per stride, when
+ * the activation range is the full int8 range; other layers with the pair loop (less code). Not inlined: the 3x3 layers' channel loop
+ * keeps its registers. */
+__attribute__((noinline)) static void channel_pairs_any(const ta_depthwise_fast_params *p, const int16_t *plane, const int32_t *w,
+                              const dw_channel *k, int8_t *output) {
+    const int32_t sx = p->stride_w, full = p->full_range;
+    if (p->pair_words == 3 && full) {
+        if (sx == 2) {
+            channel_pairs(p, plane, w, k, output, 2, 1, 3);
+        } else {
+            channel_pairs(p, plane, w, k, output, 1, 1, 3);
+        }
+        return;
+    }
+    channel_pairs(p, plane, w, k, output, sx, 0, p->pair_words);
+}
+
 /* Any window and stride: one output at a time, one tap at a time. */
 static void channel_generic(const ta_depthwise_fast_params *p, const int16_t *plane, const int16_t *w,
                             const dw_channel *k, int8_t *output) {
@@ -713,6 +792,10 @@ static void channel(const ta_depthwise_fast_params *p, const int16_t *plane, con
                     int8_t *output) {
     const dw_channel *k = (const dw_channel *)(const void *)(p->channel + 4 * oc);
     output += oc;
+    if (p->pair_words) {
+        channel_pairs_any(p, plane, (const int32_t *)weights + p->filter_h * p->pair_words * oc, k, output);
+        return;
+    }
     if (!p->taps3x3) {
         const int32_t per_channel = (p->filter_h * p->filter_w + 1) & ~1;
         channel_generic(p, plane, (const int16_t *)weights + per_channel * oc, k, output);

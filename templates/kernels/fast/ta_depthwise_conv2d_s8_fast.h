@@ -3,8 +3,9 @@
  * fill_group 4 four channels are widened together from word loads); 3x3 windows (stride 1
  * or 2) then produce four outputs per step from shared loads with SMLAD/SMLABT/SMLATB
  * (Thumb-2 assembly on DSP cores when the activation range is the full int8 range, several
- * channels per call, the row's steps and tails fixed per layer; C otherwise), other windows
- * one output at a time. Input channels c .. c + fill_group - 1 are read whole before those
+ * channels per call, the row's steps and tails fixed per layer; C otherwise); other windows
+ * at stride_w 1 or 2 four outputs per step, one SMLAD per pair of taps (a word load of two
+ * plane values, unaligned for odd columns at stride 1), other strides one tap at a time. Input channels c .. c + fill_group - 1 are read whole before those
  * output channels are written, so with depth multiplier 1 the output may overwrite the
  * input (the planner's in_place). */
 #ifndef TA_DEPTHWISE_CONV2D_S8_FAST_H
@@ -29,6 +30,8 @@ typedef struct {
     int32_t in_x_stride, in_y_stride;    /* bytes between input pixels adjacent along a plane row / column */
     int32_t out_x_stride, out_y_stride;  /* the same for output pixels */
     int32_t taps3x3;            /* 1: 3x3 window, stride_w 1 or 2: weights are the 3x3 pair layout */
+    int32_t pair_words;         /* other windows with stride_w 1 or 2: (filter_w + 1) / 2 tap pairs
+                                 * per filter row (the pair layout below); 0: one tap at a time */
     /* Per output channel, 4 int32: 2 * (bias - input_zero_point * sum(weights)), multiplier,
      * rounding constant 2^(e-1) + output_offset * 2^e, right shift e >= 1 (the generator
      * proved the short requantization exact). */
@@ -37,7 +40,9 @@ typedef struct {
 
 /* weights are doubled (2 * w, so the accumulator is already the 2 * acc the requantization
  * multiplies), per output channel: taps3x3: for each row (w0 | w1 << 16, w1 | w2 << 16) as
- * int32, 6 words; otherwise filter_h * filter_w int16 values padded to an even count. */
+ * int32, 6 words; pair_words: for each row (w0 | w1 << 16, w2 | w3 << 16, ...) as int32,
+ * pair_words words, the last half zero for an odd filter_w; otherwise filter_h * filter_w
+ * int16 values padded to an even count. */
 ta_status ta_depthwise_conv2d_s8_fast(const ta_depthwise_fast_params *p, const int8_t *input,
                                       const void *weights, int8_t *output, int16_t *scratch);
 

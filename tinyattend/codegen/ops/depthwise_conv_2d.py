@@ -91,7 +91,8 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max) -> 
     when the short requantization cannot be proven exact (then the portable kernel runs).
     Weights and folded bias are doubled (the kernel accumulates 2 * acc, which the exactness
     proof keeps below 2^31); scratch is one padded int16 plane per channel widened together
-    (four when the channel count allows). A 3x3 layer on a tall narrow
+    (four when the channel count allows). Windows other than 3x3 at stride_w 1 or 2 get their
+    weights as int16 pairs per filter row (one SMLAD per pair of taps). A 3x3 layer on a tall narrow
     map is given to the kernel transposed (h and w swapped, weights transposed), with the
     NHWC strides of its pixels."""
     x, w, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
@@ -117,8 +118,12 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max) -> 
         kernel = kernel.transpose(0, 2, 1)
         in_strides, out_strides = in_strides[::-1], out_strides[::-1]
         taps3x3 = True
+    # other windows at stride_w 1 or 2: a weight word per pair of taps in a filter row
+    pair_words = 0 if taps3x3 or sw not in (1, 2) else (fw + 1) // 2
     plane_h = (out_h - 1) * sh + fh
     plane_w = ((out_w + 1) * sw + fw + 2 + 1) // 2 * 2
+    # the pair path reads whole words: up to column (out_w - 1) * sw + 2 * pair_words - 1
+    plane_w = max(plane_w, ((out_w - 1) * sw + 2 * pair_words + 1) // 2 * 2)
     if taps3x3:
         k = kernel
         w01 = (k[:, :, 0] & 0xFFFF) | (k[:, :, 1] << 16)                # (w0, w1) as int16 halves
@@ -126,6 +131,12 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max) -> 
         words = np.stack([w01, w12], axis=2).reshape(out_c, 6) & 0xFFFFFFFF
         signed = np.where(words >= 1 << 31, words - (1 << 32), words)
         weights = ConstArray("weights", "int32_t", to_int32(signed, "weights"))
+    elif pair_words:
+        padded = np.zeros((out_c, fh, 2 * pair_words), np.int64)
+        padded[:, :, :fw] = kernel
+        words = ((padded[:, :, 0::2] & 0xFFFF) | (padded[:, :, 1::2] << 16)) & 0xFFFFFFFF   # (w0, w1), ...
+        signed = np.where(words >= 1 << 31, words - (1 << 32), words)
+        weights = ConstArray("weights", "int32_t", to_int32(signed.ravel(), "weights"))
     else:
         per = (fh * fw + 1) // 2 * 2
         padded = np.zeros((out_c, per), np.int64)
@@ -147,7 +158,7 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max) -> 
             ("act_min", act_min), ("act_max", act_max),
             ("in_x_stride", in_strides[0]), ("in_y_stride", in_strides[1]),
             ("out_x_stride", out_strides[0]), ("out_y_stride", out_strides[1]),
-            ("taps3x3", int(taps3x3)),
+            ("taps3x3", int(taps3x3)), ("pair_words", pair_words),
             ("channel", ConstRef("channel")),
         ),
         args=(TensorArg(op.inputs[0]), ConstRef("weights"), TensorArg(op.outputs[0]), ScratchArg()),
