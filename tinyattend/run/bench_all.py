@@ -55,7 +55,12 @@ def kernel_sets() -> list[str]:
 
 
 def code_and_const_bytes(firmware: Path) -> tuple[int, int]:
-    """Runtime code (generated model.c + kernels) and constant data (model_data), from the objects."""
+    """Runtime code (generated model.c + kernels) and constant data (model_data): what the linker kept
+    (its map; --gc-sections drops unused functions, such as the fast MUL's other shift entry points),
+    else the objects' sizes."""
+    linked = _linked_bytes(firmware / "build" / "firmware.map")
+    if linked is not None:
+        return linked
     code = const = 0
     for obj in sorted((firmware / "build").rglob("*.o")):
         if obj.parent.name != "model" and "cmsis" not in str(obj.parent).lower():
@@ -70,9 +75,50 @@ def code_and_const_bytes(firmware: Path) -> tuple[int, int]:
     return code, const
 
 
+def _linked_bytes(map_file: Path) -> tuple[int, int] | None:
+    """(code, const) from a GNU ld map: the .text and .rodata input sections the link kept from the
+    runtime's objects (build/model/*, CMSIS-NN's), model_data's counted as constants."""
+    if not map_file.is_file():
+        return None
+    text = map_file.read_text(errors="replace")
+    start = text.find("Linker script and memory map")
+    if start < 0:
+        return None
+    code = const = 0
+    section = None
+    for line in text[start:].splitlines():
+        parts = line.split()
+        if line.startswith(" .") and len(parts) == 1:          # the name alone: address, size, object follow
+            section = parts[0]
+            continue
+        if line.startswith(" .") and len(parts) >= 4 and parts[1].startswith("0x") and parts[2].startswith("0x"):
+            name, size, obj = parts[0], parts[2], parts[3]
+        elif section and len(parts) >= 3 and parts[0].startswith("0x") and parts[1].startswith("0x"):
+            name, size, obj = section, parts[1], parts[2]
+        else:
+            section = None
+            continue
+        section = None
+        where = Path(obj)
+        if not name.startswith((".text", ".rodata")) or (where.parent.name != "model"
+                                                          and "cmsis" not in obj.lower()):
+            continue
+        if where.stem == "model_data":
+            const += int(size, 16)
+        else:
+            code += int(size, 16)
+    return code, const
+
+
+def firmware_dir(root: Path, row: dict) -> Path:
+    optimize = row.get("optimize", "balanced")
+    return root / row["model"] / (f"{row['board']}-{row['kernels']}" + ("" if optimize == "balanced" else f"-{optimize}")) \
+        / "firmware"
+
+
 def run_one(name: str, tflite: Path, board_name: str, kernels: str, root: Path, optimize: str = "balanced") -> dict:
     board = load_board(board_name)
-    out = root / name / (f"{board_name}-{kernels}" + ("" if optimize == "balanced" else f"-{optimize}"))
+    out = firmware_dir(root, {"model": name, "board": board_name, "kernels": kernels, "optimize": optimize}).parent
     out.mkdir(parents=True, exist_ok=True)
     write_project(out, tflite.read_bytes(), board, kernels=kernels, optimize=optimize, model_name=name,
                   measure_tflm_arena=False)
@@ -213,6 +259,10 @@ def bench_all_command(args) -> int:
     rows.sort(key=lambda r: (list(models).index(r["model"]) if r["model"] in models else len(models),
                              BOARDS.index(r["board"]) if r["board"] in BOARDS else 0, r.get("optimize", "balanced"),
                              r["kernels"]))
+    for result in rows:       # sizes of kept rows measured again the same way as the new ones
+        firmware = firmware_dir(root, result)
+        if (firmware / "build" / "firmware.map").is_file():
+            result["runtime_code_bytes"], result["const_bytes"] = code_and_const_bytes(firmware)
     for result in rows:
         result["ratios"] = ratios(result, result["model"],
                                   None if result["model"] in BASELINE else cmsis_nn_proxy(rows, result["model"],
