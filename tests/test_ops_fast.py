@@ -47,11 +47,16 @@ def test_depthwise_fast(tmp_path, hwc, multiplier, kernel, stride, padding):
     assert report["scratch_bytes"] > 0, "the fast depthwise kernel should have been chosen"
 
 
+@pytest.mark.parametrize("split", [True, False])
 @pytest.mark.parametrize("per_channel", [True, False])
 @pytest.mark.parametrize("features_in,features_out,rows", [(17, 5, 1), (64, 10, 1), (3, 1, 1), (8, 4, 1),
                                                            (23, 9, 3), (640, 128, 1)])
-def test_fully_connected_fast(tmp_path, per_channel, features_in, features_out, rows):
-    """Four channels per pass, eight inputs per step: input tails of 1-7, channel tails of 1-3, batches."""
+def test_fully_connected_fast(tmp_path, monkeypatch, split, per_channel, features_in, features_out, rows):
+    """Four channels per pass, eight inputs per step: input tails of 1-7, channel tails of 1-3, batches;
+    split int8 weights (the usual form) and plain ones (taken when an odd weight is -128)."""
+    if not split:
+        from tinyattend.codegen.ops import fully_connected
+        monkeypatch.setattr(fully_connected, "splittable", lambda rows: False)
     def build(tf):
         shape = (features_in,) if rows == 1 else (rows, features_in)
         return tf.keras.Sequential([tf.keras.Input(shape, batch_size=1),
@@ -59,8 +64,22 @@ def test_fully_connected_fast(tmp_path, per_channel, features_in, features_out, 
     shape = (1, features_in) if rows == 1 else (1, rows, features_in)
     tflite = int8_tflite(build, [shape], per_channel_dense=per_channel)
     report = assert_bit_exact(tflite, tmp_path, expect_ops=["FULLY_CONNECTED"], kernels="fast")
-    assert "ta_fully_connected_s8_fast(" in (tmp_path / "model" / "model.c").read_text()
+    model_c = (tmp_path / "model" / "model.c").read_text()
+    assert "ta_fully_connected_s8_fast(" in model_c and f".split_weights = {int(split)}," in model_c
     assert report["scratch_bytes"] == 0, "the fast FC kernel needs no scratch"
+
+
+def test_split_form_needs_odd_weights_above_minus_128():
+    """-(-128) does not fit int8; even positions may hold -128 (stored as 0)."""
+    import numpy as np
+
+    from tinyattend.codegen.ops._fast import split_bias, split_bytes, splittable
+    rows = np.array([[-128, 5, 127, -127], [0, -1, -128, 2]], np.int8)
+    assert splittable(rows)
+    assert split_bytes(rows).view(np.uint8).tolist() == [[0, 251, 255, 127], [128, 1, 0, 254]]
+    assert split_bias(np.array([10, 0]), rows).tolist() == [10 - 129 * (5 - 127), -129 * (-1 + 2)]
+    rows[1, 3] = -128
+    assert not splittable(rows)
 
 
 @pytest.mark.parametrize("layer", ["conv", "dense"])

@@ -43,6 +43,12 @@ TA_INLINE int32_t ta_smmlar(int32_t a, int32_t b, int32_t acc) {
 }
 /* Saturate to int8 (one SSAT). */
 TA_INLINE int32_t ta_ssat8(int32_t x) { return __ssat(x, 8); }
+/* Bytes swapped within each 16-bit half (REV16). */
+TA_INLINE int32_t ta_rev16(int32_t x) {
+    int32_t result;   /* GCC 12's arm_acle.h has no __rev16 */
+    __asm__("rev16 %0, %1" : "=r"(result) : "r"(x));
+    return result;
+}
 /* Two 16-bit lanes added / subtracted, each wrapping (SADD16 / SSUB16). */
 TA_INLINE int32_t ta_sadd16(int32_t a, int32_t b) { return (int32_t)__sadd16((int16x2_t)a, (int16x2_t)b); }
 TA_INLINE int32_t ta_ssub16(int32_t a, int32_t b) { return (int32_t)__ssub16((int16x2_t)a, (int16x2_t)b); }
@@ -93,6 +99,10 @@ TA_INLINE int32_t ta_smmlar(int32_t a, int32_t b, int32_t acc) {
     return (int32_t)((uint32_t)acc + (uint32_t)ta_smmulr(a, b));
 }
 TA_INLINE int32_t ta_ssat8(int32_t x) { return x < -128 ? -128 : (x > 127 ? 127 : x); }
+TA_INLINE int32_t ta_rev16(int32_t x) {
+    const uint32_t u = (uint32_t)x;
+    return (int32_t)(((u & 0x00FF00FFu) << 8) | ((u >> 8) & 0x00FF00FFu));
+}
 TA_INLINE int32_t ta_sadd16(int32_t a, int32_t b) { return ta_pack16(ta_lo16(a) + ta_lo16(b), ta_hi16(a) + ta_hi16(b)); }
 TA_INLINE int32_t ta_ssub16(int32_t a, int32_t b) { return ta_pack16(ta_lo16(a) - ta_lo16(b), ta_hi16(a) - ta_hi16(b)); }
 TA_INLINE int32_t ta_sxtab16(int32_t acc, int32_t x) {

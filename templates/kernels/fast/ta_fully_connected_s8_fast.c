@@ -1,11 +1,14 @@
 /* FULLY_CONNECTED int8, fast form (see the header). Bit-exact with TFLM: the
  * input offset lives in the folded bias (weights are symmetric int8).
  *
- * Each weight is used once, so unpacking it (SXTB16) is unavoidable; the
- * inputs are unpacked once per step and shared by four channels. Per eight
- * inputs: 2 LDR + 4 SXTB16 for the inputs, then per channel one LDRD,
- * 4 SXTB16 and 4 SMLAD: 44 instructions for 32 MACs. Nothing is widened into
- * RAM, so the kernel needs no scratch buffer. */
+ * Each weight is used once, so unpacking it is unavoidable; the inputs are
+ * unpacked once per step and shared by four channels. Per eight inputs: 2 LDR
+ * + 4 SXTB16 for the inputs, then per channel one LDRD, 4 SXTB16 and 4 SMLAD:
+ * 44 instructions for 32 MACs. With split weights (see the header) the raw
+ * weight words meet the even inputs unconverted and one SXTB16 ROR 8 per four
+ * weights serves the odd ones: 2 LDR, 2 SXTB16, 2 REV16 and 2 EOR for the
+ * inputs, per channel one LDRD, 2 SXTB16 and 4 SMLAD: 36 for 32 MACs. Nothing
+ * is widened into RAM, so the kernel needs no scratch buffer. */
 #include "ta_fully_connected_s8_fast.h"
 #include "ta_dsp.h"
 
@@ -21,6 +24,57 @@
         (acc) = ta_smlad(ta_sxtb16(wb), x46, (acc));        \
         (acc) = ta_smlad(ta_sxtb16_ror8(wb), x57, (acc));   \
     } while (0)
+
+/* The same with split weights: x02/x46 as above, y13/y57 the odd inputs as
+ * (-(x1 + 129 + 256 x0), -(x3 + 129 + 256 x2)) (REV16 then EOR), against the raw
+ * weight words and their odd bytes (SXTB16 ROR 8). */
+#define TA_FC_CHANNEL_SPLIT(acc)                            \
+    do {                                                    \
+        int32_t wa, wb;                                     \
+        TA_LOAD_PAIR_INC(w, wa, wb);                        \
+        (acc) = ta_smlad(wa, x02, (acc));                   \
+        (acc) = ta_smlad(ta_sxtb16_ror8(wa), y13, (acc));   \
+        (acc) = ta_smlad(wb, x46, (acc));                   \
+        (acc) = ta_smlad(ta_sxtb16_ror8(wb), y57, (acc));   \
+    } while (0)
+
+#define SPLIT_ODD_MASK ((int32_t)0xFF7FFF7Fu)   /* ~(REV16(v) ^ 0x00800080) == REV16(v) ^ this */
+
+/* a ^ mask with the mask in a register: 0xFF7FFF7F is no Thumb-2 immediate, and GCC
+ * would otherwise spend two EORs per word. */
+TA_INLINE int32_t eor_reg(int32_t a, int32_t mask) {
+#if TA_HAVE_DSP
+    int32_t result;
+    __asm__("eor %0, %1, %2" : "=r"(result) : "r"(a), "r"(mask));
+    return result;
+#else
+    return a ^ mask;
+#endif
+}
+
+#define TA_FC_STEP_SPLIT(lo, hi)                                                \
+    do {                                                                        \
+        const int32_t x02 = ta_sxtb16(lo), y13 = eor_reg(ta_rev16(lo), mask);  \
+        const int32_t x46 = ta_sxtb16(hi), y57 = eor_reg(ta_rev16(hi), mask);  \
+        TA_FC_CHANNEL_SPLIT(a0);                                                \
+        TA_FC_CHANNEL_SPLIT(a1);                                                \
+        TA_FC_CHANNEL_SPLIT(a2);                                                \
+        TA_FC_CHANNEL_SPLIT(a3);                                                \
+    } while (0)
+
+/* Split weights: -128 times the sum of the row's even inputs, added to every
+ * channel's accumulator (the raw even weight bytes are e + 128). */
+static int32_t split_correction(const int8_t *row, int32_t full, const int8_t *last) {
+    const int32_t ones = 0x00010001;
+    int32_t sum = 0;
+    for (int32_t g = 0; g < full; ++g, row += 8) {
+        sum = ta_smlad(ta_sxtb16(ta_load32(row)), ones, sum);
+        sum = ta_smlad(ta_sxtb16(ta_load32(row + 4)), ones, sum);
+    }
+    sum = ta_smlad(ta_sxtb16(ta_load32(last)), ones, sum);
+    sum = ta_smlad(ta_sxtb16(ta_load32(last + 4)), ones, sum);
+    return -128 * sum;
+}
 
 /* One step: eight inputs (the words lo, hi) into the four channels' sums. */
 #define TA_FC_STEP(lo, hi)                                                      \
@@ -70,17 +124,32 @@ ta_status ta_fully_connected_s8_fast(const ta_fully_connected_fast_params *p, co
         }
         int8_t *out = output + (size_t)b * out_d;
         const void *w = weights;
+        const int32_t corr = p->split_weights ? split_correction(row, full, last) : 0;
+        const int32_t mask = SPLIT_ODD_MASK;
         for (int32_t o = 0; o < out_d; o += 4) {
-            int32_t a0 = p->bias[o], a1 = p->bias[o + 1], a2 = p->bias[o + 2], a3 = p->bias[o + 3];
+            int32_t a0 = p->bias[o] + corr, a1 = p->bias[o + 1] + corr, a2 = p->bias[o + 2] + corr,
+                    a3 = p->bias[o + 3] + corr;
             const int8_t *x = row;
-            for (int32_t g = 0; g < full; ++g) {
-                const int32_t lo = ta_load32(x), hi = ta_load32(x + 4);
-                x += 8;
-                TA_FC_STEP(lo, hi);
-            }
-            if (tail) {
-                const int32_t lo = ta_load32(last), hi = ta_load32(last + 4);
-                TA_FC_STEP(lo, hi);
+            if (p->split_weights) {
+                for (int32_t g = 0; g < full; ++g) {
+                    const int32_t lo = ta_load32(x), hi = ta_load32(x + 4);
+                    x += 8;
+                    TA_FC_STEP_SPLIT(lo, hi);
+                }
+                if (tail) {
+                    const int32_t lo = ta_load32(last), hi = ta_load32(last + 4);
+                    TA_FC_STEP_SPLIT(lo, hi);
+                }
+            } else {
+                for (int32_t g = 0; g < full; ++g) {
+                    const int32_t lo = ta_load32(x), hi = ta_load32(x + 4);
+                    x += 8;
+                    TA_FC_STEP(lo, hi);
+                }
+                if (tail) {
+                    const int32_t lo = ta_load32(last), hi = ta_load32(last + 4);
+                    TA_FC_STEP(lo, hi);
+                }
             }
             if (shared && o + 4 <= out_d) {
                 out[o] = (int8_t)ta_clamp_s8(ta_requantize_fast(a0, mult, right, round), lo, hi);

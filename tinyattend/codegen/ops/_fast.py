@@ -87,6 +87,25 @@ def round_constants(shifts: np.ndarray, output_offset: int, fast: bool) -> np.nd
     return to_int32(values, "rounding constant")
 
 
+def splittable(rows: np.ndarray) -> bool:
+    """Whether [out][k] int8 weights can take the split form of the fast conv and FC kernels
+    (bytes e0 + 128, -e1, e2 + 128, -e3 per four): every odd weight's negation fits int8."""
+    return not (rows[:, 1::2] == -128).any()
+
+
+def split_bytes(rows: np.ndarray) -> np.ndarray:
+    """[out][k] weights (k a multiple of 4) in the split form, as int8 bytes."""
+    split = rows.astype(np.int16)
+    split[:, 0::2] += 128
+    split[:, 1::2] *= -1
+    return split.astype(np.uint8).view(np.int8)
+
+
+def split_bias(bias: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The bias the split form needs: 129 * (sum of each row's odd weights) lower, as int32."""
+    return to_int32(bias.astype(np.int64) - 129 * rows[:, 1::2].astype(np.int64).sum(axis=1), "split bias")
+
+
 def to_int32(values: np.ndarray, what: str) -> np.ndarray:
     if values.min(initial=0) < -(1 << 31) or values.max(initial=0) >= (1 << 31):
         raise ValueError(f"{what} does not fit int32")

@@ -6,7 +6,7 @@ import numpy as np
 from ..lowering import ConstArray, ConstRef, KernelCall, ScratchArg, TensorArg, dims, unsupported
 from ._checks import constant_input, fused_activation, int8_activations, weighted_op_shapes
 from ._conv_quant import channel_multipliers, output_range
-from ._fast import channel_requant, pair_rows, to_int32, wants_fast
+from ._fast import channel_requant, pair_rows, split_bias, split_bytes, splittable, wants_fast
 from ._overlap import conv_overlap
 from .padding import conv_padding
 
@@ -77,7 +77,7 @@ def weight_form(columns: np.ndarray, wide: bool) -> int:
     and every odd column weight can be negated in int8, else FORM_INT8."""
     if wide:
         return FORM_WIDE
-    if columns.shape[0] >= SPLIT_MIN_CHANNELS and not (columns[:, 1::2] == -128).any():
+    if columns.shape[0] >= SPLIT_MIN_CHANNELS and splittable(columns):
         return FORM_SPLIT
     return FORM_INT8
 
@@ -151,12 +151,8 @@ def pair_stream(rows: np.ndarray, q, form: int = FORM_INT8) -> np.ndarray:
     out_c, row_len = rows.shape
     bias = q.bias
     if form == FORM_SPLIT:
-        odd = rows[:, 1::2].astype(np.int16)
-        bias = to_int32(q.bias.astype(np.int64) - 129 * odd.astype(np.int64).sum(axis=1), "split bias")
-        split = rows.astype(np.int16)
-        split[:, 0::2] += 128
-        split[:, 1::2] = -odd
-        rows = split.astype(np.uint8).view(np.int8)           # even bytes 0..255, odd -127..127
+        bias = split_bias(q.bias, rows)
+        rows = split_bytes(rows)                              # even bytes 0..255, odd -127..127
     third = q.round if q.fast else q.shift
     fourth = q.shift if q.fast else np.zeros_like(q.shift)
     table = np.stack([bias, q.multiplier, third, fourth]).astype("<i4")       # [4][out_c]

@@ -6,7 +6,7 @@ import numpy as np
 from ..lowering import ConstArray, ConstRef, KernelCall, TensorArg, unsupported
 from ._checks import constant_input, fused_activation, int8_activations, weighted_op_shapes
 from ._conv_quant import channel_multipliers, output_range
-from ._fast import channel_requant, wants_fast
+from ._fast import channel_requant, split_bias, split_bytes, splittable, wants_fast
 
 OP_TYPES = ("FULLY_CONNECTED",)
 
@@ -64,8 +64,10 @@ def _lower_fast(op, graph, act_min, act_max) -> KernelCall:
     requant = [(name, values[:1] if shared else values)
                for name, values in (("mult", q.multiplier), ("shift", q.shift), ("round", q.round))]
     row_len = (in_depth + 7) // 8 * 8
+    # Split weights (see ta_fully_connected_s8_fast.h) need every odd weight's negation in int8.
+    split = splittable(rows)
     padded_bias = np.zeros((out_depth + 3) // 4 * 4, np.int32)
-    padded_bias[:out_depth] = q.bias
+    padded_bias[:out_depth] = split_bias(q.bias, rows) if split else q.bias
     return KernelCall(
         function="ta_fully_connected_s8_fast",
         sources=("fast/ta_fully_connected_s8_fast.c", "fast/ta_fully_connected_s8_fast.h", "fast/ta_dsp.h"),
@@ -75,10 +77,10 @@ def _lower_fast(op, graph, act_min, act_max) -> KernelCall:
             ("output_depth", out_depth), ("act_min", act_min), ("act_max", act_max),
             ("output_offset", y.zero_point), ("fast_requant", int(q.fast)), ("per_channel", int(not shared)),
             ("bias", ConstRef("bias")), ("multiplier", ConstRef("mult")), ("shift", ConstRef("shift")),
-            ("round", ConstRef("round")),
+            ("round", ConstRef("round")), ("split_weights", int(split)),
         ),
         args=(TensorArg(op.inputs[0]), ConstRef("weights"), TensorArg(op.outputs[0])),
-        constants=(ConstArray("weights", "int8_t", quad_layout(rows, row_len)),
+        constants=(ConstArray("weights", "int8_t", quad_layout(split_bytes(rows) if split else rows, row_len)),
                    ConstArray("bias", "int32_t", padded_bias),
                    *(ConstArray(name, "int32_t", values) for name, values in requant)),
         macs=(x.num_elements // in_depth) * in_depth * out_depth,
