@@ -47,10 +47,13 @@ def test_depthwise_fast(tmp_path, hwc, multiplier, kernel, stride, padding):
     assert report["scratch_bytes"] > 0, "the fast depthwise kernel should have been chosen"
 
 
-@pytest.mark.parametrize("split", [True, False])
-@pytest.mark.parametrize("per_channel", [True, False])
-@pytest.mark.parametrize("features_in,features_out,rows", [(17, 5, 1), (64, 10, 1), (3, 1, 1), (8, 4, 1),
-                                                           (23, 9, 3), (640, 128, 1)])
+FC_SHAPES = [(17, 5, 1), (64, 10, 1), (3, 1, 1), (8, 4, 1), (23, 9, 3), (640, 128, 1)]
+
+
+@pytest.mark.parametrize("split,per_channel,features_in,features_out,rows",
+                         [(True, per_channel, *shape) for per_channel in (True, False) for shape in FC_SHAPES]
+                         + [(False, per_channel, *shape) for per_channel in (True, False)
+                            for shape in ((17, 5, 1), (23, 9, 3))])
 def test_fully_connected_fast(tmp_path, monkeypatch, split, per_channel, features_in, features_out, rows):
     """Four channels per pass, eight inputs per step: input tails of 1-7, channel tails of 1-3, batches;
     split int8 weights (the usual form) and plain ones (taken when an odd weight is -128)."""
