@@ -68,6 +68,44 @@ def with_output_quantization(tflite: bytes, scale: float | None = None, zero_poi
     return bytes(builder.Output())
 
 
+class FlatbufferModel:
+    """A hand-written one-subgraph TFLite model, for exact shapes, flags and zero points the converter
+    would not produce: add int8 tensors (constants when given data), then `build` with the ops."""
+
+    def __init__(self):
+        from ai_edge_litert import schema_py_generated as schema
+        self.schema = schema
+        self.buffers, self.tensors = [schema.BufferT()], []
+
+    def int8_tensor(self, name: str, shape, quant, data=None) -> int:
+        """A tensor with quantization quant = (scale, zero point); its index."""
+        t = self.schema.TensorT()
+        t.shape, t.type, t.name = np.array(shape, np.int32), self.schema.TensorType.INT8, name
+        t.quantization = self.schema.QuantizationParametersT()
+        t.quantization.scale = np.array([quant[0]], np.float32)
+        t.quantization.zeroPoint = np.array([quant[1]], np.int64)
+        buffer = self.schema.BufferT()
+        if data is not None:
+            buffer.data = np.ascontiguousarray(data, dtype=np.int8).view(np.uint8).ravel()
+        self.buffers.append(buffer)
+        t.buffer = len(self.buffers) - 1
+        self.tensors.append(t)
+        return len(self.tensors) - 1
+
+    def build(self, code, ops, inputs, outputs, description: str) -> bytes:
+        import flatbuffers
+        schema = self.schema
+        subgraph = schema.SubGraphT()
+        subgraph.tensors, subgraph.operators = self.tensors, ops
+        subgraph.inputs, subgraph.outputs = np.array(inputs, np.int32), np.array(outputs, np.int32)
+        model = schema.ModelT()
+        model.version, model.operatorCodes, model.subgraphs, model.buffers = 3, [code], [subgraph], self.buffers
+        model.description = description
+        builder = flatbuffers.Builder(1024)
+        builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+        return bytes(builder.Output())
+
+
 def op_types(tflite: bytes) -> list[str]:
     from tinyattend.ir.tflite_reader import read_tflite
     return [op.type for op in read_tflite(tflite).ops]

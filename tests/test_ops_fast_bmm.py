@@ -15,35 +15,19 @@ import shutil
 import numpy as np
 import pytest
 
-from op_harness import assert_bit_exact
+from op_harness import FlatbufferModel, assert_bit_exact
 
 
 def bmm_tflite(lhs_shape, rhs_shape, quant, *, adj_x=False, adj_y=False, constant="rhs", seed=1) -> bytes:
     """One int8 BATCH_MATMUL: lhs (quant[0]) times rhs (quant[1]), output quant[2]. `constant`: which
     operand is a random constant ("lhs" or "rhs"; the other is the model input), or "none" (the input is
     both operands: lhs_shape == rhs_shape, quant[0] == quant[1])."""
-    import flatbuffers
-    from ai_edge_litert import schema_py_generated as schema
-
     rows = lhs_shape[-1] if adj_x else lhs_shape[-2]
     cols = rhs_shape[-2] if adj_y else rhs_shape[-1]
     out_shape = (*np.broadcast_shapes(tuple(lhs_shape[:-2]), tuple(rhs_shape[:-2])), rows, cols)
-    buffers, tensors = [schema.BufferT()], []
+    model = FlatbufferModel()
+    schema, tensor = model.schema, model.int8_tensor
     rng = np.random.default_rng(seed)
-
-    def tensor(name, shape, q, data=None):
-        t = schema.TensorT()
-        t.shape, t.type, t.name = np.array(shape, np.int32), schema.TensorType.INT8, name
-        t.quantization = schema.QuantizationParametersT()
-        t.quantization.scale = np.array([q[0]], np.float32)
-        t.quantization.zeroPoint = np.array([q[1]], np.int64)
-        buffer = schema.BufferT()
-        if data is not None:
-            buffer.data = np.ascontiguousarray(data, dtype=np.int8).view(np.uint8).ravel()
-        buffers.append(buffer)
-        t.buffer = len(buffers) - 1
-        tensors.append(t)
-        return len(tensors) - 1
 
     if constant == "none":
         lhs = rhs = x = tensor("x", lhs_shape, quant[0])
@@ -62,15 +46,7 @@ def bmm_tflite(lhs_shape, rhs_shape, quant, *, adj_x=False, adj_y=False, constan
     code = schema.OperatorCodeT()
     code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.BATCH_MATMUL
     code.version = 1
-    subgraph = schema.SubGraphT()
-    subgraph.tensors, subgraph.operators = tensors, [op]
-    subgraph.inputs, subgraph.outputs = np.array([x], np.int32), np.array([y], np.int32)
-    model = schema.ModelT()
-    model.version, model.operatorCodes, model.subgraphs, model.buffers = 3, [code], [subgraph], buffers
-    model.description = "tinyattend fast BATCH_MATMUL test"
-    builder = flatbuffers.Builder(1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
+    return model.build(code, [op], [x], [y], "tinyattend fast BATCH_MATMUL test")
 
 
 def bmm_calls(out_dir) -> list[str]:

@@ -15,7 +15,7 @@ import shutil
 import numpy as np
 import pytest
 
-from op_harness import assert_bit_exact
+from op_harness import FlatbufferModel, assert_bit_exact
 
 # (input 1 scale, zero point), (input 2 ...), (output ...): from attendnext-micro's gating MULs
 # (features x sigmoid map, zero point -128), and a few others.
@@ -36,24 +36,11 @@ def mul_tflite(shape, quant, *, activation="NONE", constant=None, constant_shape
     default `shape`, unless `constant`; the first operand when `constant_first`), or x * x (`square`).
     `chain`: then that product times x again (quant[2] for both outputs), so the second MUL may
     overwrite its second input. Output quant[2], fused `activation`."""
-    import flatbuffers
-    from ai_edge_litert import schema_py_generated as schema
-
-    buffers, tensors = [schema.BufferT()], []
+    model = FlatbufferModel()
+    schema = model.schema
 
     def tensor(name, q, data=None, dims=shape):
-        t = schema.TensorT()
-        t.shape, t.type, t.name = np.array(dims, np.int32), schema.TensorType.INT8, name
-        t.quantization = schema.QuantizationParametersT()
-        t.quantization.scale = np.array([q[0]], np.float32)
-        t.quantization.zeroPoint = np.array([q[1]], np.int64)
-        buffer = schema.BufferT()
-        if data is not None:
-            buffer.data = np.ascontiguousarray(data, dtype=np.int8).view(np.uint8).ravel()
-        buffers.append(buffer)
-        t.buffer = len(buffers) - 1
-        tensors.append(t)
-        return len(tensors) - 1
+        return model.int8_tensor(name, dims, q, data)
 
     def mul(a, b, out):
         op = schema.OperatorT()
@@ -70,7 +57,7 @@ def mul_tflite(shape, quant, *, activation="NONE", constant=None, constant_shape
         if constant is None:
             constant = np.random.default_rng(1).integers(-128, 128, size=shape if constant_shape is None else constant_shape)
         second = tensor("c", quant[1], constant, np.shape(constant))
-    out_shape = np.broadcast_shapes(shape, tensors[second].shape)
+    out_shape = np.broadcast_shapes(shape, tuple(model.tensors[second].shape))
     y = tensor("y", quant[2], dims=out_shape)
     ops = [mul(second, x, y) if constant_first else mul(x, second, y)]
     if chain:
@@ -80,15 +67,7 @@ def mul_tflite(shape, quant, *, activation="NONE", constant=None, constant_shape
     code = schema.OperatorCodeT()
     code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.MUL
     code.version = 2
-    subgraph = schema.SubGraphT()
-    subgraph.tensors, subgraph.operators = tensors, ops
-    subgraph.inputs, subgraph.outputs = np.array([x], np.int32), np.array([y], np.int32)
-    model = schema.ModelT()
-    model.version, model.operatorCodes, model.subgraphs, model.buffers = 3, [code], [subgraph], buffers
-    model.description = "tinyattend fast MUL test"
-    builder = flatbuffers.Builder(1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
+    return model.build(code, ops, [x], [y], "tinyattend fast MUL test")
 
 
 ALL_PAIRS_SHAPE = (1, 256, 256, 1)

@@ -89,8 +89,9 @@ TA_INLINE int8_t requantize(int32_t acc, int32_t multiplier, int32_t shift, int3
 }
 
 /* Four depths of a row pair (x0, y0: depths 0 and 2 of rows a and b; x1, y1: depths 1 and 3)
- * against a column pair. */
-#define TA_BMM_STEP()                                      \
+ * against a column pair: two half steps, each one LDRD of the rows' words and of the columns'
+ * and four SMLAD. */
+#define TA_BMM_HALF_STEP()                                 \
     do {                                                   \
         int32_t x, y, u, v;                                \
         TA_LOAD_PAIR_INC(l, x, y);                         \
@@ -99,12 +100,11 @@ TA_INLINE int8_t requantize(int32_t acc, int32_t multiplier, int32_t shift, int3
         a01 = ta_smlad(x, v, a01);                         \
         a10 = ta_smlad(y, u, a10);                         \
         a11 = ta_smlad(y, v, a11);                         \
-        TA_LOAD_PAIR_INC(l, x, y);                         \
-        TA_LOAD_PAIR_INC(r, u, v);                         \
-        a00 = ta_smlad(x, u, a00);                         \
-        a01 = ta_smlad(x, v, a01);                         \
-        a10 = ta_smlad(y, u, a10);                         \
-        a11 = ta_smlad(y, v, a11);                         \
+    } while (0)
+#define TA_BMM_STEP()                                      \
+    do {                                                   \
+        TA_BMM_HALF_STEP();                                \
+        TA_BMM_HALF_STEP();                                \
     } while (0)
 
 /* One batch: out[rows][cols] from the widened lhs and rhs row pairs. */

@@ -87,6 +87,21 @@ static int32_t split_correction(const int8_t *row, int32_t full, const int8_t *l
         TA_FC_CHANNEL(a3);                                                      \
     } while (0)
 
+/* The whole row for the four channels of a pass: `full` steps read in place, then
+ * the zero-padded tail in `last`. */
+#define TA_FC_ROW(STEP)                                                         \
+    do {                                                                        \
+        for (int32_t g = 0; g < full; ++g) {                                    \
+            const int32_t lo = ta_load32(x), hi = ta_load32(x + 4);             \
+            x += 8;                                                             \
+            STEP(lo, hi);                                                       \
+        }                                                                       \
+        if (tail) {                                                             \
+            const int32_t lo = ta_load32(last), hi = ta_load32(last + 4);       \
+            STEP(lo, hi);                                                       \
+        }                                                                       \
+    } while (0)
+
 /* Requantize and store the n (1..4) outputs of one pass; `c` indexes the
  * constants (channel o, or 0 when one set serves every channel). */
 static void store_outputs(const ta_fully_connected_fast_params *p, const int32_t *acc, int32_t n, int32_t c,
@@ -131,25 +146,9 @@ ta_status ta_fully_connected_s8_fast(const ta_fully_connected_fast_params *p, co
                     a3 = p->bias[o + 3] + corr;
             const int8_t *x = row;
             if (p->split_weights) {
-                for (int32_t g = 0; g < full; ++g) {
-                    const int32_t lo = ta_load32(x), hi = ta_load32(x + 4);
-                    x += 8;
-                    TA_FC_STEP_SPLIT(lo, hi);
-                }
-                if (tail) {
-                    const int32_t lo = ta_load32(last), hi = ta_load32(last + 4);
-                    TA_FC_STEP_SPLIT(lo, hi);
-                }
+                TA_FC_ROW(TA_FC_STEP_SPLIT);
             } else {
-                for (int32_t g = 0; g < full; ++g) {
-                    const int32_t lo = ta_load32(x), hi = ta_load32(x + 4);
-                    x += 8;
-                    TA_FC_STEP(lo, hi);
-                }
-                if (tail) {
-                    const int32_t lo = ta_load32(last), hi = ta_load32(last + 4);
-                    TA_FC_STEP(lo, hi);
-                }
+                TA_FC_ROW(TA_FC_STEP);
             }
             if (shared && o + 4 <= out_d) {
                 out[o] = (int8_t)ta_clamp_s8(ta_requantize_fast(a0, mult, right, round), lo, hi);
