@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .boards import Board, load_board
+from .build.cmsis_nn import cmsis_nn_root
 from .codegen.generate import generate
 from .codegen.lowering import Target, edge_quant
 from .errors import DoesNotFitError
@@ -38,11 +39,28 @@ def io_entry(graph, index: int) -> dict:
     return {"shape": list(tensor.shape), "dtype": tensor.dtype, "scale": scale, "zero_point": zero_point}
 
 
+def resolve_kernels(kernels: str, board: Board, optimize: str) -> tuple[str, str | None]:
+    """What `--kernels auto` runs on this board, and a warning when it could do better.
+
+    On a core with Helium (MVE) CMSIS-NN's MVE kernels take 1.2-2.7x fewer instructions than our
+    DSP-only fast set (make bench, Cortex-M55), so auto takes cmsis-nn there when CMSIS-NN is at
+    hand (CMSIS_NN_PATH). --optimize size keeps the portable kernels everywhere."""
+    if kernels != "auto" or optimize == "size" or not board.has_mve:
+        return kernels, None
+    if cmsis_nn_root(required=False) is not None:
+        return "cmsis-nn", None
+    return kernels, ("this core has Helium (MVE), where CMSIS-NN's kernels are faster than tinyattend's "
+                     "DSP kernels: set CMSIS_NN_PATH to a CMSIS-NN v7.0.0 tree and convert again for --kernels "
+                     "auto to use them")
+
+
 def write_project(stage: Path, tflite: bytes, board: Board, *, kernels: str, optimize: str,
                   model_name: str, calibration: np.ndarray | None = None, report: dict | None = None,
                   measure_tflm_arena: bool = True) -> dict:
     """Generate C for `tflite` into `stage` (model/, host/ or firmware/, report.json). Returns the report."""
     graph = read_tflite(tflite, model_name)
+    requested = kernels
+    kernels, kernel_warning = resolve_kernels(kernels, board, optimize)
     target = Target(board=board, kernels=kernels, optimize=optimize)
     generated = generate(graph, target, model_name)
     model_dir = stage / "model"
@@ -68,6 +86,9 @@ def write_project(stage: Path, tflite: bytes, board: Board, *, kernels: str, opt
         "weight_bytes": full.get("weight_bytes", const_bytes),
         "tflite_bytes": len(tflite),
     })
+    full["kernels_requested"] = requested
+    if kernel_warning:
+        full.setdefault("warnings", []).append(kernel_warning)
     full.setdefault("params", sum(t.num_elements for t in graph.tensors if t.is_constant))
     full.setdefault("macs", generated.report["generated_macs"])
     try:
