@@ -300,25 +300,31 @@ FULL_SIZE_LOWFORMER = {"lowformer-b0": (14, 7), "lowformer-b1": (20, 10),
                        "lowformer-b1.5": (24, 12), "lowformer-b3": (24, 12)}   # (GroupNorms, GELUs)
 
 
+def _convert_full_size(name: str, size: int, tmp_path):
+    """Export the zoo model at size x size and convert it with random calibration images; checks the
+    int8 interface. (convert_model raises unless the model is full-integer int8.)"""
+    pytest.importorskip("onnx2tf")
+    from tinyattend.convert import convert_model
+    from tinyattend.zoo.export import export_zoo_model
+    calib = tmp_path / "calib.npy"
+    np.save(calib, np.random.default_rng(0).random((8, 3, size, size), dtype=np.float32))
+    path = export_zoo_model(name, tmp_path / f"{name}.onnx", input_size=size)
+    result = convert_model(path, calib=str(calib), progress=False)
+    assert result.report["input"]["dtype"] == "int8" and result.report["output"]["dtype"] == "int8"
+    assert result.report["input"]["shape"] == [1, size, size, 3]
+    return result
+
+
 @needs_torch
 @pytest.mark.slow
 @pytest.mark.heavy      # 40-70 s each: make test-all (make test stays under CI's 20 minutes)
 @pytest.mark.parametrize("name", FULL_SIZE_INT8)
 def test_full_size_model_converts_to_int8(name, tmp_path):
-    pytest.importorskip("onnx2tf")
-    from tinyattend.convert import convert_model
     from tinyattend.convert.quant_error import int8_interpreter
-    from tinyattend.zoo.export import export_zoo_model
     from tinyattend.zoo.registry import get_entry
 
-    size = get_entry(name).test_size
-    calib = tmp_path / "calib.npy"
-    np.save(calib, np.random.default_rng(0).random((8, 3, size, size), dtype=np.float32))
-    path = export_zoo_model(name, tmp_path / f"{name}.onnx", input_size=size)
-    result = convert_model(path, calib=str(calib), progress=False)   # raises unless full-integer int8
+    result = _convert_full_size(name, get_entry(name).test_size, tmp_path)
     report = result.report
-    assert report["input"]["dtype"] == "int8" and report["output"]["dtype"] == "int8"
-    assert report["input"]["shape"] == [1, size, size, 3]
     ops = set(report["op_histogram"])
     assert {"CONV_2D", "DEPTHWISE_CONV_2D", "MAX_POOL_2D", "LOGISTIC", "MUL", "ADD",
             "RESIZE_NEAREST_NEIGHBOR", "MEAN", "FULLY_CONNECTED"} <= ops, ops
@@ -334,19 +340,10 @@ def test_full_size_model_converts_to_int8(name, tmp_path):
 def test_full_size_lowformer_converts_to_int8(name, tmp_path):
     """Issue 6: the published LowFormers convert to full int8; GroupNorm/LayerNorm become MEAN, SUB, MUL,
     ADD and RSQRT, the exact GELU the GELU builtin (no float op, no QUANTIZE/DEQUANTIZE inside)."""
-    pytest.importorskip("onnx2tf")
-    from tinyattend.convert import convert_model
     from tinyattend.convert.quant_error import int8_interpreter
-    from tinyattend.zoo.export import export_zoo_model
 
-    size = 64
-    calib = tmp_path / "calib.npy"
-    np.save(calib, np.random.default_rng(0).random((8, 3, size, size), dtype=np.float32))
-    path = export_zoo_model(name, tmp_path / f"{name}.onnx", input_size=size)
-    result = convert_model(path, calib=str(calib), progress=False)   # raises unless full-integer int8
+    result = _convert_full_size(name, 64, tmp_path)
     report = result.report
-    assert report["input"]["dtype"] == "int8" and report["output"]["dtype"] == "int8"
-    assert report["input"]["shape"] == [1, size, size, 3]
     ops = report["op_histogram"]
     norms, gelus = FULL_SIZE_LOWFORMER[name]
     assert ops["RSQRT"] == norms + 1 and ops["GELU"] == gelus, ops          # + the head's LayerNorm
