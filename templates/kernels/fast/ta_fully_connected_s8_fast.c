@@ -128,7 +128,8 @@ ta_status ta_fully_connected_s8_fast(const ta_fully_connected_fast_params *p, co
     const int32_t step = p->per_channel ? 1 : 0;
     /* One set of constants and the short requantization (the usual per-tensor case): kept in
      * registers for the whole layer, the four outputs of a pass stored straight from the sums. */
-    const int shared = p->fast_requant && !p->per_channel;
+    const int shared = p->fast_requant && !p->per_channel && p->multiplier[0] >= 0;
+    const int full_range = p->act_min == -128 && p->act_max == 127;
     const int32_t mult = p->multiplier[0], right = p->shift[0], round = p->round[0];
     const int32_t lo = p->act_min, hi = p->act_max;
     for (int32_t b = 0; b < p->batches; ++b) {
@@ -151,10 +152,22 @@ ta_status ta_fully_connected_s8_fast(const ta_fully_connected_fast_params *p, co
                 TA_FC_ROW(TA_FC_STEP);
             }
             if (shared && o + 4 <= out_d) {
-                out[o] = (int8_t)ta_clamp_s8(ta_requantize_fast(a0, mult, right, round), lo, hi);
-                out[o + 1] = (int8_t)ta_clamp_s8(ta_requantize_fast(a1, mult, right, round), lo, hi);
-                out[o + 2] = (int8_t)ta_clamp_s8(ta_requantize_fast(a2, mult, right, round), lo, hi);
-                out[o + 3] = (int8_t)ta_clamp_s8(ta_requantize_fast(a3, mult, right, round), lo, hi);
+                /* The three-instruction form (multiplier >= 0, see ta_dsp.h); SSAT alone when the
+                 * activation range is int8's. */
+                int32_t y0 = ta_ssat8(ta_requantize_fast_acc(a0, mult, right, round));
+                int32_t y1 = ta_ssat8(ta_requantize_fast_acc(a1, mult, right, round));
+                int32_t y2 = ta_ssat8(ta_requantize_fast_acc(a2, mult, right, round));
+                int32_t y3 = ta_ssat8(ta_requantize_fast_acc(a3, mult, right, round));
+                if (!full_range) {
+                    y0 = ta_clamp_s8(y0, lo, hi);
+                    y1 = ta_clamp_s8(y1, lo, hi);
+                    y2 = ta_clamp_s8(y2, lo, hi);
+                    y3 = ta_clamp_s8(y3, lo, hi);
+                }
+                out[o] = (int8_t)y0;
+                out[o + 1] = (int8_t)y1;
+                out[o + 2] = (int8_t)y2;
+                out[o + 3] = (int8_t)y3;
                 continue;
             }
             const int32_t acc[4] = {a0, a1, a2, a3};
