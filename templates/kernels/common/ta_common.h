@@ -24,6 +24,11 @@ typedef enum { TA_OK = 0, TA_ERROR = 1 } ta_status;
 TA_INLINE int32_t ta_max32(int32_t a, int32_t b) { return a > b ? a : b; }
 TA_INLINE int32_t ta_min32(int32_t a, int32_t b) { return a < b ? a : b; }
 
+/* Where matrix (b0, b1, b2) of a batched operand starts: elements, with stride 0 where it broadcasts. */
+TA_INLINE int32_t ta_batch_offset(const int32_t stride[3], int32_t b0, int32_t b1, int32_t b2) {
+    return b0 * stride[0] + b1 * stride[1] + b2 * stride[2];
+}
+
 TA_INLINE int32_t ta_clamp32(int32_t x, int32_t lo, int32_t hi) {
     return x < lo ? lo : (x > hi ? hi : x);
 }

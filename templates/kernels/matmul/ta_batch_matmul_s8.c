@@ -10,10 +10,8 @@ ta_status ta_batch_matmul_s8(const ta_batch_matmul_params *p, const int8_t *lhs,
     for (int32_t b0 = 0; b0 < p->batch[0]; ++b0) {
         for (int32_t b1 = 0; b1 < p->batch[1]; ++b1) {
             for (int32_t b2 = 0; b2 < p->batch[2]; ++b2) {
-                const int8_t *l = lhs + b0 * p->lhs_batch_stride[0] + b1 * p->lhs_batch_stride[1]
-                                  + b2 * p->lhs_batch_stride[2];
-                const int8_t *r = rhs + b0 * p->rhs_batch_stride[0] + b1 * p->rhs_batch_stride[1]
-                                  + b2 * p->rhs_batch_stride[2];
+                const int8_t *l = lhs + ta_batch_offset(p->lhs_batch_stride, b0, b1, b2);
+                const int8_t *r = rhs + ta_batch_offset(p->rhs_batch_stride, b0, b1, b2);
                 for (int32_t i = 0; i < p->rows; ++i) {
                     const int8_t *l_row = l + i * p->lhs_row_stride;
                     for (int32_t j = 0; j < p->cols; ++j) {
