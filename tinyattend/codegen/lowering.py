@@ -68,6 +68,8 @@ class KernelCall:
     declarations: tuple[str, ...] = ()     # extra file-scope C (static const structs), for library calls
     headers: tuple[str, ...] = ()          # extra headers to include, e.g. "arm_nnfunctions.h"
     library: str | None = None             # external library the call needs ("cmsis-nn"), else our kernels
+    paths: tuple[str, ...] = ()            # optional kernel paths the call takes (TA_PATH_* in its sources);
+                                           # the generator compiles out those no call takes (ta_paths.h)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -55,12 +56,13 @@ def kernel_sets() -> list[str]:
 
 
 def code_and_const_bytes(firmware: Path) -> tuple[int, int]:
-    """Runtime code (generated model.c + kernels) and constant data (model_data): what the linker kept
+    """Runtime code (generated model.c, without the benchmark's timing hooks, + kernels) and constant data
+    (model_data): what the linker kept
     (its map; --gc-sections drops unused functions, such as the fast MUL's other shift entry points),
     else the objects' sizes."""
     linked = _linked_bytes(firmware / "build" / "firmware.map")
     if linked is not None:
-        return linked
+        return linked[0] - _profiling_hook_bytes(firmware), linked[1]
     code = const = 0
     for obj in sorted((firmware / "build").rglob("*.o")):
         if obj.parent.name != "model" and "cmsis" not in str(obj.parent).lower():
@@ -73,6 +75,24 @@ def code_and_const_bytes(firmware: Path) -> tuple[int, int]:
         else:
             code += text
     return code, const
+
+
+def _profiling_hook_bytes(firmware: Path) -> int:
+    """What -DTA_PROFILE adds to model.c: the benchmark's per-layer timing calls, which a deployed build
+    leaves out. Measured by compiling model.c with the project's flags with and without it."""
+    cflags = subprocess.run(["make", "-s", "-C", str(firmware), "print-cflags"], capture_output=True, text=True,
+                            check=True).stdout.split()
+    sizes = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for profile in (True, False):
+            flags = [f for f in cflags if profile or f != "-DTA_PROFILE"]
+            obj = Path(tmp) / f"model{int(profile)}.o"
+            subprocess.run(["arm-none-eabi-gcc", *flags, "-c", "model/model.c", "-o", str(obj)], cwd=firmware,
+                           check=True, capture_output=True)
+            out = subprocess.run(["arm-none-eabi-size", "-A", str(obj)], capture_output=True, text=True).stdout
+            sizes.append(sum(int(line.split()[1]) for line in out.splitlines()
+                             if line.startswith((".text", ".rodata")) and len(line.split()) >= 2))
+    return sizes[0] - sizes[1]
 
 
 def _linked_bytes(map_file: Path) -> tuple[int, int] | None:
@@ -176,7 +196,8 @@ def markdown(rows: list[dict]) -> str:
              "Instructions are counted by QEMU with `-icount shift=0` (deterministic instruction counts, not cycles);",
              "one timed inference after a warm-up, fixed pseudo-random input. Baseline: TFLM + CMSIS-NN on the same",
              "emulator (issue 7). Peak RAM = our arena (activations + every scratch buffer) + stack high-water mark;",
-             "the baseline's is TFLM's arena alone. Flash = runtime code (model.c + kernels, no harness) + constant data;",
+             "the baseline's is TFLM's arena alone. Flash = runtime code (model.c without the per-layer timing hooks",
+             "+ kernels; no harness) + constant data;",
              "the baseline's is its runtime code + the .tflite file. A row appears only if the output equals TFLM's.",
              "Zoo MCU models (seeded random weights) have no TFLM measurement: their baseline (marked *) is our",
              "cmsis-nn kernel set on the same board (it matched TFLM + CMSIS-NN within 0.1% above), and for RAM the",

@@ -21,6 +21,18 @@
 
 typedef enum { TA_OK = 0, TA_ERROR = 1 } ta_status;
 
+/* Kernel paths (TA_PATH_* macros) this model's layers take: the generator writes ta_paths.h with
+ * each path the included kernels name set to 1 when some layer takes it, else 0. A kernel opens
+ * such a path's code with TA_TAKES(path): with the path off the compiler drops the code after it,
+ * and reaching it anyway (the generator and a kernel disagreeing) traps instead of computing garbage. */
+#include "ta_paths.h"
+#if defined(__GNUC__)
+#define TA_TAKES(path) do { if (!(path)) { __builtin_trap(); } } while (0)
+#else
+#include <stdlib.h>
+#define TA_TAKES(path) do { if (!(path)) { abort(); } } while (0)
+#endif
+
 TA_INLINE int32_t ta_max32(int32_t a, int32_t b) { return a > b ? a : b; }
 TA_INLINE int32_t ta_min32(int32_t a, int32_t b) { return a < b ? a : b; }
 

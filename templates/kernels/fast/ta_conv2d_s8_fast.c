@@ -681,22 +681,29 @@ static void channels_fast(const int8_t *stream, const int32_t *col, int32_t grou
             st.limits[0] = range->limits[0];
             st.limits[1] = range->limits[1];
         }
+        /* Six loops of about 750 bytes each: a model links those its layers take (ta_paths.h). */
         if (form == FORM_SPLIT) {
             st.corr[0] = range->corr[0];
             st.corr[1] = range->corr[1];
             st.corr[2] = range->corr[2];
             if (clamp) {
+                TA_TAKES(TA_PATH_CONV_SPLIT_CLAMP);
                 TA_PAIR_LOOP_ASM(TA_ASM_STEP_SPLIT, TA_ASM_STEP_SPLIT_BYTES, TA_ASM_INIT_CORR, TA_ASM_CLAMP);
             } else {
+                TA_TAKES(TA_PATH_CONV_SPLIT);
                 TA_PAIR_LOOP_ASM(TA_ASM_STEP_SPLIT, TA_ASM_STEP_SPLIT_BYTES, TA_ASM_INIT_CORR, TA_ASM_NO_CLAMP);
             }
         } else if (form == FORM_WIDE && clamp) {
+            TA_TAKES(TA_PATH_CONV_WIDE_CLAMP);
             TA_PAIR_LOOP_ASM(TA_ASM_STEP_WIDE, TA_ASM_STEP_WIDE_BYTES, TA_ASM_INIT_BIAS, TA_ASM_CLAMP);
         } else if (form == FORM_WIDE) {
+            TA_TAKES(TA_PATH_CONV_WIDE);
             TA_PAIR_LOOP_ASM(TA_ASM_STEP_WIDE, TA_ASM_STEP_WIDE_BYTES, TA_ASM_INIT_BIAS, TA_ASM_NO_CLAMP);
         } else if (clamp) {
+            TA_TAKES(TA_PATH_CONV_INT8_CLAMP);
             TA_PAIR_LOOP_ASM(TA_ASM_STEP, TA_ASM_STEP_BYTES, TA_ASM_INIT_BIAS, TA_ASM_CLAMP);
         } else {
+            TA_TAKES(TA_PATH_CONV_INT8);
             TA_PAIR_LOOP_ASM(TA_ASM_STEP, TA_ASM_STEP_BYTES, TA_ASM_INIT_BIAS, TA_ASM_NO_CLAMP);
         }
         stream = (const int8_t *)w;
@@ -715,6 +722,7 @@ static void channels_fast(const int8_t *stream, const int32_t *col, int32_t grou
 /* TFLM's requantization (accumulators not proven below 2^30): plain C. */
 static void channels_general(const int8_t *stream, const int32_t *col, int32_t groups, int form, int32_t out_c,
                              int8_t *o0, int8_t *o1, int8_t *o2, const output_range *range) {
+    TA_TAKES(TA_PATH_CONV_EXACT);
     channels_3x2(stream, col, groups, form, out_c, o0, o1, o2, range, range->mode);
 }
 

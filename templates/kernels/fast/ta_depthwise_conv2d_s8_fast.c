@@ -630,9 +630,7 @@ static void layer_ctx(const ta_depthwise_fast_params *p, int32_t *ctx) {
     ctx[13] = 2 * p->stride_h * p->plane_w - consumed;
     ctx[14] = p->out_y_stride - out_w * p->out_x_stride;
     ctx[16] = p->output.h * p->out_y_stride;
-    ctx[22] = rem == 0 && quads > 0 ? DW_STEPS
-            : rem == 1 && quads > 0 ? DW_STEPS_ONE
-            : out_w == 6 ? DW_SIX : out_w == 3 ? DW_THREE : DW_ANY;
+    ctx[22] = p->rows_program;
     /* one output channel per plane: on to the next plane; otherwise the same plane again */
     ctx[19] = (p->depth_multiplier == 1 ? 2 * p->plane_h * p->plane_w : 0) - rows_bytes;
     ctx[20] = 1 - ctx[16];
@@ -645,11 +643,18 @@ static void channels_asm(const ta_depthwise_fast_params *p, const int16_t *plane
     ctx[18] = (int32_t)(uintptr_t)(p->channel + 4 * oc);
     ctx[21] = count;
     typedef void (*rows_fn)(const int16_t *, int8_t *, int32_t *, int32_t);
+    /* Ten row loops of 350 to 650 bytes: a model links those its layers take (ta_paths.h). */
     static const rows_fn programs[2][5] = {
-        {s1_any, s1_steps, s1_steps_one, s1_six, s1_three},
-        {s2_any, s2_steps, s2_steps_one, s2_six, s2_three},
+        {TA_PATH_DW_S1_ANY ? s1_any : NULL, TA_PATH_DW_S1_STEPS ? s1_steps : NULL,
+         TA_PATH_DW_S1_STEPS_ONE ? s1_steps_one : NULL, TA_PATH_DW_S1_SIX ? s1_six : NULL,
+         TA_PATH_DW_S1_THREE ? s1_three : NULL},
+        {TA_PATH_DW_S2_ANY ? s2_any : NULL, TA_PATH_DW_S2_STEPS ? s2_steps : NULL,
+         TA_PATH_DW_S2_STEPS_ONE ? s2_steps_one : NULL, TA_PATH_DW_S2_SIX ? s2_six : NULL,
+         TA_PATH_DW_S2_THREE ? s2_three : NULL},
     };
-    programs[p->stride_w == 2][ctx[22]](plane, output + oc, ctx, p->plane_w);
+    const rows_fn rows = programs[p->stride_w == 2][ctx[22]];
+    TA_TAKES(rows != NULL);
+    rows(plane, output + oc, ctx, p->plane_w);
 }
 #endif
 
@@ -793,14 +798,18 @@ static void channel(const ta_depthwise_fast_params *p, const int16_t *plane, con
     const dw_channel *k = (const dw_channel *)(const void *)(p->channel + 4 * oc);
     output += oc;
     if (p->pair_words) {
+        TA_TAKES(TA_PATH_DW_PAIRS);
         channel_pairs_any(p, plane, (const int32_t *)weights + p->filter_h * p->pair_words * oc, k, output);
         return;
     }
     if (!p->taps3x3) {
+        TA_TAKES(TA_PATH_DW_GENERIC);
         const int32_t per_channel = (p->filter_h * p->filter_w + 1) & ~1;
         channel_generic(p, plane, (const int16_t *)weights + per_channel * oc, k, output);
         return;
     }
+    /* In assembly builds only layers with a narrower activation range come here. */
+    TA_TAKES(!DW_ASM || TA_PATH_DW_3X3_C);
     const int32_t *w = (const int32_t *)weights + 6 * oc;
     if (p->stride_w == 2) {
         if (p->full_range) {

@@ -32,6 +32,8 @@ typedef struct {
     int32_t taps3x3;            /* 1: 3x3 window, stride_w 1 or 2: weights are the 3x3 pair layout */
     int32_t pair_words;         /* other windows with stride_w 1 or 2: (filter_w + 1) / 2 tap pairs
                                  * per filter row (the pair layout below); 0: one tap at a time */
+    int32_t rows_program;       /* taps3x3 in assembly: the row loop for output.w (0 any, 1 w % 4 == 0,
+                                 * 2 w % 4 == 1, 3 w == 6, 4 w == 3; the first that fits) */
     /* Per output channel, 4 int32: 2 * (bias - input_zero_point * sum(weights)), multiplier,
      * rounding constant 2^(e-1) + output_offset * 2^e, right shift e >= 1 (the generator
      * proved the short requantization exact). */

@@ -83,6 +83,16 @@ def weight_form(columns: np.ndarray, wide: bool) -> int:
     return FORM_INT8
 
 
+def _conv_path(form: int, fast_requant: bool, act_min: int, act_max: int) -> str:
+    """The kernel path (TA_PATH_* in the kernel) a layer takes: TFLM's requantization in C, or the
+    assembly channel-pair loop for its weight form, with a clamp where the activation range is narrower
+    than int8's."""
+    if not fast_requant:
+        return "TA_PATH_CONV_EXACT"
+    clamp = "_CLAMP" if act_min > -128 or act_max < 127 else ""
+    return f"TA_PATH_CONV_{('INT8', 'WIDE', 'SPLIT')[form]}{clamp}"
+
+
 def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max, wide: bool) -> KernelCall:
     """Three-pixel columns + 3x2 SMLAD tile (templates/kernels/fast/ta_conv2d_s8_fast.c).
     wide: weights stored widened to int16 (twice the flash, 17 instead of 20 instructions
@@ -114,6 +124,7 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max, wid
             ("act_min", act_min), ("act_max", act_max), ("fast_requant", int(q.fast)),
             ("weight_form", form),
         ),
+        paths=(_conv_path(form, bool(q.fast), act_min, act_max),),
         args=(TensorArg(op.inputs[0]), ConstRef("pairs"), TensorArg(op.outputs[0]), ScratchArg()),
         constants=(ConstArray("pairs", "int8_t", pair_stream(columns, q, form)),),
         scratch_bytes=6 * row_len + _round4(_staged_bytes(fh, fw, run_taps, depth)) + _round4(rest_len),

@@ -86,6 +86,32 @@ def _transposed_is_cheaper(in_h, in_w, out_h, out_w, sh, sw, group) -> bool:
     return transposed < 0.95 * normal
 
 
+# The fast kernel's assembly row loops for a 3x3 window, by output width (rows_program).
+ROWS_PROGRAMS = ("ANY", "STEPS", "STEPS_ONE", "SIX", "THREE")
+
+
+def _rows_program(out_w: int) -> int:
+    """Which row loop fits out_w: whole steps of four outputs, steps and one more, exactly six or three
+    outputs (unrolled), else the general loop."""
+    quads, rest = divmod(out_w, 4)
+    if quads and rest == 0:
+        return 1
+    if quads and rest == 1:
+        return 2
+    return 3 if out_w == 6 else 4 if out_w == 3 else 0
+
+
+def _dw_path(taps3x3: bool, pair_words: int, full_range: bool, stride_w: int, program: int) -> str:
+    """The kernel path (TA_PATH_* in the kernel) a layer takes on a core with the DSP extension."""
+    if pair_words:
+        return "TA_PATH_DW_PAIRS"
+    if not taps3x3:
+        return "TA_PATH_DW_GENERIC"
+    if not full_range:
+        return "TA_PATH_DW_3X3_C"
+    return f"TA_PATH_DW_S{stride_w}_{ROWS_PROGRAMS[program]}"
+
+
 def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max) -> KernelCall | None:
     """Per-channel int16 planes (templates/kernels/fast/ta_depthwise_conv2d_s8_fast.c), or None
     when the short requantization cannot be proven exact (then the portable kernel runs).
@@ -143,6 +169,8 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max) -> 
         padded[:, :fh * fw] = kernel.reshape(out_c, fh * fw)
         weights = ConstArray("weights", "int16_t", padded.astype(np.int16).ravel())
     channel = np.stack([2 * q.bias.astype(np.int64), q.multiplier, q.round, q.shift], axis=1)
+    full_range = act_min == -128 and act_max == 127
+    program = _rows_program(out_w)
     return KernelCall(
         function="ta_depthwise_conv2d_s8_fast",
         sources=("fast/ta_depthwise_conv2d_s8_fast.c", "fast/ta_depthwise_conv2d_s8_fast.h", "fast/ta_dsp.h"),
@@ -154,13 +182,14 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max) -> 
             ("stride_h", sh), ("stride_w", sw), ("pad_top", pad_top), ("pad_left", pad_left),
             ("plane_h", plane_h), ("plane_w", plane_w), ("fill_group", group),
             ("input_zero_point", x.zero_point),
-            ("full_range", int(act_min == -128 and act_max == 127)),
+            ("full_range", int(full_range)),
             ("act_min", act_min), ("act_max", act_max),
             ("in_x_stride", in_strides[0]), ("in_y_stride", in_strides[1]),
             ("out_x_stride", out_strides[0]), ("out_y_stride", out_strides[1]),
-            ("taps3x3", int(taps3x3)), ("pair_words", pair_words),
+            ("taps3x3", int(taps3x3)), ("pair_words", pair_words), ("rows_program", program),
             ("channel", ConstRef("channel")),
         ),
+        paths=(_dw_path(taps3x3, pair_words, full_range, sw, program),),
         args=(TensorArg(op.inputs[0]), ConstRef("weights"), TensorArg(op.outputs[0]), ScratchArg()),
         constants=(weights, ConstArray("channel", "int32_t", to_int32(channel.ravel(), "channel constants"))),
         scratch_bytes=group * plane_h * plane_w * 2,
