@@ -40,3 +40,16 @@ def test_only_the_taken_depthwise_path_is_compiled_and_a_path_turned_off_traps(t
     inputs = model_inputs(report["input"], 1, 0)
     with pytest.raises(RunError, match=r"exit -4\b"):     # SIGILL: __builtin_trap's ud2
         run_host(binary, inputs, inputs[0].nbytes, tuple(report["output"]["shape"]))
+
+
+def test_layers_beyond_the_16_bit_parameter_fields_take_the_portable_kernels(tmp_path):
+    # A 70,000-sample 1-D signal: its width does not fit the fast kernels' uint16_t fields.
+    def build(tf):
+        return tf.keras.Sequential([tf.keras.Input((1, 70_000, 2), batch_size=1),
+                                    tf.keras.layers.Conv2D(4, (1, 3), padding="same"),
+                                    tf.keras.layers.DepthwiseConv2D((1, 3), padding="same")])
+    tflite = int8_tflite(build, [(1, 1, 70_000, 2)], samples=4, low=-2.0, high=2.0)
+    assert_bit_exact(tflite, tmp_path, kernels="fast", samples=3)
+    model_c = (tmp_path / "model" / "model.c").read_text()
+    assert "ta_conv2d_s8(" in model_c and "ta_depthwise_conv2d_s8(" in model_c
+    assert "_fast(" not in model_c

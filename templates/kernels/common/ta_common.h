@@ -78,4 +78,10 @@ typedef struct {
     int32_t n, h, w, c;
 } ta_shape4;
 
+/* The same in 16 bits, for parameter structs stored once per layer: half their flash. The
+ * generator takes the kernel using them only when every value fits. */
+typedef struct {
+    uint16_t n, h, w, c;
+} ta_shape4_u16;
+
 #endif /* TA_COMMON_H */

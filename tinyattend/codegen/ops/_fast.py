@@ -121,3 +121,8 @@ def pair_rows(rows: np.ndarray) -> np.ndarray:
         rows = np.concatenate([rows, rows[-1:]], axis=0)
     grouped = rows.reshape(-1, 2, row_len // 4, 4)           # [pair][which][group][4]
     return np.ascontiguousarray(grouped.transpose(0, 2, 1, 3)).reshape(-1)
+
+
+def fits_u16(*values: int) -> bool:
+    """Whether every value fits a uint16_t parameter field (the fast kernels' 16-bit structs)."""
+    return all(0 <= int(v) <= 0xFFFF for v in values)

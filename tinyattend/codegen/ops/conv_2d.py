@@ -6,7 +6,7 @@ import numpy as np
 from ..lowering import ConstArray, ConstRef, KernelCall, ScratchArg, TensorArg, dims, unsupported
 from ._checks import constant_input, fused_activation, int8_activations, weighted_op_shapes
 from ._conv_quant import channel_multipliers, output_range
-from ._fast import channel_requant, pair_rows, split_bias, split_bytes, splittable, wants_fast
+from ._fast import channel_requant, fits_u16, pair_rows, split_bias, split_bytes, splittable, wants_fast
 from ._overlap import conv_overlap
 from .padding import conv_padding
 
@@ -27,8 +27,14 @@ def check(op, graph, target) -> list[str]:
 
 
 def fast_conv(op, graph, target) -> bool:
-    """Whether the fast kernel runs this convolution (not grouped convolutions)."""
-    return wants_fast(target) and graph.tensor(op.inputs[1]).shape[3] == graph.tensor(op.inputs[0]).shape[3]
+    """Whether the fast kernel runs this convolution: not grouped, and every parameter fits its
+    16-bit field (shapes, the filter's span, the column length fh * fw * c rounded up to 4)."""
+    x, w, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
+    out_c, fh, fw, depth = w.shape
+    o = op.options
+    spans = ((fh - 1) * o["dilation_h_factor"] + 1, (fw - 1) * o["dilation_w_factor"] + 1)
+    return (wants_fast(target) and depth == x.shape[3]
+            and fits_u16(*x.shape, *y.shape, *spans, o["stride_h"], o["stride_w"], fh * fw * depth + 3))
 
 
 def lower(op, graph, target) -> KernelCall:

@@ -6,7 +6,7 @@ import numpy as np
 from ..lowering import ConstArray, ConstRef, KernelCall, ScratchArg, TensorArg, dims, unsupported
 from ._checks import constant_input, fused_activation, int8_activations, weighted_op_shapes
 from ._conv_quant import channel_multipliers, output_range
-from ._fast import channel_requant, to_int32, wants_fast
+from ._fast import channel_requant, fits_u16, to_int32, wants_fast
 from ._overlap import conv_overlap
 from .padding import conv_padding
 
@@ -171,6 +171,8 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max) -> 
     channel = np.stack([2 * q.bias.astype(np.int64), q.multiplier, q.round, q.shift], axis=1)
     full_range = act_min == -128 and act_max == 127
     program = _rows_program(out_w)
+    if not fits_u16(n, in_h, in_w, in_c, out_h, out_w, out_c, fh, fw, sh, sw, pad_top, pad_left, plane_h, plane_w):
+        return None         # beyond the 16-bit parameter fields
     return KernelCall(
         function="ta_depthwise_conv2d_s8_fast",
         sources=("fast/ta_depthwise_conv2d_s8_fast.c", "fast/ta_depthwise_conv2d_s8_fast.h", "fast/ta_dsp.h"),
