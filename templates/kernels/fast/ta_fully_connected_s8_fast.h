@@ -1,5 +1,7 @@
 /* FULLY_CONNECTED int8, fast form: four output channels per pass over the
- * input row, eight inputs per step, no scratch memory. */
+ * input row, eight inputs per step. Scratch is optional: `staged` (NULL, or
+ * with split weights 16 * (row_len / 8 + 1) bytes, 8-byte aligned) holds the
+ * row's inputs unpacked once instead of once per pass. */
 #ifndef TA_FULLY_CONNECTED_S8_FAST_H
 #define TA_FULLY_CONNECTED_S8_FAST_H
 
@@ -30,6 +32,6 @@ typedef struct {
  * x.e + 128 (x0 + x2) + 129 (e1 + e3); the kernel subtracts 128 * (sum of the
  * even inputs) once per row, the bias holds -129 * (sum of the odd weights). */
 ta_status ta_fully_connected_s8_fast(const ta_fully_connected_fast_params *p, const int8_t *input,
-                                     const int8_t *weights, int8_t *output);
+                                     const int8_t *weights, int8_t *output, int32_t *staged);
 
 #endif
