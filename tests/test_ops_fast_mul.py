@@ -84,7 +84,7 @@ def all_pairs_model(quant, activation="NONE") -> tuple[bytes, np.ndarray]:
 def mul_calls(out_dir) -> list[tuple[str, list[str]]]:
     """The model's MUL calls: (function, [input1, input2, output] pointer expressions)."""
     model_c = next(out_dir.rglob("model.c")).read_text()
-    return [(m[1], m[2].split(", ")) for m in re.finditer(r"(ta_mul_s8\w*)\(&\w+, (.*?)\) != TA_OK", model_c)]
+    return [(m[1], m[2].split(", ")) for m in re.finditer(r"(ta_mul_s8\w*)\(&\w+, (.*?)\)(?: != TA_OK|;)", model_c)]
 
 
 def assert_fast(out_dir, function=r"ta_mul_s8_fast_shift\d+"):
