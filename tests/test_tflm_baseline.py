@@ -1,4 +1,4 @@
-"""The measured TFLM + CMSIS-NN baseline (tinyattend/run/tflm_baseline.py).
+"""The measured TFLM + CMSIS-NN baseline (tinyattend/run/tflm_baseline.py) and its use in `make bench`.
 
 The measurement needs a TFLM tree with its downloads (TFLM_PATH); without one it is skipped. Its first
 run builds TFLM for the Cortex-M7 (about 10 minutes with make -j2), later ones take about 15 seconds.
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from conftest import mlperf_model
-from tinyattend.run import tflm_baseline
+from tinyattend.run import bench_all, tflm_baseline
 from tinyattend.run.tflm_baseline import TflmBaselineError
 
 
@@ -54,6 +54,22 @@ def test_runtime_code_counts_the_library_members_only(tmp_path):
     library = tflm_baseline.TflmLibrary(Path(lib), (), "-Os", frozenset({"arm_convolve_s8.o"}))
     assert tflm_baseline.runtime_code(tmp_path / "harness.map", library) == {
         "code_tflm": 0x50, "code_cmsis_nn": 0x200, "code": 0x250}
+
+
+def test_zoo_baseline_is_used_only_for_the_measured_file(tmp_path):
+    name = "lowformer-micro"
+    other = tmp_path / f"{name}.tflite"
+    other.write_bytes(b"TFL3 not the measured export")
+    assert bench_all.zoo_baseline(name, "cortex-m7", other) is None
+    assert bench_all.zoo_baseline(name, "cortex-m7", tmp_path / "missing.tflite") is None
+    measured = bench_all.ZOO_BASELINE[name]
+    base = {**measured, "source": bench_all.ZOO_BASELINE_SOURCE}
+    result = {"board": "cortex-m7", "bit_exact": True, "instructions": measured["cortex-m7"] // 2,
+              "peak_ram_bytes": 1000, "runtime_code_bytes": 2000, "const_bytes": 3000, "tflite_bytes": 4000}
+    ratios = bench_all.ratios(result, name, base)
+    assert ratios["instructions_ratio"] == 0.5 and ratios["baseline"].startswith("TFLM + CMSIS-NN (measured")
+    row = {"model": name, "kernels": "fast", **result, "ratios": ratios}
+    assert f"{measured['cortex-m7']:,}+ |" in bench_all.markdown([row])
 
 
 @pytest.mark.heavy
