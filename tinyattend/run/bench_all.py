@@ -292,13 +292,16 @@ def bench_all_command(args) -> int:
     models["attendnext_digits"] = demo
     if not args.models or set(args.models) & set(ZOO_MODELS):
         models.update(zoo_models(root))
-    # Every kernel set with --optimize balanced on every board (the zoo's MCU models on the M7 only: they
-    # take long); on the M7 also what `auto` makes of --optimize size and speed, to show the trade.
+    # Every kernel set with --optimize balanced on every board (the zoo's MCU models: every set on the M7,
+    # `auto` on the M4 and M55: they take long); on the M7 also what `auto` makes of --optimize size and
+    # speed, to show the trade.
     jobs = [(m, b, k, "balanced") for m in models for b in BOARDS for k in kernel_sets()
             if m not in ZOO_MODELS or b == "cortex-m7"]
+    jobs += [(m, b, "auto", "balanced") for m in models for b in ("cortex-m4", "cortex-m55") if m in ZOO_MODELS]
     jobs += [(m, "cortex-m7", "auto", goal) for m in models for goal in OTHER_GOALS if m not in ZOO_MODELS]
     # On the Helium core `auto` takes CMSIS-NN's MVE kernels when CMSIS_NN_PATH is set (pipeline.resolve_kernels).
     jobs += [(m, "cortex-m55", "auto", "balanced") for m in models if m not in ZOO_MODELS]
+    jobs = list(dict.fromkeys(jobs))
     jobs = [job for job in jobs if (not args.models or job[0] in args.models)
             and (not args.boards or job[1] in args.boards) and (not args.kernel_sets or job[2] in args.kernel_sets)]
     # Rows of an earlier run that this one does not redo are kept, so a table can be refreshed in parts.
