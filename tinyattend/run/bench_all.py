@@ -19,6 +19,7 @@ from .. import REPO_ROOT
 from ..boards import load_board
 from ..pipeline import write_project
 from .bench import bench
+from .linker_map import kept_sections
 
 SHARED_MODELS = REPO_ROOT.parent / "shared" / "models"
 MODELS = {
@@ -120,33 +121,19 @@ def _linked_bytes(map_file: Path) -> tuple[int, int] | None:
     runtime's objects (build/model/*, CMSIS-NN's), model_data's counted as constants."""
     if not map_file.is_file():
         return None
-    text = map_file.read_text(errors="replace")
-    start = text.find("Linker script and memory map")
-    if start < 0:
+    sections = kept_sections(map_file.read_text(errors="replace"))
+    if sections is None:
         return None
     code = const = 0
-    section = None
-    for line in text[start:].splitlines():
-        parts = line.split()
-        if line.startswith(" .") and len(parts) == 1:          # the name alone: address, size, object follow
-            section = parts[0]
-            continue
-        if line.startswith(" .") and len(parts) >= 4 and parts[1].startswith("0x") and parts[2].startswith("0x"):
-            name, size, obj = parts[0], parts[2], parts[3]
-        elif section and len(parts) >= 3 and parts[0].startswith("0x") and parts[1].startswith("0x"):
-            name, size, obj = section, parts[1], parts[2]
-        else:
-            section = None
-            continue
-        section = None
+    for name, size, obj in sections:
         where = Path(obj)
         if not name.startswith((".text", ".rodata")) or (where.parent.name != "model"
                                                           and "cmsis" not in obj.lower()):
             continue
         if where.stem == "model_data":
-            const += int(size, 16)
+            const += size
         else:
-            code += int(size, 16)
+            code += size
     return code, const
 
 

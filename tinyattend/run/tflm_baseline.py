@@ -40,6 +40,7 @@ from ..boards import Board, load_board
 from ..build.firmware import DEFAULT_STACK_SIZE, render_firmware_project
 from ..errors import BadModelError, RunError, TinyattendError, ToolchainError, UnsupportedOpError
 from ..ir.tflite_reader import read_tflite
+from .linker_map import kept_sections
 
 TFLM_COMMIT = "90b983c2b3f1480642e040bbd2ddb37b998f3424"
 CMSIS_NN_COMMIT = "4ab83cc3cc98fb85ed6dafb55e8ca02f1628dcae"
@@ -243,29 +244,15 @@ def runtime_code(map_file: Path, library: TflmLibrary) -> dict[str, int]:
     """Bytes of the .text* and .rodata* input sections the linker kept from libtensorflow-microlite.a,
     from its GNU ld map: {'code_tflm': TFLM core and kernels, 'code_cmsis_nn': the CMSIS-NN objects in
     the archive, 'code': both}."""
-    text = map_file.read_text(errors="replace")
-    start = text.find("Linker script and memory map")
-    if start < 0:
+    sections = kept_sections(map_file.read_text(errors="replace"))
+    if sections is None:
         raise TflmBaselineError(f"{map_file} is not a GNU ld map")
     sizes = {"code_tflm": 0, "code_cmsis_nn": 0}
     member = re.compile(re.escape(LIBRARY) + r"\((?P<object>[^)]+)\)$")
-    section = None
-    for line in text[start:].splitlines():
-        parts = line.split()
-        if line.startswith(" .") and len(parts) == 1:     # a long name alone; address, size, object follow
-            section = parts[0]
-            continue
-        if line.startswith(" .") and len(parts) >= 4 and parts[1].startswith("0x") and parts[2].startswith("0x"):
-            name, size, obj = parts[0], parts[2], parts[3]
-        elif section and len(parts) >= 3 and parts[0].startswith("0x") and parts[1].startswith("0x"):
-            name, size, obj = section, parts[1], parts[2]
-        else:
-            section = None
-            continue
-        section = None
+    for name, size, obj in sections:
         match = member.search(obj)
         if match and name.startswith((".text", ".rodata")):
-            sizes["code_cmsis_nn" if match["object"] in library.cmsis_nn_objects else "code_tflm"] += int(size, 16)
+            sizes["code_cmsis_nn" if match["object"] in library.cmsis_nn_objects else "code_tflm"] += size
     sizes["code"] = sizes["code_tflm"] + sizes["code_cmsis_nn"]
     return sizes
 
