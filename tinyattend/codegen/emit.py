@@ -4,6 +4,7 @@ Output is deterministic: the same model and options give the same bytes.
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -64,8 +65,13 @@ def _may_fail(call: KernelCall) -> bool:
     """Whether the call's status must be checked: a library call (CMSIS-NN validates its arguments) or one of
     our kernels whose sources can return TA_ERROR. The rest always return TA_OK; a check per call would cost
     about 10 bytes of code for nothing (1.5 KB on a 150-layer model)."""
-    return call.library is not None or any("TA_ERROR" in (KERNELS_DIR / source).read_text()
-                                           for source in call.sources)
+    return call.library is not None or any("TA_ERROR" in kernel_source(source) for source in call.sources)
+
+
+@functools.cache
+def kernel_source(source: str) -> str:
+    """A kernel file's text (templates/kernels/<source>), read once per process."""
+    return (KERNELS_DIR / source).read_text()
 
 
 def generate_sources(graph: Graph, lowered: list, plan: ArenaPlan, buffer_of: dict, model_name: str) -> list[GeneratedFile]:
@@ -146,11 +152,9 @@ def generate_sources(graph: Graph, lowered: list, plan: ArenaPlan, buffer_of: di
     }
     files = [GeneratedFile(name, env.get_template(f"{name}.j2").render(**context))
              for name in ("model.h", "model.c", "model_data.h", "model_data.c")]
-    kernel_files = {"common/ta_common.h"} | sources
-    for source in sorted(kernel_files):
-        files.append(GeneratedFile(source.split("/")[-1], (KERNELS_DIR / source).read_text()))
-    files.append(GeneratedFile("ta_paths.h", paths_header(files, paths)))
-    return files
+    kernels = [GeneratedFile(source.split("/")[-1], kernel_source(source))
+               for source in sorted({"common/ta_common.h"} | sources)]
+    return files + kernels + [GeneratedFile("ta_paths.h", paths_header(kernels, paths))]
 
 
 PATH_MACRO = re.compile(r"\bTA_PATH_[A-Z0-9_]+\b")
