@@ -53,20 +53,24 @@ FC_SHAPES = [(17, 5, 1), (64, 10, 1), (3, 1, 1), (8, 4, 1), (23, 9, 3), (640, 12
              (128, 128, 1)]
 
 
-@pytest.mark.parametrize("split,per_channel,features_in,features_out,rows",
-                         [(True, per_channel, *shape) for per_channel in (True, False) for shape in FC_SHAPES]
-                         + [(False, per_channel, *shape) for per_channel in (True, False)
-                            for shape in ((17, 5, 1), (23, 9, 3))])
-def test_fully_connected_fast(tmp_path, monkeypatch, split, per_channel, features_in, features_out, rows):
+@pytest.mark.parametrize("split,per_channel,features_in,features_out,rows,activation",
+                         [(True, per_channel, *shape, "relu") for per_channel in (True, False) for shape in FC_SHAPES]
+                         + [(False, per_channel, *shape, "relu") for per_channel in (True, False)
+                            for shape in ((17, 5, 1), (23, 9, 3))]
+                         + [(True, False, *shape, None) for shape in ((16, 40, 1), (13, 30, 2), (128, 129, 1))])
+def test_fully_connected_fast(tmp_path, monkeypatch, split, per_channel, features_in, features_out, rows,
+                              activation):
     """Four channels per pass, eight inputs per step: input tails of 1-7, channel tails of 1-3, batches;
-    split int8 weights (the usual form) and plain ones (taken when an odd weight is -128)."""
+    split int8 weights (the usual form) and plain ones (taken when an odd weight is -128); per-tensor
+    weights without an activation take the whole-pass function for staged inputs (and the general
+    pass for a channel tail)."""
     if not split:
         from tinyattend.codegen.ops import fully_connected
         monkeypatch.setattr(fully_connected, "splittable", lambda rows: False)
     def build(tf):
         shape = (features_in,) if rows == 1 else (rows, features_in)
         return tf.keras.Sequential([tf.keras.Input(shape, batch_size=1),
-                                    tf.keras.layers.Dense(features_out, activation="relu")])
+                                    tf.keras.layers.Dense(features_out, activation=activation)])
     shape = (1, features_in) if rows == 1 else (1, rows, features_in)
     tflite = int8_tflite(build, [shape], per_channel_dense=per_channel)
     report = assert_bit_exact(tflite, tmp_path, expect_ops=["FULLY_CONNECTED"], kernels="fast")

@@ -160,6 +160,29 @@ static const int32_t *stage_inputs(const int8_t *row, int32_t full, const int8_t
     } while (0)
 #endif
 
+/* The usual layer on its own (staged split inputs, one set of constants with the short
+ * requantization, int8's whole activation range, whole passes): a function with few live
+ * values, so the constants are read once per pass rather than once per output. */
+typedef struct {
+    int32_t mult, right, round;
+} shared_requant;
+
+__attribute__((noinline)) static void passes_staged(const int32_t *bias, int32_t corr, const void *w,
+                                                    const int32_t *staged, const void *staged_end, int8_t *out,
+                                                    int8_t *out_end, const shared_requant *rq) {
+    for (; out != out_end; out += 4, bias += 4) {
+        int32_t a0 = bias[0] + corr, a1 = bias[1] + corr, a2 = bias[2] + corr, a3 = bias[3] + corr;
+        for (const void *s = staged; s != staged_end;) {
+            TA_FC_STEP_SPLIT_STAGED();
+        }
+        const int32_t mult = rq->mult, right = rq->right, round = rq->round;
+        out[0] = (int8_t)ta_ssat8(ta_requantize_fast_acc(a0, mult, right, round));
+        out[1] = (int8_t)ta_ssat8(ta_requantize_fast_acc(a1, mult, right, round));
+        out[2] = (int8_t)ta_ssat8(ta_requantize_fast_acc(a2, mult, right, round));
+        out[3] = (int8_t)ta_ssat8(ta_requantize_fast_acc(a3, mult, right, round));
+    }
+}
+
 /* Requantize and store the n (1..4) outputs of one pass; `c` indexes the
  * constants (channel o, or 0 when one set serves every channel). */
 static void store_outputs(const ta_fully_connected_fast_params *p, const int32_t *acc, int32_t n, int32_t c,
@@ -204,7 +227,14 @@ ta_status ta_fully_connected_s8_fast(const ta_fully_connected_fast_params *p, co
         if (staged && !tail) {
             staged_end = (const int32_t *)staged_end - 4;       /* the zero step is not run */
         }
-        for (int32_t o = 0; o < out_d; o += 4) {
+        int32_t o = 0;
+        if (staged && shared && full_range) {
+            const shared_requant rq = {mult, right, round};
+            o = out_d & ~3;
+            passes_staged(p->bias, corr, w, staged, staged_end, out, out + o, &rq);
+            w = (const int8_t *)w + (size_t)o * p->row_len;
+        }
+        for (; o < out_d; o += 4) {
             int32_t a0 = p->bias[o] + corr, a1 = p->bias[o + 1] + corr, a2 = p->bias[o + 2] + corr,
                     a3 = p->bias[o + 3] + corr;
             const int8_t *x = row;
