@@ -223,12 +223,17 @@ ta_status ta_fully_connected_s8_fast(const ta_fully_connected_fast_params *p, co
         const void *w = weights;
         const int32_t corr = p->split_weights ? split_correction(row, full, last) : 0;
         const int32_t mask = SPLIT_ODD_MASK;
-        const void *staged_end = staged ? stage_inputs(row, full, last, staged) : NULL;
-        if (staged && !tail) {
-            staged_end = (const int32_t *)staged_end - 4;       /* the zero step is not run */
+        const void *staged_end = NULL;
+        if (staged) {
+            TA_TAKES(TA_PATH_FC_STAGED);
+            staged_end = stage_inputs(row, full, last, staged);
+            if (!tail) {
+                staged_end = (const int32_t *)staged_end - 4;   /* the zero step is not run */
+            }
         }
         int32_t o = 0;
         if (staged && shared && full_range) {
+            TA_TAKES(TA_PATH_FC_STAGED_PASSES);
             const shared_requant rq = {mult, right, round};
             o = out_d & ~3;
             passes_staged(p->bias, corr, w, staged, staged_end, out, out + o, &rq);

@@ -84,6 +84,11 @@ def _lower_fast(op, graph, act_min, act_max, stage: bool) -> KernelCall:
         ),
         args=(TensorArg(op.inputs[0]), ConstRef("weights"), TensorArg(op.outputs[0]),
               ScratchArg() if staged_bytes else "NULL"),
+        # staged inputs; with one set of constants and int8's whole range, whole passes in a function of their
+        # own (the kernel also needs the short requantization and a multiplier >= 0 for that: a superset here)
+        paths=(("TA_PATH_FC_STAGED",) if staged_bytes else ())
+              + (("TA_PATH_FC_STAGED_PASSES",) if staged_bytes and shared and act_min == -128 and act_max == 127
+                 else ()),
         scratch_bytes=staged_bytes,
         constants=(ConstArray("weights", "int8_t", quad_layout(split_bytes(rows) if split else rows, row_len)),
                    ConstArray("bias", "int32_t", padded_bias),
