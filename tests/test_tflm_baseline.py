@@ -21,6 +21,16 @@ def test_unset_tflm_path_says_how_to_get_tflm_and_its_downloads(monkeypatch):
     assert "flatbuffers.patch" in err.value.fix and tflm_baseline.CMSIS_NN_COMMIT in err.value.fix
 
 
+def test_cli_without_tflm_says_what_to_do(monkeypatch, capsys):
+    from tinyattend.cli import main
+    monkeypatch.delenv("TFLM_PATH", raising=False)
+    assert main(["tflm-baseline", "missing.tflite"]) == 2
+    assert "missing.tflite does not exist" in capsys.readouterr().err
+    assert main(["tflm-baseline", str(mlperf_model("ad01_int8")), "--board", "cortex-m7"]) == 2
+    err = capsys.readouterr().err
+    assert "TFLM_PATH is not set" in err and "Traceback" not in err
+
+
 def test_missing_downloads_are_named(tmp_path, monkeypatch):
     makefile = tmp_path / "tensorflow/lite/micro/tools/make/Makefile"
     makefile.parent.mkdir(parents=True)

@@ -97,7 +97,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--boards", type=_names, help="only these boards (comma-separated); rows for others are kept")
     p.add_argument("--kernel-sets", type=_names, help="only these kernel sets, e.g. fast,auto; rows for others are kept")
     p.add_argument("--models", type=_names, help="only these models; rows for others are kept")
+
+    p = verbs.add_parser("tflm-baseline", help="measure TFLM + CMSIS-NN on an emulated board: the baseline we compare "
+                                               "against (needs TFLM_PATH)")
+    add_tflm_baseline_arguments(p)
     return parser
+
+
+def add_tflm_baseline_arguments(parser: argparse.ArgumentParser) -> None:
+    """`tinyattend tflm-baseline`'s arguments (also `python -m tinyattend.run.tflm_baseline`'s)."""
+    parser.add_argument("models", nargs="+", type=Path, help=".tflite files (int8, builtin ops)")
+    parser.add_argument("--board", action="append", help="cortex-m7 (default), cortex-m4, cortex-m55; repeatable")
+    parser.add_argument("--jobs", type=int, default=2, help="make -j for TFLM's build (default 2)")
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds QEMU may take per model")
+    parser.add_argument("--json", action="store_true", help="one JSON object a line")
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -133,6 +146,9 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.verb == "bench-all":
         from .run.bench_all import bench_all_command
         return bench_all_command(args)
+    if args.verb == "tflm-baseline":
+        from .run.tflm_baseline import tflm_baseline_command
+        return tflm_baseline_command(args)
     raise AssertionError(args.verb)
 
 

@@ -55,7 +55,7 @@ BASELINE = {
 # on the M7 and the others within 0.03%). Instructions per board; arena and code are the M7's, as in BASELINE.
 # Valid only for the .tflite whose sha256 is given: a model exported differently keeps the proxy.
 ZOO_BASELINE_SOURCE = ("TFLM + CMSIS-NN (measured 2026-11-22, "
-                       "python -m tinyattend.run.tflm_baseline bench-out/MODEL.tflite --board BOARD)")
+                       "tinyattend tflm-baseline bench-out/MODEL.tflite --board BOARD)")
 ZOO_BASELINE = {
     "attendnext-micro": {"sha256": "a8a106f122223ed6b41202cb29dd7681e67eee1177a9ae0efe753b91bebdb051",
                          "cortex-m7": 154_659_680, "cortex-m4": 154_780_520, "cortex-m55": 41_611_562,

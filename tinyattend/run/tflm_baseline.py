@@ -301,29 +301,31 @@ def measure(tflite_path: Path, board_name: str, *, timeout: float = 900.0, jobs:
             "elf": str(elf)}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tinyattend.run.tflm_baseline", description=__doc__.splitlines()[0])
-    parser.add_argument("models", nargs="+", type=Path, help=".tflite files (int8, builtin ops)")
-    parser.add_argument("--board", action="append", help="cortex-m7 (default), cortex-m4, cortex-m55; repeatable")
-    parser.add_argument("--jobs", type=int, default=DEFAULT_JOBS, help=f"make -j for TFLM's build (default {DEFAULT_JOBS})")
-    parser.add_argument("--timeout", type=float, default=900.0, help="seconds QEMU may take per model")
-    parser.add_argument("--json", action="store_true", help="one JSON object a line")
-    args = parser.parse_args(argv)
+def tflm_baseline_command(args: argparse.Namespace) -> int:
+    """Measure each model on each board and print the figures; 1 when an output differs from TFLM's host
+    interpreter. Errors (TinyattendError) are the caller's to print."""
     failed = False
+    for board in args.board or ["cortex-m7"]:
+        for model in args.models:
+            r = measure(model, board, timeout=args.timeout, jobs=args.jobs)
+            failed |= not r["output_ok"]
+            print(json.dumps(r) if args.json else
+                  f"{r['model']} on {r['board']} (TFLM {r['tflm_commit']} + CMSIS-NN {r['cmsis_nn_commit']}, {r['target_arch']}): "
+                  f"{r['instructions']:,} instructions (QEMU icount), arena {r['arena']:,} B, runtime code {r['code']:,} B "
+                  f"(TFLM {r['code_tflm']:,} + CMSIS-NN {r['code_cmsis_nn']:,}), "
+                  f"stack {r['stack']:,} B, output = TFLM host: {'yes' if r['output_ok'] else 'NO'}", flush=True)
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ..cli import add_tflm_baseline_arguments
+    parser = argparse.ArgumentParser(prog="python -m tinyattend.run.tflm_baseline", description=__doc__.splitlines()[0])
+    add_tflm_baseline_arguments(parser)
     try:
-        for board in args.board or ["cortex-m7"]:
-            for model in args.models:
-                r = measure(model, board, timeout=args.timeout, jobs=args.jobs)
-                failed |= not r["output_ok"]
-                print(json.dumps(r) if args.json else
-                      f"{r['model']} on {r['board']} (TFLM {r['tflm_commit']} + CMSIS-NN {r['cmsis_nn_commit']}, {r['target_arch']}): "
-                      f"{r['instructions']:,} instructions, arena {r['arena']:,} B, runtime code {r['code']:,} B "
-                      f"(TFLM {r['code_tflm']:,} + CMSIS-NN {r['code_cmsis_nn']:,}), "
-                      f"stack {r['stack']:,} B, output = TFLM host: {'yes' if r['output_ok'] else 'NO'}", flush=True)
+        return tflm_baseline_command(parser.parse_args(argv))
     except TinyattendError as err:
         print(err.render(), file=sys.stderr)
         return err.exit_code
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":
