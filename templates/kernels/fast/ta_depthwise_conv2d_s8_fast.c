@@ -338,7 +338,7 @@ static void fill_interior(const dw_fill *f, const int8_t *src, int16_t *plane) {
  *   from a channel's first output to that end (output rows * out_y_stride),
  *   17, 18: the next channel's weights and dw_channel (advanced here), 19: bytes from the row
  *   pointers' end to the next channel's plane, 20: bytes from out's end to the next channel's
- *   first output, 21: channels left (counted down here), 22: the row program (DW_ANY ...).
+ *   first output, 21: channels left (counted down here), 22: the row program (params rows_program).
  * Several channels per call (consecutive output channels): words 0-9 are copied in at each
  * channel's start, so the per-channel cost is a few dozen instructions, not a C call.
  * 14 registers: three row pointers, out, ctx, a counter and eight temporaries.
@@ -550,7 +550,6 @@ static void fill_interior(const dw_fill *f, const int8_t *src, int16_t *plane) {
     PAIR                                         \
     DW_ONE                                       \
     DW_ROW_END(DW_ROW_LAST_N)
-enum { DW_ANY, DW_STEPS, DW_STEPS_ONE, DW_SIX, DW_THREE };
 
 /* count channels (see DW_CHANNEL_START / END) with row program ROWS. */
 #define DW_CHANNELS_FN(NAME, ROWS, QUAD, PAIR)                                         \
