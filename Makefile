@@ -1,6 +1,6 @@
 # tinyattend: every target sets itself up first, so `make demo` and `make test`
 # each work as the first command on a fresh machine.
-PY        ?= python3.11
+PY        ?= $(shell tools/find-python)
 VENV      := .venv
 VPY       := $(VENV)/bin/python
 STAMP     := $(VENV)/.setup-stamp
@@ -20,16 +20,21 @@ apt:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PKGS) >/dev/null; \
 	fi
 
-# The venv is rebuilt when the lock file or pyproject changes.
-# onnx2tf 1.29.x (the last for Python 3.11) pins an old stack; it runs beside
-# the locked modern one, so it is installed without its dependencies.
-$(STAMP): requirements.lock pyproject.toml
+# The venv is rebuilt when a lock file or pyproject changes (Python 3.12 or 3.13: tools/find-python).
+# onnx2tf 2.x pins exact, older versions of what it shares with the locked stack (numpy, onnx,
+# onnxruntime, LiteRT); it runs beside the locked versions, so it is installed without its dependencies.
+# ZOO=0 leaves out torch, torchvision and timm (requirements-zoo.lock: the zoo, the demo's training, the
+# timm/torchvision coverage models; about 4.7 GB, as PyPI's torch for Python 3.12 is its CUDA build).
+ZOO ?= 1
+$(STAMP): requirements.lock requirements-zoo.lock pyproject.toml
 	@echo "[setup] creating $(VENV) and installing pinned packages (a few minutes the first time)"
 	@test -x $(VPY) || $(PY) -m venv $(VENV)
+	@$(VPY) -c 'import sys; sys.exit(0 if sys.version_info[:2] in ((3, 12), (3, 13)) else 1)' || \
+	  { echo "[setup] $(VENV) has Python $$($(VPY) -c 'import platform; print(platform.python_version())'); tinyattend needs 3.12 or 3.13: rm -rf $(VENV) and run make again" >&2; exit 1; }
 	$(VPY) -m pip install -q --upgrade pip==26.3
 	$(VPY) -m pip install -q -r requirements.lock
-	$(VPY) -m pip install -q torch==2.13.0
-	$(VPY) -m pip install -q --no-deps onnx2tf==1.29.24
+	if [ "$(ZOO)" != 0 ]; then $(VPY) -m pip install -q -r requirements-zoo.lock; fi
+	$(VPY) -m pip install -q --no-deps onnx2tf==2.6.9
 	$(VPY) -m pip install -q --no-deps -e .
 	@touch $@
 

@@ -54,6 +54,7 @@ def onnx_to_tf_model(onnx_path: Path, onnx_model, onnx_in: OnnxInput, progress, 
                         output_folder_path=str(work / "saved_model"),
                         overwrite_input_shape=shape_arg,
                         disable_model_save=True,
+                        tflite_backend="tf_converter",
                         non_verbose=True,
                         verbosity="error",
                     )
