@@ -144,6 +144,63 @@ def _erf_in_gelu(node, graph: GraphIndex) -> str | None:
             f"{TORCH_GELU_FORM} (torch's export of nn.GELU), which becomes the GELU builtin")
 
 
+def _exponent(node, graph: GraphIndex):
+    value = graph.constant(node.input[1]) if len(node.input) > 1 else None
+    return float(value.reshape(-1)[0]) if value is not None and value.size == 1 else None
+
+
+def _under_division(name: str, graph: GraphIndex) -> bool:
+    """Whether every reader of tensor `name` divides by it (Div's divisor, Reciprocal): 1 / sqrt(v), which
+    onnx_norm_rewrites turns into v^-0.5 (RSQRT)."""
+    readers = graph.consumers.get(name, [])
+    return bool(readers) and all((r.op_type == "Div" and r.input[1] == name and r.input[0] != name)
+                                 or r.op_type == "Reciprocal" for r in readers)
+
+
+def _sqrt(node, graph: GraphIndex) -> str | None:
+    if _under_division(node.output[0], graph):
+        return None
+    return ("TFLM has no int8 SQRT; a square root converts only as a divisor (x / Sqrt(v) or Reciprocal(Sqrt(v)), "
+            "which becomes RSQRT): write the normalisation that way, or use LayerNormalization")
+
+
+def _pow(node, graph: GraphIndex) -> str | None:
+    exponent = _exponent(node, graph)
+    if exponent in (1.0, 2.0, -0.5) or (exponent == 0.5 and _under_division(node.output[0], graph)):
+        return None
+    shown = "a run-time value" if exponent is None else f"{exponent:g}"
+    return (f"exponent {shown}: Pow converts with a constant exponent 2 (MUL), -0.5 (RSQRT) or 0.5 as a divisor "
+            "(RSQRT); other powers have no int8 TFLite kernel")
+
+
+def _reciprocal(node, graph: GraphIndex) -> str | None:
+    source = graph.producer.get(node.input[0])
+    if source is not None and (source.op_type == "Sqrt" or (source.op_type == "Pow" and _exponent(source, graph) == 0.5)):
+        return None
+    return "Reciprocal converts only of a square root (1 / sqrt(v) becomes RSQRT); TFLM's int8 DIV is not in tinyattend"
+
+
+def _instance_norm(node, graph: GraphIndex) -> str | None:
+    if graph.constant(node.input[1]) is None or graph.constant(node.input[2]) is None:
+        return "the scale and bias must be constants (initializers)"
+    return None
+
+
+def _expand(node, graph: GraphIndex) -> str | None:
+    readers = graph.consumers.get(node.output[0], [])
+    if readers and all(r.op_type in ("Add", "Sub", "Mul", "Div") for r in readers):
+        return None
+    return ("Expand converts only into Add/Sub/Mul/Div, which broadcast by themselves (BROADCAST_TO has no "
+            "kernel in tinyattend); let the element-wise op broadcast instead of expanding first")
+
+
+def _reduce_sum(node, graph: GraphIndex) -> str | None:
+    axes = graph.constant(node.input[1]) if len(node.input) > 1 and node.input[1] else _attr(node, "axes")
+    if axes is None or len(list(axes)) == 0:
+        return "ReduceSum converts over constant, non-empty axes (as MEAN times the count)"
+    return None
+
+
 # ONNX op -> (TFLite op(s) it becomes, constraint or None). Ops that only compute shapes or are
 # folded away (Constant, Shape, Identity, BatchNormalization after a conv, ...) are listed too.
 SUPPORTED_OPS: dict[str, tuple[str, object]] = {
@@ -187,7 +244,14 @@ SUPPORTED_OPS: dict[str, tuple[str, object]] = {
     "Slice": ("STRIDED_SLICE", None),
     "Split": ("SPLIT", None),
     "Cast": ("(folded)", None),
-    "Sqrt": ("RSQRT (as 1 / Sqrt) / SQRT", None),
+    "Sqrt": ("RSQRT (as a divisor: x / Sqrt(v) becomes x * RSQRT(v))", _sqrt),
+    "Pow": ("MUL (x^2) / RSQRT (x^-0.5)", _pow),
+    "Reciprocal": ("RSQRT (of a Sqrt)", _reciprocal),
+    "LayerNormalization": ("MEAN, SQUARED_DIFFERENCE, RSQRT, MUL, SUB, ADD", None),
+    "InstanceNormalization": ("MEAN, SUB, MUL, RSQRT (GroupNorm's export too: a 1x1 CONV_2D averages each group)",
+                              _instance_norm),
+    "ReduceSum": ("MEAN + MUL (by the count)", _reduce_sum),
+    "Expand": ("(into the broadcasting ADD/SUB/MUL that reads it)", _expand),
     "Erf": ("GELU (exact GELU only)", _erf_in_gelu),
 }
 

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 
 def for_onnx2tf(model):
-    """The copy of `model` that onnx2tf converts: every rewrite of this module applied."""
-    return reorder_torch_gelu(constants_to_initializers(model))
+    """The copy of `model` that onnx2tf converts: every rewrite of this module and of onnx_norm_rewrites applied."""
+    from .onnx_norm_rewrites import for_onnx2tf as normalisation_rewrites
+    return normalisation_rewrites(reorder_torch_gelu(constants_to_initializers(model)))
 
 
 def constants_to_initializers(model):
