@@ -143,7 +143,7 @@ def _ranks(model) -> dict[str, tuple]:
     """Static shapes (None for unknown dimensions) of every tensor ONNX shape inference can type."""
     import onnx
     try:
-        inferred = onnx.shape_inference.infer_shapes(model)
+        inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
     except Exception:    # noqa: BLE001 - inference is best effort; a rewrite then leaves the node
         return {}
     shapes = {}
@@ -225,7 +225,7 @@ def group_norm_rank4(model):
     index = GraphIndex(graph)
     shapes = _ranks(model)
     names = _Names(graph)
-    position = {id(node): i for i, node in enumerate(graph.node)}
+    position = {node.output[0]: i for i, node in enumerate(graph.node)}   # protobuf wrappers have no stable id()
     replaced = {}
     for norm in graph.node:
         if norm.op_type != "InstanceNormalization":
@@ -276,9 +276,9 @@ def group_norm_rank4(model):
                                   name=shifted),
                  helper.make_node("Pow", [shifted, _constant(graph, names, "minus_half", -0.5)], [inv], name=inv),
                  helper.make_node("Mul", [diff, inv], [back.output[0]], name=names("gn_normed"))]
-        replaced[position[id(back)]] = nodes
-        replaced[position[id(norm)]] = []
-        replaced[position[id(to_groups)]] = []
+        replaced[position[back.output[0]]] = nodes
+        replaced[position[norm.output[0]]] = []
+        replaced[position[to_groups.output[0]]] = []
     _replace_nodes(graph, replaced)
     _drop_dead(graph)
     return model

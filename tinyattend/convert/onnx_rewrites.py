@@ -21,9 +21,12 @@ from __future__ import annotations
 
 
 def for_onnx2tf(model):
-    """The copy of `model` that onnx2tf converts: every rewrite of this module and of onnx_norm_rewrites applied."""
+    """The copy of `model` that onnx2tf converts: every rewrite of this module, onnx_norm_rewrites and
+    onnx_layout_rewrites applied."""
+    from .onnx_layout_rewrites import fold_shapes, for_onnx2tf as layout_rewrites
     from .onnx_norm_rewrites import for_onnx2tf as normalisation_rewrites
-    return normalisation_rewrites(reorder_torch_gelu(constants_to_initializers(model)))
+    model = fold_shapes(reorder_torch_gelu(constants_to_initializers(model)))
+    return layout_rewrites(normalisation_rewrites(model))
 
 
 def constants_to_initializers(model):

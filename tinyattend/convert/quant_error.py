@@ -15,11 +15,14 @@ from .calibration import dequantize, quantize
 
 
 def int8_interpreter(tflite: bytes):
-    from ai_edge_litert.interpreter import Interpreter
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     from .quiet import silenced
-    with silenced():          # "Created TensorFlow Lite XNNPACK delegate" goes to fd 2
-        interpreter = Interpreter(model_content=tflite)
+    with silenced():
+        # Without LiteRT's default XNNPACK delegate: it refuses some int8 graphs ("failed to create
+        # XNNPACK runtime", e.g. ShuffleNetV2's GATHERs, ResNet-18) and gains nothing at this size.
+        interpreter = Interpreter(model_content=tflite,
+                                  experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
         interpreter.allocate_tensors()
     return interpreter
 
