@@ -14,7 +14,9 @@ torch writes `x.chunk(2, dim=1)` and `view(b, g, c // g, h, w)` as Shape -> Gath
 Slice/Reshape chains. With a static input they are constants, but onnx2tf evaluates them on its
 NHWC tensors and slices or reshapes the wrong axis (ShuffleNetV2: "Received groups=48, but the input
 has 120 channels"). Every node whose inputs are all constant, Shape of a static tensor included, is
-evaluated once (onnx's reference evaluator) and becomes an initializer, as onnxsim would do.
+evaluated once (onnx's reference evaluator) and becomes an initializer, as onnxsim would do. That
+includes the Identity nodes torch writes for weights shared between modules (FastViT's layer
+scales): onnx2tf takes an Identity's output for an activation and never moves it to NHWC.
 
 Channel shuffle (ShuffleNetV2)
 ------------------------------
@@ -57,7 +59,7 @@ def fold_shape_computations(model):
     from onnx.reference import ReferenceEvaluator
 
     graph = model.graph
-    if not any(node.op_type == "Shape" for node in graph.node):
+    if not any(node.op_type in FOLDABLE for node in graph.node):
         return model
     shapes = _ranks(model)
     outputs = {o.name for o in graph.output}
