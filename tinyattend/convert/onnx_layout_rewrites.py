@@ -16,7 +16,10 @@ NHWC tensors and slices or reshapes the wrong axis (ShuffleNetV2: "Received grou
 has 120 channels"). Every node whose inputs are all constant, Shape of a static tensor included, is
 evaluated once (onnx's reference evaluator) and becomes an initializer, as onnxsim would do. That
 includes the Identity nodes torch writes for weights shared between modules (FastViT's layer
-scales): onnx2tf takes an Identity's output for an activation and never moves it to NHWC.
+scales): onnx2tf takes an Identity's output for an activation and never moves it to NHWC; and scalar
+arithmetic such as the attention scale `q.shape[-1] ** -0.5` (Pow of two constants), which onnx2tf's
+accuracy correction turns into a bare Python float ("Output tensors of a Functional model must be the
+output of a TensorFlow `Layer` ... Found: 0.25").
 
 Channel shuffle (ShuffleNetV2)
 ------------------------------
@@ -47,7 +50,8 @@ def for_onnx2tf(model):
 
 # Ops whose all-constant instances are folded: shape arithmetic only (small int64 tensors in practice).
 FOLDABLE = {"Shape", "Gather", "Div", "Mul", "Add", "Sub", "Concat", "Unsqueeze", "Squeeze", "Slice", "Cast",
-            "Reshape", "ConstantOfShape", "Range", "Equal", "Where", "Floor", "Ceil", "Identity", "Size"}
+            "Reshape", "ConstantOfShape", "Range", "Equal", "Where", "Floor", "Ceil", "Identity", "Size",
+            "Pow", "Sqrt", "Reciprocal", "Neg", "Transpose"}
 FOLD_LIMIT = 4096       # elements: bigger results stay computed (they are data, not shapes)
 
 
