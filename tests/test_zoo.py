@@ -540,3 +540,36 @@ def test_norm_gelu_block_converts_to_int8(tmp_path):
     assert not {"POW", "SQRT", "DIV", "DEQUANTIZE", "QUANTIZE"} & set(ops), ops
     int8_interpreter(result.tflite)
     assert result.report["quantization_error"]["max_abs_error"] < 0.1
+
+
+@needs_torch
+@pytest.mark.slow
+@pytest.mark.heavy      # ~2-4 min on 2 busy cores: make test-all
+def test_full_size_lowformer_b0_verifies_bit_exact_on_host(tmp_path, capsys):
+    """Issue 14: full-size LowFormer B0 exported as a user would (torch.onnx.export of the module itself:
+    GroupNorm as InstanceNormalization on a reshaped tensor, exact GELU as Erf) converts for the host and
+    its generated C equals TFLM bit for bit (`tinyattend verify`)."""
+    pytest.importorskip("onnx2tf")
+    import warnings
+
+    import onnx
+    import torch
+
+    from tinyattend.cli import main
+    from tinyattend.zoo.lowformer import lowformer_b0
+
+    torch.manual_seed(0)
+    model = lowformer_b0().eval()
+    _randomize_norms(model)
+    path = tmp_path / "lowformer-b0.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (torch.zeros(1, 3, 64, 64),), str(path), opset_version=17, dynamo=False)
+    ops = {node.op_type for node in onnx.load(str(path)).graph.node}
+    assert {"InstanceNormalization", "Erf"} <= ops, ops
+    calib = tmp_path / "calib.npy"
+    np.save(calib, np.random.default_rng(0).random((16, 3, 64, 64), dtype=np.float32))
+    out = tmp_path / "out"
+    assert main(["convert", str(path), "--board", "host", "-o", str(out), "--calib", str(calib)]) == 0
+    assert main(["verify", str(out), "--samples", "20"]) == 0
+    assert "verify: PASS" in capsys.readouterr().out
