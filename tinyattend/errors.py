@@ -56,3 +56,7 @@ class ToolchainError(TinyattendError):
 
 class RunError(TinyattendError):
     """A built model failed to run: crash, hang, timeout, or bad protocol reply."""
+
+
+class OptionError(TinyattendError):
+    """An option or API argument has a value tinyattend cannot use (e.g. --prefix)."""

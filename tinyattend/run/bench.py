@@ -4,7 +4,6 @@ instruction, arena + stack high-water mark, flash, and bit-exactness against TFL
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -115,11 +114,3 @@ def format_table(r: dict) -> str:
     lines.append("")
     lines += [f"  {label:28s} {value}" for label, value in rows]
     return "\n".join(lines)
-
-
-def bench_command(args) -> int:
-    board = load_board(args.board)
-    report = bench(Path(args.out), board, kernels=args.kernels, timeout=args.timeout)
-    (Path(args.out) / "bench.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report) if args.json else format_table(report))
-    return 0 if report["bit_exact"] else 1
