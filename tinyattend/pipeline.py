@@ -16,7 +16,7 @@ from .build.cmsis_nn import cmsis_nn_root
 from .codegen.generate import generate
 from .codegen.lowering import Target, edge_quant
 from .codegen.prefix import DEFAULT_PREFIX
-from .errors import DoesNotFitError
+from .errors import DoesNotFitError, ToolchainError
 from .ir.tflite_reader import read_tflite
 from .outdir import check_replaceable, staged_output
 
@@ -145,6 +145,20 @@ def print_summary(report: dict, out: Path) -> None:
         print(f"  WARNING: {warning}")
 
 
+ONNX2TF_FIX = ("pip install 'tinyattend[onnx]' && pip install --no-deps onnx2tf==2.6.9 (onnx2tf pins exact, "
+               "older numpy/onnx/onnxruntime/LiteRT than tinyattend's, so it is installed without its dependencies; "
+               "`make setup` does this in the repository)")
+
+
+def require_onnx2tf() -> None:
+    """ONNX models go through onnx2tf, which the wheel cannot declare (see pyproject.toml): say how to get it."""
+    import importlib.util
+    missing = [name for name in ("onnx2tf", "sng4onnx", "psutil") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ToolchainError(f"converting an ONNX model needs {', '.join(missing)} (not installed)",
+                             ONNX2TF_FIX)
+
+
 def convert_project(model: Path, board: Board, out: Path, *, calib: str | None = None,
                     input_shape: tuple[int, ...] | None = None, mean: tuple[float, ...] | None = None,
                     std: tuple[float, ...] | None = None, layout: str | None = None, calib_samples: int = 200,
@@ -154,7 +168,9 @@ def convert_project(model: Path, board: Board, out: Path, *, calib: str | None =
     (replacing an OUT tinyattend wrote earlier). Returns report.json's contents."""
     out = Path(out)
     check_replaceable(out)
-    from .convert import convert_model
+    from .convert import convert_model, model_format
+    if model_format(Path(model)) == "onnx":
+        require_onnx2tf()
     started = time.monotonic()
     conversion = convert_model(Path(model), calib=calib, input_shape=input_shape, mean=mean, std=std,
                                layout=layout, calib_samples=calib_samples, progress=progress)
