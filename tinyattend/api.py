@@ -243,13 +243,19 @@ def bench(out: str | Path, board: str | None = None, *, kernels: str | None = No
                                 f"run `tinyattend convert MODEL --board BOARD -o {out}` first, or pass board=")
     r = run_bench(out, load_board(board), kernels=kernels, timeout=timeout)
     (out / "bench.json").write_text(json.dumps(r, indent=2) + "\n")
+    # Per-layer MACs from the conversion, when the run is of that same generated code (not another variant).
+    report_path = out / "report.json"
+    converted = json.loads(report_path.read_text()) if report_path.is_file() else {}
+    same = (converted.get("board"), converted.get("kernels")) == (r["board"], r["kernels"])
+    macs = {row["index"]: row.get("macs") for row in converted.get("layers", [])} if same else {}
     return BenchResult(
         board=r["board"], cpu=r["cpu"], kernels=r["kernels"], model=r["model"], emulated=r["emulated"],
         count_unit=r["count_unit"], instructions=r["instructions"], macs=r["macs"],
         macs_per_instruction=r["macs_per_instruction"], arena_bytes=r["arena_bytes"], stack_bytes=r["stack_bytes"],
         peak_ram_bytes=r["peak_ram_bytes"], flash_bytes=r["flash_bytes"], text_bytes=r["text_bytes"],
         data_bytes=r["data_bytes"], weights_bytes=r["weights_bytes"], bit_exact=r["bit_exact"],
-        bit_exact_error=r.get("bit_exact_error"), layers=_layers(r["layers"]), report=r)
+        bit_exact_error=r.get("bit_exact_error"), report=r,
+        layers=tuple(LayerRow(l["index"], l["op"], macs.get(l["index"]), l["instructions"]) for l in r["layers"]))
 
 
 def verify(out: str | Path, samples: int = 100, *, board: str = "host", seed: int = 0) -> VerifyResult:
