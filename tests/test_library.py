@@ -126,6 +126,18 @@ def test_prefixed_library_is_verified_and_benched_through_the_project(two_librar
     assert checked.bit_exact and {b.kind for b in checked.batches} >= {"random"}
 
 
+@pytest.mark.slow
+def test_prefixed_library_runs_in_the_firmware_harness_on_qemu(two_libraries):
+    """bench builds the firmware around the kws_ library (main.c, Makefile's -DKWS_PROFILE rewritten for
+    it) and runs it on the emulated Cortex-M7: bit-exact, with every layer's count (the profile hooks)."""
+    _, results = two_libraries
+    bench = tinyattend.bench(results["kws"].out, "cortex-m7", kernels="fast")
+    assert bench.bit_exact
+    assert bench.layers and all(layer.instructions > 0 for layer in bench.layers)
+    makefile = (results["kws"].out / "variants" / "cortex-m7-fast" / "firmware" / "Makefile").read_text()
+    assert "-DKWS_PROFILE" in makefile and "TA_PROFILE" not in makefile.replace("TA_PROFILE's", "")
+
+
 def test_bad_prefix_is_a_project_error(tmp_path):
     for bad in ("Kws", "9lives", "a-b", "kws_", ""):
         with pytest.raises(OptionError, match="prefix"):

@@ -21,7 +21,8 @@ from ..errors import OptionError
 DEFAULT_PREFIX = "ta"
 MODEL_FILES = ("model.h", "model.c", "model_data.h", "model_data.c")
 _VALID = re.compile(r"[a-z](?:[a-z0-9]|_(?=[a-z0-9])){0,23}")
-_TOKEN = re.compile(r"\b(ta|TA)_(\w+)")
+# A C token starting ta_/TA_, also right after -D (a macro defined on a compiler command line).
+_TOKEN = re.compile(r"(?:(?<=-D)|\b)(ta|TA)_(\w+)")
 
 
 def check_prefix(prefix: str) -> str:

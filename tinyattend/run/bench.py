@@ -40,7 +40,8 @@ def _variant(info: ModelInfo, board: Board, kernels: str | None) -> ModelInfo:
     stage = info.out_dir / "variants" / f"{board.name}-{kernels}"
     stage.mkdir(parents=True, exist_ok=True)
     write_project(stage, tflite.read_bytes(), board, kernels=kernels,
-                  optimize=info.report.get("optimize", "balanced"), model_name=info.report.get("model", "model"))
+                  optimize=info.report.get("optimize", "balanced"), model_name=info.report.get("model", "model"),
+                  prefix=info.report.get("prefix", "ta"))
     return model_info(stage)
 
 
