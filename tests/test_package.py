@@ -43,8 +43,13 @@ def _build_wheel(tmp: Path) -> Path:
     return wheel
 
 
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    return _build_wheel(tmp_path_factory.mktemp("wheel"))
+
+
 @pytest.mark.slow
-def test_wheel_installed_in_a_fresh_venv_runs_the_demo_from_an_unrelated_folder(tmp_path):
+def test_wheel_installed_in_a_fresh_venv_runs_the_demo_from_an_unrelated_folder(wheel, tmp_path):
     """Builds the wheel, installs it with --no-deps into a fresh venv made from the base interpreter, and runs
     `tinyattend --version`, `python -m tinyattend --version` and `tinyattend demo` from a folder outside the
     repository, with no PYTHONPATH.
@@ -56,7 +61,6 @@ def test_wheel_installed_in_a_fresh_venv_runs_the_demo_from_an_unrelated_folder(
     minutes), the fresh venv sees this venv's locked packages through a .pth file (which adds the folder
     only: the editable install's finder there is not run). test_declared_dependencies_resolve checks that
     pip can resolve the wheel's declared dependencies; installing them for real is `make setup`'s job."""
-    wheel = _build_wheel(tmp_path)
     venv = tmp_path / "venv"
     subprocess.run([sys._base_executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
@@ -96,13 +100,12 @@ def _index_reachable() -> bool:
 
 
 @pytest.mark.slow
-def test_declared_dependencies_resolve(tmp_path):
+def test_declared_dependencies_resolve(wheel, tmp_path):
     """pip resolves the wheel's declared dependencies (and the `onnx` extra) against the package index, for
     this Python: a dry run that downloads metadata only. Proves the declarations are satisfiable together
     and keep torch out of the base install; not which versions a user gets (requirements.lock pins those)."""
     if not _index_reachable():
         pytest.skip("no package index reachable: pip cannot resolve dependencies here")
-    wheel = _build_wheel(tmp_path)
     report = tmp_path / "report.json"
     result = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "-q",
                              "--report", str(report), f"{wheel}[onnx]"], capture_output=True, text=True, timeout=600)
