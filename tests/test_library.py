@@ -252,3 +252,33 @@ def test_api_errors_are_project_errors_never_system_exit(tmp_path):
             pytest.fail(f"{case}: SystemExit {err}")
         pytest.fail(f"{case}: no error")
     assert not (tmp_path / "o").exists()
+
+
+def test_every_kernel_exports_only_prefixed_names(tmp_path):
+    """All of templates/kernels/ (a kernel added later included), renamed under a prefix as the generator
+    does, compiles warning-free, and every global symbol it defines carries the prefix: the mechanism
+    needs no per-kernel work, and a kernel that exports a name outside `ta_` fails here."""
+    from tinyattend.codegen.emit import GeneratedFile, paths_header
+    from tinyattend.codegen.prefix import file_name, rename_source
+    from tinyattend.resources import templates_dir
+    kernels = sorted(p for p in (templates_dir() / "kernels").rglob("*") if p.suffix in (".c", ".h"))
+    assert all(p.name.startswith("ta_") for p in kernels), [p.name for p in kernels if not p.name.startswith("ta_")]
+    files = [GeneratedFile(p.name, p.read_text()) for p in kernels]
+    files.append(GeneratedFile("ta_paths.h", paths_header(files, set())))
+    for f in files:
+        (tmp_path / file_name(f.name, "zz")).write_text(rename_source(f.text, "zz"))
+    sources = sorted(tmp_path.glob("*.c"))
+    obj_dir = tmp_path / "obj"
+    obj_dir.mkdir()
+    built = subprocess.run(["gcc", "-std=c99", *WARNINGS, "-O2", f"-I{tmp_path}", "-c", *map(str, sources)],
+                           cwd=obj_dir, capture_output=True, text=True)
+    assert built.returncode == 0, built.stderr[-2000:]
+    objects = sorted(obj_dir.glob("*.o"))
+    assert len(objects) == len(sources)
+    nm = subprocess.run(["nm", "--defined-only", "-g", *map(str, objects)], capture_output=True, text=True, check=True)
+    symbols = [line.split()[-1] for line in nm.stdout.splitlines() if len(line.split()) == 3]
+    assert len(symbols) >= len(objects)
+    assert [s for s in symbols if not s.startswith("zz_")] == []
+    leftovers = [f.name for f in tmp_path.iterdir() if f.suffix in (".c", ".h")
+                 and re.search(r"\b(ta|TA)_", f.read_text(errors="replace"))]
+    assert leftovers == [], f"ta_/TA_ names left after renaming: {leftovers}"
