@@ -19,8 +19,8 @@ from typing import Any, Union
 from .codegen.prefix import DEFAULT_PREFIX, check_prefix
 from .errors import BadModelError, OptionError
 
-KERNEL_SETS = ("portable", "fast", "cmsis-nn", "auto")
-OPTIMIZE_GOALS = ("speed", "size", "balanced")
+KERNEL_SETS = ("portable", "fast", "cmsis-nn", "auto")          # as the CLI's --kernels
+OPTIMIZE_GOALS = ("speed", "size", "balanced")                  # as the CLI's --optimize
 
 # A model: a path (.onnx, .tflite, .keras/.h5, SavedModel directory), an onnx.ModelProto, a Keras model,
 # or the bytes of a full-integer int8 .tflite.

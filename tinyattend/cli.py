@@ -1,8 +1,8 @@
-"""Command line: argument parsing only. Each verb calls the Python API (tinyattend.api) or one stage
-function, and prints what it returns.
+"""Command line: argument parsing only. Each verb calls one stage function.
 
-User errors (TinyattendError) print their message and fix, no traceback, and exit non-zero: `main`
-handles them in one place.
+The verbs convert, bench, verify and inspect call the Python API (tinyattend.api) and print what it
+returns. User errors (TinyattendError) print their message and fix, no traceback, and exit non-zero:
+`main` handles them in one place.
 """
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import __version__
-from .api import KERNEL_SETS, OPTIMIZE_GOALS
 from .errors import TinyattendError
+
+KERNEL_SETS = ("portable", "fast", "cmsis-nn", "auto")
+OPTIMIZE_GOALS = ("speed", "size", "balanced")
 
 
 def _shape(text: str) -> tuple[int, ...]:
@@ -33,10 +34,10 @@ def _floats(text: str) -> tuple[float, ...]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tinyattend", description="ONNX/Keras/TFLite image models -> bit-exact "
-                                     "int8 C for Cortex-M microcontrollers")
-    parser.add_argument("--version", action="version", version=f"tinyattend {__version__}")
+    parser = argparse.ArgumentParser(prog="tinyattend", description=__doc__.splitlines()[0])
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    from . import __version__
+    parser.add_argument("--version", action="version", version=f"tinyattend {__version__}")
 
     p = verbs.add_parser("convert", help="ONNX/Keras/TFLite model -> int8 TFLite + generated C project")
     p.add_argument("model", type=Path, help=".onnx, .tflite (full int8), .keras/.h5 or a SavedModel directory")
@@ -181,11 +182,6 @@ def dispatch(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return run_verb(args)
-
-
-def run_verb(args: argparse.Namespace) -> int:
-    """The one place user errors become a message and an exit status (no traceback)."""
     try:
         return dispatch(args)
     except TinyattendError as err:

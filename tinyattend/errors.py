@@ -50,13 +50,13 @@ class OutputDirError(TinyattendError):
     """The output directory exists and was not written by tinyattend."""
 
 
+class OptionError(TinyattendError):
+    """An option or API argument has a value tinyattend cannot use (e.g. --prefix)."""
+
+
 class ToolchainError(TinyattendError):
     """A compiler, emulator or library the step needs is missing or failed."""
 
 
 class RunError(TinyattendError):
     """A built model failed to run: crash, hang, timeout, or bad protocol reply."""
-
-
-class OptionError(TinyattendError):
-    """An option or API argument has a value tinyattend cannot use (e.g. --prefix)."""
