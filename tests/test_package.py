@@ -62,7 +62,7 @@ def test_wheel_installed_in_a_fresh_venv_runs_the_demo_from_an_unrelated_folder(
     only: the editable install's finder there is not run). test_declared_dependencies_resolve checks that
     pip can resolve the wheel's declared dependencies; installing them for real is `make setup`'s job."""
     venv = tmp_path / "venv"
-    subprocess.run([sys._base_executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    subprocess.run([getattr(sys, "_base_executable", sys.executable), "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
     purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                              capture_output=True, text=True, check=True).stdout.strip()
