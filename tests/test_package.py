@@ -177,3 +177,18 @@ def test_nothing_imports_the_cli_and_convert_does_not_import_run():
         if "convert" in path.relative_to(REPO / "tinyattend").parts[:1]:
             bad = {n for n in imports if n.split(".")[1:2] in (["run"], ["build"], ["cli"], ["demo"], ["pipeline"])}
             assert not bad, f"{path} imports {bad}"
+
+
+def test_onnx_without_onnx2tf_says_how_to_install_it(tmp_path):
+    """The wheel cannot declare onnx2tf (its exact pins conflict with the base install): an ONNX convert
+    without it stops before any work with the install command, exit 2, no traceback, no OUT. The module
+    is made absent the way Python itself marks one (sys.modules[name] = None)."""
+    code = ("import sys; sys.modules['onnx2tf'] = None\n"
+            "from tinyattend.cli import main\n"
+            f"sys.exit(main(['convert', {str(REPO / 'models' / 'attendnext_digits.onnx')!r}, '--board', 'host', "
+            f"'-o', {str(tmp_path / 'out')!r}]))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            env={**_clean_env(), "PYTHONPATH": str(REPO)})
+    assert result.returncode == 2, result.stderr
+    assert "needs onnx2tf" in result.stderr and "pip install --no-deps onnx2tf==2.6.9" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
