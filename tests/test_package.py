@@ -67,11 +67,14 @@ def test_wheel_installed_in_a_fresh_venv_runs_the_demo_from_an_unrelated_folder(
     purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                              capture_output=True, text=True, check=True).stdout.strip()
     (Path(purelib) / "_tinyattend_locked_stack.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", str(wheel)],
-                   check=True, capture_output=True, text=True, timeout=300)
+    # --ignore-installed: the locked site-packages holds the editable tinyattend of the same version, which
+    # pip would otherwise take as already installed; pip never removes it (it is outside the fresh venv).
+    env = _clean_env()
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
+                    "--ignore-installed", str(wheel)], check=True, capture_output=True, text=True, timeout=300, env=env,
+                   cwd=tmp_path)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    env = _clean_env()
     where = subprocess.run([str(python), "-c", "import json, tinyattend, tinyattend.resources as r; "
                             "print(json.dumps([tinyattend.__file__, str(r.templates_dir()), str(r.boards_dir()), "
                             "str(r.demo_model_file('attendnext_digits.onnx'))]))"],
