@@ -3,12 +3,12 @@ and in the chain a LayerNorm becomes (MEAN, SQUARED_DIFFERENCE, MEAN, ADD, RSQRT
 
 One-op models from the real TFLite converter; generated C built with AddressSanitizer + UBSan must
 match TFLM's interpreter on 100 inputs (all -128 and all 127 among them); the RSQRT tests also run
-every int8 input value.
+every int8 input value; the LayerNorm chain also runs on the emulated Cortex-M7.
 """
 import numpy as np
 import pytest
 
-from op_harness import assert_bit_exact, int8_tflite, op_types
+from op_harness import assert_bit_exact, assert_bit_exact_on_board, int8_tflite
 
 
 def _rsqrt(tf):
@@ -70,3 +70,11 @@ def _layer_norm(axes):
 def test_layer_norm_chain(tmp_path, axes, value_range):
     tflite = int8_tflite(_layer_norm(axes), [(1, 6, 5, 12)], low=value_range[0], high=value_range[1])
     assert_bit_exact(tflite, tmp_path, expect_ops=["MEAN", "SQUARED_DIFFERENCE", "RSQRT"])
+
+
+@pytest.mark.slow
+def test_layer_norm_chain_on_cortex_m7(tmp_path):
+    """The same chain built with arm-none-eabi-gcc and run on the emulated Cortex-M7 (QEMU), fast kernels
+    where the ops have them (RSQRT's table as ta_lut_s8_fast)."""
+    tflite = int8_tflite(_layer_norm([-1]), [(1, 6, 5, 12)], low=-2.0, high=2.0)
+    assert_bit_exact_on_board(tflite, tmp_path, board="cortex-m7", kernels="fast", samples=4)
