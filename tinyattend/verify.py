@@ -1,7 +1,9 @@
-"""Bit-exactness against TensorFlow Lite Micro, the oracle for every int8 kernel.
+"""Bit-exactness against TensorFlow Lite Micro, the oracle for every int8 kernel it has.
 
 `tflm_reference` runs the TFLM Python interpreter (PyPI `tflite-micro`) on the
 same .tflite; `verify_command` compares it with the generated C, byte for byte.
+A model with an op TFLM has no kernel for (GELU, RELU_0_TO_1: codegen/oracle.py)
+is compared with LiteRT's reference kernels instead (`litert_reference`).
 """
 from __future__ import annotations
 
@@ -64,6 +66,32 @@ def tflm_reference(tflite_path, inputs: np.ndarray, arena_size: int = DEFAULT_TF
         interpreter.invoke()
         outputs.append(interpreter.get_output(0).copy())
     return np.stack(outputs)
+
+
+def litert_reference(tflite_path, inputs: np.ndarray) -> np.ndarray:
+    """Run N inputs through LiteRT with its reference kernels (BUILTIN_REF, not the optimized ones)."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    interpreter = Interpreter(model_content=Path(tflite_path).read_bytes(),
+                              experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    interpreter.allocate_tensors()
+    source, sink = interpreter.get_input_details()[0]["index"], interpreter.get_output_details()[0]["index"]
+    outputs = []
+    for sample in inputs:
+        interpreter.set_tensor(source, np.ascontiguousarray(sample))
+        interpreter.invoke()
+        outputs.append(interpreter.get_tensor(sink).copy())
+    return np.stack(outputs)
+
+
+def reference_outputs(tflite_path, inputs: np.ndarray) -> tuple[np.ndarray, str]:
+    """(outputs, oracle) from the model's oracle (codegen.oracle): TFLM, or LiteRT BUILTIN_REF for a
+    model with an op TFLM lacks."""
+    from .codegen.oracle import LITERT_REF, model_oracle
+    from .ir.tflite_reader import read_tflite
+    oracle = model_oracle(op.type for op in read_tflite(Path(tflite_path).read_bytes()).ops)
+    if oracle == LITERT_REF:
+        return litert_reference(tflite_path, inputs), oracle
+    return tflm_reference(tflite_path, inputs), oracle
 
 
 _PROBE_SCRIPT = r"""
@@ -206,14 +234,18 @@ def verify_command(args) -> int:
             return np.frombuffer(result.output, dtype=output_dtype).reshape(output_shape)
     binary = build_host(out) if args.board == "host" else None
     all_ok = True
-    print(f"verify: generated C ({args.board}) vs TFLM interpreter, {input_dtype} in, {output_dtype} out, "
-          "exact comparison")
+    from .codegen.oracle import ORACLE_NAMES
+    oracle = None
     for kind, inputs in batches.items():
         if binary is not None:
             ours = run_host(binary, inputs, inputs[0].nbytes, output_shape, output_dtype=output_dtype)
         else:
             ours = np.stack([on_board(x) for x in inputs])
-        reference = tflm_reference(out / "model.tflite", inputs)
+        reference, used = reference_outputs(out / "model.tflite", inputs)
+        if oracle is None:
+            oracle = used
+            print(f"verify: generated C ({args.board}) vs {ORACLE_NAMES[used]}, {input_dtype} in, {output_dtype} out, "
+                  "exact comparison")
         result = compare(ours, reference)
         ok = result["identical"] == result["samples"]
         all_ok &= ok
@@ -222,5 +254,5 @@ def verify_command(args) -> int:
         if not ok:
             line += f", max diff {result['max_abs_diff_lsb']} LSB, first mismatch at sample {result['first_mismatch']}"
         print(line)
-    print("verify: PASS (bit-exact)" if all_ok else "verify: FAIL (outputs differ from TFLM)")
+    print("verify: PASS (bit-exact)" if all_ok else f"verify: FAIL (outputs differ from {ORACLE_NAMES[oracle]})")
     return 0 if all_ok else 1
