@@ -98,7 +98,7 @@ def test_mobile_ops_convert_and_run_bit_exact(tmp_path):
         assert op in ops, f"{op} missing from {ops}"
     assert not {"ABS", "DEQUANTIZE", "QUANTIZE", "ERF"} & set(ops), ops      # one PRELU, no float island
     report = assert_bit_exact(result.tflite, tmp_path / "out", samples=30)
-    assert report["oracle"]["model"] == "litert-builtin-ref"
+    assert report["oracle"]["model"] == "tflm+litert-builtin-ref-tables"
     assert report["oracle"]["ops"]["GELU"] == "litert-builtin-ref" and report["oracle"]["ops"]["PRELU"] == "tflm"
 
 
@@ -132,4 +132,4 @@ def test_torch_block_with_hardsigmoid_and_gelu(tmp_path):
     ops = op_types(result.tflite)
     assert {"RELU_0_TO_1", "GELU", "HARD_SWISH", "TANH"} <= set(ops), ops     # the tanh GELU stays MUL/ADD/TANH
     report = assert_bit_exact(result.tflite, tmp_path / "out", samples=20, kernels="fast")
-    assert report["oracle"]["model"] == "litert-builtin-ref"
+    assert report["oracle"]["model"] == "tflm+litert-builtin-ref-tables"

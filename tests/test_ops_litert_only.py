@@ -4,12 +4,16 @@ The tflite-micro we test against refuses GELU and RELU_0_TO_1 ("Didn't find op f
 their oracle is LiteRT's reference kernels (BUILTIN_REF op resolver). Each case is a hand-written one-op
 model whose input holds all 256 int8 values, at input/output scales and zero points the converter would
 not all pick: the table we generate must equal LiteRT's output for every byte. A few cases also go
-through the generated C (host build, sanitizers) and the verify machinery, which must pick LiteRT.
+through the generated C (host build, sanitizers) and the verify machinery, whose oracle for such a model
+is TFLM running a copy with these ops as LiteRT's tables (tinyattend/oracle_model.py).
 """
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from op_harness import FlatbufferModel, assert_bit_exact
+from op_harness import FlatbufferModel, assert_bit_exact, op_types
 
 ALL_BYTES = np.arange(-128, 128, dtype=np.int8).reshape(1, 1, 16, 16)
 
@@ -112,7 +116,7 @@ def test_generated_c_against_litert(tmp_path, op_name, approximate, kernels):
     every_byte = np.resize(ALL_BYTES.reshape(-1), (1, *shape))
     report = assert_bit_exact(tflite, tmp_path, samples=20, kernels=kernels, expect_ops=[op_name],
                               extra_inputs=every_byte)
-    assert report["oracle"] == {"model": "litert-builtin-ref", "ops": {op_name: "litert-builtin-ref"}}
+    assert report["oracle"] == {"model": "tflm+litert-builtin-ref-tables", "ops": {op_name: "litert-builtin-ref"}}
 
 
 @pytest.mark.slow
@@ -127,3 +131,26 @@ def test_table_sweep_equals_litert(op_name, approximate):
         tflite = one_op_model(op_name, in_quant, out_quant, approximate=approximate)
         expected, ours = litert_table(tflite), our_table(tflite)
         assert np.array_equal(ours, expected), (in_quant, out_quant, np.flatnonzero(ours != expected) - 128)
+
+
+@pytest.mark.parametrize("op_name,approximate", [("GELU", False), ("RELU_0_TO_1", None)])
+def test_tflm_runnable_reference_is_litert_kernel(op_name, approximate):
+    """The oracle for a model with an op TFLM lacks: TFLM runs a copy in which that op is QUANTIZE (to the
+    byte's index) + GATHER from LiteRT's own 256 outputs. On every byte it must give LiteRT's output, and
+    TFLM must refuse the original (else the substitution would be needless)."""
+    from tinyattend.codegen.oracle import litert_only_op_types
+    from tinyattend.errors import RunError
+    from tinyattend.oracle_model import tflm_runnable
+    from tinyattend.verify import tflm_reference
+    quant = GELU_QUANT[4] if op_name == "GELU" else RELU_QUANT[2]
+    tflite = one_op_model(op_name, *quant, approximate=approximate)
+    runnable, replaced = tflm_runnable(tflite, litert_only_op_types())
+    assert replaced == [op_name]
+    assert op_types(runnable) == ["QUANTIZE", "GATHER"]
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "original.tflite").write_bytes(tflite)
+        (Path(tmp) / "runnable.tflite").write_bytes(runnable)
+        outputs = tflm_reference(Path(tmp) / "runnable.tflite", ALL_BYTES[None])
+        with pytest.raises(RunError, match=op_name):
+            tflm_reference(Path(tmp) / "original.tflite", ALL_BYTES[None])
+    assert np.array_equal(outputs.reshape(-1), litert_table(tflite))

@@ -3,7 +3,7 @@
 `tflm_reference` runs the TFLM Python interpreter (PyPI `tflite-micro`) on the
 same .tflite; `verify_command` compares it with the generated C, byte for byte.
 A model with an op TFLM has no kernel for (GELU, RELU_0_TO_1: codegen/oracle.py)
-is compared with LiteRT's reference kernels instead (`litert_reference`).
+runs in TFLM with those ops as LiteRT's reference-kernel tables (oracle_model.py).
 """
 from __future__ import annotations
 
@@ -84,14 +84,20 @@ def litert_reference(tflite_path, inputs: np.ndarray) -> np.ndarray:
 
 
 def reference_outputs(tflite_path, inputs: np.ndarray) -> tuple[np.ndarray, str]:
-    """(outputs, oracle) from the model's oracle (codegen.oracle): TFLM, or LiteRT BUILTIN_REF for a
-    model with an op TFLM lacks."""
-    from .codegen.oracle import LITERT_REF, model_oracle
+    """(outputs, oracle) from the model's oracle (codegen.oracle): TFLM, with each op TFLM lacks
+    replaced by LiteRT BUILTIN_REF's table for it (oracle_model.tflm_runnable)."""
+    from .codegen.oracle import TFLM, litert_only_op_types, model_oracle
     from .ir.tflite_reader import read_tflite
-    oracle = model_oracle(op.type for op in read_tflite(Path(tflite_path).read_bytes()).ops)
-    if oracle == LITERT_REF:
-        return litert_reference(tflite_path, inputs), oracle
-    return tflm_reference(tflite_path, inputs), oracle
+    from .oracle_model import tflm_runnable
+    model = Path(tflite_path).read_bytes()
+    oracle = model_oracle(op.type for op in read_tflite(model).ops)
+    if oracle == TFLM:
+        return tflm_reference(tflite_path, inputs), oracle
+    runnable, _ = tflm_runnable(model, litert_only_op_types())
+    with tempfile.TemporaryDirectory(prefix="tinyattend-oracle-") as tmp:
+        path = Path(tmp) / "model_tflm_runnable.tflite"
+        path.write_bytes(runnable)
+        return tflm_reference(path, inputs), oracle
 
 
 _PROBE_SCRIPT = r"""

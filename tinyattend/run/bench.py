@@ -89,7 +89,7 @@ def bench(out_dir: Path, board: Board, *, kernels: str | None = None, timeout: f
         "bss_bytes": build.bss,
         "weights_bytes": info.report.get("weight_bytes", info.report.get("weights_bytes")),
         "bit_exact": bit_exact,
-        "oracle": oracle,     # codegen/oracle.py: tflm, or litert-builtin-ref for ops TFLM lacks
+        "oracle": oracle,     # codegen/oracle.py: tflm, or tflm+litert-builtin-ref-tables for ops TFLM lacks
         "input_seed": BENCH_SEED,
         "layers": layers,
     }
@@ -112,7 +112,8 @@ def format_table(r: dict) -> str:
         ("peak RAM", f"{r['peak_ram_bytes']:,} B (arena {r['arena_bytes']:,} + stack high-water {r['stack_bytes']:,})"),
         ("flash", f"{r['flash_bytes']:,} B (text {r['text_bytes']:,} + data {r['data_bytes']:,}; "
                   f"weights {r['weights_bytes'] or 0:,})"),
-        ("output = LiteRT ref, bit for bit" if r.get("oracle") == "litert-builtin-ref" else "output = TFLM, bit for bit", "yes" if r["bit_exact"] else f"NO{': ' + r['bit_exact_error'] if r.get('bit_exact_error') else ''}"),
+        ("output = TFLM (+LiteRT tables), bit for bit" if r.get("oracle") == "tflm+litert-builtin-ref-tables"
+         else "output = TFLM, bit for bit", "yes" if r["bit_exact"] else f"NO{': ' + r['bit_exact_error'] if r.get('bit_exact_error') else ''}"),
     ]
     lines.append("")
     lines += [f"  {label:28s} {value}" for label, value in rows]
