@@ -133,3 +133,21 @@ def test_torch_block_with_hardsigmoid_and_gelu(tmp_path):
     assert {"RELU_0_TO_1", "GELU", "HARD_SWISH", "TANH"} <= set(ops), ops     # the tanh GELU stays MUL/ADD/TANH
     report = assert_bit_exact(result.tflite, tmp_path / "out", samples=20, kernels="fast")
     assert report["oracle"]["model"] == "tflm+litert-builtin-ref-tables"
+
+
+@pytest.mark.slow
+def test_conv_weight_shared_through_identity_converts(tmp_path):
+    """torch exports equal initializers once and gives later users an Identity of them (RepViT's folded
+    conv weights); onnx2tf built such a Conv with the wrong channel count (onnx_rewrites turns the
+    Identity into an initializer)."""
+    b = mf.OnnxBuilder([1, 3, 12, 12], "shared_weight", seed=5)
+    x = b.random_conv(b.input_name, 3, 12, k=1)
+    shared = b.const(b.rng.normal(0, 0.3, (6, 12, 1, 1)).astype(np.float32), "w_shared")
+    x = b.op("Conv", [x, shared], kernel_shape=[1, 1])
+    x = b.random_conv(x, 6, 12, k=1)
+    alias = b.op("Identity", [shared])
+    y = b.op("Conv", [x, alias, b.const(np.linspace(-1, 1, 6, dtype=np.float32), "bias")], kernel_shape=[1, 1])
+    path = mf.save(b.build(y, [1, 6, 12, 12]), tmp_path / "shared.onnx")
+    result = convert_model(path, progress=False)
+    assert op_types(result.tflite).count("CONV_2D") == 4
+    assert_bit_exact(result.tflite, tmp_path / "out", samples=10)
