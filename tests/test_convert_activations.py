@@ -151,3 +151,12 @@ def test_conv_weight_shared_through_identity_converts(tmp_path):
     result = convert_model(path, progress=False)
     assert op_types(result.tflite).count("CONV_2D") == 4
     assert_bit_exact(result.tflite, tmp_path / "out", samples=10)
+
+
+def test_precheck_refuses_crop_and_resize():
+    """onnx2tf 2.6.9 turns it into tf.CropAndResize, which the TFLite converter cannot take (after
+    minutes of conversion and calibration): the pre-check says so first."""
+    model = mf.crop_and_resize_model()
+    (node,) = [n for n in model.graph.node if n.op_type == "Resize"]
+    problem = node_problem(node, GraphIndex(model.graph))
+    assert problem is not None and "CropAndResize" in problem

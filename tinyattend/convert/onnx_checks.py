@@ -100,8 +100,9 @@ def _resize(node, graph=None) -> str | None:
         return f"Upsample mode '{mode}' is not supported; use Resize (opset 11+) or mode 'nearest'"
     mode = _text_attr(node, "mode", "nearest")
     transform = _text_attr(node, "coordinate_transformation_mode", "half_pixel")
-    if transform == "tf_crop_and_resize":
-        return None                         # onnx2tf refuses it and names the node (test_convert)
+    if transform == "tf_crop_and_resize":   # onnx2tf 2.6.9 makes tf.CropAndResize, which has no TFLite builtin
+        return ("Resize with coordinate_transformation_mode 'tf_crop_and_resize' becomes TensorFlow's "
+                "CropAndResize, which has no int8 TFLite op; crop with Slice, then resize")
     if _attr(node, "antialias", 0):
         return "Resize with antialias=1 is not supported; export with antialias=False"
     if mode in ("linear", "cubic"):
