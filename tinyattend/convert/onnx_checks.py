@@ -204,7 +204,7 @@ SUPPORTED_OPS: dict[str, tuple[str, object]] = {
     "HardSigmoid": ("RELU_0_TO_1 (its MUL/ADD folded into the op before, or MUL + ADD)", None),
     "HardSwish": ("HARD_SWISH", None),
     "Relu": ("fused activation or RELU", None),
-    "Clip": ("fused activation or RELU6 / RELU_N1_TO_1", None),
+    "Clip": ("fused activation, RELU6 / RELU_N1_TO_1 / RELU_0_TO_1, or MINIMUM + MAXIMUM", None),
     "LeakyRelu": ("LEAKY_RELU", None),
     "PRelu": ("PRELU (one alpha, or one per channel)", None),
     "Tanh": ("TANH", None),
