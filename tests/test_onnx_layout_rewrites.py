@@ -62,6 +62,8 @@ def test_channel_shuffle_becomes_a_channel_gather():
         model = _same_function(_torch_channel_shuffle(groups),
                                lambda m: rewrites.for_onnx2tf(rewrites.fold_shapes(m)))
         assert _ops(model) == ["Gather"], _ops(model)
+        indices = {init.name: init for init in model.graph.initializer}[model.graph.node[0].input[1]]
+        assert indices.data_type == TensorProto.INT32          # TFLM's GATHER takes int32 indices
 
 
 def test_a_transpose_that_is_no_shuffle_stays():

@@ -187,7 +187,8 @@ def channel_shuffle_as_gather(model):
             continue
         groups, per_group = grouped[1], grouped[2]
         # output channel j = k * groups + g reads input channel g * per_group + k
-        order = np.arange(shape[1]).reshape(groups, per_group).T.reshape(-1).astype(np.int64)
+        # int32: TFLM's GATHER takes int32 indices (int64 ones stay int64 through onnx2tf)
+        order = np.arange(shape[1]).reshape(groups, per_group).T.reshape(-1).astype(np.int32)
         order_name = names("shuffle_order")
         graph.initializer.append(numpy_helper.from_array(order, order_name))
         replaced[position[merge.output[0]]] = [helper.make_node("Gather", [x, order_name], [merge.output[0]],
