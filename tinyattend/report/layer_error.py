@@ -31,11 +31,13 @@ _SKIP_OPS = ("QUANTIZE", "DEQUANTIZE")
 
 
 def _interpreter(tflite: bytes):
-    from ai_edge_litert.interpreter import Interpreter
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     from ..convert.quiet import silenced
     with silenced():
-        interpreter = Interpreter(model_content=tflite, experimental_preserve_all_tensors=True)
+        # no XNNPACK delegate: it refuses some int8 graphs (ShuffleNetV2's GATHERs), see quant_error
+        interpreter = Interpreter(model_content=tflite, experimental_preserve_all_tensors=True,
+                                  experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
         interpreter.allocate_tensors()
     return interpreter
 
