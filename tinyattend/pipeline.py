@@ -18,6 +18,9 @@ from .codegen.lowering import Target, edge_quant
 from .errors import DoesNotFitError
 from .ir.tflite_reader import read_tflite
 from .outdir import check_replaceable, staged_output
+from .progress import SILENT, Progress
+
+LAYER_ERROR_SAMPLES = 32     # held-out samples the per-layer error runs (both models, every tensor kept)
 
 
 def check_flash(board: Board, flash_bytes: int) -> None:
@@ -56,13 +59,25 @@ def resolve_kernels(kernels: str, board: Board, optimize: str) -> tuple[str, str
 
 def write_project(stage: Path, tflite: bytes, board: Board, *, kernels: str, optimize: str,
                   model_name: str, calibration: np.ndarray | None = None, report: dict | None = None,
-                  measure_tflm_arena: bool = True) -> dict:
+                  measure_tflm_arena: bool = True, progress=None) -> dict:
     """Generate C for `tflite` into `stage` (model/, host/ or firmware/, report.json). Returns the report."""
-    graph = read_tflite(tflite, model_name)
-    requested = kernels
-    kernels, kernel_warning = resolve_kernels(kernels, board, optimize)
-    target = Target(board=board, kernels=kernels, optimize=optimize)
-    generated = generate(graph, target, model_name)
+    progress = progress or SILENT
+    tflm = None
+    if measure_tflm_arena:
+        # TFLM's arena is measured in child processes (tinyattend.verify.tflm_arena): they run while
+        # this process generates the C.
+        from concurrent.futures import ThreadPoolExecutor
+
+        from .verify import tflm_arena
+        pool = ThreadPoolExecutor(max_workers=1)
+        tflm = pool.submit(tflm_arena, tflite)
+        pool.shutdown(wait=False)
+    with progress.step("generating C"):
+        graph = read_tflite(tflite, model_name)
+        requested = kernels
+        kernels, kernel_warning = resolve_kernels(kernels, board, optimize)
+        target = Target(board=board, kernels=kernels, optimize=optimize)
+        generated = generate(graph, target, model_name)
     model_dir = stage / "model"
     model_dir.mkdir(parents=True, exist_ok=True)
     for source in generated.files:
@@ -92,18 +107,19 @@ def write_project(stage: Path, tflite: bytes, board: Board, *, kernels: str, opt
     full.setdefault("params", sum(t.num_elements for t in graph.tensors if t.is_constant))
     full.setdefault("macs", generated.report["generated_macs"])
     try:
-        if measure_tflm_arena:
-            from .verify import tflm_arena
-            full.update(tflm_arena(tflite))
+        if tflm is not None:
+            with progress.step("measuring the arena TFLM needs (the rest of it, beside code generation)"):
+                full.update(tflm.result())
     except Exception as err:  # TFLM cannot prepare every model we can; say so, do not fail the convert
         full["tflm_arena_bytes"] = None
         full.setdefault("warnings", []).append(f"TFLM could not allocate this model: {err}")
-    if board.is_host:
-        from .build.host import write_host_project
-        write_host_project(stage / "host")
-    else:
-        from .build.firmware import write_firmware_project
-        write_firmware_project(stage / "firmware", board, stage / "model")
+    with progress.step(f"writing the {'host' if board.is_host else 'firmware'} project"):
+        if board.is_host:
+            from .build.host import write_host_project
+            write_host_project(stage / "host")
+        else:
+            from .build.firmware import write_firmware_project
+            write_firmware_project(stage / "firmware", board, stage / "model")
     (stage / "report.json").write_text(json.dumps(full, indent=2, sort_keys=True) + "\n")
     return full
 
@@ -142,25 +158,29 @@ def convert_command(args) -> int:
     check_replaceable(out)
     from .convert import convert_model
     started = time.monotonic()
+    progress = Progress("convert")
     conversion = convert_model(Path(args.model), calib=args.calib, input_shape=args.input_shape,
                                mean=args.mean, std=args.std, layout=args.layout,
-                               calib_samples=args.calib_samples)
+                               calib_samples=args.calib_samples, progress=progress)
     conversion_report = dict(conversion.report)
     held_out = getattr(conversion, "held_out_nhwc", None)
     if getattr(conversion, "float_tflite", None) and held_out is not None and len(held_out):
         conversion_report["warnings"] = list(conversion_report.get("warnings", []))
         try:
             from .report.layer_error import layer_errors
-            conversion_report["layer_errors"] = layer_errors(conversion.float_tflite, conversion.tflite,
-                                                             held_out[:32])
+            with progress.step(f"per-layer quantization error ({min(len(held_out), LAYER_ERROR_SAMPLES)} samples)"):
+                conversion_report["layer_errors"] = layer_errors(conversion.float_tflite, conversion.tflite,
+                                                                 held_out[:LAYER_ERROR_SAMPLES])
         except Exception as err:  # noqa: BLE001 - a diagnostic: never fail the convert over it
             conversion_report["warnings"].append(
                 f"per-layer quantization error not measured: {type(err).__name__}: {str(err)[:200]}")
     with staged_output(out) as stage:
         report = write_project(stage, conversion.tflite, board, kernels=args.kernels, optimize=args.optimize,
                                model_name=Path(args.model).name, calibration=conversion.calibration,
-                               report=conversion_report)
+                               report=conversion_report, progress=progress)
         report["total_seconds"] = round(time.monotonic() - started, 2)
+        report["stage_seconds"] = progress.timings
         (stage / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    progress.note(f"total {report['total_seconds']:.1f} s")
     print_summary(report, out)
     return 0

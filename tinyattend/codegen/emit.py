@@ -34,7 +34,11 @@ def _environment() -> jinja2.Environment:
 
 
 def format_array(values: np.ndarray, per_line: int = 16) -> str:
-    flat = [c_int(v) for v in np.asarray(values).ravel().tolist()]
+    array = np.asarray(values).ravel()
+    if array.dtype.kind in "iu" and array.dtype.itemsize <= 2:
+        flat = list(map(str, array.tolist()))     # c_int's text, without its checks: 8-16 bits always fit
+    else:
+        flat = [c_int(v) for v in array.tolist()]
     lines = [", ".join(flat[i:i + per_line]) for i in range(0, len(flat), per_line)]
     return ",\n    ".join(lines)
 

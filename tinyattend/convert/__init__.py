@@ -133,32 +133,36 @@ def _convert_float_model(model, fmt, calib, input_shape, mean, std, layout, cali
     warnings: list[str] = []
     if fmt == "onnx":
         from .onnx_checks import check_onnx_ops, load_onnx, onnx_input
-        onnx_model = load_onnx(model)
-        onnx_in = onnx_input(onnx_model, model, input_shape)
-        if onnx_in.elem_type != 1:      # onnx.TensorProto.FLOAT
-            raise BadModelError(f"{model}: input '{onnx_in.name}' is not float32 (ONNX type {onnx_in.elem_type})",
-                                "export the model with a float32 input; tinyattend quantizes it to int8")
-        check_onnx_ops(onnx_model, model)
+        with progress.step("reading the ONNX model and checking its ops"):
+            onnx_model = load_onnx(model)
+            onnx_in = onnx_input(onnx_model, model, input_shape)
+            if onnx_in.elem_type != 1:      # onnx.TensorProto.FLOAT
+                raise BadModelError(f"{model}: input '{onnx_in.name}' is not float32 (ONNX type "
+                                    f"{onnx_in.elem_type})",
+                                    "export the model with a float32 input; tinyattend quantizes it to int8")
+            check_onnx_ops(onnx_model, model)
         model_shape, model_layout = onnx_in.shape, "nchw" if len(onnx_in.shape) >= 3 else "nhwc"
-        data = load_calibration(calib, model_shape, model_layout, layout=layout, mean=mean, std=std,
-                                max_samples=calib_samples, progress=progress)
+        with progress.step("loading calibration data"):
+            data = load_calibration(calib, model_shape, model_layout, layout=layout, mean=mean, std=std,
+                                    max_samples=calib_samples, progress=progress)
         warnings += data.warnings
         import_tensorflow(progress)
         from .onnx_to_tflite import convert_onnx
-        tflite, perm, float_tflite = convert_onnx(model, onnx_model, onnx_in, data.samples, progress,
-                                                  with_float=True)
         float_fn = _onnxruntime_fn(onnx_model, onnx_in)
+        tflite, perm, float_tflite = convert_onnx(model, onnx_model, onnx_in, data.samples, progress,
+                                                  with_float=True, reference=float_fn)
     else:
         import_tensorflow(progress)
-        from .keras_to_tflite import convert_tf, convert_tf_float, load_keras, load_saved_model
+        from .keras_to_tflite import convert_tf, load_keras, load_saved_model
         source = (load_keras if fmt == "keras" else load_saved_model)(model, input_shape, progress)
-        data = load_calibration(calib, source.input_shape, "nhwc", layout=layout, mean=mean, std=std,
-                                max_samples=calib_samples, progress=progress)
+        with progress.step("loading calibration data"):
+            data = load_calibration(calib, source.input_shape, "nhwc", layout=layout, mean=mean, std=std,
+                                    max_samples=calib_samples, progress=progress)
         warnings += data.warnings
-        tflite = convert_tf(source, data.samples, progress)
-        float_tflite = convert_tf_float(source, progress)
+        tflite, float_tflite = convert_tf(source, data.samples, progress)
         perm, float_fn = None, source.float_fn
-    check_converted(tflite, str(model))
+    with progress.step("checking the int8 model"):
+        check_converted(tflite, str(model))
     quant_error = quantization_error(float_fn, tflite, data.held_out, perm, progress)
     if quant_error is not None and quant_error["top1_agreement"] < 0.9 and not data.synthetic:
         warnings.append(f"int8 and float models agree on the top-1 output for only "
