@@ -65,13 +65,8 @@ def write_project(stage: Path, tflite: bytes, board: Board, *, kernels: str, opt
     tflm = None
     if measure_tflm_arena:
         # TFLM's arena is measured in child processes (tinyattend.verify.tflm_arena): they run while
-        # this process generates the C.
-        from concurrent.futures import ThreadPoolExecutor
-
-        from .verify import tflm_arena
-        pool = ThreadPoolExecutor(max_workers=1)
-        tflm = pool.submit(tflm_arena, tflite)
-        pool.shutdown(wait=False)
+        # this process generates the C. A daemon thread: a failed generation does not wait for it.
+        tflm = _Background(tflm_arena_of, tflite)
     with progress.step("generating C"):
         graph = read_tflite(tflite, model_name)
         requested = kernels
@@ -122,6 +117,34 @@ def write_project(stage: Path, tflite: bytes, board: Board, *, kernels: str, opt
             write_firmware_project(stage / "firmware", board, stage / "model")
     (stage / "report.json").write_text(json.dumps(full, indent=2, sort_keys=True) + "\n")
     return full
+
+
+def tflm_arena_of(tflite: bytes) -> dict:
+    from .verify import tflm_arena
+    return tflm_arena(tflite)
+
+
+class _Background:
+    """fn(*args) in a daemon thread; result() waits for it and returns its value or raises its error."""
+
+    def __init__(self, fn, *args):
+        import threading
+
+        self._value, self._error = None, None
+
+        def run():
+            try:
+                self._value = fn(*args)
+            except BaseException as err:   # noqa: BLE001 - handed to result()
+                self._error = err
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    def result(self):
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 def print_summary(report: dict, out: Path) -> None:
