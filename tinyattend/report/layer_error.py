@@ -18,8 +18,8 @@ typical int8 failure: one outlier channel sets the per-tensor activation scale, 
 well and dominates the tensor's energy, while every other channel is rounded to a few levels. The
 layer with the largest loss is `worst`; layers losing at least FLAG_LOSS_DB are `flagged`.
 
-The pipeline calls `layer_errors(float_tflite, int8_tflite, samples)` with the converter's float
-TFLite (same concrete function, no quantization settings) and its held-out samples in NHWC.
+The pipeline calls `layer_errors(float_tflite, int8_tflite, samples)` with the float TFLite the
+converter quantized (tinyattend.convert.int8_converter) and its held-out samples in NHWC.
 """
 from __future__ import annotations
 
@@ -31,11 +31,12 @@ _SKIP_OPS = ("QUANTIZE", "DEQUANTIZE")
 
 
 def _interpreter(tflite: bytes):
-    from ai_edge_litert.interpreter import Interpreter
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     from ..convert.quiet import silenced
-    with silenced():
-        interpreter = Interpreter(model_content=tflite, experimental_preserve_all_tensors=True)
+    with silenced():   # builtin kernels: every tensor readable, and no XNNPACK to refuse a graph
+        interpreter = Interpreter(model_content=tflite, experimental_preserve_all_tensors=True,
+                                  experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
         interpreter.allocate_tensors()
     return interpreter
 
