@@ -60,7 +60,8 @@ def model_format(model: Path) -> str:
 
 def convert_model(model: Path, *, calib: str | None = None, input_shape: tuple[int, ...] | None = None,
                   mean: tuple[float, ...] | None = None, std: tuple[float, ...] | None = None,
-                  layout: str | None = None, calib_samples: int = 200, progress=None) -> ConversionResult:
+                  layout: str | None = None, calib_samples: int = 200, progress=None,
+                  tflite_only: bool = False) -> ConversionResult:
     """Convert `model` to a full-integer int8 TFLite model.
 
     calib: .npy/.npz array (N x input, in `layout`, default the model's: NCHW for ONNX, NHWC otherwise)
@@ -69,6 +70,8 @@ def convert_model(model: Path, *, calib: str | None = None, input_shape: tuple[i
     input_shape: static input shape for models with dynamic dimensions (the model's layout, batch first).
     calib_samples: at most this many samples are read; a quarter of them is held out.
     progress: a tinyattend.progress.Progress; None prints step lines to stderr, False prints nothing.
+    tflite_only: the ONNX pre-check asks only that the model converts to int8 TFLite, not that tinyattend's
+        code generator has a kernel for each op it becomes (for a .tflite to run elsewhere).
     Raises the tinyattend.errors types (BadModelError, UnsupportedOpError, CalibrationDataError).
     """
     progress = SILENT if progress is False else (progress or Progress("convert"))
@@ -78,7 +81,8 @@ def convert_model(model: Path, *, calib: str | None = None, input_shape: tuple[i
     if fmt == "tflite":
         result = _passthrough(model, calib, layout, mean, std, calib_samples, progress)
     else:
-        result = _convert_float_model(model, fmt, calib, input_shape, mean, std, layout, calib_samples, progress)
+        result = _convert_float_model(model, fmt, calib, input_shape, mean, std, layout, calib_samples, progress,
+                                      tflite_only)
     result.report["conversion_seconds"] = round(time.monotonic() - start, 2)
     for warning in result.report["warnings"]:
         if "SYNTHETIC" in warning:
@@ -125,7 +129,7 @@ def _passthrough(model, calib, layout, mean, std, calib_samples, progress) -> Co
     return ConversionResult(tflite, report, calibration_int8)
 
 
-def _convert_float_model(model, fmt, calib, input_shape, mean, std, layout, calib_samples, progress):
+def _convert_float_model(model, fmt, calib, input_shape, mean, std, layout, calib_samples, progress, tflite_only):
     from .quiet import import_tensorflow, set_quiet_environment
     from .quant_error import quantization_error
 
@@ -140,7 +144,7 @@ def _convert_float_model(model, fmt, calib, input_shape, mean, std, layout, cali
                 raise BadModelError(f"{model}: input '{onnx_in.name}' is not float32 (ONNX type "
                                     f"{onnx_in.elem_type})",
                                     "export the model with a float32 input; tinyattend quantizes it to int8")
-            check_onnx_ops(onnx_model, model)
+            check_onnx_ops(onnx_model, model, require_kernels=not tflite_only)
         model_shape, model_layout = onnx_in.shape, "nchw" if len(onnx_in.shape) >= 3 else "nhwc"
         with progress.step("loading calibration data"):
             data = load_calibration(calib, model_shape, model_layout, layout=layout, mean=mean, std=std,
