@@ -94,7 +94,9 @@ def load_saved_model(path: Path, input_shape, progress) -> TfSource:
         with silenced(progress):
             return function.get_concrete_function()
 
-    return TfSource(path, "saved_model", shape, float_fn, make_concrete_function)
+    source = TfSource(path, "saved_model", shape, float_fn, make_concrete_function)
+    source.loaded = loaded      # owns the variables the signature's concrete function reads
+    return source
 
 
 def convert_tf(source: TfSource, calib_nhwc: np.ndarray, progress) -> tuple[bytes, bytes | None]:
