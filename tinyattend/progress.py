@@ -80,9 +80,9 @@ class Progress:
             self.stream.write(f"{elapsed:.1f} s{' (failed)' if failed else ''}\n")
             self.stream.flush()
 
-    def done(self, text: str, seconds: float) -> None:
+    def done(self, text: str, seconds: float, cpu: float | None = None) -> None:
         """A step line for work timed elsewhere (inside a library call): `[stage] text... N.N s`."""
-        self.record(text, seconds)
+        self.record(text, seconds, cpu)
         if self.enabled:
             print(f"[{self.stage}] {text}... {seconds:.1f} s", file=self.stream, flush=True)
 

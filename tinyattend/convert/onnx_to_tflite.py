@@ -34,6 +34,7 @@ def onnx_to_tf_model(onnx_path: Path, onnx_model, onnx_in: OnnxInput, progress, 
 
     with progress.step("importing onnx2tf"), silenced(progress):
         import onnx2tf
+        import onnx2tf.onnx2tf   # noqa: F401 - `import onnx2tf` alone defers the real import to convert()
     quiet_python_loggers()
     work = Path(tempfile.mkdtemp(prefix="tinyattend-onnx2tf-", dir=keep_dir))
     old_cwd = os.getcwd()
