@@ -68,3 +68,25 @@ def test_batched_ranges_equal_one_sample_at_a_time(float_model):
         assert batched[index] == pytest.approx((low, high), rel=1e-5, abs=1e-6), index
     # the input's range is the samples' own
     assert single[int(model.subgraphs[0].inputs[0])] == pytest.approx((float(samples.min()), float(samples.max())))
+
+
+@pytest.mark.slow
+def test_maxpool_padding_sentinel_stays_out_of_the_ranges(tmp_path):
+    """onnx2tf pads a padded MaxPool with the lowest float32 (PADV2). That value must not set the range:
+    the int8 scales stay those of the data (a 1e36 scale made LiteRT and TFLM abort on ResNet-18), and LiteRT
+    runs the int8 model for the error measurement."""
+    from tinyattend.ir.tflite_reader import read_tflite
+
+    b = mf.OnnxBuilder([1, 3, 16, 16])
+    x = b.relu(b.random_conv(b.input_name, 3, 8))
+    x = b.op("MaxPool", [x], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    path = mf.save(b.build(b.reduce_mean(x), [1, 8]), tmp_path / "padded_pool.onnx")
+    calib = tmp_path / "calib.npy"
+    np.save(calib, np.random.default_rng(0).random((16, 3, 16, 16), dtype=np.float32))
+    result = convert_model(path, calib=str(calib), progress=False)
+    graph = read_tflite(result.tflite, "padded_pool")
+    assert "PADV2" in [op.type for op in graph.ops] or "MAX_POOL_2D" in [op.type for op in graph.ops]
+    scales = [max(t.quant.scale) for t in graph.tensors
+              if t.quant is not None and not t.is_constant and t.dtype == "int8"]
+    assert scales and max(scales) < 1.0, scales
+    assert result.report["quantization_error"] is not None, result.report["warnings"]

@@ -6,7 +6,7 @@ sample for attendnext-micro (44M MACs); most of that is its kernels, not the log
 runs in LiteRT's builtin kernels (no delegate, so every intermediate tensor stays readable), a few
 samples per invoke where the graph takes a batch, and the ranges are the absolute min and max over
 all samples, as TF's calibration logger keeps them (tensorflow/lite/tools/optimize/calibration,
-MinMax::Update). The model then goes to TF's MLIR quantizer unchanged.
+MinMax::Update), except padding sentinels (SENTINEL). The model then goes to TF's MLIR quantizer.
 
 Cost is one forward pass per sample plus a min/max over each activation: linear in the number of
 samples (tests/test_convert_speed.py checks it).
@@ -16,6 +16,10 @@ from __future__ import annotations
 import numpy as np
 
 BATCH = 16        # samples per invoke; bounds the memory of keeping every tensor (batch x all activations)
+# Values this large stand for infinity: onnx2tf pads a MaxPool with the lowest float32 (PADV2). In a range
+# they would make the scale ~1e36, which LiteRT's and TFLM's kernels abort on (torchvision ResNet-18);
+# left out, the padding quantizes to -128, below every real value, as max pooling needs.
+SENTINEL = 1e30
 
 
 def activation_tensors(model) -> list[int]:
@@ -64,8 +68,12 @@ def activation_ranges(float_tflite: bytes, samples_nhwc: np.ndarray, tensors: li
         for k, index in enumerate(tensors):
             values = it.get_tensor(index)
             if values.size:
-                lows[k] = min(lows[k], float(values.min()))
-                highs[k] = max(highs[k], float(values.max()))
+                low, high = float(values.min()), float(values.max())
+                if low <= -SENTINEL or high >= SENTINEL:
+                    values = values[np.abs(values) < SENTINEL]
+                    low, high = (float(values.min()), float(values.max())) if values.size else (np.inf, -np.inf)
+                lows[k] = min(lows[k], low)
+                highs[k] = max(highs[k], high)
         start += count
         if bar is not None:
             bar.update(count)
