@@ -90,3 +90,6 @@ def test_maxpool_padding_sentinel_stays_out_of_the_ranges(tmp_path):
               if t.quant is not None and not t.is_constant and t.dtype == "int8"]
     assert scales and max(scales) < 1.0, scales
     assert result.report["quantization_error"] is not None, result.report["warnings"]
+    from tinyattend.report.layer_error import layer_errors
+    rows = layer_errors(result.float_tflite, result.tflite, result.held_out_nhwc)
+    assert rows and all(r["channel_sqnr_db"] is None or r["channel_sqnr_db"] > 10 for r in rows), rows
