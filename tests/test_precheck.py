@@ -109,7 +109,7 @@ def test_refusal_grouped_once_per_op_type(tmp_path):
     assert len(info.value.ops) == 6 and "Conv" not in message + info.value.fix
 
 
-@pytest.mark.parametrize("mode,ok", [("nearest", True), ("linear", True), ("cubic", False)])
+@pytest.mark.parametrize("mode,ok", [("nearest", True), ("linear", True), ("cubic", True)])
 def test_resize_modes_follow_the_kernels(tmp_path, mode, ok):
     """Linear resize becomes RESIZE_BILINEAR, which has a kernel: accepted (it used to be refused)."""
     from tinyattend.convert.onnx_checks import GraphIndex

@@ -1,4 +1,4 @@
-"""`tinyattend convert`: the whole pipeline for one model, written atomically to OUT.
+"""`tinyattend convert` / `tinyattend.convert`: the whole pipeline for one model, written atomically to OUT.
 
     model file --convert--> int8 .tflite --ir--> Graph --codegen--> C sources + arena plan
     --build--> host or firmware project files; report.json beside them.
@@ -15,7 +15,8 @@ from .boards import Board, load_board
 from .build.cmsis_nn import cmsis_nn_root
 from .codegen.generate import generate
 from .codegen.lowering import Target, edge_quant
-from .errors import DoesNotFitError
+from .codegen.prefix import DEFAULT_PREFIX
+from .errors import DoesNotFitError, ToolchainError
 from .ir.tflite_reader import read_tflite
 from .outdir import check_replaceable, staged_output
 from .progress import SILENT, Progress
@@ -60,8 +61,9 @@ def resolve_kernels(kernels: str, board: Board, optimize: str) -> tuple[str, str
 
 def write_project(stage: Path, tflite: bytes, board: Board, *, kernels: str, optimize: str,
                   model_name: str, calibration: np.ndarray | None = None, report: dict | None = None,
-                  measure_tflm_arena: bool = True, progress=None) -> dict:
-    """Generate C for `tflite` into `stage` (model/, host/ or firmware/, report.json). Returns the report."""
+                  measure_tflm_arena: bool = True, prefix: str = DEFAULT_PREFIX, progress=None) -> dict:
+    """Generate C for `tflite` into `stage` (model/, host/ or firmware/, report.json, README.md).
+    `prefix` names the library's symbols and files (codegen.prefix). Returns the report."""
     progress = progress or SILENT
     tflm = None
     if measure_tflm_arena:
@@ -73,7 +75,7 @@ def write_project(stage: Path, tflite: bytes, board: Board, *, kernels: str, opt
         requested = kernels
         kernels, kernel_warning = resolve_kernels(kernels, board, optimize)
         target = Target(board=board, kernels=kernels, optimize=optimize)
-        generated = generate(graph, target, model_name)
+        generated = generate(graph, target, model_name, prefix)
     model_dir = stage / "model"
     model_dir.mkdir(parents=True, exist_ok=True)
     for source in generated.files:
@@ -98,6 +100,8 @@ def write_project(stage: Path, tflite: bytes, board: Board, *, kernels: str, opt
         "tflite_bytes": len(tflite),
     })
     full["kernels_requested"] = requested
+    from .codegen.oracle import oracle_report
+    full["oracle"] = oracle_report(op.type for op in graph.ops)   # what `verify` compares with, per op
     if kernel_warning:
         full.setdefault("warnings", []).append(kernel_warning)
     full.setdefault("params", sum(t.num_elements for t in graph.tensors if t.is_constant))
@@ -116,8 +120,15 @@ def write_project(stage: Path, tflite: bytes, board: Board, *, kernels: str, opt
         else:
             from .build.firmware import write_firmware_project
             write_firmware_project(stage / "firmware", board, stage / "model")
-    (stage / "report.json").write_text(json.dumps(full, indent=2, sort_keys=True) + "\n")
+    write_report(stage, full)
     return full
+
+
+def write_report(stage: Path, report: dict) -> None:
+    """report.json and the README.md that explains the library with this conversion's figures."""
+    from .build.readme import render_readme
+    (stage / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    (stage / "README.md").write_text(render_readme(report, stage))
 
 
 def tflm_arena_of(tflite: bytes) -> dict:
@@ -176,16 +187,36 @@ def print_summary(report: dict, out: Path) -> None:
         print(f"  WARNING: {warning}")
 
 
-def convert_command(args) -> int:
-    board = load_board(args.board)
-    out = Path(args.out)
+ONNX2TF_FIX = ("pip install 'tinyattend[onnx]' && pip install --no-deps onnx2tf==2.6.9 (onnx2tf pins exact, "
+               "older numpy/onnx/onnxruntime/LiteRT than tinyattend's, so it is installed without its dependencies; "
+               "`make setup` does this in the repository)")
+
+
+def require_onnx2tf() -> None:
+    """ONNX models go through onnx2tf, which the wheel cannot declare (see pyproject.toml): say how to get it."""
+    import importlib.util
+    missing = [name for name in ("onnx2tf", "sng4onnx", "psutil") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ToolchainError(f"converting an ONNX model needs {', '.join(missing)} (not installed)",
+                             ONNX2TF_FIX)
+
+
+def convert_project(model: Path, board: Board, out: Path, *, calib: str | None = None,
+                    input_shape: tuple[int, ...] | None = None, mean: tuple[float, ...] | None = None,
+                    std: tuple[float, ...] | None = None, layout: str | None = None, calib_samples: int = 200,
+                    kernels: str = "auto", optimize: str = "balanced", prefix: str = DEFAULT_PREFIX,
+                    model_name: str | None = None, progress=None) -> dict:
+    """Convert `model` (a file or SavedModel directory) and write the project to `out` atomically
+    (replacing an OUT tinyattend wrote earlier). Returns report.json's contents."""
+    out = Path(out)
     check_replaceable(out)
-    from .convert import convert_model
+    from .convert import convert_model, model_format
+    if model_format(Path(model)) == "onnx":
+        require_onnx2tf()
     started = time.monotonic()
-    progress = Progress("convert")
-    conversion = convert_model(Path(args.model), calib=args.calib, input_shape=args.input_shape,
-                               mean=args.mean, std=args.std, layout=args.layout,
-                               calib_samples=args.calib_samples, progress=progress)
+    progress = Progress("convert", enabled=False) if progress is False else (progress or Progress("convert"))
+    conversion = convert_model(Path(model), calib=calib, input_shape=input_shape, mean=mean, std=std,
+                               layout=layout, calib_samples=calib_samples, progress=progress)
     conversion_report = dict(conversion.report)
     held_out = getattr(conversion, "held_out_nhwc", None)
     if getattr(conversion, "float_tflite", None) and held_out is not None and len(held_out):
@@ -199,12 +230,11 @@ def convert_command(args) -> int:
             conversion_report["warnings"].append(
                 f"per-layer quantization error not measured: {type(err).__name__}: {str(err)[:200]}")
     with staged_output(out) as stage:
-        report = write_project(stage, conversion.tflite, board, kernels=args.kernels, optimize=args.optimize,
-                               model_name=Path(args.model).name, calibration=conversion.calibration,
-                               report=conversion_report, progress=progress)
+        report = write_project(stage, conversion.tflite, board, kernels=kernels, optimize=optimize,
+                               model_name=model_name or Path(model).name, calibration=conversion.calibration,
+                               report=conversion_report, prefix=prefix, progress=progress)
         report["total_seconds"] = round(time.monotonic() - started, 2)
         report["stage_seconds"] = progress.timings
-        (stage / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+        write_report(stage, report)
     progress.note(f"total {report['total_seconds']:.1f} s")
-    print_summary(report, out)
-    return 0
+    return report

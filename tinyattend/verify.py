@@ -1,7 +1,9 @@
-"""Bit-exactness against TensorFlow Lite Micro, the oracle for every int8 kernel.
+"""Bit-exactness against TensorFlow Lite Micro, the oracle for every int8 kernel it has.
 
 `tflm_reference` runs the TFLM Python interpreter (PyPI `tflite-micro`) on the
-same .tflite; `verify_command` compares it with the generated C, byte for byte.
+same .tflite; `verify_outputs` compares it with the generated C, byte for byte.
+A model with an op TFLM has no kernel for (GELU, RELU_0_TO_1: codegen/oracle.py)
+runs in TFLM with those ops as LiteRT's reference-kernel tables (oracle_model.py).
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .codegen.oracle import ORACLE_NAMES, TFLM
 from .errors import BadModelError, RunError
 
 DEFAULT_TFLM_ARENA = 4 * 1024 * 1024
@@ -64,6 +67,38 @@ def tflm_reference(tflite_path, inputs: np.ndarray, arena_size: int = DEFAULT_TF
         interpreter.invoke()
         outputs.append(interpreter.get_output(0).copy())
     return np.stack(outputs)
+
+
+def litert_reference(tflite_path, inputs: np.ndarray) -> np.ndarray:
+    """Run N inputs through LiteRT with its reference kernels (BUILTIN_REF, not the optimized ones)."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    interpreter = Interpreter(model_content=Path(tflite_path).read_bytes(),
+                              experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    interpreter.allocate_tensors()
+    source, sink = interpreter.get_input_details()[0]["index"], interpreter.get_output_details()[0]["index"]
+    outputs = []
+    for sample in inputs:
+        interpreter.set_tensor(source, np.ascontiguousarray(sample))
+        interpreter.invoke()
+        outputs.append(interpreter.get_tensor(sink).copy())
+    return np.stack(outputs)
+
+
+def reference_outputs(tflite_path, inputs: np.ndarray) -> tuple[np.ndarray, str]:
+    """(outputs, oracle) from the model's oracle (codegen.oracle): TFLM, with each op TFLM lacks
+    replaced by LiteRT BUILTIN_REF's table for it (oracle_model.tflm_runnable)."""
+    from .codegen.oracle import litert_only_op_types, model_oracle
+    from .ir.tflite_reader import read_tflite
+    from .oracle_model import tflm_runnable
+    model = Path(tflite_path).read_bytes()
+    oracle = model_oracle(op.type for op in read_tflite(model).ops)
+    if oracle == TFLM:
+        return tflm_reference(tflite_path, inputs), oracle
+    runnable, _ = tflm_runnable(model, litert_only_op_types())
+    with tempfile.TemporaryDirectory(prefix="tinyattend-oracle-") as tmp:
+        path = Path(tmp) / "model_tflm_runnable.tflite"
+        path.write_bytes(runnable)
+        return tflm_reference(path, inputs), oracle
 
 
 _PROBE_SCRIPT = r"""
@@ -189,51 +224,60 @@ def compare(ours: np.ndarray, reference: np.ndarray) -> dict:
             "first_mismatch": int(np.argmin(equal)) if not equal.all() else None}
 
 
-def verify_command(args) -> int:
+def verify_outputs(out: Path, *, samples: int = 100, board: str = "host", seed: int = 0) -> dict:
+    """Run random inputs (and up to `samples` held-out calibration inputs) through the generated C on
+    `board` and through the TFLM interpreter (with LiteRT's tables for ops TFLM lacks: reference_outputs);
+    compare exactly. Returns {"board", "input_dtype", "output_dtype", "batches": {kind: compare(...)},
+    "oracle" (codegen.oracle), "bit_exact"}."""
     from .build.host import build_host, run_host
-    out = Path(args.out)
+    out = Path(out)
     report_path = out / "report.json"
     if not report_path.is_file():
         raise BadModelError(f"{out} has no report.json", f"run `tinyattend convert MODEL --board host -o {out}` first")
     report = json.loads(report_path.read_text())
-    input_shape = tuple(report["input"]["shape"])
     output_shape = tuple(report["output"]["shape"])
     input_dtype = report["input"].get("dtype", "int8")
     output_dtype = report["output"].get("dtype", "int8")
-    batches = {"random": model_inputs(report["input"], args.samples, args.seed)}
+    batches = {"random": model_inputs(report["input"], samples, seed)}
     calib_path = out / "calibration_int8.npy"
     if calib_path.is_file():
-        calib = np.load(calib_path)[: args.samples]
+        calib = np.load(calib_path)[:samples]
         if input_dtype == "float32":   # held-out inputs are stored quantized: give the model their float values
             calib = dequantize(calib, report["input"]["scale"], report["input"]["zero_point"])
         batches["calibration"] = calib
-    if args.board != "host":
+    if board != "host":
         from .boards import load_board
         from .run.runner import model_info, run_on_board
-        info, board = model_info(out), load_board(args.board)
+        info, target_board = model_info(out), load_board(board)
 
         def on_board(x: np.ndarray) -> np.ndarray:
-            result, _ = run_on_board(info, board, np.ascontiguousarray(x).tobytes())
+            result, _ = run_on_board(info, target_board, np.ascontiguousarray(x).tobytes())
             if result.status != 0:
-                raise RunError(f"ta_invoke returned {result.status} on {board.name}")
+                raise RunError(f"the model's invoke returned {result.status} on {target_board.name}")
             return np.frombuffer(result.output, dtype=output_dtype).reshape(output_shape)
-    binary = build_host(out) if args.board == "host" else None
-    all_ok = True
-    print(f"verify: generated C ({args.board}) vs TFLM interpreter, {input_dtype} in, {output_dtype} out, "
-          "exact comparison")
+    binary = build_host(out) if board == "host" else None
+    results = {}
+    oracle = TFLM
     for kind, inputs in batches.items():
         if binary is not None:
             ours = run_host(binary, inputs, inputs[0].nbytes, output_shape, output_dtype=output_dtype)
         else:
             ours = np.stack([on_board(x) for x in inputs])
-        reference = tflm_reference(out / "model.tflite", inputs)
-        result = compare(ours, reference)
-        ok = result["identical"] == result["samples"]
-        all_ok &= ok
-        pct = 100.0 * result["identical"] / max(1, result["samples"])
-        line = f"  {kind:12s} {result['identical']}/{result['samples']} identical ({pct:.1f}%)"
-        if not ok:
-            line += f", max diff {result['max_abs_diff_lsb']} LSB, first mismatch at sample {result['first_mismatch']}"
-        print(line)
-    print("verify: PASS (bit-exact)" if all_ok else "verify: FAIL (outputs differ from TFLM)")
-    return 0 if all_ok else 1
+        reference, oracle = reference_outputs(out / "model.tflite", inputs)
+        results[kind] = compare(ours, reference)
+    return {"board": board, "input_dtype": input_dtype, "output_dtype": output_dtype, "batches": results,
+            "oracle": oracle, "bit_exact": all(r["identical"] == r["samples"] for r in results.values())}
+
+
+def format_verify(result: dict) -> str:
+    oracle = ORACLE_NAMES[result.get("oracle", TFLM)]
+    lines = [f"verify: generated C ({result['board']}) vs {oracle}, {result['input_dtype']} in, "
+             f"{result['output_dtype']} out, exact comparison"]
+    for kind, r in result["batches"].items():
+        pct = 100.0 * r["identical"] / max(1, r["samples"])
+        line = f"  {kind:12s} {r['identical']}/{r['samples']} identical ({pct:.1f}%)"
+        if r["identical"] != r["samples"]:
+            line += f", max diff {r['max_abs_diff_lsb']} LSB, first mismatch at sample {r['first_mismatch']}"
+        lines.append(line)
+    lines.append("verify: PASS (bit-exact)" if result["bit_exact"] else f"verify: FAIL (outputs differ from {oracle})")
+    return "\n".join(lines)

@@ -4,7 +4,6 @@ instruction, arena + stack high-water mark, flash, and bit-exactness against TFL
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +40,8 @@ def _variant(info: ModelInfo, board: Board, kernels: str | None) -> ModelInfo:
     stage = info.out_dir / "variants" / f"{board.name}-{kernels}"
     stage.mkdir(parents=True, exist_ok=True)
     write_project(stage, tflite.read_bytes(), board, kernels=kernels,
-                  optimize=info.report.get("optimize", "balanced"), model_name=info.report.get("model", "model"))
+                  optimize=info.report.get("optimize", "balanced"), model_name=info.report.get("model", "model"),
+                  prefix=info.report.get("prefix", "ta"))
     return model_info(stage)
 
 
@@ -52,12 +52,13 @@ def bench(out_dir: Path, board: Board, *, kernels: str | None = None, timeout: f
     x = bench_input(info)
     result, build = run_on_board(info, board, x.tobytes(), transport=transport, timeout=timeout, port=port)
     ours = np.frombuffer(result.output, dtype=info.output_dtype)
-    bit_exact, reference_error = False, None
+    bit_exact, reference_error, oracle = False, None, None
     tflite = info.out_dir / "model.tflite"
     if tflite.is_file():
         try:
-            from ..verify import tflm_reference
-            reference = tflm_reference(tflite, x[None])[0]
+            from ..verify import reference_outputs
+            reference, oracle = reference_outputs(tflite, x[None])
+            reference = reference[0]
             # Raw bytes: float outputs must match bit for bit (-0.0 is not 0.0, a NaN is its bits).
             expected = np.ascontiguousarray(reference.reshape(-1).astype(info.output_dtype))
             bit_exact = bool(np.array_equal(ours.view(np.uint8), expected.view(np.uint8)))
@@ -88,6 +89,7 @@ def bench(out_dir: Path, board: Board, *, kernels: str | None = None, timeout: f
         "bss_bytes": build.bss,
         "weights_bytes": info.report.get("weight_bytes", info.report.get("weights_bytes")),
         "bit_exact": bit_exact,
+        "oracle": oracle,     # codegen/oracle.py: tflm, or tflm+litert-builtin-ref-tables for ops TFLM lacks
         "input_seed": BENCH_SEED,
         "layers": layers,
     }
@@ -110,16 +112,9 @@ def format_table(r: dict) -> str:
         ("peak RAM", f"{r['peak_ram_bytes']:,} B (arena {r['arena_bytes']:,} + stack high-water {r['stack_bytes']:,})"),
         ("flash", f"{r['flash_bytes']:,} B (text {r['text_bytes']:,} + data {r['data_bytes']:,}; "
                   f"weights {r['weights_bytes'] or 0:,})"),
-        ("output = TFLM, bit for bit", "yes" if r["bit_exact"] else f"NO{': ' + r['bit_exact_error'] if r.get('bit_exact_error') else ''}"),
+        ("output = TFLM (+LiteRT tables), bit for bit" if r.get("oracle") == "tflm+litert-builtin-ref-tables"
+         else "output = TFLM, bit for bit", "yes" if r["bit_exact"] else f"NO{': ' + r['bit_exact_error'] if r.get('bit_exact_error') else ''}"),
     ]
     lines.append("")
     lines += [f"  {label:28s} {value}" for label, value in rows]
     return "\n".join(lines)
-
-
-def bench_command(args) -> int:
-    board = load_board(args.board)
-    report = bench(Path(args.out), board, kernels=args.kernels, timeout=args.timeout)
-    (Path(args.out) / "bench.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report) if args.json else format_table(report))
-    return 0 if report["bit_exact"] else 1
