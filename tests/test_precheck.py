@@ -87,14 +87,15 @@ def test_inspect_agrees_with_the_precheck(tmp_path, monkeypatch):
 
 
 def test_refusal_grouped_once_per_op_type(tmp_path):
-    """27 nodes of one unsupported kind make one line with the count, three names, the reason and the advice;
-    the supported-op list is not repeated per node."""
-    b = OnnxBuilder([1, 3, 64, 64])
+    """Many nodes of one unsupported kind make one line with the count, three names, the reason and the
+    advice; the supported-op list is not repeated per node."""
+    b = OnnxBuilder([1, 3, 16, 16])
     x = b.random_conv(b.input_name, 3, 4)
+    scales = b.const(np.array([1, 1, 1, 1], np.float32), "scales")
     for _ in range(5):
-        x = b.op("MaxPool", [x], kernel_shape=[2, 2], strides=[1, 1], ceil_mode=1)
+        x = b.op("Resize", [x, "", scales], mode="linear", coordinate_transformation_mode="tf_half_pixel_for_nn")
     x = b.op("Softplus", [x])
-    path = save(b.build(x, [1, 4, 59, 59]), tmp_path / "ceil.onnx")
+    path = save(b.build(x, [1, 4, 16, 16]), tmp_path / "resize.onnx")
     import onnx
     start = time.monotonic()
     with pytest.raises(UnsupportedOpError) as info:
@@ -102,10 +103,10 @@ def test_refusal_grouped_once_per_op_type(tmp_path):
     assert time.monotonic() - start < 5
     message = info.value.message
     assert "2 op type(s) tinyattend cannot convert (6 node(s))" in message, message
-    assert message.count("MaxPool x5 (nodes 'maxpool_4', 'maxpool_5', 'maxpool_6', ... (2 more))") == 1, message
-    assert message.count("ceil_mode=1 is not supported") == 1, message
-    assert "Softplus x1 (node 'softplus_9')" in message, message
-    assert message.count("what to do:") == 2 and "export with ceil_mode=False" in message, message
+    assert message.count("Resize x5 (nodes 'resize_5', 'resize_6', 'resize_7', ... (2 more))") == 1, message
+    assert message.count("coordinate_transformation_mode 'tf_half_pixel_for_nn' is not supported") == 1, message
+    assert "Softplus x1 (node 'softplus_10')" in message, message
+    assert message.count("what to do:") == 2 and "mode='nearest' or 'linear'" in message, message
     assert len(info.value.ops) == 6 and "Conv" not in message + info.value.fix
 
 
