@@ -71,7 +71,9 @@ def test_export_matches_pytorch(name, tmp_path):
         assert ops <= MCU_ONNX_OPS, f"non-TFLM ops in {name}: {ops - MCU_ONNX_OPS}"
         assert not {"Erf", "InstanceNormalization", "LayerNormalization"} & ops
     assert not {"InstanceNormalization", "LayerNormalization", "Pow"} & ops, ops   # plain-op norms
-    check_onnx_ops(onnx.load(str(path)), path)       # every zoo model passes the converter's op check
+    # every zoo model passes the converter's op constraints; whether each op it becomes has a C kernel yet
+    # (full-size LowFormer's Sqrt -> RSQRT) is the pre-check's other half, tests/test_precheck.py
+    check_onnx_ops(onnx.load(str(path)), path, require_kernels=False)
 
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     got = sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0]
