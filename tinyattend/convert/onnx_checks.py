@@ -135,8 +135,9 @@ def _div(node, graph: GraphIndex) -> str | None:
     if graph is None or graph.constant(node.input[1]) is not None:
         return None
     divisor = graph.producer.get(node.input[1])
-    if divisor is not None and divisor.op_type == "Sqrt":
-        return None
+    if divisor is not None and (divisor.op_type == "Sqrt"
+                                or (divisor.op_type == "Pow" and _exponent(divisor, graph) == 0.5)):
+        return None             # onnx_norm_rewrites: x * v^-0.5, RSQRT
     return ("division by a computed tensor becomes DIV, which tinyattend's code generator has no kernel for; "
             "division by a constant (a MUL by its reciprocal) or by a Sqrt (MUL by RSQRT) converts")
 
