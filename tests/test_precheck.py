@@ -122,3 +122,21 @@ def test_resize_modes_follow_the_kernels(tmp_path, mode, ok):
     reason = node_problem(node, GraphIndex(model.graph))
     assert (reason is None) == ok, reason
     assert not missing_kernels("Resize")
+
+
+def test_sqrt_of_a_shape_is_folded_not_refused(tmp_path):
+    """torch's attention scale 1/sqrt(q.shape[-1]) is Sqrt(Cast(Slice(Shape(q)))): a constant the shape folding
+    removes (MobileViT), so the pre-check takes it; a Sqrt of activations stays refused (no int8 SQRT)."""
+    import onnx
+    b = OnnxBuilder([1, 3, 8, 8])
+    x = b.random_conv(b.input_name, 3, 4)
+    last = b.op("Slice", [b.op("Shape", [x]), b.const(np.array([-1], np.int64), "s"),
+                          b.const(np.array([4], np.int64), "e")])
+    root = b.op("Sqrt", [b.op("Cast", [last], to=onnx.TensorProto.FLOAT)])
+    scale = b.op("Div", [b.const(np.array(1.0, np.float32), "one"), root])
+    y = b.op("Mul", [x, scale])
+    path = save(b.build(y, [1, 4, 8, 8]), tmp_path / "scale.onnx")
+    check_onnx_ops(onnx.load(str(path)), path)
+    data_root = save(b.build(b.op("Sqrt", [b.op("Relu", [y])]), [1, 4, 8, 8]), tmp_path / "root.onnx")
+    with pytest.raises(UnsupportedOpError, match="no int8 SQRT"):
+        check_onnx_ops(onnx.load(str(data_root)), data_root)

@@ -462,6 +462,7 @@ def check_onnx_ops(model, path: Path, require_kernels: bool = True) -> None:
     few names, why, and what to do. `ops` keeps every (op type, node name, reason).
     require_kernels=False checks the conversion to int8 TFLite only (`convert_model(..., tflite_only=True)`)."""
     problems = []
+    model = _shapes_folded(model)
     graph = GraphIndex(model.graph)
     for index, node in enumerate(model.graph.node):
         name = node.name or f"#{index} (unnamed)"
@@ -476,3 +477,12 @@ def check_onnx_ops(model, path: Path, require_kernels: bool = True) -> None:
             f"change these ops in the model and export it again; `tinyattend inspect {path}` lists every node "
             f"and what it becomes",
             ops=problems)
+
+
+def _shapes_folded(model):
+    """A copy of `model` with its constant subgraphs folded, as onnx2tf will read it (onnx_rewrites): torch's
+    attention writes its scale as Sqrt(Cast(Shape(q)[-1])), a shape computation that folds to a constant,
+    and must not be refused as a float SQRT (MobileViT's attention)."""
+    from .onnx_layout_rewrites import fold_shapes
+    from .onnx_rewrites import constants_to_initializers, identities_to_initializers
+    return fold_shapes(identities_to_initializers(constants_to_initializers(model)))
