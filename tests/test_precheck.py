@@ -125,7 +125,7 @@ def test_resize_modes_follow_the_kernels(tmp_path, mode, ok):
 
 
 def test_sqrt_of_a_shape_is_folded_not_refused(tmp_path):
-    """torch's attention scale 1/sqrt(q.shape[-1]) is Sqrt(Cast(Slice(Shape(q)))): a constant the shape folding
+    """torch's attention multiplies q and k by sqrt(1/sqrt(q.shape[-1])), Sqrt(Div(1, Sqrt(Cast(Shape(q)[-1])))): a constant the shape folding
     removes (MobileViT), so the pre-check takes it; a Sqrt of activations stays refused (no int8 SQRT)."""
     import onnx
     b = OnnxBuilder([1, 3, 8, 8])
@@ -133,7 +133,7 @@ def test_sqrt_of_a_shape_is_folded_not_refused(tmp_path):
     last = b.op("Slice", [b.op("Shape", [x]), b.const(np.array([-1], np.int64), "s"),
                           b.const(np.array([4], np.int64), "e")])
     root = b.op("Sqrt", [b.op("Cast", [last], to=onnx.TensorProto.FLOAT)])
-    scale = b.op("Div", [b.const(np.array(1.0, np.float32), "one"), root])
+    scale = b.op("Sqrt", [b.op("Div", [b.const(np.array(1.0, np.float32), "one"), root])])  # q * sqrt(scale)
     y = b.op("Mul", [x, scale])
     path = save(b.build(y, [1, 4, 8, 8]), tmp_path / "scale.onnx")
     check_onnx_ops(onnx.load(str(path)), path)
