@@ -93,3 +93,40 @@ def test_maxpool_padding_sentinel_stays_out_of_the_ranges(tmp_path):
     from tinyattend.report.layer_error import layer_errors
     rows = layer_errors(result.float_tflite, result.tflite, result.held_out_nhwc)
     assert rows and all(r["channel_sqnr_db"] is None or r["channel_sqnr_db"] > 10 for r in rows), rows
+
+
+_TFLM_RUN = r"""
+import sys
+import numpy as np
+from tflite_micro.python.tflite_micro import runtime
+it = runtime.Interpreter.from_bytes(open(sys.argv[1], "rb").read())
+it.set_input(np.zeros(it.get_input_details(0)["shape"], np.int8), 0)
+it.invoke()
+print("RAN")
+"""
+
+
+def test_softmax_of_near_constant_logits_runs_in_tflm(tmp_path):
+    """Logits within ~1e-6 of each other (a randomly initialised LeViT's attention) gave the softmax input an
+    int8 scale under 2^-26, on which TFLM's softmax aborts the process (QuantizeMultiplierGreaterThanOne) and
+    verify died without a word. The calibration widens a softmax input's range: TFLM prepares and runs it."""
+    import subprocess
+    import sys
+
+    from tinyattend.convert.ranges import SOFTMAX_MIN_SPAN
+    from tinyattend.ir.tflite_reader import read_tflite
+
+    b = mf.OnnxBuilder([1, 3, 8, 8])
+    logits = b.conv(b.input_name, np.full((8, 3, 1, 1), 1e-8, np.float32) * np.arange(1, 9).reshape(8, 1, 1, 1))
+    path = mf.save(b.build(b.op("Softmax", [logits], axis=1), [1, 8, 8, 8]), tmp_path / "flat_softmax.onnx")
+    calib = tmp_path / "calib.npy"
+    np.save(calib, np.random.default_rng(0).random((16, 3, 8, 8), dtype=np.float32))
+    result = convert_model(path, calib=str(calib), progress=False)
+    graph = read_tflite(result.tflite, "flat_softmax")
+    [softmax] = [op for op in graph.ops if op.type == "SOFTMAX"]
+    scale = max(graph.tensors[softmax.inputs[0]].quant.scale)
+    assert scale >= SOFTMAX_MIN_SPAN / 255 * 0.99, scale
+    model = tmp_path / "model.tflite"
+    model.write_bytes(result.tflite)
+    run = subprocess.run([sys.executable, "-c", _TFLM_RUN, str(model)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and "RAN" in run.stdout, (run.returncode, run.stderr[-800:])

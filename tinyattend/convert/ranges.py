@@ -20,6 +20,9 @@ BATCH = 16        # samples per invoke; bounds the memory of keeping every tenso
 # they would make the scale ~1e36, which LiteRT's and TFLM's kernels abort on (torchvision ResNet-18);
 # left out, the padding quantizes to -128, below every real value, as max pooling needs.
 SENTINEL = 1e30
+# The narrowest SOFTMAX input range (beta 1): int8 scale 2^-24, four times what TFLM's softmax needs
+# (softmax_input_floor).
+SOFTMAX_MIN_SPAN = 255 * 2.0 ** -24
 
 
 def activation_tensors(model) -> list[int]:
@@ -130,4 +133,31 @@ def calibrated(float_tflite: bytes, samples_nhwc: np.ndarray, bar=None) -> bytes
 
     model = flatbuffer_utils.read_model_from_bytearray(bytearray(float_tflite))
     ranges = activation_ranges(float_tflite, samples_nhwc, activation_tensors(model), bar)
-    return with_ranges(float_tflite, ranges)
+    return with_ranges(float_tflite, softmax_input_floor(model, ranges))
+
+
+def softmax_input_floor(model, ranges: dict[int, tuple[float, float]]) -> dict[int, tuple[float, float]]:
+    """`ranges` with each SOFTMAX input's range widened (about its centre) to at least SOFTMAX_MIN_SPAN / beta.
+
+    TFLM's and LiteRT's int8 softmax scale the input by beta * scale * 2^26 with QuantizeMultiplierGreaterThanOne,
+    which aborts the process when that is <= 1: an input scale under 2^-26 (a range under ~3.8e-6), as the
+    attention logits of a randomly initialised LeViT have (|logits| ~ 1e-6). Over so narrow a range the softmax
+    is uniform to float precision, so the wider range loses nothing."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    graph = model.subgraphs[0]
+    out = dict(ranges)
+    for op in graph.operators:
+        code = model.operatorCodes[op.opcodeIndex]
+        if max(code.builtinCode, code.deprecatedBuiltinCode) != schema.BuiltinOperator.SOFTMAX:
+            continue
+        beta = float(op.builtinOptions.beta) if op.builtinOptions is not None else 1.0
+        index = int(op.inputs[0])
+        if index not in out or beta <= 0:
+            continue
+        low, high = out[index]
+        span = SOFTMAX_MIN_SPAN / beta
+        if high - low < span:
+            centre = (low + high) / 2
+            out[index] = (centre - span / 2, centre + span / 2)
+    return out
