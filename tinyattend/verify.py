@@ -153,7 +153,9 @@ def tflm_arena(model: bytes) -> dict:
             if match:
                 figures[key] = int(match.group(1))
         if "tflm_arena_total" not in figures:
-            raise BadModelError(f"TFLM cannot allocate this model in {generous} bytes:\n{text[-1500:]}")
+            died = (f" (TFLM's process died with signal {-result.returncode}: a kernel's Prepare check failed)"
+                    if result.returncode < 0 else "")
+            raise BadModelError(f"TFLM cannot allocate this model in {generous} bytes{died}:\n{text[-1500:]}")
         return _probe_arena(path, figures)
 
 
