@@ -179,10 +179,8 @@ def compare(ours: np.ndarray, reference: np.ndarray) -> dict:
 def verify_command(args) -> int:
     from .build.host import build_host, run_host
     out = Path(args.out)
-    report_path = out / "report.json"
-    if not report_path.is_file():
-        raise BadModelError(f"{out} has no report.json", f"run `tinyattend convert MODEL --board host -o {out}` first")
-    report = json.loads(report_path.read_text())
+    from .outdir import read_report
+    report = read_report(out)
     input_shape = tuple(report["input"]["shape"])
     output_shape = tuple(report["output"]["shape"])
     input_dtype = report["input"].get("dtype", "int8")
@@ -190,7 +188,14 @@ def verify_command(args) -> int:
     batches = {"random": model_inputs(report["input"], args.samples, args.seed)}
     calib_path = out / "calibration_int8.npy"
     if calib_path.is_file():
-        calib = np.load(calib_path)[: args.samples]
+        try:
+            calib = np.load(calib_path, allow_pickle=False)[: args.samples]
+        except (OSError, ValueError) as err:
+            raise BadModelError(f"{calib_path} is unreadable ({str(err)[:200]})",
+                                "re-run `tinyattend convert` to write OUT again") from None
+        if calib.dtype != np.int8 or calib.shape[1:] != input_shape:
+            raise BadModelError(f"{calib_path} holds {calib.dtype} {calib.shape[1:]}, not int8 samples of the "
+                                f"input shape {input_shape}", "re-run `tinyattend convert` to write OUT again")
         if input_dtype == "float32":   # held-out inputs are stored quantized: give the model their float values
             calib = dequantize(calib, report["input"]["scale"], report["input"]["zero_point"])
         batches["calibration"] = calib
