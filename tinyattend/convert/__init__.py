@@ -139,6 +139,8 @@ def _convert_float_model(model, fmt, calib, input_shape, mean, std, layout, cali
             raise BadModelError(f"{model}: input '{onnx_in.name}' is not float32 (ONNX type {onnx_in.elem_type})",
                                 "export the model with a float32 input; tinyattend quantizes it to int8")
         check_onnx_ops(onnx_model, model)
+        from .onnx_validate import validate_onnx
+        validate_onnx(onnx_model, model, onnx_in)
         model_shape, model_layout = onnx_in.shape, "nchw" if len(onnx_in.shape) >= 3 else "nhwc"
         data = load_calibration(calib, model_shape, model_layout, layout=layout, mean=mean, std=std,
                                 max_samples=calib_samples, progress=progress)

@@ -69,7 +69,7 @@ class GraphIndex:
 
 def _resize_nearest(node, graph=None) -> str | None:
     mode = _attr(node, "mode", b"nearest")
-    mode = mode.decode() if isinstance(mode, bytes) else mode
+    mode = mode.decode("utf-8", "replace") if isinstance(mode, bytes) else mode
     if mode != "nearest":
         return (f"Resize mode '{mode}' becomes RESIZE_BILINEAR, which tinyattend's kernels do not have; "
                 f"only mode 'nearest' (RESIZE_NEAREST_NEIGHBOR) is supported")
@@ -203,7 +203,11 @@ def load_onnx(path: Path):
         raise BadModelError(f"{path}: not a file", "give an .onnx/.tflite/.keras/.h5 file or a SavedModel directory")
     try:
         model = onnx.load(str(path), load_external_data=True)
-    except (DecodeError, ValueError, RuntimeError, OSError) as err:
+    except onnx.checker.ValidationError as err:   # external data outside the model's folder: refused unread
+        raise BadModelError(f"{path}: refused: {str(err).strip().splitlines()[0][:300]}",
+                            "keep external data files in the model's folder (or save the model with its weights "
+                            "inline: onnx.save(model, path, save_as_external_data=False))") from None
+    except (DecodeError, ValueError, RuntimeError, OSError, UnicodeDecodeError) as err:
         raise BadModelError(f"{path}: not a valid ONNX protobuf ({type(err).__name__}: {str(err)[:200]})",
                             "the file is corrupt or not an ONNX model; re-export it "
                             "(e.g. torch.onnx.export) and check it opens in onnxruntime") from None
