@@ -167,8 +167,13 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv          # accepted after the verb too: `tinyattend convert ... --debug`
     args = build_parser().parse_args(["--debug"] * debug + [a for a in argv if a != "--debug"])
+    from .guard import Terminated, cleanup_on_signals
     try:
-        return dispatch(args)
+        with cleanup_on_signals():
+            return dispatch(args)
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return 143
     except Exception as err:  # noqa: BLE001 - the single top-level handler (tinyattend/guard.py)
         from .guard import as_user_error
         error = as_user_error(err, args.verb)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import signal
+import threading
 import traceback
 
 from .errors import InternalError, ResourceLimitError, StageError, TinyattendError
@@ -78,3 +80,56 @@ def guarded(stage_name: str):
                 return function(*args, **kwargs)
         return run
     return wrap
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised as an exception so that every `finally` (temporary folders, staging) still runs."""
+
+
+class TimeLimitExceeded(BaseException):
+    """Raised by `time_limit`'s timer. A BaseException: a library's `except Exception` cannot swallow it."""
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+@contextlib.contextmanager
+def cleanup_on_signals():
+    """SIGTERM ends the process through Terminated (as Ctrl-C does through KeyboardInterrupt), so cleanup
+    runs: no temporary folder or half-written OUT is left behind by `kill` or a CI time-out."""
+    if not _main_thread():
+        yield
+        return
+
+    def terminate(signum, frame):
+        raise Terminated(f"signal {signum}")
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float, what: str):
+    """ResourceLimitError when the block runs longer than `seconds` (main thread only: a SIGALRM timer;
+    elsewhere the block runs unbounded). Work inside C code is stopped when it next returns to Python."""
+    if not _main_thread() or seconds <= 0:
+        yield
+        return
+
+    def expire(signum, frame):
+        raise TimeLimitExceeded()
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except TimeLimitExceeded:
+        raise ResourceLimitError(f"{what} ran over tinyattend's time limit of {seconds:,.0f} s",
+                                 "check the model (huge paddings, shapes or batch sizes make the converter run "
+                                 "for hours); if it is meant to take this long, raise the limit with "
+                                 "TINYATTEND_MAX_CONVERT_SECONDS=N") from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

@@ -16,6 +16,8 @@ from .build.cmsis_nn import cmsis_nn_root
 from .codegen.generate import generate
 from .codegen.lowering import Target, edge_quant
 from .errors import DoesNotFitError
+from .guard import stage as guard_stage
+from .limits import refuse
 from .ir.tflite_reader import read_tflite
 from .outdir import check_replaceable, staged_output
 
@@ -58,7 +60,16 @@ def write_project(stage: Path, tflite: bytes, board: Board, *, kernels: str, opt
                   model_name: str, calibration: np.ndarray | None = None, report: dict | None = None,
                   measure_tflm_arena: bool = True) -> dict:
     """Generate C for `tflite` into `stage` (model/, host/ or firmware/, report.json). Returns the report."""
+    with guard_stage("code generation"):
+        return _write_project(stage, tflite, board, kernels=kernels, optimize=optimize, model_name=model_name,
+                              calibration=calibration, report=report, measure_tflm_arena=measure_tflm_arena)
+
+
+def _write_project(stage: Path, tflite: bytes, board: Board, *, kernels: str, optimize: str,
+                   model_name: str, calibration, report, measure_tflm_arena: bool) -> dict:
     graph = read_tflite(tflite, model_name)
+    from .convert.model_stats import model_stats
+    refuse(f"{model_name}: one inference", model_stats(tflite)["macs"], "max_macs", " MACs")
     requested = kernels
     kernels, kernel_warning = resolve_kernels(kernels, board, optimize)
     target = Target(board=board, kernels=kernels, optimize=optimize)

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BadModelError
+from ..guard import stage, time_limit
+from ..limits import limits
 from ..progress import SILENT, Progress
 from .calibration import load_calibration, quantize
 from .model_stats import io_details, model_stats
@@ -74,11 +76,15 @@ def convert_model(model: Path, *, calib: str | None = None, input_shape: tuple[i
     progress = SILENT if progress is False else (progress or Progress("convert"))
     model = Path(model)
     start = time.monotonic()
-    fmt = model_format(model)
-    if fmt == "tflite":
-        result = _passthrough(model, calib, layout, mean, std, calib_samples, progress)
-    else:
-        result = _convert_float_model(model, fmt, calib, input_shape, mean, std, layout, calib_samples, progress)
+    # The stage boundary (tinyattend/guard.py): only TinyattendErrors leave; the whole conversion runs
+    # under the conversion time limit (tinyattend/limits.py).
+    with stage("convert"), time_limit(limits().max_convert_seconds, f"converting {model.name}"):
+        fmt = model_format(model)
+        if fmt == "tflite":
+            result = _passthrough(model, calib, layout, mean, std, calib_samples, progress)
+        else:
+            result = _convert_float_model(model, fmt, calib, input_shape, mean, std, layout, calib_samples,
+                                          progress)
     result.report["conversion_seconds"] = round(time.monotonic() - start, 2)
     for warning in result.report["warnings"]:
         if "SYNTHETIC" in warning:

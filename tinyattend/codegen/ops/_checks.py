@@ -38,6 +38,23 @@ def rank_at_most(op: Op, graph: Graph, rank: int) -> str:
     return ""
 
 
+# The largest window (filter or dilated filter, in pixels), stride or padding a model may ask for: far
+# beyond any real model, small enough that every window computation stays in 16-bit fields and 32-bit C.
+MAX_WINDOW = 32767
+
+
+def window_extent_problem(fh: int, fw: int, stride_h: int, stride_w: int, dilation_h: int = 1,
+                          dilation_w: int = 1) -> str:
+    """Filter sizes at least 1, and no dilated window or stride beyond MAX_WINDOW pixels."""
+    if min(fh, fw) < 1:
+        return f"window {fh}x{fw} has a size below 1"
+    extent = max((fh - 1) * dilation_h + 1, (fw - 1) * dilation_w + 1)
+    if extent > MAX_WINDOW or max(stride_h, stride_w) > MAX_WINDOW:
+        return (f"window {fh}x{fw} with dilations {dilation_h}x{dilation_w} spans {extent:,} pixels (strides "
+                f"{stride_h}x{stride_w}); more than {MAX_WINDOW:,} is a corrupt model")
+    return ""
+
+
 def weighted_op_shapes(op: Op, graph: Graph, weight_rank: int) -> str:
     """CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED: weights, bias and output consistent.
 
@@ -77,6 +94,13 @@ def weighted_op_shapes(op: Op, graph: Graph, weight_rank: int) -> str:
     fh, fw = (w.shape[1], w.shape[2])
     if min(o.get("stride_h", 0), o.get("stride_w", 0), o.get("dilation_h_factor", 0), o.get("dilation_w_factor", 0)) < 1:
         return "strides and dilations must be at least 1"
+    window = window_extent_problem(fh, fw, o["stride_h"], o["stride_w"], o["dilation_h_factor"], o["dilation_w_factor"])
+    if window:
+        return window
+    if op.type == "DEPTHWISE_CONV_2D" and x.shape[3] and o.get("depth_multiplier", 0) not in (0, out_channels // x.shape[3]):
+        # TFLM trusts the option (it is not checked in its release build); the shapes say otherwise.
+        return (f"depth multiplier {o['depth_multiplier']} does not match the shapes: {x.shape[3]} input and "
+                f"{out_channels} output channels (multiplier {out_channels // x.shape[3]})")
     expect = (output_size(o["padding"], x.shape[1], fh, o["stride_h"], o["dilation_h_factor"]),
               output_size(o["padding"], x.shape[2], fw, o["stride_w"], o["dilation_w_factor"]))
     if tuple(y.shape[1:3]) != expect:
