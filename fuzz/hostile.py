@@ -118,6 +118,8 @@ def hostile_cases() -> list[Case]:
     for name, data in tflite_cases.items():
         cases.append(Case(name, "hostile", CONVERT_TFLITE, files=(("model.tflite", data),)))
         cases.append(Case(name + "-inspect", "hostile", ("inspect", "model.tflite"), files=(("model.tflite", data),)))
+    for name, data in found_by_fuzzing().items():
+        cases.append(Case(name, "hostile", CONVERT_TFLITE, files=(("model.tflite", data),)))
     good = tflite_seeds()["tiny_fc"]
     cases += [
         Case("out-is-cwd", "hostile", CONVERT_TFLITE[:-1] + (".",), files=(("model.tflite", good),)),
@@ -169,3 +171,29 @@ def _pickle_npy() -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, np.array([[1, 2]], dtype=object), allow_pickle=True)
     return buffer.getvalue()
+
+
+def _tiny(edit) -> bytes:
+    model = unpack(tflite_seeds()["tiny_fc"])
+    edit(model)
+    return serialise(model)
+
+
+def _as_conv(model):
+    # FULLY_CONNECTED's code becomes CONV_2D: its weights are rank 2 where a conv needs 4
+    model.operatorCodes[0].builtinCode = model.operatorCodes[0].deprecatedBuiltinCode = 3
+
+
+def _one_input(model):
+    _as_conv(model)
+    model.subgraphs[0].operators[0].inputs = [0]
+
+
+def found_by_fuzzing() -> dict[str, bytes]:
+    """Failures the campaign found, reduced to the tiny model (each was a traceback or a wrong result)."""
+    return {
+        # model_stats._macs: ValueError (unpacking a rank-2 weight shape) before the op checks ran
+        "found-conv-with-rank-2-weights": _tiny(_as_conv),
+        # model_stats._macs: IndexError (a conv with a single input)
+        "found-conv-with-one-input": _tiny(_one_input),
+    }

@@ -64,7 +64,7 @@ def _tree_rss(process: psutil.Process) -> int:
     return total
 
 
-def _child(sandbox: Path, argv: list[str]) -> None:
+def _child(sandbox: Path, argv: list[str], entry) -> None:
     """In the forked child: never returns."""
     rc = 98
     try:
@@ -78,8 +78,9 @@ def _child(sandbox: Path, argv: list[str]) -> None:
         os.dup2(log, 2)
         sys.stdout = os.fdopen(1, "w", buffering=1)
         sys.stderr = os.fdopen(2, "w", buffering=1)
-        from tinyattend.cli import main
-        rc = main(argv)
+        if entry is None:
+            from tinyattend.cli import main as entry
+        rc = entry(argv)
     except SystemExit as done:
         rc = done.code if isinstance(done.code, int) else 2
     except BaseException:  # noqa: BLE001 - what escapes the CLI is what we are looking for
@@ -94,8 +95,9 @@ def _child(sandbox: Path, argv: list[str]) -> None:
 
 
 def run_case(case: Case, workdir: Path, *, timeout: float, memory_mib: float, keep: bool = False,
-             verify: bool = False) -> Outcome:
-    """Run `case`; with `verify`, an accepted convert is also built and compared with TFLM."""
+             verify: bool = False, entry=None) -> Outcome:
+    """Run `case`; with `verify`, an accepted convert is also built and compared with TFLM.
+    `entry(argv) -> exit code` runs in the child (default: tinyattend's CLI; tests give their own)."""
     sandbox = Path(tempfile.mkdtemp(prefix="case-", dir=workdir))
     for sub in ("tmp", "home"):
         (sandbox / sub).mkdir()
@@ -106,13 +108,16 @@ def run_case(case: Case, workdir: Path, *, timeout: float, memory_mib: float, ke
         path = sandbox / name
         if how == "dir":
             path.mkdir(parents=True, exist_ok=True)
+        elif how == "fifo":
+            os.mkfifo(path)
         elif how.startswith("symlink:"):
             path.symlink_to(how.split(":", 1)[1])
     argv = [a.replace("{SANDBOX}", str(sandbox)) for a in case.argv]
     before = _listing(sandbox)
-    outcome = _run(case, sandbox, before, argv, timeout, memory_mib)
+    outcome = _run(case, sandbox, before, argv, timeout, memory_mib, entry)
     if verify and outcome.outcome in ("ok", "cache write") and argv[0] == "convert":
-        checked = _run(case, sandbox, _listing(sandbox), ["verify", "OUT", "--samples", "3"], timeout, memory_mib)
+        checked = _run(case, sandbox, _listing(sandbox), ["verify", "OUT", "--samples", "3"], timeout, memory_mib,
+                       entry)
         outcome = _verified(outcome, checked)
     if not keep:
         shutil.rmtree(sandbox, ignore_errors=True)
@@ -135,13 +140,14 @@ def _verified(converted: Outcome, checked: Outcome) -> Outcome:
                    max(converted.peak_mib, checked.peak_mib), checked.rc, detail)
 
 
-def _run(case: Case, sandbox: Path, before: set[str], argv: list[str], timeout: float, memory_mib: float) -> Outcome:
+def _run(case: Case, sandbox: Path, before: set[str], argv: list[str], timeout: float, memory_mib: float,
+         entry) -> Outcome:
     start = time.monotonic()
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
     if pid == 0:
-        _child(sandbox, argv)
+        _child(sandbox, argv, entry)
     process = psutil.Process(pid)
     peak, killed, status = 0, None, None
     while True:
