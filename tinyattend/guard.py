@@ -126,7 +126,7 @@ def time_limit(seconds: float, what: str):
     try:
         yield
     except TimeLimitExceeded:
-        raise ResourceLimitError(f"{what} ran over tinyattend's time limit of {seconds:,.0f} s",
+        raise ResourceLimitError(f"{what} ran over tinyattend's time limit of {seconds:g} s",
                                  "check the model (huge paddings, shapes or batch sizes make the converter run "
                                  "for hours); if it is meant to take this long, raise the limit with "
                                  "TINYATTEND_MAX_CONVERT_SECONDS=N") from None
