@@ -7,13 +7,16 @@ ONNX: small models from tests/model_factory.py, and the demo model itself (large
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 # ../shared/models beside the repository (a git worktree one level deeper: ../../shared/models)
-SHARED_MODELS = next((p for p in (REPO.parent / "shared" / "models", REPO.parent.parent / "shared" / "models")
-                      if p.is_dir()), REPO.parent / "shared" / "models")
+# (or TINYATTEND_SHARED_MODELS)
+SHARED_MODELS = next((Path(p) for p in (os.environ.get("TINYATTEND_SHARED_MODELS", ""), REPO.parent / "shared" / "models",
+                                        REPO.parent.parent / "shared" / "models") if p and Path(p).is_dir()),
+                     REPO.parent / "shared" / "models")
 CORPUS = Path(__file__).resolve().parent / "corpus"
 
 
