@@ -7,7 +7,7 @@ STAMP     := $(VENV)/.setup-stamp
 APT_PKGS  := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
 DEMO_OUT  ?= demo-out
 
-.PHONY: setup apt test test-all demo bench fuzz clean
+.PHONY: setup apt test test-all demo bench coverage fuzz clean
 
 setup: $(STAMP) apt
 
@@ -57,5 +57,10 @@ demo: setup
 bench: setup
 	$(VENV)/bin/tinyattend bench-all -o bench-out
 
+# Not in CI: every model of issue 14's list (torchvision, timm, the zoo) exported, converted, verified on
+# the host and run on the emulated M7; writes coverage-out/coverage.md and coverage.json.
+coverage: setup
+	$(VPY) tools/coverage.py -o coverage-out $(if $(MODELS),--models $(MODELS))
+
 clean:
-	rm -rf $(DEMO_OUT) bench-out build fuzz-out
+	rm -rf $(DEMO_OUT) bench-out coverage-out build fuzz-out
