@@ -118,7 +118,7 @@ def hostile_cases() -> list[Case]:
     for name, data in tflite_cases.items():
         cases.append(Case(name, "hostile", CONVERT_TFLITE, files=(("model.tflite", data),)))
         cases.append(Case(name + "-inspect", "hostile", ("inspect", "model.tflite"), files=(("model.tflite", data),)))
-    for name, data in found_by_fuzzing().items():
+    for name, data in {**found_by_fuzzing(), **valid_but_hostile()}.items():
         cases.append(Case(name, "hostile", CONVERT_TFLITE, files=(("model.tflite", data),)))
     good = tflite_seeds()["tiny_fc"]
     cases += [
@@ -189,6 +189,10 @@ def _one_input(model):
     model.subgraphs[0].operators[0].inputs = [0]
 
 
+def _non_utf8_input_name(model):
+    model.subgraphs[0].tensors[0].name = b"\xff\xfe in\xc3(put"
+
+
 def found_by_fuzzing() -> dict[str, bytes]:
     """Failures the campaign found, reduced to the tiny model (each was a traceback or a wrong result)."""
     return {
@@ -197,3 +201,8 @@ def found_by_fuzzing() -> dict[str, bytes]:
         # model_stats._macs: IndexError (a conv with a single input)
         "found-conv-with-one-input": _tiny(_one_input),
     }
+
+
+def valid_but_hostile() -> dict[str, bytes]:
+    """Valid models with hostile content: they must convert and compute what TFLM computes."""
+    return {"tflite-non-utf8-input-name": _tiny(_non_utf8_input_name)}

@@ -31,7 +31,7 @@ def op_name(model, op) -> str:
     builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
     if builtin == schema.BuiltinOperator.CUSTOM:
         custom = code.CustomCode()
-        return f"CUSTOM({custom.decode() if custom else '?'})"
+        return f"CUSTOM({custom.decode('utf-8', 'replace') if custom else '?'})"
     return OP_NAMES.get(builtin, f"BUILTIN_{builtin}")
 
 
@@ -132,7 +132,7 @@ def io_details(tflite: bytes) -> dict:
         scale = quant.ScaleAsNumpy() if quant is not None and quant.ScaleLength() else None
         zero = quant.ZeroPointAsNumpy() if quant is not None and quant.ZeroPointLength() else None
         return {
-            "name": tensor.Name().decode() if tensor.Name() else "",
+            "name": tensor.Name().decode("utf-8", "replace") if tensor.Name() else "",
             "shape": list(tensor_shape(tensor)),
             "dtype": TYPE_NAMES.get(tensor.Type(), str(tensor.Type())).lower(),
             "scale": float(scale[0]) if scale is not None else None,
