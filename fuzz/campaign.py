@@ -29,16 +29,23 @@ def generate(strategy, count: int, rng_seed: int, max_tries: int | None = None) 
     """`count` distinct inputs drawn from a Hypothesis strategy, reproducibly from `rng_seed`."""
     found: dict[str, tuple[str, bytes, str]] = {}
 
+    class Enough(Exception):
+        pass
+
     @seed(rng_seed)
     @settings(max_examples=max_tries or count * 4, phases=[Phase.generate], database=None, deadline=None,
-              suppress_health_check=list(HealthCheck))
+              suppress_health_check=list(HealthCheck), report_multiple_bugs=False)
     @given(strategy)
     def draw(example):
-        if len(found) < count:
-            found.setdefault(hashlib.sha256(example[1]).hexdigest(), example)
+        found.setdefault(hashlib.sha256(example[1]).hexdigest(), example)
+        if len(found) >= count:
+            raise Enough()           # stops Hypothesis: the rest of max_examples would be drawn for nothing
 
-    draw()
-    return list(found.values())
+    try:
+        draw()
+    except Enough:
+        pass
+    return list(found.values())[:count]
 
 
 def tflite_cases(count: int, rng_seed: int, seeds: dict[str, bytes], verbs=("convert",)) -> list[Case]:

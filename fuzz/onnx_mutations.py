@@ -108,10 +108,10 @@ def mutated_onnx(draw, seeds: Seeds) -> tuple[str, bytes, str]:
         places = draw(st.lists(st.integers(0, len(data) - 1), min_size=1, max_size=6))
         for place in places:
             damaged[place] ^= 1 << draw(st.integers(0, 7))
-        return name, bytes(damaged), f"bit flips at {places}"
+        return name, Blob(damaged), f"bit flips at {places}"
     model = onnx.load_from_string(bytes(data))
     done = [draw(_edit(model)) for _ in range(draw(st.integers(1, 2)))]
     out = model.SerializeToString()
     # Same length, so the protobuf's length prefixes stay right.
     out = out.replace(b"NAME_TO_PATCH", b"\xff\xfe\xc3(NAMEPATCH")
-    return name, out, "; ".join(done)
+    return name, Blob(out), "; ".join(done)

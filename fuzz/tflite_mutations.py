@@ -194,4 +194,4 @@ def mutated_tflite(draw, seeds: Seeds) -> tuple[str, bytes, str]:
         mutated, how = draw(structural(data))
     else:
         mutated, how = draw(byte_damage(data))
-    return name, mutated, how
+    return name, Blob(mutated), how
