@@ -60,11 +60,16 @@ def tflite_cases(count: int, rng_seed: int, seeds: dict[str, bytes], verbs=("con
     return cases
 
 
-def onnx_cases(count: int, rng_seed: int, seeds: dict[str, bytes]) -> list[Case]:
+def onnx_cases(count: int, rng_seed: int, seeds: dict[str, bytes], verbs=("convert",)) -> list[Case]:
     from .onnx_mutations import mutated_onnx
-    return [Case(f"onnx-{i:05d} {seed_name}: {how}"[:400], "onnx",
-                 ("convert", "model.onnx", "--board", "host", "-o", "OUT"), files=(("model.onnx", data),))
-            for i, (seed_name, data, how) in enumerate(generate(mutated_onnx(Seeds(seeds)), count, rng_seed))]
+    cases = []
+    for i, (seed_name, data, how) in enumerate(generate(mutated_onnx(Seeds(seeds)), count, rng_seed)):
+        verb = verbs[i % len(verbs)]
+        argv = ("convert", "model.onnx", "--board", "host", "-o", "OUT") if verb == "convert" else \
+            ("inspect", "model.onnx")
+        cases.append(Case(f"onnx-{i:05d} {verb} {seed_name}: {how}"[:400], "onnx", argv,
+                          files=(("model.onnx", data),)))
+    return cases
 
 
 def run_all(cases: list[Case], workdir: Path, log_path: Path | None = None, failures: Path | None = None,
@@ -115,7 +120,13 @@ def main(argv=None) -> int:
     from .seeds import onnx_seeds, tflite_seeds
     args.out.mkdir(parents=True, exist_ok=True)
     cases = tflite_cases(args.tflite, args.seed, tflite_seeds(), verbs=("convert", "convert", "convert", "inspect"))
-    cases += onnx_cases(args.onnx, args.seed, onnx_seeds(with_demo=args.demo_onnx)) if args.onnx else []
+    if args.onnx:
+        # TensorFlow imported once here, before the children fork, instead of ~10 s in every ONNX child
+        from tinyattend.convert.quiet import import_tensorflow, set_quiet_environment
+        from tinyattend.progress import SILENT
+        set_quiet_environment()
+        import_tensorflow(SILENT)
+        cases += onnx_cases(args.onnx, args.seed, onnx_seeds(with_demo=args.demo_onnx), verbs=("convert", "inspect"))
     if args.hostile:
         from .hostile import hostile_cases
         cases += hostile_cases()

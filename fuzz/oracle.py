@@ -21,7 +21,8 @@ import psutil
 # Worst first: a case's outcome is the first of these that applies. "bad C" and "wrong output" are for
 # accepted models, whose generated C is built and compared with TFLM (`tinyattend verify`); "TFLM refuses"
 # is an accepted model TFLM itself cannot prepare. "cache write": a library kept a cache file in HOME
-# (ONNX Runtime's telemetry device id, matplotlib's font list): reported, not counted as bad.
+# (ONNX Runtime's telemetry device id, matplotlib's font list) or ONNX Runtime's $TMPDIR/.ses: reported,
+# not counted as bad.
 OUTCOMES = ("crash", "hang", "blow-up", "escape", "half-written", "leftover", "traceback", "bad C",
             "wrong output", "library error", "clear error", "TFLM refuses", "cache write", "ok")
 LIBRARY_NAMES = ("TensorFlow", "Keras", "ONNX", "ONNX Runtime", "onnx2tf", "LiteRT", "TFLite Micro", "protobuf",
@@ -182,8 +183,9 @@ def classify(case: Case, sandbox: Path, before: set[str], log: str, rc: int, kil
     after = _listing(sandbox)
     new = sorted(after - before - {"log.txt"})
     outside = [p for p in new if not (p == "OUT" or p.startswith(("OUT/", "tmp/", "home/")))]
-    leftovers = [p for p in new if p.startswith("tmp/")]
-    caches = [p for p in new if p.startswith("home/")]
+    # ONNX Runtime keeps a session-id file, $TMPDIR/.ses, on purpose: a library's file, like HOME's caches.
+    leftovers = [p for p in new if p.startswith("tmp/") and p != "tmp/.ses"]
+    caches = [p for p in new if p.startswith("home/") or p == "tmp/.ses"]
     if killed:
         return killed, f"killed after the {killed} limit; last output: {_error_lines(log)}"
     if rc < 0:
