@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import pytest
 
-from fuzz.campaign import ONNX_LIMITS, TFLITE_LIMITS, run_all, table, tflite_cases
+from fuzz.campaign import ONNX_LIMITS, TFLITE_LIMITS, onnx_cases, run_all, table, tflite_cases
 from fuzz.hostile import found_by_fuzzing, hostile_cases
 from fuzz.oracle import BAD, Case, run_case
-from fuzz.seeds import tflite_seeds
+from fuzz.seeds import onnx_seeds, tflite_seeds
 
 SLICE_SEED = 19
 SLICE_TFLITE = 200
+SLICE_ONNX = 100
 
 
 def _bad(outcomes) -> list[str]:
@@ -28,6 +29,17 @@ def test_fuzz_slice_tflite(tmp_path):
     `tinyattend convert` and `tinyattend inspect` in turn: no bad outcome."""
     cases = tflite_cases(SLICE_TFLITE, SLICE_SEED, tflite_seeds(), verbs=("convert", "inspect"))
     assert len(cases) == SLICE_TFLITE
+    outcomes = run_all(cases, tmp_path, progress=False, verify=False)
+    print(table(outcomes))
+    assert not _bad(outcomes), "\n".join(_bad(outcomes))
+
+
+@pytest.mark.slow
+def test_fuzz_slice_onnx_inspect(tmp_path):
+    """100 mutated ONNX models through `tinyattend inspect` (cheap: no onnx2tf; the campaign converts them
+    too): no bad outcome."""
+    cases = onnx_cases(SLICE_ONNX, SLICE_SEED, onnx_seeds(), verbs=("inspect",))
+    assert len(cases) == SLICE_ONNX
     outcomes = run_all(cases, tmp_path, progress=False, verify=False)
     print(table(outcomes))
     assert not _bad(outcomes), "\n".join(_bad(outcomes))
