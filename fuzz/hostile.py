@@ -11,7 +11,7 @@ from .seeds import _tests_on_path, tflite_seeds
 from .tflite_mutations import serialise, unpack
 
 
-def _onnx(builder_edit=None, **input_dims) -> bytes:
+def _onnx(builder_edit=None) -> bytes:
     _tests_on_path()
     import model_factory as mf
     b = mf.OnnxBuilder([1, 3, 8, 8], "hostile")

@@ -1,6 +1,7 @@
 """The stage boundary: nothing but a TinyattendError leaves a stage.
 
-A stage entry point (`convert_model`, `write_project`, the verbs) runs under `stage("name")`. What
+A stage entry point (`convert_model`, `write_project`; the CLI's top-level handler for every verb) runs
+under `stage("name")`. What
 escapes from a third-party library there (TensorFlow, LiteRT, ONNX Runtime, onnx2tf, TFLM, protobuf)
 becomes a StageError that names the stage, the library and its message; anything else that escapes
 is a bug in tinyattend and becomes an InternalError. Both keep the original exception as __cause__,
@@ -9,7 +10,6 @@ so `tinyattend --debug` (and the Python API's caller) can still see the full tra
 from __future__ import annotations
 
 import contextlib
-import functools
 import signal
 import threading
 import traceback
@@ -69,17 +69,6 @@ def stage(stage_name: str):
         raise
     except BaseException as err:  # noqa: BLE001 - the one place that turns anything into a user error
         raise as_user_error(err, stage_name) from err
-
-
-def guarded(stage_name: str):
-    """Decorator form of `stage` for stage entry points."""
-    def wrap(function):
-        @functools.wraps(function)
-        def run(*args, **kwargs):
-            with stage(stage_name):
-                return function(*args, **kwargs)
-        return run
-    return wrap
 
 
 class Terminated(KeyboardInterrupt):
