@@ -189,6 +189,10 @@ def _one_input(model):
     model.subgraphs[0].operators[0].inputs = [0]
 
 
+def _bias_2d(model):
+    model.subgraphs[0].tensors[2].shape = [4, 1]
+
+
 def _non_utf8_input_name(model):
     model.subgraphs[0].tensors[0].name = b"\xff\xfe in\xc3(put"
 
@@ -200,6 +204,8 @@ def found_by_fuzzing() -> dict[str, bytes]:
         "found-conv-with-rank-2-weights": _tiny(_as_conv),
         # model_stats._macs: IndexError (a conv with a single input)
         "found-conv-with-one-input": _tiny(_one_input),
+        # fast FULLY_CONNECTED: numpy broadcast ValueError on a [N, 1] bias (campaign: pretrainedResnet_quant)
+        "found-fc-bias-2d": _tiny(_bias_2d),
     }
 
 

@@ -78,6 +78,8 @@ def weighted_op_shapes(op: Op, graph: Graph, weight_rank: int) -> str:
             return f"the bias is {b.dtype}; int32 is required"
         if b.num_elements != out_channels or not b.is_constant:
             return f"the bias has {b.num_elements} values for {out_channels} output channels (or is not constant)"
+        if len(b.shape) != 1:
+            return f"the bias has shape {list(b.shape)}; TFLite biases are 1-D"
     if op.type == "FULLY_CONNECTED":
         depth = w.shape[1]
         if depth <= 0 or x.num_elements % depth:
