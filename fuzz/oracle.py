@@ -131,7 +131,7 @@ def _verified(converted: Outcome, checked: Outcome) -> Outcome:
     if result == "clear error":
         if "host build of" in detail:
             result = "bad C"
-        elif "TFLM could not prepare" in detail:
+        elif "TFLM could not prepare" in detail or "TFLM crashed" in detail:
             result = "TFLM refuses"
     elif result == "ok" or checked.rc == 1:
         result = "ok" if checked.rc == 0 else "wrong output"

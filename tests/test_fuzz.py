@@ -52,7 +52,8 @@ FAST_HOSTILE = {c.name: c for c in hostile_cases() if c.name not in ("onnx-non-u
 
 # Hostile, but valid: TFLM runs them, and so must the generated C, bit for bit (verified).
 VALID = {"tflite-input-scale-65536", "tflite-input-scale-1e-30", "tflite-input-scale-65536-inspect",
-         "tflite-input-scale-1e-30-inspect", "report-no-model-report", "tflite-non-utf8-input-name"}
+         "tflite-input-scale-1e-30-inspect", "report-no-model-report", "tflite-non-utf8-input-name",
+         "found-tflm-aborts-scale-65536-inspect"}
 
 
 @pytest.mark.parametrize("name", sorted(FAST_HOSTILE))

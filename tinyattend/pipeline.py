@@ -102,10 +102,13 @@ def _write_project(stage: Path, tflite: bytes, board: Board, *, kernels: str, op
         full.setdefault("warnings", []).append(kernel_warning)
     full.setdefault("params", sum(t.num_elements for t in graph.tensors if t.is_constant))
     full.setdefault("macs", generated.report["generated_macs"])
+    from .verify import TflmCrashed
     try:
         if measure_tflm_arena:
             from .verify import tflm_arena
             full.update(tflm_arena(tflite))
+    except TflmCrashed as err:
+        raise TflmCrashed(f"{model_name}: {err.message}", err.fix) from None
     except Exception as err:  # TFLM cannot prepare every model we can; say so, do not fail the convert
         full["tflm_arena_bytes"] = None
         full.setdefault("warnings", []).append(f"TFLM could not allocate this model: {err}")

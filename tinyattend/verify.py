@@ -21,6 +21,10 @@ from .errors import BadModelError, RunError
 DEFAULT_TFLM_ARENA = 4 * 1024 * 1024
 
 
+class TflmCrashed(BadModelError):
+    """TFLM's interpreter killed its process (a failed CHECK) preparing the model: a malformed model."""
+
+
 @contextlib.contextmanager
 def _captured_c_output():
     """Capture what C code prints to fd 1 and fd 2 (TFLM logs there, not to sys.stdout)."""
@@ -66,6 +70,35 @@ def tflm_reference(tflite_path, inputs: np.ndarray, arena_size: int = DEFAULT_TF
     return np.stack(outputs)
 
 
+_REFERENCE_SCRIPT = r"""
+import sys
+import numpy as np
+sys.path[:0] = [sys.argv[4]]
+from tinyattend.verify import tflm_reference
+np.save(sys.argv[3], tflm_reference(sys.argv[1], np.load(sys.argv[2])))
+"""
+
+
+def tflm_reference_isolated(tflite_path, inputs: np.ndarray, timeout: float = 600.0) -> np.ndarray:
+    """`tflm_reference` in a child process, for models from users: TFLM's host build aborts the whole
+    process (a failed CHECK, signal 6) on some malformed models it does not refuse cleanly."""
+    with tempfile.TemporaryDirectory(prefix="tinyattend-tflm-") as tmp:
+        np.save(Path(tmp) / "in.npy", np.ascontiguousarray(inputs))
+        root = str(Path(__file__).resolve().parent.parent)
+        try:
+            result = subprocess.run([sys.executable, "-c", _REFERENCE_SCRIPT, str(tflite_path), str(Path(tmp) / "in.npy"),
+                                     str(Path(tmp) / "out.npy"), root], capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise RunError(f"TFLM did not finish {tflite_path} in {timeout:.0f} s") from None
+        if result.returncode == 0:
+            return np.load(Path(tmp) / "out.npy")
+    if "TFLM could not prepare" in result.stderr:
+        raise RunError(f"TFLM could not prepare {tflite_path}:\n{result.stderr[-2000:]}")
+    how = f"signal {-result.returncode}" if result.returncode < 0 else f"exit {result.returncode}"
+    raise RunError(f"TFLM crashed ({how}) on {tflite_path}: the model is malformed in a way TFLM does not check",
+                   "re-export the model; tinyattend compares with TFLM and cannot verify a model TFLM cannot run")
+
+
 _PROBE_SCRIPT = r"""
 import sys
 from tflite_micro.python.tflite_micro import runtime
@@ -82,6 +115,16 @@ for _ in range(4096):
 """
 
 
+_ALLOCATIONS_SCRIPT = r"""
+import sys
+from tflite_micro.python.tflite_micro import runtime
+try:
+    runtime.Interpreter.from_bytes(open(sys.argv[1], "rb").read(), arena_size=int(sys.argv[2])).print_allocations()
+except RuntimeError:
+    pass
+"""
+
+
 def tflm_arena(model: bytes) -> dict:
     """The smallest arena TFLM (host build, 64-bit) allocates this model in, and its
     allocation report (head = activations, tail = persistent data).
@@ -92,25 +135,26 @@ def tflm_arena(model: bytes) -> dict:
     little temporary memory beyond the total), restarting past a size that crashed.
     """
     generous = max(DEFAULT_TFLM_ARENA, 8 * len(model))
-    with _captured_c_output() as log:
-        try:
-            interpreter = _interpreter(model, generous)
-            interpreter.print_allocations()
-            del interpreter
-        except RuntimeError:
-            pass
-    figures = {}
-    for key, pattern in (("tflm_arena_total", r"allocation total (\d+)"), ("tflm_arena_head", r"allocation head (\d+)"),
-                         ("tflm_arena_tail", r"allocation tail (\d+)")):
-        match = re.search(pattern, log["text"])
-        if match:
-            figures[key] = int(match.group(1))
-    if "tflm_arena_total" not in figures:
-        raise BadModelError(f"TFLM cannot allocate this model in {generous} bytes:\n{log['text'][-1500:]}")
-    size = (figures["tflm_arena_total"] + 15) // 16 * 16
     with tempfile.TemporaryDirectory(prefix="tinyattend-tflm-") as tmp:
         path = Path(tmp) / "model.tflite"
         path.write_bytes(model)
+        # In a child as well: TFLM aborts the process (signal 6) on some malformed models.
+        result = subprocess.run([sys.executable, "-c", _ALLOCATIONS_SCRIPT, str(path), str(generous)],
+                                capture_output=True, text=True, timeout=300)
+        log = result.stdout + result.stderr
+        figures = {}
+        for key, pattern in (("tflm_arena_total", r"allocation total (\d+)"),
+                             ("tflm_arena_head", r"allocation head (\d+)"), ("tflm_arena_tail", r"allocation tail (\d+)")):
+            match = re.search(pattern, log)
+            if match:
+                figures[key] = int(match.group(1))
+        if result.returncode < 0:
+            raise TflmCrashed(f"TFLM aborts (signal {-result.returncode}) preparing this model: it is malformed "
+                              "in a way TFLM does not check (quantization scales or options out of range)",
+                              "re-export the model; tinyattend refuses what it cannot verify against TFLM")
+        if "tflm_arena_total" not in figures:
+            raise BadModelError(f"TFLM cannot allocate this model in {generous} bytes:\n{log[-1500:]}")
+        size = (figures["tflm_arena_total"] + 15) // 16 * 16
         for _ in range(64):
             result = subprocess.run([sys.executable, "-c", _PROBE_SCRIPT, str(path), str(size)],
                                     capture_output=True, text=True, timeout=300)
@@ -218,7 +262,7 @@ def verify_command(args) -> int:
             ours = run_host(binary, inputs, inputs[0].nbytes, output_shape, output_dtype=output_dtype)
         else:
             ours = np.stack([on_board(x) for x in inputs])
-        reference = tflm_reference(out / "model.tflite", inputs)
+        reference = tflm_reference_isolated(out / "model.tflite", inputs)
         result = compare(ours, reference)
         ok = result["identical"] == result["samples"]
         all_ok &= ok

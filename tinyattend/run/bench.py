@@ -56,7 +56,7 @@ def bench(out_dir: Path, board: Board, *, kernels: str | None = None, timeout: f
     tflite = info.out_dir / "model.tflite"
     if tflite.is_file():
         try:
-            from ..verify import tflm_reference
+            from ..verify import tflm_reference_isolated as tflm_reference
             reference = tflm_reference(tflite, x[None])[0]
             # Raw bytes: float outputs must match bit for bit (-0.0 is not 0.0, a NaN is its bits).
             expected = np.ascontiguousarray(reference.reshape(-1).astype(info.output_dtype))
