@@ -67,6 +67,14 @@ def _tflite_option(seed: str, op_type: int, **fields) -> bytes:
     return serialise(model)
 
 
+def _tflite_dim(seed: str, tensor: int, dim: int, value: int) -> bytes:
+    model = unpack(tflite_seeds()[seed])
+    shape = [int(d) for d in model.subgraphs[0].tensors[tensor].shape]
+    shape[dim] = value
+    model.subgraphs[0].tensors[tensor].shape = shape
+    return serialise(model)
+
+
 def _tflite_scale(seed: str, tensor: int, scale: float) -> bytes:
     model = unpack(tflite_seeds()[seed])
     model.subgraphs[0].tensors[tensor].quantization.scale = [scale]
@@ -120,6 +128,9 @@ def hostile_cases() -> list[Case]:
         # found by the campaign: TFLM aborts (signal 6) preparing the conv that reads this activation;
         # it killed `convert` (the in-process TFLM arena measurement) and `verify`
         tflite_cases["found-tflm-aborts-scale-65536"] = _tflite_scale("pretrainedResnet_quant", 22, 65536.0)
+    if "vww_96_int8" in seeds:
+        # found by the campaign: ZeroDivisionError in the CONV_2D group check for an input of 0 channels
+        tflite_cases["found-conv-input-0-channels"] = _tflite_dim("vww_96_int8", 0, 3, 0)
     for name, data in tflite_cases.items():
         cases.append(Case(name, "hostile", CONVERT_TFLITE, files=(("model.tflite", data),)))
         cases.append(Case(name + "-inspect", "hostile", ("inspect", "model.tflite"), files=(("model.tflite", data),)))

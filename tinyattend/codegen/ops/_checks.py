@@ -107,7 +107,8 @@ def weighted_op_shapes(op: Op, graph: Graph, weight_rank: int) -> str:
               output_size(o["padding"], x.shape[2], fw, o["stride_w"], o["dilation_w_factor"]))
     if tuple(y.shape[1:3]) != expect:
         return f"output size {list(y.shape[1:3])} does not follow from the input, window and strides ({list(expect)})"
-    if op.type == "CONV_2D" and (w.shape[3] <= 0 or x.shape[3] % w.shape[3] or out_channels % (x.shape[3] // w.shape[3])):
+    if op.type == "CONV_2D" and (w.shape[3] <= 0 or x.shape[3] < w.shape[3] or x.shape[3] % w.shape[3]
+                                 or out_channels % (x.shape[3] // w.shape[3])):
         return f"input channels {x.shape[3]} are not a whole number of groups of {w.shape[3]}"
     if op.type == "DEPTHWISE_CONV_2D" and (x.shape[3] == 0 or out_channels % x.shape[3]):
         return f"output channels {out_channels} are not a multiple of input channels {x.shape[3]}"
