@@ -96,6 +96,23 @@ def run_all(cases: list[Case], workdir: Path, log_path: Path | None = None, fail
     return outcomes
 
 
+def replay(failures: Path, out: Path) -> int:
+    """Each saved failure (failures/NNNN: its files and case.json) through the current code."""
+    cases = []
+    for folder in sorted(p for p in failures.iterdir() if (p / "case.json").is_file()):
+        saved = json.loads((folder / "case.json").read_text())
+        files = tuple((p.name, p.read_bytes()) for p in folder.iterdir() if p.name != "case.json")
+        cases.append(Case(f"{folder.name} {saved['case']}"[:400], saved["outcome"]["family"], tuple(saved["argv"]),
+                          files=files))
+    out.mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="replay-", dir=out))
+    outcomes = run_all(cases, workdir)
+    shutil.rmtree(workdir, ignore_errors=True)
+    for outcome in outcomes:
+        print(f"{outcome.outcome:13s} {outcome.case[:100]} -- {outcome.detail[:160]}")
+    return 1 if any(o.outcome in BAD for o in outcomes) else 0
+
+
 def table(outcomes: list[Outcome]) -> str:
     families = sorted({o.family for o in outcomes})
     counts = Counter((o.family, o.outcome) for o in outcomes)
@@ -116,7 +133,11 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=19, help="Hypothesis seed (default 19)")
     parser.add_argument("--demo-onnx", action="store_true", help="seed ONNX mutations with the demo model too")
     parser.add_argument("-o", "--out", type=Path, default=Path("fuzz-out"))
+    parser.add_argument("--replay", type=Path, help="run the saved failures of an earlier campaign (its failures/ "
+                                                    "folder) again, with the code as it is now, and exit")
     args = parser.parse_args(argv)
+    if args.replay:
+        return replay(args.replay, args.out)
     from .seeds import onnx_seeds, tflite_seeds
     args.out.mkdir(parents=True, exist_ok=True)
     cases = tflite_cases(args.tflite, args.seed, tflite_seeds(), verbs=("convert", "convert", "convert", "inspect"))
