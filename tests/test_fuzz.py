@@ -15,8 +15,8 @@ from fuzz.oracle import BAD, Case, run_case
 from fuzz.seeds import onnx_seeds, tflite_seeds
 
 SLICE_SEED = 19
-SLICE_TFLITE = 200
-SLICE_ONNX = 100
+SLICE_TFLITE = 150
+SLICE_ONNX = 60
 
 
 def _bad(outcomes) -> list[str]:
@@ -25,7 +25,7 @@ def _bad(outcomes) -> list[str]:
 
 @pytest.mark.slow
 def test_fuzz_slice_tflite(tmp_path):
-    """200 mutated .tflite models (structural edits and byte damage of the seed corpus), through
+    """150 mutated .tflite models (structural edits and byte damage of the seed corpus), through
     `tinyattend convert` and `tinyattend inspect` in turn: no bad outcome."""
     cases = tflite_cases(SLICE_TFLITE, SLICE_SEED, tflite_seeds(), verbs=("convert", "inspect"))
     assert len(cases) == SLICE_TFLITE
@@ -36,7 +36,7 @@ def test_fuzz_slice_tflite(tmp_path):
 
 @pytest.mark.slow
 def test_fuzz_slice_onnx_inspect(tmp_path):
-    """100 mutated ONNX models through `tinyattend inspect` (cheap: no onnx2tf; the campaign converts them
+    """60 mutated ONNX models through `tinyattend inspect` (cheap: no onnx2tf; the campaign converts them
     too): no bad outcome."""
     cases = onnx_cases(SLICE_ONNX, SLICE_SEED, onnx_seeds(), verbs=("inspect",))
     assert len(cases) == SLICE_ONNX
