@@ -9,7 +9,6 @@ import argparse
 import sys
 from pathlib import Path
 
-
 KERNEL_SETS = ("portable", "fast", "cmsis-nn", "auto")
 OPTIMIZE_GOALS = ("speed", "size", "balanced")
 
