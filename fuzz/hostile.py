@@ -67,6 +67,12 @@ def _tflite_option(seed: str, op_type: int, **fields) -> bytes:
     return serialise(model)
 
 
+def _tflite_opcode(seed: str, op: int, opcode_index: int) -> bytes:
+    model = unpack(tflite_seeds()[seed])
+    model.subgraphs[0].operators[op].opcodeIndex = opcode_index
+    return serialise(model)
+
+
 def _tflite_dim(seed: str, tensor: int, dim: int, value: int) -> bytes:
     model = unpack(tflite_seeds()[seed])
     shape = [int(d) for d in model.subgraphs[0].tensors[tensor].shape]
@@ -128,6 +134,10 @@ def hostile_cases() -> list[Case]:
         # found by the campaign: TFLM aborts (signal 6) preparing the conv that reads this activation;
         # it killed `convert` (the in-process TFLM arena measurement) and `verify`
         tflite_cases["found-tflm-aborts-scale-65536"] = _tflite_scale("pretrainedResnet_quant", 22, 65536.0)
+    if "kws_ref_model" in seeds:
+        # found by the campaign: a CONV_2D (weights [64, 1, 1, 64]) relabelled DEPTHWISE_CONV_2D reached the fast
+        # depthwise lowering (numpy reshape ValueError)
+        tflite_cases["found-conv-weights-as-depthwise"] = _tflite_opcode("kws_ref_model", 8, 1)
     if "vww_96_int8" in seeds:
         # found by the campaign: ZeroDivisionError in the CONV_2D group check for an input of 0 channels
         tflite_cases["found-conv-input-0-channels"] = _tflite_dim("vww_96_int8", 0, 3, 0)

@@ -68,6 +68,8 @@ def weighted_op_shapes(op: Op, graph: Graph, weight_rank: int) -> str:
     if w.quant is None:
         return "the weights are not quantized; give a full-integer int8 model"
     out_channels = w.shape[0] if op.type in ("CONV_2D", "FULLY_CONNECTED") else w.shape[3]
+    if op.type == "DEPTHWISE_CONV_2D" and w.shape[0] != 1:
+        return f"depthwise weights {list(w.shape)} must be [1, filter_h, filter_w, output channels]"
     if len(w.quant.scale) not in (1, out_channels):
         return f"weights have {len(w.quant.scale)} scales for {out_channels} output channels"
     if any(z != 0 for z in w.quant.zero_point) and op.type != "FULLY_CONNECTED":
