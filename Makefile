@@ -7,7 +7,7 @@ STAMP     := $(VENV)/.setup-stamp
 APT_PKGS  := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
 DEMO_OUT  ?= demo-out
 
-.PHONY: setup apt test test-all demo bench coverage fuzz clean
+.PHONY: setup apt test test-all demo bench coverage fuzz clean wheel
 
 setup: $(STAMP) apt
 
@@ -62,5 +62,10 @@ bench: setup
 coverage: setup
 	$(VPY) tools/coverage.py -o coverage-out $(if $(MODELS),--models $(MODELS))
 
+# dist/tinyattend-*.whl: the package with templates/, boards/ and the demo model inside (setup.py).
+wheel: setup
+	rm -rf build/lib    # a stale copy would go into the wheel
+	$(VPY) -m pip wheel -q --no-deps --no-build-isolation -w dist .
+
 clean:
-	rm -rf $(DEMO_OUT) bench-out coverage-out build fuzz-out
+	rm -rf $(DEMO_OUT) bench-out coverage-out build dist fuzz-out

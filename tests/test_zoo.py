@@ -265,7 +265,7 @@ def test_reshape_into_conv_transpose_converts(fixed, tmp_path, monkeypatch):
 
     import torch
 
-    import tinyattend.convert.onnx_to_tflite as onnx_to_tflite
+    from tinyattend.convert import onnx_to_tflite
     from tinyattend.convert import convert_model
     from tinyattend.convert.quant_error import int8_interpreter
     from tinyattend.errors import UnsupportedOpError

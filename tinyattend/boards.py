@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from . import BOARDS_DIR
+from .resources import boards_dir as _boards_dir
 from .errors import BoardError
 
 CPUS = ("host", "cortex-m4", "cortex-m7", "cortex-m55")
@@ -157,12 +157,14 @@ def _firmware(spec, region_names: set[str], where: str) -> dict:
     return out
 
 
-def known_boards(boards_dir: Path = BOARDS_DIR) -> list[str]:
+def known_boards(boards_dir: Path | None = None) -> list[str]:
+    boards_dir = boards_dir or _boards_dir()
     return sorted(p.stem for p in boards_dir.glob("*.yaml"))
 
 
-def load_board(name: str, boards_dir: Path = BOARDS_DIR) -> Board:
+def load_board(name: str, boards_dir: Path | None = None) -> Board:
     """Load `boards/<name>.yaml`, or a path to a profile file."""
+    boards_dir = boards_dir or _boards_dir()
     candidate = Path(name)
     if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
         path = candidate

@@ -1,7 +1,8 @@
 """Command line: argument parsing only. Each verb calls one stage function.
 
-User errors (TinyattendError) print their message and fix, no traceback,
-and exit non-zero.
+The verbs convert, bench, verify and inspect call the Python API (tinyattend.api) and print what it
+returns. User errors (TinyattendError) print their message and fix, no traceback, and exit non-zero:
+`main` handles them in one place.
 """
 from __future__ import annotations
 
@@ -45,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true",
                         help="show the full Python traceback of an error (anywhere on the command line)")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    from . import __version__
+    parser.add_argument("--version", action="version", version=f"tinyattend {__version__}")
 
     p = verbs.add_parser("convert", help="ONNX/Keras/TFLite model -> int8 TFLite + generated C project")
     p.add_argument("model", type=Path, help=".onnx, .tflite (full int8), .keras/.h5 or a SavedModel directory")
@@ -62,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--optimize", choices=OPTIMIZE_GOALS, default="balanced",
                    help="what --kernels auto trades: size (portable kernels: least flash and RAM), balanced "
                         "(default: fast kernels within the flash and RAM of TFLM + CMSIS-NN) or speed")
+    p.add_argument("--prefix", default="ta", help="prefix of the library's C names and files (default ta): "
+                   "--prefix kws gives kws_model.h, kws_invoke, KWS_ARENA_SIZE, so models link side by side")
 
     p = verbs.add_parser("run", help="build and run a converted model once on a board")
     p.add_argument("out", type=Path, help="directory written by `tinyattend convert`")
@@ -110,40 +115,63 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verbs.add_parser("tflm-baseline", help="measure TFLM + CMSIS-NN on an emulated board: the baseline we compare "
                                                "against (needs TFLM_PATH)")
+    from .run.tflm_baseline import add_tflm_baseline_arguments
     add_tflm_baseline_arguments(p)
     return parser
-
-
-def add_tflm_baseline_arguments(parser: argparse.ArgumentParser) -> None:
-    """`tinyattend tflm-baseline`'s arguments (also `python -m tinyattend.run.tflm_baseline`'s)."""
-    parser.add_argument("models", nargs="+", type=Path, help=".tflite files (int8, builtin ops)")
-    parser.add_argument("--board", action="append", help="cortex-m7 (default), cortex-m4, cortex-m55; repeatable")
-    parser.add_argument("--jobs", type=int, default=2, help="make -j for TFLM's build (default 2)")
-    parser.add_argument("--timeout", type=float, default=900.0, help="seconds QEMU may take per model")
-    parser.add_argument("--json", action="store_true", help="one JSON object a line")
 
 
 def _names(text: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
+def convert_verb(args: argparse.Namespace) -> int:
+    from .api import convert
+    from .pipeline import print_summary
+    result = convert(args.model, board=args.board, out=args.out, calib=args.calib, kernels=args.kernels,
+                     optimize=args.optimize, prefix=args.prefix, input_shape=args.input_shape, mean=args.mean,
+                     std=args.std, layout=args.layout, calib_samples=args.calib_samples, progress=True)
+    print_summary(result.report, args.out)
+    return 0
+
+
+def bench_verb(args: argparse.Namespace) -> int:
+    import json
+
+    from .api import bench
+    from .run.bench import format_table
+    result = bench(args.out, args.board, kernels=args.kernels, timeout=args.timeout)
+    print(json.dumps(result.report) if args.json else format_table(result.report))
+    return 0 if result.bit_exact else 1
+
+
+def verify_verb(args: argparse.Namespace) -> int:
+    from .api import verify
+    from .verify import format_verify
+    result = verify(args.out, args.samples, board=args.board, seed=args.seed)
+    print(format_verify(result.report))
+    return 0 if result.bit_exact else 1
+
+
+def inspect_verb(args: argparse.Namespace) -> int:
+    from .api import inspect
+    info = inspect(args.model)
+    print(info.text)
+    return 0 if info.supported else 1
+
+
 def dispatch(args: argparse.Namespace) -> int:
     # Imports are per verb: `tinyattend --help` must not pay for TensorFlow.
     if args.verb == "convert":
-        from .pipeline import convert_command
-        return convert_command(args)
+        return convert_verb(args)
     if args.verb == "run":
         from .run.runner import run_command
         return run_command(args)
     if args.verb == "verify":
-        from .verify import verify_command
-        return verify_command(args)
+        return verify_verb(args)
     if args.verb == "bench":
-        from .run.bench import bench_command
-        return bench_command(args)
+        return bench_verb(args)
     if args.verb == "inspect":
-        from .inspect import inspect_command
-        return inspect_command(args)
+        return inspect_verb(args)
     if args.verb == "report":
         from .report.html import report_command
         return report_command(args)

@@ -50,6 +50,10 @@ class OutputDirError(TinyattendError):
     """The output directory exists and was not written by tinyattend."""
 
 
+class OptionError(TinyattendError):
+    """An option or API argument has a value tinyattend cannot use (e.g. --prefix)."""
+
+
 class ToolchainError(TinyattendError):
     """A compiler, emulator or library the step needs is missing or failed."""
 

@@ -208,9 +208,3 @@ def inspect_model(path: Path) -> tuple[str, dict]:
         return format_onnx(path.name, result), result
     raise BadModelError(f"{path}: inspect reads .tflite and .onnx files, not '{suffix or '(no suffix)'}'",
                         "convert Keras/SavedModel models first, then inspect OUT/model.tflite")
-
-
-def inspect_command(args) -> int:
-    text, result = inspect_model(Path(args.model))
-    print(text)
-    return 1 if result["problems"] else 0

@@ -1,4 +1,4 @@
-"""`tinyattend convert`: the whole pipeline for one model, written atomically to OUT.
+"""`tinyattend convert` / `tinyattend.convert`: the whole pipeline for one model, written atomically to OUT.
 
     model file --convert--> int8 .tflite --ir--> Graph --codegen--> C sources + arena plan
     --build--> host or firmware project files; report.json beside them.
@@ -15,7 +15,8 @@ from .boards import Board, load_board
 from .build.cmsis_nn import cmsis_nn_root
 from .codegen.generate import generate
 from .codegen.lowering import Target, edge_quant
-from .errors import DoesNotFitError
+from .codegen.prefix import DEFAULT_PREFIX
+from .errors import DoesNotFitError, ToolchainError
 from .guard import stage as guard_stage
 from .limits import refuse
 from .ir.tflite_reader import read_tflite
@@ -58,22 +59,24 @@ def resolve_kernels(kernels: str, board: Board, optimize: str) -> tuple[str, str
 
 def write_project(stage: Path, tflite: bytes, board: Board, *, kernels: str, optimize: str,
                   model_name: str, calibration: np.ndarray | None = None, report: dict | None = None,
-                  measure_tflm_arena: bool = True) -> dict:
-    """Generate C for `tflite` into `stage` (model/, host/ or firmware/, report.json). Returns the report."""
+                  measure_tflm_arena: bool = True, prefix: str = DEFAULT_PREFIX) -> dict:
+    """Generate C for `tflite` into `stage` (model/, host/ or firmware/, report.json, README.md).
+    `prefix` names the library's symbols and files (codegen.prefix). Returns the report."""
     with guard_stage("code generation"):
         return _write_project(stage, tflite, board, kernels=kernels, optimize=optimize, model_name=model_name,
-                              calibration=calibration, report=report, measure_tflm_arena=measure_tflm_arena)
+                              calibration=calibration, report=report, measure_tflm_arena=measure_tflm_arena,
+                              prefix=prefix)
 
 
 def _write_project(stage: Path, tflite: bytes, board: Board, *, kernels: str, optimize: str,
-                   model_name: str, calibration, report, measure_tflm_arena: bool) -> dict:
+                   model_name: str, calibration, report, measure_tflm_arena: bool, prefix: str) -> dict:
     graph = read_tflite(tflite, model_name)
     from .convert.model_stats import model_stats
     refuse(f"{model_name}: one inference", model_stats(tflite)["macs"], "max_macs", " MACs")
     requested = kernels
     kernels, kernel_warning = resolve_kernels(kernels, board, optimize)
     target = Target(board=board, kernels=kernels, optimize=optimize)
-    generated = generate(graph, target, model_name)
+    generated = generate(graph, target, model_name, prefix)
     model_dir = stage / "model"
     model_dir.mkdir(parents=True, exist_ok=True)
     for source in generated.files:
@@ -118,8 +121,15 @@ def _write_project(stage: Path, tflite: bytes, board: Board, *, kernels: str, op
     else:
         from .build.firmware import write_firmware_project
         write_firmware_project(stage / "firmware", board, stage / "model")
-    (stage / "report.json").write_text(json.dumps(full, indent=2, sort_keys=True) + "\n")
+    write_report(stage, full)
     return full
+
+
+def write_report(stage: Path, report: dict) -> None:
+    """report.json and the README.md that explains the library with this conversion's figures."""
+    from .build.readme import render_readme
+    (stage / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    (stage / "README.md").write_text(render_readme(report, stage))
 
 
 def print_summary(report: dict, out: Path) -> None:
@@ -150,15 +160,35 @@ def print_summary(report: dict, out: Path) -> None:
         print(f"  WARNING: {warning}")
 
 
-def convert_command(args) -> int:
-    board = load_board(args.board)
-    out = Path(args.out)
+ONNX2TF_FIX = ("pip install 'tinyattend[onnx]' && pip install --no-deps onnx2tf==2.6.9 (onnx2tf pins exact, "
+               "older numpy/onnx/onnxruntime/LiteRT than tinyattend's, so it is installed without its dependencies; "
+               "`make setup` does this in the repository)")
+
+
+def require_onnx2tf() -> None:
+    """ONNX models go through onnx2tf, which the wheel cannot declare (see pyproject.toml): say how to get it."""
+    import importlib.util
+    missing = [name for name in ("onnx2tf", "sng4onnx", "psutil") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ToolchainError(f"converting an ONNX model needs {', '.join(missing)} (not installed)",
+                             ONNX2TF_FIX)
+
+
+def convert_project(model: Path, board: Board, out: Path, *, calib: str | None = None,
+                    input_shape: tuple[int, ...] | None = None, mean: tuple[float, ...] | None = None,
+                    std: tuple[float, ...] | None = None, layout: str | None = None, calib_samples: int = 200,
+                    kernels: str = "auto", optimize: str = "balanced", prefix: str = DEFAULT_PREFIX,
+                    model_name: str | None = None, progress=None) -> dict:
+    """Convert `model` (a file or SavedModel directory) and write the project to `out` atomically
+    (replacing an OUT tinyattend wrote earlier). Returns report.json's contents."""
+    out = Path(out)
     check_replaceable(out)
-    from .convert import convert_model
+    from .convert import convert_model, model_format
+    if model_format(Path(model)) == "onnx":
+        require_onnx2tf()
     started = time.monotonic()
-    conversion = convert_model(Path(args.model), calib=args.calib, input_shape=args.input_shape,
-                               mean=args.mean, std=args.std, layout=args.layout,
-                               calib_samples=args.calib_samples)
+    conversion = convert_model(Path(model), calib=calib, input_shape=input_shape, mean=mean, std=std,
+                               layout=layout, calib_samples=calib_samples, progress=progress)
     conversion_report = dict(conversion.report)
     held_out = getattr(conversion, "held_out_nhwc", None)
     if getattr(conversion, "float_tflite", None) and held_out is not None and len(held_out):
@@ -171,10 +201,9 @@ def convert_command(args) -> int:
             conversion_report["warnings"].append(
                 f"per-layer quantization error not measured: {type(err).__name__}: {str(err)[:200]}")
     with staged_output(out) as stage:
-        report = write_project(stage, conversion.tflite, board, kernels=args.kernels, optimize=args.optimize,
-                               model_name=Path(args.model).name, calibration=conversion.calibration,
-                               report=conversion_report)
+        report = write_project(stage, conversion.tflite, board, kernels=kernels, optimize=optimize,
+                               model_name=model_name or Path(model).name, calibration=conversion.calibration,
+                               report=conversion_report, prefix=prefix)
         report["total_seconds"] = round(time.monotonic() - started, 2)
-        (stage / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
-    print_summary(report, out)
-    return 0
+        write_report(stage, report)
+    return report

@@ -1,7 +1,7 @@
 """Bit-exactness against TensorFlow Lite Micro, the oracle for every int8 kernel.
 
 `tflm_reference` runs the TFLM Python interpreter (PyPI `tflite-micro`) on the
-same .tflite; `verify_command` compares it with the generated C, byte for byte.
+same .tflite; `verify_outputs` compares it with the generated C, byte for byte.
 """
 from __future__ import annotations
 
@@ -220,20 +220,23 @@ def compare(ours: np.ndarray, reference: np.ndarray) -> dict:
             "first_mismatch": int(np.argmin(equal)) if not equal.all() else None}
 
 
-def verify_command(args) -> int:
+def verify_outputs(out: Path, *, samples: int = 100, board: str = "host", seed: int = 0) -> dict:
+    """Run random inputs (and up to `samples` held-out calibration inputs) through the generated C on
+    `board` and through the TFLM interpreter; compare exactly. Returns {"board", "input_dtype",
+    "output_dtype", "batches": {kind: compare(...)}, "bit_exact"}."""
     from .build.host import build_host, run_host
-    out = Path(args.out)
+    out = Path(out)
     from .outdir import read_report
     report = read_report(out)
     input_shape = tuple(report["input"]["shape"])
     output_shape = tuple(report["output"]["shape"])
     input_dtype = report["input"].get("dtype", "int8")
     output_dtype = report["output"].get("dtype", "int8")
-    batches = {"random": model_inputs(report["input"], args.samples, args.seed)}
+    batches = {"random": model_inputs(report["input"], samples, seed)}
     calib_path = out / "calibration_int8.npy"
     if calib_path.is_file():
         try:
-            calib = np.load(calib_path, allow_pickle=False)[: args.samples]
+            calib = np.load(calib_path, allow_pickle=False)[:samples]
         except (OSError, ValueError) as err:
             raise BadModelError(f"{calib_path} is unreadable ({str(err)[:200]})",
                                 "re-run `tinyattend convert` to write OUT again") from None
@@ -243,33 +246,37 @@ def verify_command(args) -> int:
         if input_dtype == "float32":   # held-out inputs are stored quantized: give the model their float values
             calib = dequantize(calib, report["input"]["scale"], report["input"]["zero_point"])
         batches["calibration"] = calib
-    if args.board != "host":
+    if board != "host":
         from .boards import load_board
         from .run.runner import model_info, run_on_board
-        info, board = model_info(out), load_board(args.board)
+        info, target_board = model_info(out), load_board(board)
 
         def on_board(x: np.ndarray) -> np.ndarray:
-            result, _ = run_on_board(info, board, np.ascontiguousarray(x).tobytes())
+            result, _ = run_on_board(info, target_board, np.ascontiguousarray(x).tobytes())
             if result.status != 0:
-                raise RunError(f"ta_invoke returned {result.status} on {board.name}")
+                raise RunError(f"the model's invoke returned {result.status} on {target_board.name}")
             return np.frombuffer(result.output, dtype=output_dtype).reshape(output_shape)
-    binary = build_host(out) if args.board == "host" else None
-    all_ok = True
-    print(f"verify: generated C ({args.board}) vs TFLM interpreter, {input_dtype} in, {output_dtype} out, "
-          "exact comparison")
+    binary = build_host(out) if board == "host" else None
+    results = {}
     for kind, inputs in batches.items():
         if binary is not None:
             ours = run_host(binary, inputs, inputs[0].nbytes, output_shape, output_dtype=output_dtype)
         else:
             ours = np.stack([on_board(x) for x in inputs])
         reference = tflm_reference_isolated(out / "model.tflite", inputs)
-        result = compare(ours, reference)
-        ok = result["identical"] == result["samples"]
-        all_ok &= ok
-        pct = 100.0 * result["identical"] / max(1, result["samples"])
-        line = f"  {kind:12s} {result['identical']}/{result['samples']} identical ({pct:.1f}%)"
-        if not ok:
-            line += f", max diff {result['max_abs_diff_lsb']} LSB, first mismatch at sample {result['first_mismatch']}"
-        print(line)
-    print("verify: PASS (bit-exact)" if all_ok else "verify: FAIL (outputs differ from TFLM)")
-    return 0 if all_ok else 1
+        results[kind] = compare(ours, reference)
+    return {"board": board, "input_dtype": input_dtype, "output_dtype": output_dtype, "batches": results,
+            "bit_exact": all(r["identical"] == r["samples"] for r in results.values())}
+
+
+def format_verify(result: dict) -> str:
+    lines = [f"verify: generated C ({result['board']}) vs TFLM interpreter, {result['input_dtype']} in, "
+             f"{result['output_dtype']} out, exact comparison"]
+    for kind, r in result["batches"].items():
+        pct = 100.0 * r["identical"] / max(1, r["samples"])
+        line = f"  {kind:12s} {r['identical']}/{r['samples']} identical ({pct:.1f}%)"
+        if r["identical"] != r["samples"]:
+            line += f", max diff {r['max_abs_diff_lsb']} LSB, first mismatch at sample {r['first_mismatch']}"
+        lines.append(line)
+    lines.append("verify: PASS (bit-exact)" if result["bit_exact"] else "verify: FAIL (outputs differ from TFLM)")
+    return "\n".join(lines)

@@ -28,7 +28,8 @@ _CALL = re.compile(r"\b(arm_\w+)\s*\(")
 
 def uses_cmsis_nn(model_dir: Path) -> bool:
     """Whether a generated model library calls CMSIS-NN (its model.c includes the library header)."""
-    model_c = Path(model_dir) / "model.c"
+    from ..codegen.prefix import model_file
+    model_c = model_file(model_dir, "model.c")
     return model_c.is_file() and f'#include "{HEADER}"' in model_c.read_text()
 
 

@@ -17,8 +17,10 @@ from pathlib import Path
 
 import jinja2
 
-from .. import TEMPLATES_DIR, __version__
+from .. import __version__
+from ..resources import templates_dir
 from ..boards import Board, MemoryRegion
+from ..codegen.prefix import DEFAULT_PREFIX, for_library, library_prefix, model_file
 from ..errors import DoesNotFitError, ToolchainError
 
 TRANSPORTS = ("semihosting", "uart")
@@ -50,11 +52,16 @@ class FirmwareBuild:
 
 
 def model_header_value(model_dir: Path, name: str) -> int:
-    """An integer `#define` from the model library's model.h (e.g. TA_ARENA_SIZE)."""
-    text = (Path(model_dir) / "model.h").read_text()
+    """An integer `#define` from the model library's model.h (e.g. TA_ARENA_SIZE; a library written with
+    --prefix kws is asked the same and answers from kws_model.h's KWS_ARENA_SIZE)."""
+    prefix = library_prefix(model_dir)
+    if prefix != DEFAULT_PREFIX and name.startswith("TA_"):
+        name = f"{prefix.upper()}_{name[3:]}"
+    header = model_file(model_dir, "model.h")
+    text = header.read_text()
     match = re.search(rf"^\s*#define\s+{name}\s+\(?\s*(\d+)[uU]?\s*\)?", text, re.MULTILINE)
     if not match:
-        raise ToolchainError(f"{model_dir}/model.h defines no {name}",
+        raise ToolchainError(f"{header} defines no {name}",
                              "regenerate the model with `tinyattend convert`")
     return int(match.group(1))
 
@@ -119,7 +126,7 @@ def render_firmware_project(board: Board, *, transport: str = "semihosting",
         raise ToolchainError(f"board {board.name} has no firmware.uart in its profile",
                              "add firmware: {uart: {kind, base, clock_hz}} to the profile, or use semihosting")
     timer, timer_hz = _timer(board)
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR / "firmware")),
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir() / "firmware")),
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                              trim_blocks=True, lstrip_blocks=True)
     context = dict(
@@ -146,11 +153,12 @@ def write_firmware_project(project_dir: Path, board: Board, model_dir: Path, *,
     project_dir/model. Same inputs, same bytes. Raises DoesNotFitError if the arena and
     stack cannot fit the board's RAM."""
     project_dir, model_dir = Path(project_dir), Path(model_dir)
-    if not (model_dir / "model.h").is_file():
+    if not model_file(model_dir, "model.h").is_file():
         raise ToolchainError(f"{model_dir} holds no generated model (model.h)",
                              "run `tinyattend convert MODEL --board BOARD -o OUT` first")
     check_fits(board, model_dir)
     files = render_firmware_project(board, transport=transport, model_dir=model_dir)
+    files = {name: for_library(text, model_dir) for name, text in files.items()}   # the library's --prefix
     (project_dir / "model").mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         _write_if_changed(project_dir / name, text.encode())

@@ -13,26 +13,31 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
-from .. import TEMPLATES_DIR, __version__
+from .. import __version__
+from ..resources import templates_dir
 from ..errors import RunError, ToolchainError
 
 SANITIZE_FLAGS = "-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 
 
 def write_host_project(project_dir: Path, cflags: str = "-O2") -> None:
-    """Write `host/main.c` and `host/Makefile` beside the generated `model/` folder."""
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR / "host")),
+    """Write `host/main.c` and `host/Makefile` beside the generated `model/` folder (named as its --prefix
+    names them)."""
+    from ..codegen.prefix import for_library
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir() / "host")),
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     project_dir.mkdir(parents=True, exist_ok=True)
     for name in ("main.c", "Makefile"):
-        (project_dir / name).write_text(env.get_template(f"{name}.j2").render(version=__version__, cflags=cflags))
+        (project_dir / name).write_text(for_library(env.get_template(f"{name}.j2").render(version=__version__, cflags=cflags),
+                                                     project_dir.parent / "model"))
 
 
 def build_host(out_dir: Path, *, sanitize: bool = False, cc: str | None = None) -> Path:
     """Compile OUT/model + OUT/host into OUT/host/model_host (or model_host_san). Returns the binary."""
     out_dir = Path(out_dir)
     host_dir = out_dir / "host"
-    if not (out_dir / "model" / "model.c").is_file():
+    from ..codegen.prefix import model_file
+    if not model_file(out_dir / "model", "model.c").is_file():
         raise ToolchainError(f"{out_dir} has no generated model (model/model.c)",
                              f"run `tinyattend convert MODEL --board host -o {out_dir}` first")
     if not (host_dir / "main.c").is_file():

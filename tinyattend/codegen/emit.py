@@ -11,14 +11,14 @@ from dataclasses import dataclass
 import jinja2
 import numpy as np
 
-from .. import TEMPLATES_DIR, __version__
+from .. import __version__
+from ..resources import templates_dir
 from ..ir.graph import Graph
 from ..plan.arena import ArenaPlan
 from .cnames import c_comment_text, c_int
 from .lowering import Alias, ConstRef, KernelCall, ScratchArg, TensorArg, edge_quant
 
 CTYPES = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "int32": "int32_t", "float32": "float"}
-KERNELS_DIR = TEMPLATES_DIR / "kernels"
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class GeneratedFile:
 
 
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR / "model")),
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir() / "model")),
                               undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                               trim_blocks=True, lstrip_blocks=True)
 
@@ -71,7 +71,7 @@ def _may_fail(call: KernelCall) -> bool:
 @functools.cache
 def kernel_source(source: str) -> str:
     """A kernel file's text (templates/kernels/<source>), read once per process."""
-    return (KERNELS_DIR / source).read_text()
+    return (templates_dir() / "kernels" / source).read_text()
 
 
 def generate_sources(graph: Graph, lowered: list, plan: ArenaPlan, buffer_of: dict, model_name: str) -> list[GeneratedFile]:

@@ -10,7 +10,9 @@ from ..plan.liveness import live_ranges
 from .cmsis_nn import registry as cmsis_nn_registry
 from .cnames import ConstantOverflow, c_comment_text
 from .emit import GeneratedFile, generate_sources
+from .library import library_files
 from .lowering import Alias, KernelCall, Target
+from .prefix import DEFAULT_PREFIX, check_prefix
 from .graph_rewrites import fold_pad_into_conv, transpose_conv_to_conv
 from .optimize import plan_widening
 from .ops import registry, supported_op_types
@@ -97,7 +99,9 @@ def _lower(op, graph: Graph, target: Target, model_name: str):
                                  ops=[{"op": op.type, "index": op.index, "reason": str(err)}]) from None
 
 
-def generate(graph: Graph, target: Target, model_name: str) -> GeneratedModel:
+def generate(graph: Graph, target: Target, model_name: str, prefix: str = DEFAULT_PREFIX) -> GeneratedModel:
+    """The model library for `target`: its files named and its symbols prefixed with `prefix` (codegen.prefix)."""
+    check_prefix(prefix)
     problems = check_io(graph) + unsupported_ops(graph, target)
     original_ops = graph.ops
     if problems:
@@ -117,6 +121,8 @@ def generate(graph: Graph, target: Target, model_name: str) -> GeneratedModel:
     except ConstantOverflow as err:
         raise UnsupportedOpError(f"{model_name}: a constant of the generated C is out of range: {err}",
                                  FIX_OVERFLOW) from None
+    libraries = sorted({low.library for low in lowered if isinstance(low, KernelCall) and low.library})
+    files = library_files(files, prefix=prefix, model_name=model_name, libraries=libraries)
     layers = [{"index": op.index, "op": op.type, "macs": low.macs, "output": list(graph.tensor(op.outputs[0]).shape)}
               for op, low in zip(graph.ops, lowered) if isinstance(low, KernelCall)]
     report = {
@@ -132,7 +138,8 @@ def generate(graph: Graph, target: Target, model_name: str) -> GeneratedModel:
                                      - sum(op.type == "TRANSPOSE_CONV" for op in graph.ops),
         "kernels": target.kernels,
         "wide_weight_ops": sorted(target.wide_ops),
-        "libraries": sorted({low.library for low in lowered if isinstance(low, KernelCall) and low.library}),
+        "libraries": libraries,
+        "prefix": prefix,
         "scratch_bytes": sum(low.scratch_bytes for low in lowered if isinstance(low, KernelCall)),
         "memory_timeline": [{"op": position, "bytes_live": plan.peak_at(position)} for position in range(len(graph.ops))],
         "buffers": [{"buffer": r.buffer, "offset": plan.offsets[r.buffer], "size": r.size, "first": r.first,

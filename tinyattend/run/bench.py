@@ -4,7 +4,6 @@ instruction, arena + stack high-water mark, flash, and bit-exactness against TFL
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +40,8 @@ def _variant(info: ModelInfo, board: Board, kernels: str | None) -> ModelInfo:
     stage = info.out_dir / "variants" / f"{board.name}-{kernels}"
     stage.mkdir(parents=True, exist_ok=True)
     write_project(stage, tflite.read_bytes(), board, kernels=kernels,
-                  optimize=info.report.get("optimize", "balanced"), model_name=info.report.get("model", "model"))
+                  optimize=info.report.get("optimize", "balanced"), model_name=info.report.get("model", "model"),
+                  prefix=info.report.get("prefix", "ta"))
     return model_info(stage)
 
 
@@ -115,11 +115,3 @@ def format_table(r: dict) -> str:
     lines.append("")
     lines += [f"  {label:28s} {value}" for label, value in rows]
     return "\n".join(lines)
-
-
-def bench_command(args) -> int:
-    board = load_board(args.board)
-    report = bench(Path(args.out), board, kernels=args.kernels, timeout=args.timeout)
-    (Path(args.out) / "bench.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report) if args.json else format_table(report))
-    return 0 if report["bit_exact"] else 1

@@ -15,12 +15,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from .. import REPO_ROOT
+from ..resources import demo_model_file, source_checkout
 from ..boards import load_board
 from ..pipeline import write_project
 from .bench import bench
 from .linker_map import kept_sections
 
+# make bench runs in a source checkout; the MLPerf Tiny models sit beside it (../shared/models).
+REPO_ROOT = source_checkout() or Path.cwd()
 SHARED_MODELS = REPO_ROOT.parent / "shared" / "models"
 MODELS = {
     "pretrainedResnet_quant": SHARED_MODELS / "pretrainedResnet_quant.tflite",
@@ -277,8 +279,8 @@ def bench_all_command(args) -> int:
     demo = root / "attendnext_digits.tflite"
     if not demo.is_file():
         from ..convert import convert_model
-        conversion = convert_model(REPO_ROOT / "models" / "attendnext_digits.onnx",
-                                   calib=str(REPO_ROOT / "models" / "attendnext_digits_calib.npy"))
+        conversion = convert_model(demo_model_file("attendnext_digits.onnx"),
+                                   calib=str(demo_model_file("attendnext_digits_calib.npy")))
         demo.write_bytes(conversion.tflite)
     models["attendnext_digits"] = demo
     if not args.models or set(args.models) & set(ZOO_MODELS):

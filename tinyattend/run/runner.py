@@ -33,7 +33,8 @@ class ModelInfo:
 def model_info(out_dir: Path) -> ModelInfo:
     out_dir = Path(out_dir)
     model_dir = out_dir / "model"
-    if not (model_dir / "model.h").is_file():
+    from ..codegen.prefix import model_file
+    if not model_file(model_dir, "model.h").is_file():
         raise BadModelError(f"{out_dir} holds no generated model (model/model.h)",
                             f"run `tinyattend convert MODEL --board BOARD -o {out_dir}` first")
     from ..outdir import read_report

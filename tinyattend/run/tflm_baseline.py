@@ -35,7 +35,8 @@ from pathlib import Path
 import jinja2
 import numpy as np
 
-from .. import REPO_ROOT, TEMPLATES_DIR, __version__
+from .. import __version__
+from ..resources import source_checkout, templates_dir
 from ..boards import Board, load_board
 from ..build.firmware import DEFAULT_STACK_SIZE, render_firmware_project
 from ..errors import BadModelError, RunError, TinyattendError, ToolchainError, UnsupportedOpError
@@ -109,7 +110,7 @@ def tflm_root() -> Path:
 
 
 def build_root() -> Path:
-    return Path(os.environ.get("TFLM_BUILD_DIR") or REPO_ROOT / "bench-out" / "tflm-baseline").resolve()
+    return Path(os.environ.get("TFLM_BUILD_DIR") or (source_checkout() or Path.cwd()) / "bench-out" / "tflm-baseline").resolve()
 
 
 def target_arch(board: Board) -> str:
@@ -194,7 +195,7 @@ def resolver_calls(tflite: bytes, tflm: Path, name: str) -> list[str]:
 
 
 def _render(template: str, **context) -> str:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR / "tflm_baseline")),
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir() / "tflm_baseline")),
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                              trim_blocks=True, lstrip_blocks=True)
     return env.get_template(template).render(version=__version__, **context)
@@ -317,8 +318,16 @@ def tflm_baseline_command(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def add_tflm_baseline_arguments(parser: argparse.ArgumentParser) -> None:
+    """`tinyattend tflm-baseline`'s arguments (also `python -m tinyattend.run.tflm_baseline`'s)."""
+    parser.add_argument("models", nargs="+", type=Path, help=".tflite files (int8, builtin ops)")
+    parser.add_argument("--board", action="append", help="cortex-m7 (default), cortex-m4, cortex-m55; repeatable")
+    parser.add_argument("--jobs", type=int, default=2, help="make -j for TFLM's build (default 2)")
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds QEMU may take per model")
+    parser.add_argument("--json", action="store_true", help="one JSON object a line")
+
+
 def main(argv: list[str] | None = None) -> int:
-    from ..cli import add_tflm_baseline_arguments
     parser = argparse.ArgumentParser(prog="python -m tinyattend.run.tflm_baseline", description=__doc__.splitlines()[0])
     add_tflm_baseline_arguments(parser)
     try:
