@@ -140,7 +140,8 @@ def main(argv=None) -> int:
         return replay(args.replay, args.out)
     from .seeds import onnx_seeds, tflite_seeds
     args.out.mkdir(parents=True, exist_ok=True)
-    cases = tflite_cases(args.tflite, args.seed, tflite_seeds(), verbs=("convert", "convert", "convert", "inspect"))
+    cases = tflite_cases(args.tflite, args.seed, tflite_seeds(), verbs=("convert", "convert", "convert", "inspect")) \
+        if args.tflite else []
     if args.onnx:
         # TensorFlow imported once here, before the children fork, instead of ~10 s in every ONNX child
         from tinyattend.convert.quiet import import_tensorflow, set_quiet_environment
