@@ -89,6 +89,10 @@ def _child(sandbox: Path, argv: list[str], entry) -> None:
         rc = 97
     finally:
         try:
+            # What a normal exit runs (TensorFlow removes its autograph temporary files at exit), then out
+            # without the parent's other exit work (the fork shares its state).
+            import atexit
+            atexit._run_exitfuncs()
             sys.stdout.flush()
             sys.stderr.flush()
         finally:
