@@ -119,7 +119,7 @@ def assert_bit_exact(tflite: bytes, out_dir: Path, *, samples: int = 100, saniti
     from tinyattend.boards import load_board
     from tinyattend.build.host import build_host, run_host
     from tinyattend.pipeline import write_project
-    from tinyattend.verify import compare, float_input_range, model_inputs, tflm_reference
+    from tinyattend.verify import compare, float_input_range, model_inputs, reference_outputs
 
     if expect_ops is not None:
         ops = op_types(tflite)
@@ -153,10 +153,10 @@ def assert_bit_exact(tflite: bytes, out_dir: Path, *, samples: int = 100, saniti
         inputs = np.concatenate([inputs, np.asarray(extra_inputs, dtype=inputs.dtype)])
     binary = build_host(out_dir, sanitize=sanitize)
     ours = run_host(binary, inputs, inputs[0].nbytes, shape_out, output_dtype=report["output"]["dtype"])
-    reference = tflm_reference(out_dir / "model.tflite", inputs)
+    reference, oracle = reference_outputs(out_dir / "model.tflite", inputs)   # TFLM, or LiteRT where TFLM lacks an op
     result = compare(ours, reference)
     assert result["identical"] == result["samples"], (
-        f"{result['samples'] - result['identical']} of {result['samples']} outputs differ from TFLM "
+        f"{result['samples'] - result['identical']} of {result['samples']} outputs differ from {oracle} "
         f"(max {result['max_abs_diff_lsb']} LSB, first at sample {result['first_mismatch']})")
     return report
 
@@ -169,7 +169,7 @@ def assert_bit_exact_on_board(tflite: bytes, out_dir: Path, *, board: str = "cor
     from tinyattend.boards import load_board
     from tinyattend.pipeline import write_project
     from tinyattend.run.runner import model_info, run_on_board
-    from tinyattend.verify import compare, model_inputs, tflm_reference
+    from tinyattend.verify import compare, model_inputs, reference_outputs
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -188,8 +188,9 @@ def assert_bit_exact_on_board(tflite: bytes, out_dir: Path, *, board: str = "cor
         result, _ = run_on_board(info, target, np.ascontiguousarray(x).tobytes())
         assert result.status == 0, f"ta_invoke returned {result.status} on {board}"
         outputs.append(np.frombuffer(result.output, dtype=np.int8).reshape(report["output"]["shape"]))
-    result = compare(np.stack(outputs), tflm_reference(out_dir / "model.tflite", inputs))
+    reference, oracle = reference_outputs(out_dir / "model.tflite", inputs)
+    result = compare(np.stack(outputs), reference)
     assert result["identical"] == result["samples"], (
-        f"{board}: {result['samples'] - result['identical']} of {result['samples']} outputs differ from TFLM "
+        f"{board}: {result['samples'] - result['identical']} of {result['samples']} outputs differ from {oracle} "
         f"(max {result['max_abs_diff_lsb']} LSB, first at sample {result['first_mismatch']})")
     return report

@@ -232,12 +232,35 @@ def test_converter_leftover_float_op_is_named(workdir):
     assert info.value.ops and info.value.ops[0][0] == "CAST"
 
 
-def test_onnx2tf_failure_names_the_node(workdir):
-    path = mf.save(mf.crop_and_resize_model(), workdir / "crop_resize.onnx")
-    with pytest.raises(UnsupportedOpError) as info:
+def test_wrong_onnx2tf_graph_is_caught_against_onnx_runtime(workdir):
+    """onnx2tf 2.6.9 builds a wrong graph for a channel Slice with a negative step (it runs, with other
+    numbers): the float model is checked against ONNX Runtime before calibration, so this is an error
+    that says so, never a model that ships wrong outputs."""
+    b = mf.OnnxBuilder([1, 3, 8, 8], "reverse_slice")
+    y = b.op("Slice", [b.input_name, b.const(np.array([-1], np.int64)), b.const(np.array([-9], np.int64)),
+                       b.const(np.array([1], np.int64)), b.const(np.array([-1], np.int64))])
+    path = mf.save(b.build(b.reduce_mean(y), [1, 3]), workdir / "reverse_slice.onnx")
+    with pytest.raises(UnsupportedOpError, match="disagrees with ONNX Runtime") as info:
         convert_model(path, calib_samples=8, progress=QUIET)
-    assert "onnx2tf cannot convert op Resize (node 'resize_3'" in str(info.value)
-    assert info.value.ops[0][:2] == ("Resize", "resize_3") and info.value.fix
+    assert str(path) in str(info.value) and info.value.fix
+
+
+def test_onnx2tf_exception_names_the_node():
+    """An exception raised inside one of onnx2tf's op handlers (they hold the node as `graph_node`) is
+    reported with that node's op, name and output."""
+    from types import SimpleNamespace
+
+    from tinyattend.convert.onnx_to_tflite import _translate_onnx2tf_error
+
+    def handler(graph_node):
+        raise ValueError("Dimensions must be equal, but are 96 and 48\nmore detail")
+    node = SimpleNamespace(op="Conv", name="conv_7", outputs=[SimpleNamespace(name="conv_7_out")])
+    try:
+        handler(node)
+    except ValueError as err:
+        error = _translate_onnx2tf_error(err, "", Path("m.onnx"))
+    assert "onnx2tf cannot convert op Conv (node 'conv_7', output conv_7_out): Dimensions must be equal" in str(error)
+    assert "more detail" not in str(error) and error.ops[0][:2] == ("Conv", "conv_7") and error.fix
 
 
 def _calib_cases(workdir: Path) -> dict[str, tuple[object, dict, str]]:

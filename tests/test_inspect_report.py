@@ -96,7 +96,8 @@ def test_inspect_onnx_lists_nodes_and_why_one_is_not_convertible(tmp_path, capsy
     scales = helper.make_tensor("scales", TensorProto.FLOAT, [4], [1.0, 1.0, 2.0, 2.0])
     graph = helper.make_graph(
         [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
-         helper.make_node("Resize", ["c", "", "scales"], ["r"], name="upsample", mode="linear"),
+         helper.make_node("Resize", ["c", "", "scales"], ["r"], name="upsample", mode="nearest",
+                          coordinate_transformation_mode="half_pixel", nearest_mode="floor"),
          helper.make_node("Erf", ["r"], ["y"], name="erf")],
         "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 16, 16])], [weight, scales])
@@ -106,7 +107,8 @@ def test_inspect_onnx_lists_nodes_and_why_one_is_not_convertible(tmp_path, capsy
     printed = capsys.readouterr().out
     assert re.findall(r"^\s+\d+\s+(\w+)\s", printed, re.MULTILINE) == ["Conv", "Resize", "Erf"]
     assert "1x4x8x8" in printed
-    assert "- Resize (node 'upsample'): Resize mode 'linear' becomes RESIZE_BILINEAR" in printed
+    assert ("- Resize (node 'upsample'): nearest Resize with coordinate_transformation_mode 'half_pixel' and "
+            "nearest_mode 'floor' picks source pixels") in printed
     assert "- Erf (node 'erf'): no int8 TFLite lowering" in printed
 
 

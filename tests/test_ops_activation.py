@@ -163,3 +163,32 @@ def test_classifier_head(tmp_path):
         y = tf.keras.layers.Dense(10)(y)
         return tf.keras.Model(x, tf.keras.layers.Softmax()(y))
     assert_bit_exact(int8_tflite(build, [(1, 9, 9, 3)]), tmp_path, expect_ops=["HARD_SWISH", "MEAN", "SOFTMAX"])
+
+
+PRELU_CASES = [
+    # (input shape without batch, shared axes, calibration range): per channel (the ONNX PReLU of a
+    # conv net), one alpha in all, and a full-shape alpha (no broadcast)
+    ((5, 7, 6), [1, 2], (-3.0, 2.0)),
+    ((4, 3, 5), [1, 2, 3], (-1.0, 4.0)),
+    ((3, 4, 3), None, (-2.0, 2.0)),
+    ((9, 13), [1], (-5.0, 0.5)),
+]
+
+
+@pytest.mark.parametrize("shape,shared_axes,value_range,kernels", [(*case, "portable") for case in PRELU_CASES]
+                         + [(*PRELU_CASES[0], "fast")])
+def test_prelu(tmp_path, shape, shared_axes, value_range, kernels):
+    """PRELU with its alpha constant and broadcast (alphas of both signs, above 1 too), against TFLM.
+    The fast kernel set has no PRELU of its own: it takes the portable kernel beside its others."""
+    import numpy as np
+    alpha_shape = tuple(1 if shared_axes and axis + 1 in shared_axes else d for axis, d in enumerate(shape))
+    alpha = np.random.default_rng(3).uniform(-0.5, 1.5, size=alpha_shape).astype(np.float32)
+
+    def build(tf):
+        x = tf.keras.Input(shape, batch_size=1)
+        layer = tf.keras.layers.PReLU(shared_axes=shared_axes)
+        y = layer(x)
+        layer.set_weights([alpha])
+        return tf.keras.Model(x, y)
+    tflite = int8_tflite(build, [(1, *shape)], low=value_range[0], high=value_range[1])
+    assert_bit_exact(tflite, tmp_path, expect_ops=["PRELU"], kernels=kernels)

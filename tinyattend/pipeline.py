@@ -101,6 +101,8 @@ def _write_project(stage: Path, tflite: bytes, board: Board, *, kernels: str, op
         "tflite_bytes": len(tflite),
     })
     full["kernels_requested"] = requested
+    from .codegen.oracle import oracle_report
+    full["oracle"] = oracle_report(op.type for op in graph.ops)   # what `verify` compares with, per op
     if kernel_warning:
         full.setdefault("warnings", []).append(kernel_warning)
     full.setdefault("params", sum(t.num_elements for t in graph.tensors if t.is_constant))

@@ -1,7 +1,9 @@
-"""Bit-exactness against TensorFlow Lite Micro, the oracle for every int8 kernel.
+"""Bit-exactness against TensorFlow Lite Micro, the oracle for every int8 kernel it has.
 
 `tflm_reference` runs the TFLM Python interpreter (PyPI `tflite-micro`) on the
 same .tflite; `verify_outputs` compares it with the generated C, byte for byte.
+A model with an op TFLM has no kernel for (GELU, RELU_0_TO_1: codegen/oracle.py)
+runs in TFLM with those ops as LiteRT's reference-kernel tables (oracle_model.py).
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .codegen.oracle import ORACLE_NAMES, TFLM
 from .errors import BadModelError, RunError
 
 DEFAULT_TFLM_ARENA = 4 * 1024 * 1024
@@ -97,6 +100,40 @@ def tflm_reference_isolated(tflite_path, inputs: np.ndarray, timeout: float = 60
     how = f"signal {-result.returncode}" if result.returncode < 0 else f"exit {result.returncode}"
     raise RunError(f"TFLM crashed ({how}) on {tflite_path}: the model is malformed in a way TFLM does not check",
                    "re-export the model; tinyattend compares with TFLM and cannot verify a model TFLM cannot run")
+
+
+def litert_reference(tflite_path, inputs: np.ndarray) -> np.ndarray:
+    """Run N inputs through LiteRT with its reference kernels (BUILTIN_REF, not the optimized ones)."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    interpreter = Interpreter(model_content=Path(tflite_path).read_bytes(),
+                              experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+    interpreter.allocate_tensors()
+    source, sink = interpreter.get_input_details()[0]["index"], interpreter.get_output_details()[0]["index"]
+    outputs = []
+    for sample in inputs:
+        interpreter.set_tensor(source, np.ascontiguousarray(sample))
+        interpreter.invoke()
+        outputs.append(interpreter.get_tensor(sink).copy())
+    return np.stack(outputs)
+
+
+def reference_outputs(tflite_path, inputs: np.ndarray, isolated: bool = False) -> tuple[np.ndarray, str]:
+    """(outputs, oracle) from the model's oracle (codegen.oracle): TFLM, with each op TFLM lacks
+    replaced by LiteRT BUILTIN_REF's table for it (oracle_model.tflm_runnable). `isolated`: TFLM runs
+    in a child process (tflm_reference_isolated), for models from users."""
+    run = tflm_reference_isolated if isolated else tflm_reference
+    from .codegen.oracle import litert_only_op_types, model_oracle
+    from .ir.tflite_reader import read_tflite
+    from .oracle_model import tflm_runnable
+    model = Path(tflite_path).read_bytes()
+    oracle = model_oracle(op.type for op in read_tflite(model).ops)
+    if oracle == TFLM:
+        return run(tflite_path, inputs), oracle
+    runnable, _ = tflm_runnable(model, litert_only_op_types())
+    with tempfile.TemporaryDirectory(prefix="tinyattend-oracle-") as tmp:
+        path = Path(tmp) / "model_tflm_runnable.tflite"
+        path.write_bytes(runnable)
+        return run(path, inputs), oracle
 
 
 _PROBE_SCRIPT = r"""
@@ -222,8 +259,9 @@ def compare(ours: np.ndarray, reference: np.ndarray) -> dict:
 
 def verify_outputs(out: Path, *, samples: int = 100, board: str = "host", seed: int = 0) -> dict:
     """Run random inputs (and up to `samples` held-out calibration inputs) through the generated C on
-    `board` and through the TFLM interpreter; compare exactly. Returns {"board", "input_dtype",
-    "output_dtype", "batches": {kind: compare(...)}, "bit_exact"}."""
+    `board` and through the TFLM interpreter (with LiteRT's tables for ops TFLM lacks: reference_outputs);
+    compare exactly. Returns {"board", "input_dtype", "output_dtype", "batches": {kind: compare(...)},
+    "oracle" (codegen.oracle), "bit_exact"}."""
     from .build.host import build_host, run_host
     out = Path(out)
     from .outdir import read_report
@@ -258,19 +296,21 @@ def verify_outputs(out: Path, *, samples: int = 100, board: str = "host", seed: 
             return np.frombuffer(result.output, dtype=output_dtype).reshape(output_shape)
     binary = build_host(out) if board == "host" else None
     results = {}
+    oracle = TFLM
     for kind, inputs in batches.items():
         if binary is not None:
             ours = run_host(binary, inputs, inputs[0].nbytes, output_shape, output_dtype=output_dtype)
         else:
             ours = np.stack([on_board(x) for x in inputs])
-        reference = tflm_reference_isolated(out / "model.tflite", inputs)
+        reference, oracle = reference_outputs(out / "model.tflite", inputs, isolated=True)
         results[kind] = compare(ours, reference)
     return {"board": board, "input_dtype": input_dtype, "output_dtype": output_dtype, "batches": results,
-            "bit_exact": all(r["identical"] == r["samples"] for r in results.values())}
+            "oracle": oracle, "bit_exact": all(r["identical"] == r["samples"] for r in results.values())}
 
 
 def format_verify(result: dict) -> str:
-    lines = [f"verify: generated C ({result['board']}) vs TFLM interpreter, {result['input_dtype']} in, "
+    oracle = ORACLE_NAMES[result.get("oracle", TFLM)]
+    lines = [f"verify: generated C ({result['board']}) vs {oracle}, {result['input_dtype']} in, "
              f"{result['output_dtype']} out, exact comparison"]
     for kind, r in result["batches"].items():
         pct = 100.0 * r["identical"] / max(1, r["samples"])
@@ -278,5 +318,5 @@ def format_verify(result: dict) -> str:
         if r["identical"] != r["samples"]:
             line += f", max diff {r['max_abs_diff_lsb']} LSB, first mismatch at sample {r['first_mismatch']}"
         lines.append(line)
-    lines.append("verify: PASS (bit-exact)" if result["bit_exact"] else "verify: FAIL (outputs differ from TFLM)")
+    lines.append("verify: PASS (bit-exact)" if result["bit_exact"] else f"verify: FAIL (outputs differ from {oracle})")
     return "\n".join(lines)

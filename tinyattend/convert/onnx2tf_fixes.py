@@ -18,6 +18,15 @@ The fix does what onnx2tf's Conv handler does: when a ConvTranspose's TF input h
 its channel axis does not carry the weights' input channels, transpose it to NHWC before onnx2tf's
 handler runs. Where the shapes cannot tell (C == W) nothing changes; `check_tf_model` then catches a
 wrong graph by running it.
+
+PReLU with one slope per channel (onnx2tf 2.6.9)
+------------------------------------------------
+onnx2tf's PRelu handler builds `PReLU(weights=slope, shared_axes=...)` with the slope as one tensor,
+but Keras reads `weights` as a list of weight arrays: the layer takes slope[0] (shape [1, C] for a
+[1, 1, C] slope) and raises "Layer weight shape (1, 1, C) not compatible with provided weight shape
+(1, C)". onnx2tf then falls back to relu(x) + (x - |x|) * slope / 2, which the int8 converter turns
+into ABS, SUB, MUL, RELU and ADD instead of one PRELU. The fix passes the slope as a one-element list,
+reshaped to the layer's alpha shape when the layer is built (a single slope arrives as [1, 1, 1, 1]).
 """
 from __future__ import annotations
 
@@ -68,15 +77,31 @@ def _patched_conv_transpose(original):
     return make_node
 
 
+def _prelu_with_listed_weights(layer_class):
+    class PReLUWithSlope(layer_class):
+        """onnx2tf's PReLU, its slope given as a weight list and reshaped to the layer's alpha once built."""
+
+        def __init__(self, *, weights, **kwargs):
+            super().__init__(weights=[np.asarray(weights)], **kwargs)
+
+        def build(self, input_shape):
+            super().build(input_shape)
+            self._initial_weights = [np.reshape(w, self.alpha.shape) for w in self._initial_weights]
+    return PReLUWithSlope
+
+
 @contextlib.contextmanager
 def onnx2tf_layout_fixes():
     """Install the corrections above for the duration of one onnx2tf.convert call."""
     import importlib
 
-    module = importlib.import_module("onnx2tf.ops.ConvTranspose")
-    original = module.make_node
-    module.make_node = _patched_conv_transpose(original)
+    conv_transpose = importlib.import_module("onnx2tf.ops.ConvTranspose")
+    prelu = importlib.import_module("onnx2tf.ops.PRelu")
+    original_conv_transpose, original_prelu = conv_transpose.make_node, prelu.PReLU
+    conv_transpose.make_node = _patched_conv_transpose(original_conv_transpose)
+    prelu.PReLU = _prelu_with_listed_weights(original_prelu)
     try:
         yield
     finally:
-        module.make_node = original
+        conv_transpose.make_node = original_conv_transpose
+        prelu.PReLU = original_prelu

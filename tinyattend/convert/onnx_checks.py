@@ -67,13 +67,59 @@ class GraphIndex:
         return readers[0] if len(readers) == 1 else None
 
 
-def _resize_nearest(node, graph=None) -> str | None:
-    mode = _attr(node, "mode", b"nearest")
-    mode = mode.decode("utf-8", "replace") if isinstance(mode, bytes) else mode
+def _text_attr(node, name, default: str) -> str:
+    value = _attr(node, name, default)
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+# Resize forms onnx2tf 2.6.9 translates faithfully (checked against ONNX Runtime, then bit-exact through
+# our RESIZE_BILINEAR / RESIZE_NEAREST_NEIGHBOR or, for cubic, its RESHAPE + BATCH_MATMUL lowering).
+RESIZE_LINEAR_MODES = ("half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric")
+RESIZE_NEAREST_FORMS = (("asymmetric", "floor"), ("align_corners", "round_prefer_ceil"))
+NEAREST_HINT = ("export nearest resize as torch's nn.Upsample(mode='nearest') does "
+                "(coordinate_transformation_mode 'asymmetric', nearest_mode 'floor')")
+
+
+def _integer_upscale(node, graph) -> bool:
+    """True when the Resize has constant scales that are whole numbers >= 1."""
+    if graph is None or len(node.input) < 3 or not node.input[2]:
+        return False
+    scales = graph.constant(node.input[2])
+    return scales is not None and scales.size > 0 and all(float(v) >= 1 and float(v).is_integer() for v in scales.ravel())
+
+
+def _resize(node, graph=None) -> str | None:
+    """Linear and cubic resize at any scale (RESIZE_BILINEAR; cubic as onnx2tf's matrix products) in the
+    coordinate modes onnx2tf maps exactly; nearest in the modes whose source index TFLite's
+    RESIZE_NEAREST_NEIGHBOR reproduces (ONNX's defaults, half_pixel + round_prefer_floor, only at whole
+    upscale factors, where they pick the same pixel as asymmetric + floor)."""
+    if node.op_type == "Upsample":          # opset 7-9: always the asymmetric form
+        mode = _text_attr(node, "mode", "nearest")
+        if mode == "nearest":
+            return None
+        return f"Upsample mode '{mode}' is not supported; use Resize (opset 11+) or mode 'nearest'"
+    mode = _text_attr(node, "mode", "nearest")
+    transform = _text_attr(node, "coordinate_transformation_mode", "half_pixel")
+    if transform == "tf_crop_and_resize":   # onnx2tf 2.6.9 makes tf.CropAndResize, which has no TFLite builtin
+        return ("Resize with coordinate_transformation_mode 'tf_crop_and_resize' becomes TensorFlow's "
+                "CropAndResize, which has no int8 TFLite op; crop with Slice, then resize")
+    if _attr(node, "antialias", 0):
+        return "Resize with antialias=1 is not supported; export with antialias=False"
+    if mode in ("linear", "cubic"):
+        if transform not in RESIZE_LINEAR_MODES:
+            return (f"{mode} Resize with coordinate_transformation_mode '{transform}' is not supported; "
+                    f"use one of {', '.join(RESIZE_LINEAR_MODES)}")
+        return None
     if mode != "nearest":
-        return (f"Resize mode '{mode}' becomes RESIZE_BILINEAR, which tinyattend's kernels do not have; "
-                f"only mode 'nearest' (RESIZE_NEAREST_NEIGHBOR) is supported")
-    return None
+        return f"Resize mode '{mode}' is not supported; use 'nearest', 'linear' or 'cubic'"
+    rounding = _text_attr(node, "nearest_mode", "round_prefer_floor")
+    if (transform, rounding) in RESIZE_NEAREST_FORMS:
+        return None
+    if (transform, rounding) == ("half_pixel", "round_prefer_floor") and _integer_upscale(node, graph):
+        return None
+    return (f"nearest Resize with coordinate_transformation_mode '{transform}' and nearest_mode '{rounding}' "
+            f"picks source pixels that TFLite's RESIZE_NEAREST_NEIGHBOR does not; {NEAREST_HINT}, or use "
+            "'align_corners' with 'round_prefer_ceil', or mode 'linear'")
 
 
 def _conv_2d(node, graph=None) -> str | None:
@@ -90,9 +136,7 @@ def _pool_2d(node, graph=None) -> str | None:
     kernel = _attr(node, "kernel_shape")
     if kernel is not None and len(kernel) != 2:
         return f"{len(kernel)}-D {node.op_type} is not supported; only 2-D pooling is"
-    if _attr(node, "ceil_mode", 0):
-        return f"{node.op_type} with ceil_mode=1 is not supported; export with ceil_mode=False"
-    return None
+    return None             # ceil_mode=1: onnx2tf pads the end explicitly (PADV2 + MAX_POOL_2D)
 
 
 GELU_FORM = "(x * 0.5) * (1 + erf(x / sqrt(2)))"
@@ -154,15 +198,15 @@ SUPPORTED_OPS: dict[str, tuple[str, object]] = {
     "GlobalAveragePool": ("MEAN", None),
     "GlobalMaxPool": ("REDUCE_MAX", None),
     "ReduceMean": ("MEAN", None),
-    "Resize": ("RESIZE_NEAREST_NEIGHBOR", _resize_nearest),
-    "Upsample": ("RESIZE_NEAREST_NEIGHBOR", _resize_nearest),
+    "Resize": ("RESIZE_NEAREST_NEIGHBOR / RESIZE_BILINEAR (cubic: BATCH_MATMUL)", _resize),
+    "Upsample": ("RESIZE_NEAREST_NEIGHBOR", _resize),
     "Sigmoid": ("LOGISTIC", None),
-    "HardSigmoid": ("HARD_SWISH parts (MUL/ADD/RELU6)", None),
+    "HardSigmoid": ("RELU_0_TO_1 (its MUL/ADD folded into the op before, or MUL + ADD)", None),
     "HardSwish": ("HARD_SWISH", None),
     "Relu": ("fused activation or RELU", None),
-    "Clip": ("fused activation or RELU6 / RELU_N1_TO_1", None),
+    "Clip": ("fused activation, RELU6 / RELU_N1_TO_1 / RELU_0_TO_1, or MINIMUM + MAXIMUM", None),
     "LeakyRelu": ("LEAKY_RELU", None),
-    "PRelu": ("PRELU", None),
+    "PRelu": ("PRELU (one alpha, or one per channel)", None),
     "Tanh": ("TANH", None),
     "Softmax": ("SOFTMAX", None),
     "Mul": ("MUL", None),

@@ -11,6 +11,14 @@ stops with "Output tensors of a Functional model must be the output of a TensorF
 0.1767...". As initializers, the same values reach onnx2tf as numpy arrays, which it handles (onnxsim
 does the same folding; it is not a dependency here).
 
+Identity nodes over initializers become initializers (onnx2tf 2.6.9)
+--------------------------------------------------------------------
+torch's exporter stores an initializer once and gives its other users an Identity of it (RepViT's folded
+conv weights and batch-norm statistics when two blocks hold equal values). onnx2tf takes a Conv whose
+weight comes from a node for a run-time weight, and builds the wrong convolution: RepViT's second
+channel-mixer conv (96 -> 48) comes out with 96 channels and its bias add fails ("Dimensions must be
+equal, but are 96 and 48"). As initializers of their own, the weights reach onnx2tf as constants.
+
 torch's exact GELU in the operand order that the TFLite converter fuses
 -----------------------------------------------------------------------
 torch exports nn.GELU as (x * (1 + erf(x / sqrt 2))) * 0.5. onnx2tf lowers that op by op, and the TFLite
@@ -22,7 +30,7 @@ from __future__ import annotations
 
 def for_onnx2tf(model):
     """The copy of `model` that onnx2tf converts: every rewrite of this module applied."""
-    return reorder_torch_gelu(constants_to_initializers(model))
+    return reorder_torch_gelu(identities_to_initializers(constants_to_initializers(model)))
 
 
 def constants_to_initializers(model):
@@ -50,6 +58,31 @@ def constants_to_initializers(model):
         del graph.node[:]
         graph.node.extend(keep)
     return out
+
+
+def identities_to_initializers(model):
+    """`model` (changed in place) in which every Identity node whose input is an initializer (and whose
+    output is not a graph output) is replaced by an initializer with the output's name."""
+    import onnx
+
+    graph = model.graph
+    initializers = {init.name: init for init in graph.initializer}
+    graph_outputs = {o.name for o in graph.output}
+    keep = []
+    for node in graph.node:
+        if node.op_type == "Identity" and node.domain in ("", "ai.onnx") and node.input[0] in initializers \
+                and node.output[0] not in graph_outputs:
+            tensor = onnx.TensorProto()
+            tensor.CopyFrom(initializers[node.input[0]])
+            tensor.name = node.output[0]
+            graph.initializer.append(tensor)
+            initializers[tensor.name] = tensor
+        else:
+            keep.append(node)
+    if len(keep) != len(graph.node):
+        del graph.node[:]
+        graph.node.extend(keep)
+    return model
 
 
 def reorder_torch_gelu(model):

@@ -52,12 +52,13 @@ def bench(out_dir: Path, board: Board, *, kernels: str | None = None, timeout: f
     x = bench_input(info)
     result, build = run_on_board(info, board, x.tobytes(), transport=transport, timeout=timeout, port=port)
     ours = np.frombuffer(result.output, dtype=info.output_dtype)
-    bit_exact, reference_error = False, None
+    bit_exact, reference_error, oracle = False, None, None
     tflite = info.out_dir / "model.tflite"
     if tflite.is_file():
         try:
-            from ..verify import tflm_reference_isolated as tflm_reference
-            reference = tflm_reference(tflite, x[None])[0]
+            from ..verify import reference_outputs
+            reference, oracle = reference_outputs(tflite, x[None], isolated=True)
+            reference = reference[0]
             # Raw bytes: float outputs must match bit for bit (-0.0 is not 0.0, a NaN is its bits).
             expected = np.ascontiguousarray(reference.reshape(-1).astype(info.output_dtype))
             bit_exact = bool(np.array_equal(ours.view(np.uint8), expected.view(np.uint8)))
@@ -88,6 +89,7 @@ def bench(out_dir: Path, board: Board, *, kernels: str | None = None, timeout: f
         "bss_bytes": build.bss,
         "weights_bytes": info.report.get("weight_bytes", info.report.get("weights_bytes")),
         "bit_exact": bit_exact,
+        "oracle": oracle,     # codegen/oracle.py: tflm, or tflm+litert-builtin-ref-tables for ops TFLM lacks
         "input_seed": BENCH_SEED,
         "layers": layers,
     }
@@ -110,7 +112,8 @@ def format_table(r: dict) -> str:
         ("peak RAM", f"{r['peak_ram_bytes']:,} B (arena {r['arena_bytes']:,} + stack high-water {r['stack_bytes']:,})"),
         ("flash", f"{r['flash_bytes']:,} B (text {r['text_bytes']:,} + data {r['data_bytes']:,}; "
                   f"weights {r['weights_bytes'] or 0:,})"),
-        ("output = TFLM, bit for bit", "yes" if r["bit_exact"] else f"NO{': ' + r['bit_exact_error'] if r.get('bit_exact_error') else ''}"),
+        ("output = TFLM (+LiteRT tables), bit for bit" if r.get("oracle") == "tflm+litert-builtin-ref-tables"
+         else "output = TFLM, bit for bit", "yes" if r["bit_exact"] else f"NO{': ' + r['bit_exact_error'] if r.get('bit_exact_error') else ''}"),
     ]
     lines.append("")
     lines += [f"  {label:28s} {value}" for label, value in rows]

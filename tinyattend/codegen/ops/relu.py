@@ -1,10 +1,11 @@
-"""RELU, RELU6, RELU_N1_TO_1 and LEAKY_RELU, int8, as 256-entry tables.
+"""RELU, RELU6, RELU_N1_TO_1, RELU_0_TO_1 and LEAKY_RELU, int8, as 256-entry tables.
 
 TFLM's RELU and LEAKY_RELU requantize `x - input_zero_point` to the output
 scale (LEAKY_RELU with a second multiplier that includes alpha for x < 0);
 TFLM's RELU6 clamps the input bytes to [zero point, quantized 6] without any
-requantization. RELU_N1_TO_1 has no TFLM kernel; it follows TFLite's int8
-kernel, RELU's requantization clamped to the quantized [-1, 1].
+requantization. RELU_N1_TO_1 and RELU_0_TO_1 (what the TFLite converter makes of
+a hard sigmoid, ONNX HardSigmoid) have no TFLM kernel; they follow LiteRT's int8
+kernel, RELU's requantization clamped to the quantized [-1, 1] or [0, 1].
 """
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from ._checks import int8_activations
 from ._fixedpoint import quantize_multiplier, requantize
 from ._lut import build_table, clamp8, lut_call, same_size
 
-OP_TYPES = ("RELU", "RELU6", "RELU_N1_TO_1", "LEAKY_RELU")
+OP_TYPES = ("RELU", "RELU6", "RELU_N1_TO_1", "RELU_0_TO_1", "LEAKY_RELU")
+# No TFLM kernel: bit-exact means equal to LiteRT's reference kernel (see codegen.oracle).
+LITERT_ONLY = ("RELU_N1_TO_1", "RELU_0_TO_1")
 f32 = np.float32
 
 
@@ -58,6 +61,8 @@ def table(op, graph) -> np.ndarray:
         return relu_table(x.scale, x.zero_point, y.scale, y.zero_point, 0.0, None)
     if op.type == "RELU_N1_TO_1":
         return relu_table(x.scale, x.zero_point, y.scale, y.zero_point, -1.0, 1.0)
+    if op.type == "RELU_0_TO_1":
+        return relu_table(x.scale, x.zero_point, y.scale, y.zero_point, 0.0, 1.0)
     if op.type == "RELU6":
         return relu6_table(x.scale, x.zero_point)
     return leaky_relu_table(x.scale, x.zero_point, y.scale, y.zero_point, float(op.options.get("alpha", 0.2)))
