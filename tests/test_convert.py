@@ -54,8 +54,14 @@ def ops_calib(workdir) -> Path:
 
 
 @pytest.fixture(scope="module")
-def ops_result(ops_onnx, ops_calib) -> ConversionResult:
-    return convert_model(ops_onnx, calib=str(ops_calib), progress=QUIET)
+def ops_progress() -> Progress:
+    """The ops model's conversion reports its steps here (a string, not the test output)."""
+    return Progress("convert", stream=io.StringIO())
+
+
+@pytest.fixture(scope="module")
+def ops_result(ops_onnx, ops_calib, ops_progress) -> ConversionResult:
+    return convert_model(ops_onnx, calib=str(ops_calib), progress=ops_progress)
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +124,10 @@ def test_onnx_report_contents(ops_result, ops_onnx):
                                      "synthetic": False}
     q = report["quantization_error"]
     assert q["samples"] == 10 and q["top1_agreement"] >= 0.9 and 0 <= q["mean_abs_error"] <= q["max_abs_error"] < 0.1
+    # Relative to the output: SQNR from the same outputs, and max |err| over the float output's range.
+    low, high = q["output_range"]
+    assert q["max_error_over_range"] == pytest.approx(q["max_abs_error"] / (high - low))
+    assert 15 < q["sqnr_db"] < 100, q
     assert report["conversion_seconds"] > 0
     assert not any("SYNTHETIC" in w for w in report["warnings"])
     # Held-out inputs, int8 NHWC in the TFLite input quantization: they reproduce the float data.
@@ -201,7 +211,7 @@ def _bad_models(workdir: Path) -> dict[str, tuple[Path, dict, type, str]]:
                     "dynamic shape [N,3,H,W]"),
         "two_inputs": (mf.save(mf.two_input_model(), workdir / "two.onnx"), {}, BadModelError, "2 inputs"),
         "unsupported": (mf.save(mf.unsupported_op_model(), workdir / "det.onnx"), {}, UnsupportedOpError,
-                        "Det (node 'det_2')"),
+                        "Det x1 (node 'det_2')"),
         "float_tflite": (workdir / "float.tflite", {}, BadModelError, "a float TFLite model"),
     }
 
@@ -432,6 +442,36 @@ def test_half_million_parameter_model_converts_in_time(workdir):
           f"converted in {seconds:.1f} s")
     assert result.report["params"] == mf.param_count(onnx_model)
     assert seconds < 60
+
+
+def test_every_conversion_stage_prints_its_time(ops_result, ops_progress):
+    """Each stage of an ONNX conversion prints `[convert] <stage>... N.N s` (or its bar with the seconds)
+    and is kept in progress.timings (report.json's stage_seconds)."""
+    import re
+
+    text = ops_progress.stream.getvalue()
+    stages = ["reading the ONNX model and checking its ops", "loading calibration data", "running onnx2tf",
+              "checking onnx2tf's graph against ONNX Runtime", "converting the TF graph to float TFLite",
+              "calibrating", "quantizing to int8", "checking the int8 model",
+              "quantization error on held-out samples"]
+    for stage in stages:
+        assert re.search(rf"^\[convert\] {re.escape(stage)}.* \d+\.\d s$", text, re.M), (stage, text)
+        assert any(t["step"].startswith(stage) and t["seconds"] >= 0 for t in ops_progress.timings), stage
+
+
+def test_quantization_error_summary_line():
+    """The CLI line puts the relative error first: SQNR and max |err| as a share of the output range."""
+    from tinyattend.convert.quant_error import describe, output_sqnr_db
+
+    reference = np.array([[0.0, 1.0, -1.0, 0.5]])
+    got = reference + np.array([[0.01, -0.01, 0.0, 0.0]])
+    sqnr = output_sqnr_db(reference, got)
+    assert sqnr == pytest.approx(10 * np.log10(2.25 / 2e-4), abs=0.01)
+    assert output_sqnr_db(reference, reference) == 100.0 and output_sqnr_db(0 * reference, got) is None
+    line = describe({"samples": 4, "top1_agreement": 1.0, "max_abs_error": 0.01, "mean_abs_error": 0.005,
+                     "output_range": [-1.0, 1.0], "sqnr_db": sqnr, "max_error_over_range": 0.005})
+    assert line == ("int8 vs float on 4 held-out samples: SQNR 40.5 dB, max |err| 0.5% of the output range "
+                    "(0.01 over [-1, 1]), mean |err| 0.005, top-1 agreement 100.0%"), line
 
 
 # --- small units ---------------------------------------------------------------------------------------

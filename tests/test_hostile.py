@@ -294,7 +294,8 @@ def test_bad_model_cli(tmp_path, case, capsys):
     before = _listing(tmp_path)
     rc, err, out = _convert_cli(tmp_path, model, capsys)
     assert rc != 0
-    assert err.startswith("error: "), err
+    steps = [line for line in err.splitlines() if line.startswith("[convert] ")]   # stage timings come first
+    assert err.split("\n", len(steps))[-1].startswith("error: "), err
     assert "Traceback" not in err and not re.search(r"[\x00-\x09\x0b-\x1f\x7f]|\*/", err), err
     assert not out.exists(), "OUT must not be created for a model that fails"
     assert _listing(tmp_path) == before, "nothing may be written beside OUT"

@@ -21,6 +21,10 @@ from .guard import stage as guard_stage
 from .limits import refuse
 from .ir.tflite_reader import read_tflite
 from .outdir import check_replaceable, staged_output
+from .progress import SILENT, Progress
+
+LAYER_ERROR_SAMPLES = 16     # held-out samples the per-layer error runs (both models, every tensor kept):
+                             # SQNR sums over every element of every sample, and 16 rank layers as 32 do
 
 
 def check_flash(board: Board, flash_bytes: int) -> None:
@@ -59,24 +63,31 @@ def resolve_kernels(kernels: str, board: Board, optimize: str) -> tuple[str, str
 
 def write_project(stage: Path, tflite: bytes, board: Board, *, kernels: str, optimize: str,
                   model_name: str, calibration: np.ndarray | None = None, report: dict | None = None,
-                  measure_tflm_arena: bool = True, prefix: str = DEFAULT_PREFIX) -> dict:
+                  measure_tflm_arena: bool = True, prefix: str = DEFAULT_PREFIX, progress=None) -> dict:
     """Generate C for `tflite` into `stage` (model/, host/ or firmware/, report.json, README.md).
     `prefix` names the library's symbols and files (codegen.prefix). Returns the report."""
     with guard_stage("code generation"):
         return _write_project(stage, tflite, board, kernels=kernels, optimize=optimize, model_name=model_name,
                               calibration=calibration, report=report, measure_tflm_arena=measure_tflm_arena,
-                              prefix=prefix)
+                              prefix=prefix, progress=progress)
 
 
 def _write_project(stage: Path, tflite: bytes, board: Board, *, kernels: str, optimize: str,
-                   model_name: str, calibration, report, measure_tflm_arena: bool, prefix: str) -> dict:
-    graph = read_tflite(tflite, model_name)
-    from .convert.model_stats import model_stats
-    refuse(f"{model_name}: one inference", model_stats(tflite)["macs"], "max_macs", " MACs")
-    requested = kernels
-    kernels, kernel_warning = resolve_kernels(kernels, board, optimize)
-    target = Target(board=board, kernels=kernels, optimize=optimize)
-    generated = generate(graph, target, model_name, prefix)
+                   model_name: str, calibration, report, measure_tflm_arena: bool, prefix: str, progress) -> dict:
+    progress = progress or SILENT
+    tflm = None
+    if measure_tflm_arena:
+        # TFLM's arena is measured in child processes (tinyattend.verify.tflm_arena): they run while
+        # this process generates the C. A daemon thread: a failed generation does not wait for it.
+        tflm = _Background(tflm_arena_of, tflite)
+    with progress.step("generating C"):
+        graph = read_tflite(tflite, model_name)
+        from .convert.model_stats import model_stats
+        refuse(f"{model_name}: one inference", model_stats(tflite)["macs"], "max_macs", " MACs")
+        requested = kernels
+        kernels, kernel_warning = resolve_kernels(kernels, board, optimize)
+        target = Target(board=board, kernels=kernels, optimize=optimize)
+        generated = generate(graph, target, model_name, prefix)
     model_dir = stage / "model"
     model_dir.mkdir(parents=True, exist_ok=True)
     for source in generated.files:
@@ -109,20 +120,21 @@ def _write_project(stage: Path, tflite: bytes, board: Board, *, kernels: str, op
     full.setdefault("macs", generated.report["generated_macs"])
     from .verify import TflmCrashed
     try:
-        if measure_tflm_arena:
-            from .verify import tflm_arena
-            full.update(tflm_arena(tflite))
+        if tflm is not None:
+            with progress.step("measuring the arena TFLM needs (the rest of it, beside code generation)"):
+                full.update(tflm.result())
     except TflmCrashed as err:
         raise TflmCrashed(f"{model_name}: {err.message}", err.fix) from None
     except Exception as err:  # TFLM cannot prepare every model we can; say so, do not fail the convert
         full["tflm_arena_bytes"] = None
         full.setdefault("warnings", []).append(f"TFLM could not allocate this model: {err}")
-    if board.is_host:
-        from .build.host import write_host_project
-        write_host_project(stage / "host")
-    else:
-        from .build.firmware import write_firmware_project
-        write_firmware_project(stage / "firmware", board, stage / "model")
+    with progress.step(f"writing the {'host' if board.is_host else 'firmware'} project"):
+        if board.is_host:
+            from .build.host import write_host_project
+            write_host_project(stage / "host")
+        else:
+            from .build.firmware import write_firmware_project
+            write_firmware_project(stage / "firmware", board, stage / "model")
     write_report(stage, full)
     return full
 
@@ -132,6 +144,34 @@ def write_report(stage: Path, report: dict) -> None:
     from .build.readme import render_readme
     (stage / "report.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     (stage / "README.md").write_text(render_readme(report, stage))
+
+
+def tflm_arena_of(tflite: bytes) -> dict:
+    from .verify import tflm_arena
+    return tflm_arena(tflite)
+
+
+class _Background:
+    """fn(*args) in a daemon thread; result() waits for it and returns its value or raises its error."""
+
+    def __init__(self, fn, *args):
+        import threading
+
+        self._value, self._error = None, None
+
+        def run():
+            try:
+                self._value = fn(*args)
+            except BaseException as err:   # noqa: BLE001 - handed to result()
+                self._error = err
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    def result(self):
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 def print_summary(report: dict, out: Path) -> None:
@@ -146,8 +186,8 @@ def print_summary(report: dict, out: Path) -> None:
     print("  ops: " + ", ".join(f"{op} x{n}" for op, n in sorted(histogram.items())))
     q = report.get("quantization_error")
     if q:
-        print(f"  int8 vs float on {q['samples']} held-out samples: top-1 agreement {100 * q['top1_agreement']:.1f}%, "
-              f"max |err| {q['max_abs_error']:.4g}, mean |err| {q['mean_abs_error']:.4g}")
+        from .convert.quant_error import describe
+        print(f"  {describe(q)}")
     layers = report.get("layer_errors")
     if layers:
         from .report.layer_error import worst_layers
@@ -189,6 +229,7 @@ def convert_project(model: Path, board: Board, out: Path, *, calib: str | None =
     if model_format(Path(model)) == "onnx":
         require_onnx2tf()
     started = time.monotonic()
+    progress = Progress("convert", enabled=False) if progress is False else (progress or Progress("convert"))
     conversion = convert_model(Path(model), calib=calib, input_shape=input_shape, mean=mean, std=std,
                                layout=layout, calib_samples=calib_samples, progress=progress)
     conversion_report = dict(conversion.report)
@@ -197,15 +238,18 @@ def convert_project(model: Path, board: Board, out: Path, *, calib: str | None =
         conversion_report["warnings"] = list(conversion_report.get("warnings", []))
         try:
             from .report.layer_error import layer_errors
-            conversion_report["layer_errors"] = layer_errors(conversion.float_tflite, conversion.tflite,
-                                                             held_out[:32])
+            with progress.step(f"per-layer quantization error ({min(len(held_out), LAYER_ERROR_SAMPLES)} samples)"):
+                conversion_report["layer_errors"] = layer_errors(conversion.float_tflite, conversion.tflite,
+                                                                 held_out[:LAYER_ERROR_SAMPLES])
         except Exception as err:  # noqa: BLE001 - a diagnostic: never fail the convert over it
             conversion_report["warnings"].append(
                 f"per-layer quantization error not measured: {type(err).__name__}: {str(err)[:200]}")
     with staged_output(out) as stage:
         report = write_project(stage, conversion.tflite, board, kernels=kernels, optimize=optimize,
                                model_name=model_name or Path(model).name, calibration=conversion.calibration,
-                               report=conversion_report, prefix=prefix)
+                               report=conversion_report, prefix=prefix, progress=progress)
         report["total_seconds"] = round(time.monotonic() - started, 2)
+        report["stage_seconds"] = progress.timings
         write_report(stage, report)
+    progress.note(f"total {report['total_seconds']:.1f} s")
     return report

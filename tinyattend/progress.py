@@ -13,18 +13,34 @@ start is flushed before, the end written after, so the line stays whole.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import time
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children: on a shared machine a steadier measure of
+    a step's cost than wall time."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 class Progress:
     """Step lines `[stage] text... N.N s` and a text bar, on `stream` (stderr)."""
 
-    def __init__(self, stage: str = "convert", stream=None, enabled: bool = True, bar_width: int = 20):
+    def __init__(self, stage: str = "convert", stream=None, enabled: bool = True, bar_width: int = 20,
+                 timed: bool = True):
         self.stage = stage
+        self.timed = timed
         self._stream = stream
         self.enabled = enabled
         self.bar_width = bar_width
+        self.timings: list[dict] = []     # {"step", "seconds", "cpu_seconds"} of every step, bar and done()
+
+    def record(self, text: str, seconds: float, cpu: float | None = None) -> None:
+        if self.timed:
+                self.timings.append({"step": text, "seconds": round(seconds, 3),
+                                 "cpu_seconds": None if cpu is None else round(cpu, 3)})
 
     @property
     def stream(self):
@@ -45,10 +61,13 @@ class Progress:
     @contextlib.contextmanager
     def step(self, text: str):
         """Report a slow step: the line starts now and ends with the elapsed seconds."""
+        start, cpu = time.monotonic(), cpu_seconds()
         if not self.enabled:
-            yield
+            try:
+                yield
+            finally:
+                self.record(text, time.monotonic() - start, cpu_seconds() - cpu)
             return
-        start = time.monotonic()
         self.stream.write(f"[{self.stage}] {text}... ")
         self.stream.flush()
         failed = True
@@ -57,8 +76,15 @@ class Progress:
             failed = False
         finally:
             elapsed = time.monotonic() - start
+            self.record(text, elapsed, cpu_seconds() - cpu)
             self.stream.write(f"{elapsed:.1f} s{' (failed)' if failed else ''}\n")
             self.stream.flush()
+
+    def done(self, text: str, seconds: float, cpu: float | None = None) -> None:
+        """A step line for work timed elsewhere (inside a library call): `[stage] text... N.N s`."""
+        self.record(text, seconds, cpu)
+        if self.enabled:
+            print(f"[{self.stage}] {text}... {seconds:.1f} s", file=self.stream, flush=True)
 
     def bar(self, text: str, total: int) -> "ProgressBar":
         return ProgressBar(self, text, total)
@@ -73,6 +99,7 @@ class ProgressBar:
         self.total = max(int(total), 1)
         self.count = 0
         self._start = time.monotonic()
+        self._cpu = cpu_seconds()
         self._tty = progress.enabled and progress._isatty()
         self._closed = False
 
@@ -89,11 +116,13 @@ class ProgressBar:
             self.progress.stream.flush()
 
     def close(self) -> None:
-        if self._closed or not self.progress.enabled:
-            self._closed = True
+        if self._closed:
             return
         self._closed = True
         elapsed = time.monotonic() - self._start
+        self.progress.record(self.text, elapsed, cpu_seconds() - self._cpu)
+        if not self.progress.enabled:
+            return
         prefix = "\r" if self._tty else ""
         self.progress.stream.write(f"{prefix}{self._line()} {elapsed:.1f} s\n")
         self.progress.stream.flush()
@@ -106,4 +135,4 @@ class ProgressBar:
         return False
 
 
-SILENT = Progress(enabled=False)
+SILENT = Progress(enabled=False, timed=False)   # shared by every silent caller: keeps no timings

@@ -157,8 +157,8 @@ import sys
 from tflite_micro.python.tflite_micro import runtime
 try:
     runtime.Interpreter.from_bytes(open(sys.argv[1], "rb").read(), arena_size=int(sys.argv[2])).print_allocations()
-except RuntimeError:
-    pass
+except RuntimeError as err:
+    print("FAILED", err)
 """
 
 
@@ -170,37 +170,44 @@ def tflm_arena(model: bytes) -> dict:
     "available" count underflows), so the probing runs in a child process: it
     starts at the reported total and walks up in 16-byte steps (prepare needs a
     little temporary memory beyond the total), restarting past a size that crashed.
+    The allocation report comes from a child too: nothing here touches this process's
+    file descriptors, so the pipeline can run it beside code generation (a thread).
     """
     generous = max(DEFAULT_TFLM_ARENA, 8 * len(model))
     with tempfile.TemporaryDirectory(prefix="tinyattend-tflm-") as tmp:
         path = Path(tmp) / "model.tflite"
         path.write_bytes(model)
-        # In a child as well: TFLM aborts the process (signal 6) on some malformed models.
         result = subprocess.run([sys.executable, "-c", _ALLOCATIONS_SCRIPT, str(path), str(generous)],
                                 capture_output=True, text=True, timeout=300)
-        log = result.stdout + result.stderr
+        text = result.stdout + result.stderr
         figures = {}
         for key, pattern in (("tflm_arena_total", r"allocation total (\d+)"),
-                             ("tflm_arena_head", r"allocation head (\d+)"), ("tflm_arena_tail", r"allocation tail (\d+)")):
-            match = re.search(pattern, log)
+                             ("tflm_arena_head", r"allocation head (\d+)"),
+                             ("tflm_arena_tail", r"allocation tail (\d+)")):
+            match = re.search(pattern, text)
             if match:
                 figures[key] = int(match.group(1))
         if result.returncode < 0:
+            # in a child: TFLM aborts the process (signal 6) on some malformed models
             raise TflmCrashed(f"TFLM aborts (signal {-result.returncode}) preparing this model: it is malformed "
                               "in a way TFLM does not check (quantization scales or options out of range)",
                               "re-export the model; tinyattend refuses what it cannot verify against TFLM")
         if "tflm_arena_total" not in figures:
-            raise BadModelError(f"TFLM cannot allocate this model in {generous} bytes:\n{log[-1500:]}")
-        size = (figures["tflm_arena_total"] + 15) // 16 * 16
-        for _ in range(64):
-            result = subprocess.run([sys.executable, "-c", _PROBE_SCRIPT, str(path), str(size)],
-                                    capture_output=True, text=True, timeout=300)
-            lines = [line.split() for line in result.stdout.splitlines() if line.startswith(("OK", "FAIL"))]
-            ok = [int(size_) for word, size_ in lines if word == "OK"]
-            if ok:
-                figures["tflm_arena_bytes"] = ok[0]
-                return figures
-            size = (int(lines[-1][1]) if lines else size) + 16   # the child crashed: resume past it
+            raise BadModelError(f"TFLM cannot allocate this model in {generous} bytes:\n{text[-1500:]}")
+        return _probe_arena(path, figures)
+
+
+def _probe_arena(path: Path, figures: dict) -> dict:
+    size = (figures["tflm_arena_total"] + 15) // 16 * 16
+    for _ in range(64):
+        result = subprocess.run([sys.executable, "-c", _PROBE_SCRIPT, str(path), str(size)],
+                                capture_output=True, text=True, timeout=300)
+        lines = [line.split() for line in result.stdout.splitlines() if line.startswith(("OK", "FAIL"))]
+        ok = [int(size_) for word, size_ in lines if word == "OK"]
+        if ok:
+            figures["tflm_arena_bytes"] = ok[0]
+            return figures
+        size = (int(lines[-1][1]) if lines else size) + 16   # the child crashed: resume past it
     raise BadModelError("TFLM could not be made to allocate this model")
 
 

@@ -33,8 +33,35 @@ def _environment() -> jinja2.Environment:
                               trim_blocks=True, lstrip_blocks=True)
 
 
+_SEPARATORS = (", ", ",\n    ")      # within a line, at a line's end
+
+
+@functools.lru_cache(maxsize=4)
+def _literal_table(dtype_name: str, line_end: bool) -> np.ndarray:
+    """Row v - min: the ASCII of value v's literal and a separator, zero-padded to one width."""
+    info = np.iinfo(dtype_name)
+    width = max(len(str(info.min)), len(str(info.max))) + len(_SEPARATORS[1])
+    table = np.zeros((info.max - info.min + 1, width), np.uint8)
+    for row, value in enumerate(range(info.min, info.max + 1)):
+        text = (str(value) + _SEPARATORS[line_end]).encode("ascii")
+        table[row, :len(text)] = np.frombuffer(text, np.uint8)
+    return table
+
+
 def format_array(values: np.ndarray, per_line: int = 16) -> str:
-    flat = [c_int(v) for v in np.asarray(values).ravel().tolist()]
+    """`per_line` C literals a line: "v, v, ...,\n    v, ...". Weights run to millions of values, so 8- and
+    16-bit arrays are written from a table of their literals (c_int's text; such values always fit)
+    with numpy, not a Python string per value."""
+    array = np.asarray(values).ravel()
+    if array.dtype.kind in "iu" and array.dtype.itemsize <= 2 and array.size:
+        offset = np.iinfo(array.dtype).min
+        index = array.astype(np.int64) - offset
+        rows = _literal_table(array.dtype.name, False)[index]
+        rows[per_line - 1::per_line] = _literal_table(array.dtype.name, True)[index[per_line - 1::per_line]]
+        flat = rows.ravel()
+        text = flat[flat != 0].tobytes().decode("ascii")
+        return text[:-len(_SEPARATORS[array.size % per_line == 0])]
+    flat = [c_int(v) for v in array.tolist()]
     lines = [", ".join(flat[i:i + per_line]) for i in range(0, len(flat), per_line)]
     return ",\n    ".join(lines)
 

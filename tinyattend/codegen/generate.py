@@ -46,7 +46,7 @@ def unsupported_ops(graph: Graph, target: Target) -> list[dict]:
         tensor = graph.tensor(op.outputs[0])
         module = kernel_module(op, graph, target)
         if module is None:
-            reasons = [f"{op.type} has no kernel in tinyattend (supported: {', '.join(supported_op_types())})"]
+            reasons = [f"{op.type} has no kernel in tinyattend"]
         else:
             reasons = module.check(op, graph, target)
         for reason in reasons:
@@ -79,11 +79,21 @@ def check_io(graph: Graph) -> list[dict]:
 
 
 def raise_unsupported(problems: list[dict], model_name: str) -> None:
-    lines = [f"  - {p['op']} (op {p['index']}, output '{p['tensor']}'): {p['reason']}" for p in problems]
+    """One line per (op type, reason), with the count and the first few output tensors: a model with 27
+    GELUs gets one line, not 27 (and the supported-op list once, in the fix)."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for p in problems:
+        groups.setdefault((p["op"], p["reason"]), []).append(p)
+    lines = []
+    for (op, reason), members in groups.items():
+        names = ", ".join(f"op {p['index']} '{p['tensor']}'" for p in members[:3])
+        more = f", ... ({len(members) - 3} more)" if len(members) > 3 else ""
+        lines.append(f"  - {op} x{len(members)} ({names}{more}): {reason}")
     raise UnsupportedOpError(
         f"{model_name}: {len(problems)} problem(s) prevent code generation:\n" + "\n".join(lines),
-        "change these ops in the source model (see `tinyattend inspect MODEL`), or ask for the op "
-        "in the tinyattend issue tracker", ops=problems)
+        f"change these ops in the source model and convert again (`tinyattend inspect` on the source .onnx lists "
+        f"what each node becomes), or ask for the op in the tinyattend issue tracker; ops with kernels: "
+        f"{', '.join(supported_op_types())}", ops=problems)
 
 
 FIX_OVERFLOW = ("the model's quantization parameters or options are out of any sane range (a corrupt model?); "

@@ -11,11 +11,11 @@ from .quiet import silenced
 
 
 class TfSource:
-    """A loaded TF model: its static input shape, a float runner, and a TFLiteConverter factory."""
+    """A loaded TF model: its static input shape, a float runner, and a factory of its concrete function."""
 
-    def __init__(self, path: Path, kind: str, input_shape, float_fn, make_converter):
+    def __init__(self, path: Path, kind: str, input_shape, float_fn, make_concrete_function):
         self.path, self.kind, self.input_shape = path, kind, tuple(input_shape)
-        self.float_fn, self.make_converter = float_fn, make_converter
+        self.float_fn, self.make_concrete_function = float_fn, make_concrete_function
 
 
 def _static_shape(shape, given, where: str, name: str) -> tuple[int, ...]:
@@ -55,14 +55,13 @@ def load_keras(path: Path, input_shape, progress) -> TfSource:
     def float_fn(x):
         return keras.ops.convert_to_numpy(model(x.astype(np.float32), training=False))
 
-    def make_converter():
+    def make_concrete_function():
         spec = tf.TensorSpec(shape, tf.float32)
         function = tf.function(lambda x: model(x, training=False), input_signature=[spec])
         with silenced(progress):
-            concrete = function.get_concrete_function()
-            return tf.lite.TFLiteConverter.from_concrete_functions([concrete])
+            return function.get_concrete_function()
 
-    return TfSource(path, "keras", shape, float_fn, make_converter)
+    return TfSource(path, "keras", shape, float_fn, make_concrete_function)
 
 
 def load_saved_model(path: Path, input_shape, progress) -> TfSource:
@@ -89,29 +88,18 @@ def load_saved_model(path: Path, input_shape, progress) -> TfSource:
         outputs = signature(**{arg_name: tf.constant(x.astype(np.float32))})
         return np.asarray(next(iter(outputs.values())))
 
-    def make_converter():
+    def make_concrete_function():
         function = tf.function(lambda x: next(iter(signature(**{arg_name: x}).values())),
                                input_signature=[tf.TensorSpec(shape, tf.float32)])
         with silenced(progress):
-            return tf.lite.TFLiteConverter.from_concrete_functions([function.get_concrete_function()], loaded)
+            return function.get_concrete_function()
 
-    return TfSource(path, "saved_model", shape, float_fn, make_converter)
-
-
-def convert_tf(source: TfSource, calib_nhwc: np.ndarray, progress) -> bytes:
-    return quantize_int8(source.make_converter(), calib_nhwc, source.input_shape, progress, str(source.path))
+    source = TfSource(path, "saved_model", shape, float_fn, make_concrete_function)
+    source.loaded = loaded      # owns the variables the signature's concrete function reads
+    return source
 
 
-def float_tflite(converter, progress) -> bytes | None:
-    """The float TFLite model of `converter` (no optimizations, float in/out): the reference the per-layer
-    quantization error compares the int8 model with. None when the float conversion fails."""
-    try:
-        with silenced(progress):
-            return converter.convert()
-    except Exception:   # noqa: BLE001 - only the layer error report needs it; never fail the convert
-        return None
-
-
-def convert_tf_float(source: TfSource, progress) -> bytes | None:
-    """Float TFLite from the same converter source as `convert_tf`, without quantization settings."""
-    return float_tflite(source.make_converter(), progress)
+def convert_tf(source: TfSource, calib_nhwc: np.ndarray, progress) -> tuple[bytes, bytes | None]:
+    """(int8 TFLite, the float TFLite it was quantized from: the per-layer error's reference)."""
+    return quantize_int8(source.make_concrete_function(), calib_nhwc, source.input_shape, progress,
+                         str(source.path))

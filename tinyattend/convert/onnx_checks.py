@@ -3,10 +3,17 @@
 Supported ops are a table (after Vela's supported-operators): each entry names the TFLite op(s) it
 becomes and an optional constraint function `(node, graph: GraphIndex)` that returns a human-readable
 reason when one node cannot be converted, or None when it can.
+
+The TFLite ops an entry names (its upper-case words: CONV_2D, RESIZE_BILINEAR, ...) must each have a
+module in the code generator's registry (tinyattend/codegen/ops/); a node whose entry names one that
+has none is refused here, in the first second, instead of at code generation after onnx2tf and
+calibration. So this table, `tinyattend inspect` and the code generator cannot disagree: adding an op
+to the table without its codegen module makes the pre-check refuse it (and tests/test_precheck.py fail).
 """
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,6 +129,19 @@ def _resize(node, graph=None) -> str | None:
             "'align_corners' with 'round_prefer_ceil', or mode 'linear'")
 
 
+def _div(node, graph: GraphIndex) -> str | None:
+    """x / constant becomes MUL by the reciprocal, and x / Sqrt(y) (a normalisation) MUL by RSQRT(y) (Sqrt's
+    entry names RSQRT); any other divisor becomes DIV, which the code generator has no kernel for."""
+    if graph is None or graph.constant(node.input[1]) is not None:
+        return None
+    divisor = graph.producer.get(node.input[1])
+    if divisor is not None and (divisor.op_type == "Sqrt"
+                                or (divisor.op_type == "Pow" and _exponent(divisor, graph) == 0.5)):
+        return None             # onnx_norm_rewrites: x * v^-0.5, RSQRT
+    return ("division by a computed tensor becomes DIV, which tinyattend's code generator has no kernel for; "
+            "division by a constant (a MUL by its reciprocal) or by a Sqrt (MUL by RSQRT) converts")
+
+
 def _conv_2d(node, graph=None) -> str | None:
     kernel = _attr(node, "kernel_shape")
     if kernel is not None and len(kernel) != 2:
@@ -188,6 +208,63 @@ def _erf_in_gelu(node, graph: GraphIndex) -> str | None:
             f"{TORCH_GELU_FORM} (torch's export of nn.GELU), which becomes the GELU builtin")
 
 
+def _exponent(node, graph: GraphIndex):
+    value = graph.constant(node.input[1]) if len(node.input) > 1 else None
+    return float(value.reshape(-1)[0]) if value is not None and value.size == 1 else None
+
+
+def _under_division(name: str, graph: GraphIndex) -> bool:
+    """Whether every reader of tensor `name` divides by it (Div's divisor, Reciprocal): 1 / sqrt(v), which
+    onnx_norm_rewrites turns into v^-0.5 (RSQRT)."""
+    readers = graph.consumers.get(name, [])
+    return bool(readers) and all((r.op_type == "Div" and r.input[1] == name and r.input[0] != name)
+                                 or r.op_type == "Reciprocal" for r in readers)
+
+
+def _sqrt(node, graph: GraphIndex) -> str | None:
+    if _under_division(node.output[0], graph):
+        return None
+    return ("TFLM has no int8 SQRT; a square root converts only as a divisor (x / Sqrt(v) or Reciprocal(Sqrt(v)), "
+            "which becomes RSQRT): write the normalisation that way, or use LayerNormalization")
+
+
+def _pow(node, graph: GraphIndex) -> str | None:
+    exponent = _exponent(node, graph)
+    if exponent in (1.0, 2.0, -0.5) or (exponent == 0.5 and _under_division(node.output[0], graph)):
+        return None
+    shown = "a run-time value" if exponent is None else f"{exponent:g}"
+    return (f"exponent {shown}: Pow converts with a constant exponent 2 (MUL), -0.5 (RSQRT) or 0.5 as a divisor "
+            "(RSQRT); other powers have no int8 TFLite kernel")
+
+
+def _reciprocal(node, graph: GraphIndex) -> str | None:
+    source = graph.producer.get(node.input[0])
+    if source is not None and (source.op_type == "Sqrt" or (source.op_type == "Pow" and _exponent(source, graph) == 0.5)):
+        return None
+    return "Reciprocal converts only of a square root (1 / sqrt(v) becomes RSQRT); TFLM's int8 DIV is not in tinyattend"
+
+
+def _instance_norm(node, graph: GraphIndex) -> str | None:
+    if graph.constant(node.input[1]) is None or graph.constant(node.input[2]) is None:
+        return "the scale and bias must be constants (initializers)"
+    return None
+
+
+def _expand(node, graph: GraphIndex) -> str | None:
+    readers = graph.consumers.get(node.output[0], [])
+    if readers and all(r.op_type in ("Add", "Sub", "Mul", "Div") for r in readers):
+        return None
+    return ("Expand converts only into Add/Sub/Mul/Div, which broadcast by themselves (BROADCAST_TO has no "
+            "kernel in tinyattend); let the element-wise op broadcast instead of expanding first")
+
+
+def _reduce_sum(node, graph: GraphIndex) -> str | None:
+    axes = graph.constant(node.input[1]) if len(node.input) > 1 and node.input[1] else _attr(node, "axes")
+    if axes is None or len(list(axes)) == 0:
+        return "ReduceSum converts over constant, non-empty axes (as MEAN times the count)"
+    return None
+
+
 # ONNX op -> (TFLite op(s) it becomes, constraint or None). Ops that only compute shapes or are
 # folded away (Constant, Shape, Identity, BatchNormalization after a conv, ...) are listed too.
 SUPPORTED_OPS: dict[str, tuple[str, object]] = {
@@ -212,7 +289,7 @@ SUPPORTED_OPS: dict[str, tuple[str, object]] = {
     "Mul": ("MUL", None),
     "Add": ("ADD", None),
     "Sub": ("SUB", None),
-    "Div": ("MUL (by a constant) / DIV", None),
+    "Div": ("MUL (x / constant: by its reciprocal; x / Sqrt(y): by the reciprocal root Sqrt's entry names)", _div),
     "Gemm": ("FULLY_CONNECTED", None),
     "MatMul": ("FULLY_CONNECTED / BATCH_MATMUL", None),
     "BatchNormalization": ("folded into the conv, or MUL + ADD", None),
@@ -231,9 +308,47 @@ SUPPORTED_OPS: dict[str, tuple[str, object]] = {
     "Slice": ("STRIDED_SLICE", None),
     "Split": ("SPLIT", None),
     "Cast": ("(folded)", None),
-    "Sqrt": ("RSQRT (as 1 / Sqrt) / SQRT", None),
+    "Sqrt": ("RSQRT (as a divisor: x / Sqrt(v) becomes x * RSQRT(v))", _sqrt),
+    "Pow": ("MUL (x^2) / RSQRT (x^-0.5)", _pow),
+    "Reciprocal": ("RSQRT (of a Sqrt)", _reciprocal),
+    "LayerNormalization": ("MEAN, SQUARED_DIFFERENCE, RSQRT, MUL, SUB, ADD", None),
+    "InstanceNormalization": ("MEAN, SUB, MUL, RSQRT (GroupNorm's export too: a 1x1 CONV_2D averages each group)",
+                              _instance_norm),
+    "ReduceSum": ("MEAN + MUL (by the count)", _reduce_sum),
+    "Expand": ("(into the broadcasting ADD/SUB/MUL that reads it)", _expand),
     "Erf": ("GELU (exact GELU only)", _erf_in_gelu),
 }
+
+
+# What a user can do about an op tinyattend cannot take (shown once per op type with the reason).
+OP_ADVICE = {
+    "Erf": "exact GELU needs a GELU kernel; use an activation tinyattend has (ReLU, ReLU6, HardSwish, Sigmoid, "
+           "Tanh), or export GELU with approximate='tanh' where that lowers to those",
+    "Resize": "use mode='nearest' or 'linear' (torch: F.interpolate(mode='nearest' or 'bilinear'))",
+    "Upsample": "use mode='nearest' or 'linear'",
+    "MaxPool": "export with ceil_mode=False (pad the input instead)",
+    "AveragePool": "export with ceil_mode=False (pad the input instead)",
+    "HardSigmoid": "use HardSwish or Sigmoid, which tinyattend has",
+    "PRelu": "use ReLU or LeakyReLU",
+    "LayerNormalization": "use BatchNormalization (folded into the convolution)",
+    "InstanceNormalization": "use BatchNormalization (folded into the convolution)",
+    "GroupNormalization": "use BatchNormalization (folded into the convolution)",
+    "Div": "divide by a constant (or multiply by its reciprocal)",
+    "Sqrt": "remove the square root (e.g. a normalisation: use BatchNormalization)",
+}
+DEFAULT_ADVICE = "replace the op before export, or ask for it in the tinyattend issue tracker"
+EXAMPLE_NODES = 3          # node names shown per unsupported op type
+
+
+def tflite_ops(onnx_op: str) -> tuple[str, ...]:
+    """The TFLite builtins SUPPORTED_OPS[onnx_op] names: the upper-case words of its text, in order."""
+    return tuple(dict.fromkeys(re.findall(r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*\b", SUPPORTED_OPS[onnx_op][0])))
+
+
+def missing_kernels(onnx_op: str) -> tuple[str, ...]:
+    """The TFLite builtins `onnx_op` becomes that the code generator has no module for."""
+    from ..codegen.ops import registry
+    return tuple(op for op in tflite_ops(onnx_op) if op not in registry())
 
 
 def load_onnx(path: Path):
@@ -302,31 +417,66 @@ def _example_shape(dims) -> str:
     return ",".join(str(d if d is not None else g) for d, g in zip(dims, guess))
 
 
-def node_problem(node, graph: GraphIndex) -> str | None:
-    """Why tinyattend cannot convert `node` (a node of the graph `graph` indexes), or None when it can."""
+def node_problem(node, graph: GraphIndex, require_kernels: bool = True) -> str | None:
+    """Why tinyattend cannot convert `node` (a node of the graph `graph` indexes), or None when it can.
+    require_kernels=False: whether it converts to int8 TFLite only, not whether C can be generated."""
     if node.domain not in ("", "ai.onnx"):
         return f"custom domain '{node.domain}'"
     entry = SUPPORTED_OPS.get(node.op_type)
     if entry is None:
         return "no int8 TFLite lowering in tinyattend"
     constraint = entry[1]
-    return constraint(node, graph) if constraint else None
+    reason = constraint(node, graph) if constraint else None
+    if reason:
+        return reason
+    missing = missing_kernels(node.op_type) if require_kernels else ()
+    if missing:
+        return (f"becomes {' / '.join(missing)}, which tinyattend's code generator has no kernel for "
+                f"(tinyattend/codegen/ops/)")
+    return None
 
 
-def check_onnx_ops(model, path: Path) -> None:
-    """UnsupportedOpError listing every node tinyattend cannot take (op type, node name, reason)."""
+def group_problems(problems: list[tuple[str, str, str]]) -> list[dict]:
+    """(op type, node name, reason) per node -> one entry per op type, in first-seen order: op, count,
+    nodes (all names), reasons (distinct, first-seen order), advice."""
+    groups: dict[str, dict] = {}
+    for op, name, reason in problems:
+        group = groups.setdefault(op, {"op": op, "count": 0, "nodes": [], "reasons": [],
+                                       "advice": OP_ADVICE.get(op, DEFAULT_ADVICE)})
+        group["count"] += 1
+        group["nodes"].append(name)
+        if reason not in group["reasons"]:
+            group["reasons"].append(reason)
+    return list(groups.values())
+
+
+def describe_groups(groups: list[dict]) -> str:
+    lines = []
+    for group in groups:
+        names = ", ".join(f"'{n}'" for n in group["nodes"][:EXAMPLE_NODES])
+        more = f", ... ({group['count'] - EXAMPLE_NODES} more)" if group["count"] > EXAMPLE_NODES else ""
+        lines.append(f"    {group['op']} x{group['count']} (node{'s' if group['count'] > 1 else ''} {names}{more}): "
+                     + "; ".join(group["reasons"][:3]))
+        lines.append(f"        what to do: {group['advice']}")
+    return "\n".join(lines)
+
+
+def check_onnx_ops(model, path: Path, require_kernels: bool = True) -> None:
+    """UnsupportedOpError naming each op type tinyattend cannot take, once: how many nodes, the first
+    few names, why, and what to do. `ops` keeps every (op type, node name, reason).
+    require_kernels=False checks the conversion to int8 TFLite only (`convert_model(..., tflite_only=True)`)."""
     problems = []
     graph = GraphIndex(model.graph)
     for index, node in enumerate(model.graph.node):
         name = node.name or f"#{index} (unnamed)"
-        reason = node_problem(node, graph)
+        reason = node_problem(node, graph, require_kernels)
         if reason:
             problems.append((node.op_type, name, reason))
     if problems:
-        lines = "\n".join(f"    {op} (node '{name}'): {reason}" for op, name, reason in problems[:20])
-        more = f"\n    ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+        groups = group_problems(problems)
         raise UnsupportedOpError(
-            f"{path}: {len(problems)} unsupported op(s):\n{lines}{more}",
-            "replace these ops in the model before export; supported ONNX ops: "
-            + ", ".join(sorted(SUPPORTED_OPS)),
+            f"{path}: {len(groups)} op type(s) tinyattend cannot convert ({len(problems)} node(s)); nothing was "
+            f"converted:\n{describe_groups(groups)}",
+            f"change these ops in the model and export it again; `tinyattend inspect {path}` lists every node "
+            f"and what it becomes",
             ops=problems)

@@ -29,8 +29,12 @@ from __future__ import annotations
 
 
 def for_onnx2tf(model):
-    """The copy of `model` that onnx2tf converts: every rewrite of this module applied."""
-    return reorder_torch_gelu(identities_to_initializers(constants_to_initializers(model)))
+    """The copy of `model` that onnx2tf converts: every rewrite of this module, then those of
+    onnx_layout_rewrites (shape folding first) and onnx_norm_rewrites."""
+    from .onnx_layout_rewrites import fold_shapes, for_onnx2tf as layout_rewrites
+    from .onnx_norm_rewrites import for_onnx2tf as normalisation_rewrites
+    model = reorder_torch_gelu(identities_to_initializers(constants_to_initializers(model)))
+    return layout_rewrites(normalisation_rewrites(fold_shapes(model)))
 
 
 def constants_to_initializers(model):

@@ -34,6 +34,7 @@ def onnx_to_tf_model(onnx_path: Path, onnx_model, onnx_in: OnnxInput, progress, 
 
     with progress.step("importing onnx2tf"), silenced(progress):
         import onnx2tf
+        import onnx2tf.onnx2tf   # noqa: F401 - `import onnx2tf` alone defers the real import to convert()
     quiet_python_loggers()
     work = Path(tempfile.mkdtemp(prefix="tinyattend-onnx2tf-", dir=keep_dir))
     old_cwd, old_tempdir = os.getcwd(), tempfile.tempdir
@@ -94,32 +95,28 @@ def _translate_onnx2tf_error(err: BaseException, log: str, onnx_path: Path) -> U
 
 
 def convert_onnx(onnx_path: Path, onnx_model, onnx_in: OnnxInput, calib_nchw: np.ndarray, progress,
-                 with_float: bool = False):
+                 with_float: bool = False, reference=None):
     """Return (tflite bytes, permutation NCHW->TFLite layout or None); with_float: also the float TFLite
-    of the same concrete function (None if that conversion fails) as a third item."""
+    the int8 model was quantized from (the per-layer error's reference) as a third item. `reference`:
+    the ONNX model's float function (one ONNX Runtime session for the whole conversion), if at hand."""
     import tensorflow as tf
 
     model = onnx_to_tf_model(onnx_path, onnx_model, onnx_in, progress)
     tf_shape, perm = _layout_of(model, onnx_in.shape)
     samples = calib_nchw if perm is None else np.transpose(calib_nchw, perm)
-    check_tf_model(model, onnx_model, onnx_in, calib_nchw[:1], perm, onnx_path, progress)
+    with progress.step("checking onnx2tf's graph against ONNX Runtime"):
+        check_tf_model(model, onnx_model, onnx_in, calib_nchw[:1], perm, onnx_path, progress, reference)
     run_model = tf.function(lambda *inputs: model(inputs),
                             input_signature=[tf.TensorSpec(tf_shape, tensor.dtype, tensor.name.split(":")[0])
                                              for tensor in model.inputs])
     with silenced(progress):
         concrete = run_model.get_concrete_function()
-        converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
-    tflite = quantize_int8(converter, samples, tf_shape, progress, str(onnx_path))
-    if not with_float:
-        return tflite, perm
-    from .keras_to_tflite import float_tflite
-    with silenced(progress):
-        float_converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
-    return tflite, perm, float_tflite(float_converter, progress)
+    tflite, float_model = quantize_int8(concrete, samples, tf_shape, progress, str(onnx_path))
+    return (tflite, perm, float_model) if with_float else (tflite, perm)
 
 
 def check_tf_model(model, onnx_model, onnx_in: OnnxInput, sample_nchw: np.ndarray, perm, onnx_path: Path,
-                   progress, rtol: float = 0.05) -> None:
+                   progress, reference=None, rtol: float = 0.05) -> None:
     """Run onnx2tf's model once on `sample_nchw` (1, ...) and compare it with ONNX Runtime.
 
     onnx2tf can build a graph that passes TF's static shape checks but is wrong (see onnx2tf_fixes);
@@ -147,10 +144,12 @@ def check_tf_model(model, onnx_model, onnx_in: OnnxInput, sample_nchw: np.ndarra
         raise UnsupportedOpError(f"{onnx_path}: onnx2tf produced a TensorFlow graph that does not run"
                                  + (f" (at {layer.group(1)})" if layer else "") + f": {first}", fix,
                                  ops=[(layer.group(1) if layer else "?", "", first)]) from None
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    session = ort.InferenceSession(onnx_model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    reference = np.asarray(session.run(None, {onnx_in.name: x})[0], np.float32)
+    if reference is None:
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        session = ort.InferenceSession(onnx_model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        reference = lambda x: session.run(None, {onnx_in.name: x})[0]   # noqa: E731
+    reference = np.asarray(reference(x), np.float32)
     got = _match_layout(got, reference.shape, perm)
     if got.size != reference.size:
         return                                   # an output layout we cannot match: nothing to compare

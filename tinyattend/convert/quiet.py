@@ -118,12 +118,29 @@ def quiet_python_loggers() -> None:
 _TF = None
 
 
+@contextlib.contextmanager
+def _without_sklearn():
+    """`import tensorflow` imports Keras 3, whose scikit-learn wrappers import scikit-learn (and SciPy)
+    when it is installed: a fifth of TensorFlow's import time, for wrappers tinyattend never uses. Keras
+    imports it under `try/except ImportError`, so it is made unimportable while TensorFlow loads,
+    unless something imported it already."""
+    if "sklearn" in sys.modules:
+        yield
+        return
+    sys.modules["sklearn"] = None          # `import sklearn` raises ImportError
+    try:
+        yield
+    finally:
+        if sys.modules.get("sklearn", 0) is None:
+            del sys.modules["sklearn"]
+
+
 def import_tensorflow(progress):
     """Import TensorFlow once, silently, reporting the (slow) step."""
     global _TF
     if _TF is None:
         set_quiet_environment()
-        with progress.step("importing TensorFlow"), silenced(progress):
+        with progress.step("importing TensorFlow"), silenced(progress), _without_sklearn():
             import tensorflow as tf
             tf.get_logger().setLevel(logging.ERROR)
             try:

@@ -151,6 +151,10 @@ def render_html(report: dict, bench: dict | None, fig: dict, pngs: dict[str, byt
                     ("output = TFLM, bit for bit", "yes" if bench.get("bit_exact") else "NO")]
     q = report.get("quantization_error")
     if q:
+        if q.get("sqnr_db") is not None:
+            summary.append(("int8 vs float output SQNR", f"{q['sqnr_db']:.1f} dB"))
+        if q.get("max_error_over_range") is not None:
+            summary.append(("int8 vs float max |err| / output range", f"{100 * q['max_error_over_range']:.2g}%"))
         summary.append(("int8 vs float top-1 agreement", f"{100 * q['top1_agreement']:.1f}% on {q['samples']} samples"))
     parts = ["<!doctype html>", "<html><head><meta charset='utf-8'>",
              f"<title>tinyattend report: {_e(report.get('model', 'model'))}</title>",

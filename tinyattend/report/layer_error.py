@@ -18,12 +18,14 @@ typical int8 failure: one outlier channel sets the per-tensor activation scale, 
 well and dominates the tensor's energy, while every other channel is rounded to a few levels. The
 layer with the largest loss is `worst`; layers losing at least FLAG_LOSS_DB are `flagged`.
 
-The pipeline calls `layer_errors(float_tflite, int8_tflite, samples)` with the converter's float
-TFLite (same concrete function, no quantization settings) and its held-out samples in NHWC.
+The pipeline calls `layer_errors(float_tflite, int8_tflite, samples)` with the float TFLite the
+converter quantized (tinyattend.convert.int8_converter) and its held-out samples in NHWC.
 """
 from __future__ import annotations
 
 import numpy as np
+
+from ..convert.ranges import SENTINEL
 
 MAX_SQNR_DB = 100.0        # reported for an exact match (noise 0): beyond float32 resolution anyway
 FLAG_LOSS_DB = 15.0        # a layer losing this much SQNR relative to its inputs is worth a look
@@ -31,11 +33,12 @@ _SKIP_OPS = ("QUANTIZE", "DEQUANTIZE")
 
 
 def _interpreter(tflite: bytes):
-    from ai_edge_litert.interpreter import Interpreter
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     from ..convert.quiet import silenced
-    with silenced():
-        interpreter = Interpreter(model_content=tflite, experimental_preserve_all_tensors=True)
+    with silenced():   # builtin kernels: every tensor readable, and no XNNPACK to refuse a graph
+        interpreter = Interpreter(model_content=tflite, experimental_preserve_all_tensors=True,
+                                  experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
         interpreter.allocate_tensors()
     return interpreter
 
@@ -144,6 +147,9 @@ def layer_errors(float_tflite: bytes, int8_tflite: bytes, samples: np.ndarray) -
         for q_index, f_index in matches.items():
             reference = f_run.get_tensor(f_index)
             got = _dequantize(int8_graph.tensor(q_index), q_run.get_tensor(q_index))
+            padding = np.abs(reference) >= SENTINEL       # -FLT_MAX max-pool padding: int8 holds -128 there
+            if padding.any():
+                reference, got = np.where(padding, 0.0, reference), np.where(padding, 0.0, got)
             energies[q_index].add(reference, got)
 
     # SQNR of each int8 tensor as its consumers see it; unmatched tensors inherit their producer's inputs'.

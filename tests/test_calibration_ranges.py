@@ -1,0 +1,95 @@
+"""Calibration (tinyattend.convert.ranges): every activation's min/max over the samples, linear in their number."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import model_factory as mf
+from tinyattend.convert import convert_model
+
+
+class CountingBar:
+    """Stands where the progress bar goes: `update(n)` is called once per forward pass, with its samples."""
+
+    def __init__(self):
+        self.passes, self.samples = 0, 0
+
+    def update(self, n: int = 1) -> None:
+        self.passes += 1
+        self.samples += n
+
+
+@pytest.fixture(scope="module")
+def float_model(tmp_path_factory):
+    """The float TFLite a real conversion quantized (ops model: conv, depthwise, pools, condenser, FC)."""
+    work = tmp_path_factory.mktemp("ranges")
+    path = mf.save(mf.ops_model(), work / "ops_model.onnx")
+    calib = work / "calib.npy"
+    np.save(calib, np.random.default_rng(1).random((8, 3, 32, 32), dtype=np.float32))
+    result = convert_model(path, calib=str(calib), progress=False)
+    assert result.float_tflite is not None
+    return result.float_tflite
+
+
+def _model(float_tflite: bytes):
+    from tensorflow.lite.tools import flatbuffer_utils
+    return flatbuffer_utils.read_model_from_bytearray(bytearray(float_tflite))
+
+
+def _samples(count: int) -> np.ndarray:
+    return np.random.default_rng(count).random((count, 32, 32, 3), dtype=np.float32)
+
+
+def test_forward_passes_grow_linearly(float_model):
+    """N and 2N samples: every sample is run exactly once, in twice the forward passes."""
+    from tinyattend.convert.ranges import activation_ranges, activation_tensors
+
+    tensors = activation_tensors(_model(float_model))
+    passes = {}
+    for count in (48, 96):
+        bar = CountingBar()
+        activation_ranges(float_model, _samples(count), tensors, bar)
+        assert bar.samples == count
+        passes[count] = bar.passes
+    assert passes[96] == 2 * passes[48], passes
+
+
+def test_batched_ranges_equal_one_sample_at_a_time(float_model):
+    """Several samples per invoke (where the graph takes a batch) give the ranges of one at a time."""
+    from tinyattend.convert.ranges import activation_ranges, activation_tensors
+
+    model = _model(float_model)
+    tensors = activation_tensors(model)
+    samples = _samples(40)
+    batched = activation_ranges(float_model, samples, tensors, batch=8)
+    single = activation_ranges(float_model, samples, tensors, batch=1)
+    assert batched.keys() == single.keys() and len(single) >= 10
+    for index, (low, high) in single.items():
+        assert batched[index] == pytest.approx((low, high), rel=1e-5, abs=1e-6), index
+    # the input's range is the samples' own
+    assert single[int(model.subgraphs[0].inputs[0])] == pytest.approx((float(samples.min()), float(samples.max())))
+
+
+@pytest.mark.slow
+def test_maxpool_padding_sentinel_stays_out_of_the_ranges(tmp_path):
+    """onnx2tf pads a padded MaxPool with the lowest float32 (PADV2). That value must not set the range:
+    the int8 scales stay those of the data (a 1e36 scale made LiteRT and TFLM abort on ResNet-18), and LiteRT
+    runs the int8 model for the error measurement."""
+    from tinyattend.ir.tflite_reader import read_tflite
+
+    b = mf.OnnxBuilder([1, 3, 16, 16])
+    x = b.relu(b.random_conv(b.input_name, 3, 8))
+    x = b.op("MaxPool", [x], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    path = mf.save(b.build(b.reduce_mean(x), [1, 8]), tmp_path / "padded_pool.onnx")
+    calib = tmp_path / "calib.npy"
+    np.save(calib, np.random.default_rng(0).random((16, 3, 16, 16), dtype=np.float32))
+    result = convert_model(path, calib=str(calib), progress=False)
+    graph = read_tflite(result.tflite, "padded_pool")
+    assert "PADV2" in [op.type for op in graph.ops] or "MAX_POOL_2D" in [op.type for op in graph.ops]
+    scales = [max(t.quant.scale) for t in graph.tensors
+              if t.quant is not None and not t.is_constant and t.dtype == "int8"]
+    assert scales and max(scales) < 1.0, scales
+    assert result.report["quantization_error"] is not None, result.report["warnings"]
+    from tinyattend.report.layer_error import layer_errors
+    rows = layer_errors(result.float_tflite, result.tflite, result.held_out_nhwc)
+    assert rows and all(r["channel_sqnr_db"] is None or r["channel_sqnr_db"] > 10 for r in rows), rows
