@@ -138,6 +138,9 @@ def hostile_cases() -> list[Case]:
         # found by the campaign: a CONV_2D (weights [64, 1, 1, 64]) relabelled DEPTHWISE_CONV_2D reached the fast
         # depthwise lowering (numpy reshape ValueError)
         tflite_cases["found-conv-weights-as-depthwise"] = _tflite_opcode("kws_ref_model", 8, 1)
+    if "kws_ref_model" in seeds:
+        # found by the confirmation campaign: SOFTMAX beta NaN (ValueError converting NaN to an integer)
+        tflite_cases["found-softmax-beta-nan"] = _tflite_option("kws_ref_model", 25, beta=float("nan"))
     if "vww_96_int8" in seeds:
         # found by the campaign: ZeroDivisionError in the CONV_2D group check for an input of 0 channels
         tflite_cases["found-conv-input-0-channels"] = _tflite_dim("vww_96_int8", 0, 3, 0)

@@ -95,8 +95,9 @@ def tflm_reference_isolated(tflite_path, inputs: np.ndarray, timeout: float = 60
             raise RunError(f"TFLM did not finish {tflite_path} in {timeout:.0f} s") from None
         if result.returncode == 0:
             return np.load(Path(tmp) / "out.npy")
-    if "TFLM could not prepare" in result.stderr:
-        raise RunError(f"TFLM could not prepare {tflite_path}:\n{result.stderr[-2000:]}")
+    if "TFLM could not prepare" in result.stderr:     # the child's RunError, without its traceback
+        detail = result.stderr[result.stderr.index("TFLM could not prepare"):].split("\n", 1)[-1]
+        raise RunError(f"TFLM could not prepare {tflite_path}:\n{detail[-2000:]}")
     how = f"signal {-result.returncode}" if result.returncode < 0 else f"exit {result.returncode}"
     raise RunError(f"TFLM crashed ({how}) on {tflite_path}: the model is malformed in a way TFLM does not check",
                    "re-export the model; tinyattend compares with TFLM and cannot verify a model TFLM cannot run")
