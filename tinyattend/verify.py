@@ -96,7 +96,7 @@ def tflm_reference_isolated(tflite_path, inputs: np.ndarray, timeout: float = 60
         if result.returncode == 0:
             return np.load(Path(tmp) / "out.npy")
     if "TFLM could not prepare" in result.stderr:     # the child's RunError, without its traceback
-        detail = result.stderr[result.stderr.index("TFLM could not prepare"):].split("\n", 1)[-1]
+        detail = result.stderr[result.stderr.rindex("TFLM could not prepare"):].split("\n", 1)[-1]
         raise RunError(f"TFLM could not prepare {tflite_path}:\n{detail[-2000:]}")
     how = f"signal {-result.returncode}" if result.returncode < 0 else f"exit {result.returncode}"
     raise RunError(f"TFLM crashed ({how}) on {tflite_path}: the model is malformed in a way TFLM does not check",
