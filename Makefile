@@ -7,7 +7,7 @@ STAMP     := $(VENV)/.setup-stamp
 APT_PKGS  := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
 DEMO_OUT  ?= demo-out
 
-.PHONY: setup apt test test-all demo bench coverage clean wheel
+.PHONY: setup apt test test-all demo bench coverage fuzz clean wheel
 
 setup: $(STAMP) apt
 
@@ -44,6 +44,13 @@ test: setup
 test-all: setup
 	$(VPY) -m pytest -q tests
 
+# The long fuzz campaign (issue 19): 2,000 mutated .tflite, 500 mutated ONNX and the hand-made hostile
+# cases through the real CLI; writes fuzz-out/table.md (outcomes per class) and fuzz-out/failures/.
+# Hours on 2 cores (each ONNX model that passes validation costs an onnx2tf run): FUZZ_ARGS to shrink it.
+FUZZ_ARGS ?= --tflite 2000 --onnx 500 --hostile
+fuzz: setup
+	$(VPY) -m fuzz.campaign $(FUZZ_ARGS) -o fuzz-out
+
 demo: setup
 	$(VENV)/bin/tinyattend demo -o $(DEMO_OUT)
 
@@ -61,4 +68,4 @@ wheel: setup
 	$(VPY) -m pip wheel -q --no-deps --no-build-isolation -w dist .
 
 clean:
-	rm -rf $(DEMO_OUT) bench-out coverage-out build dist
+	rm -rf $(DEMO_OUT) bench-out coverage-out build dist fuzz-out

@@ -10,8 +10,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from .errors import TinyattendError
-
 KERNEL_SETS = ("portable", "fast", "cmsis-nn", "auto")
 OPTIMIZE_GOALS = ("speed", "size", "balanced")
 
@@ -26,6 +24,16 @@ def _shape(text: str) -> tuple[int, ...]:
     return dims
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 1_000_000:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a count from 1 to 1000000")
+    return value
+
+
 def _floats(text: str) -> tuple[float, ...]:
     try:
         return tuple(float(v) for v in text.split(","))
@@ -35,6 +43,8 @@ def _floats(text: str) -> tuple[float, ...]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tinyattend", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full Python traceback of an error (anywhere on the command line)")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     from . import __version__
     parser.add_argument("--version", action="version", version=f"tinyattend {__version__}")
@@ -48,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mean", type=_floats, help="per-channel mean subtracted from image calibration data (0..255 scale), e.g. 123.7,116.3,103.5")
     p.add_argument("--std", type=_floats, help="per-channel std dividing image calibration data (0..255 scale), e.g. 58.4,57.1,57.4")
     p.add_argument("--layout", choices=("nchw", "nhwc"), help="layout of .npy calibration arrays (default: the model's input layout)")
-    p.add_argument("--calib-samples", type=int, default=200, help="at most this many calibration samples (default 200)")
+    p.add_argument("--calib-samples", type=_count, default=200, help="at most this many calibration samples (default 200)")
     p.add_argument("--kernels", choices=KERNEL_SETS, default="auto",
                    help="auto (default): the fastest bit-exact kernels for the board: fast; cmsis-nn on Helium "
                         "(MVE) cores when CMSIS_NN_PATH is set; portable with --optimize size")
@@ -67,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verbs.add_parser("verify", help="compare generated code with the TFLM interpreter, bit for bit")
     p.add_argument("out", type=Path)
-    p.add_argument("--samples", type=int, default=100, help="random inputs (and as many calibration inputs when available)")
+    p.add_argument("--samples", type=_count, default=100, help="random inputs (and as many calibration inputs when available)")
     p.add_argument("--board", default="host")
     p.add_argument("--seed", type=int, default=0)
 
@@ -181,12 +191,24 @@ def dispatch(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv          # accepted after the verb too: `tinyattend convert ... --debug`
+    args = build_parser().parse_args(["--debug"] * debug + [a for a in argv if a != "--debug"])
+    from .guard import Terminated, cleanup_on_signals
     try:
-        return dispatch(args)
-    except TinyattendError as err:
-        print(err.render(), file=sys.stderr)
-        return err.exit_code
+        with cleanup_on_signals():
+            return dispatch(args)
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return 143
+    except Exception as err:  # noqa: BLE001 - the single top-level handler (tinyattend/guard.py)
+        from .guard import as_user_error
+        error = as_user_error(err, args.verb)
+        if debug:
+            import traceback
+            traceback.print_exception(err, file=sys.stderr)
+        print(error.render(), file=sys.stderr)
+        return error.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

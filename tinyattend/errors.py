@@ -60,3 +60,17 @@ class ToolchainError(TinyattendError):
 
 class RunError(TinyattendError):
     """A built model failed to run: crash, hang, timeout, or bad protocol reply."""
+
+
+class ResourceLimitError(TinyattendError):
+    """The model is over one of tinyattend's resource limits (tensor bytes, MACs, conversion time, memory)."""
+
+
+class StageError(TinyattendError):
+    """A third-party library (TensorFlow, LiteRT, ONNX Runtime, onnx2tf, TFLM, ...) failed inside a stage."""
+
+
+class InternalError(TinyattendError):
+    """A bug in tinyattend itself: an unexpected exception, reported without its traceback (see --debug)."""
+
+    exit_code = 70     # EX_SOFTWARE

@@ -7,6 +7,9 @@ An existing OUT is replaced only if tinyattend wrote it (it holds MARKER).
 from __future__ import annotations
 
 import contextlib
+import json
+import math
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -17,6 +20,10 @@ MARKER = ".tinyattend-output"
 
 
 def check_replaceable(out: Path) -> None:
+    out = Path(out)
+    if not out.resolve().name or Path.cwd().resolve().is_relative_to(out.resolve()):
+        raise OutputDirError(f"output directory {out} is the current directory or one above it",
+                             "give -o a new directory, e.g. -o out (tinyattend replaces OUT as a whole)")
     if out.exists() and not out.is_dir():
         raise OutputDirError(f"output path {out} exists and is a file", "choose another -o directory")
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
@@ -29,8 +36,12 @@ def staged_output(out: Path):
     """Yield a temporary directory; on success it replaces `out` atomically."""
     out = Path(out)
     check_replaceable(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    except OSError as err:
+        raise OutputDirError(f"cannot create output directory {out}: {err.strerror or err}",
+                             "give -o a directory in a place you can write to") from None
     try:
         (staging / MARKER).write_text("written by tinyattend; safe to delete\n")
         yield staging
@@ -44,3 +55,46 @@ def staged_output(out: Path):
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _check_io_entry(path: Path, report: dict, key: str) -> None:
+    entry = report.get(key)
+    shape = entry.get("shape") if isinstance(entry, dict) else None
+    problem = None
+    if not isinstance(entry, dict):
+        problem = f"no '{key}' object"
+    elif not isinstance(shape, list) or not shape or not all(type(d) is int and d > 0 for d in shape) \
+            or math.prod(shape) > (1 << 30):
+        problem = f"'{key}.shape' is not a list of positive dimensions: {str(shape)[:80]}"
+    elif entry.get("dtype", "int8") not in ("int8", "float32"):
+        problem = f"'{key}.dtype' is {str(entry.get('dtype'))[:40]!r}, not int8 or float32"
+    elif entry.get("scale") is not None and not (isinstance(entry["scale"], (int, float))
+                                                 and math.isfinite(entry["scale"]) and entry["scale"] > 0):
+        problem = f"'{key}.scale' is not a positive number"
+    elif entry.get("zero_point") is not None and not (type(entry["zero_point"]) is int
+                                                      and -128 <= entry["zero_point"] <= 127):
+        problem = f"'{key}.zero_point' is not an int8 value"
+    if problem:
+        raise OutputDirError(f"{path} is malformed: {problem}",
+                             "re-run `tinyattend convert` to write OUT again; do not edit report.json")
+
+
+def read_report(out_dir: Path, required: bool = True) -> dict:
+    """OUT/report.json, checked where the verbs rely on it (input and output: shape, dtype, quantization).
+    A missing file is an OutputDirError when `required`, else {}."""
+    path = Path(out_dir) / "report.json"
+    if not path.is_file():
+        if not required:
+            return {}
+        raise OutputDirError(f"{out_dir} has no report.json",
+                             f"run `tinyattend convert MODEL --board host -o {out_dir}` first")
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise OutputDirError(f"{path} is unreadable ({str(err)[:200]})",
+                             "re-run `tinyattend convert` to write OUT again") from None
+    if not isinstance(report, dict):
+        raise OutputDirError(f"{path} is malformed: not a JSON object", "re-run `tinyattend convert`")
+    for key in ("input", "output"):
+        _check_io_entry(path, report, key)
+    return report

@@ -17,6 +17,8 @@ from .codegen.generate import generate
 from .codegen.lowering import Target, edge_quant
 from .codegen.prefix import DEFAULT_PREFIX
 from .errors import DoesNotFitError, ToolchainError
+from .guard import stage as guard_stage
+from .limits import refuse
 from .ir.tflite_reader import read_tflite
 from .outdir import check_replaceable, staged_output
 from .progress import SILENT, Progress
@@ -64,6 +66,14 @@ def write_project(stage: Path, tflite: bytes, board: Board, *, kernels: str, opt
                   measure_tflm_arena: bool = True, prefix: str = DEFAULT_PREFIX, progress=None) -> dict:
     """Generate C for `tflite` into `stage` (model/, host/ or firmware/, report.json, README.md).
     `prefix` names the library's symbols and files (codegen.prefix). Returns the report."""
+    with guard_stage("code generation"):
+        return _write_project(stage, tflite, board, kernels=kernels, optimize=optimize, model_name=model_name,
+                              calibration=calibration, report=report, measure_tflm_arena=measure_tflm_arena,
+                              prefix=prefix, progress=progress)
+
+
+def _write_project(stage: Path, tflite: bytes, board: Board, *, kernels: str, optimize: str,
+                   model_name: str, calibration, report, measure_tflm_arena: bool, prefix: str, progress) -> dict:
     progress = progress or SILENT
     tflm = None
     if measure_tflm_arena:
@@ -72,6 +82,8 @@ def write_project(stage: Path, tflite: bytes, board: Board, *, kernels: str, opt
         tflm = _Background(tflm_arena_of, tflite)
     with progress.step("generating C"):
         graph = read_tflite(tflite, model_name)
+        from .convert.model_stats import model_stats
+        refuse(f"{model_name}: one inference", model_stats(tflite)["macs"], "max_macs", " MACs")
         requested = kernels
         kernels, kernel_warning = resolve_kernels(kernels, board, optimize)
         target = Target(board=board, kernels=kernels, optimize=optimize)
@@ -106,10 +118,13 @@ def write_project(stage: Path, tflite: bytes, board: Board, *, kernels: str, opt
         full.setdefault("warnings", []).append(kernel_warning)
     full.setdefault("params", sum(t.num_elements for t in graph.tensors if t.is_constant))
     full.setdefault("macs", generated.report["generated_macs"])
+    from .verify import TflmCrashed
     try:
         if tflm is not None:
             with progress.step("measuring the arena TFLM needs (the rest of it, beside code generation)"):
                 full.update(tflm.result())
+    except TflmCrashed as err:
+        raise TflmCrashed(f"{model_name}: {err.message}", err.fix) from None
     except Exception as err:  # TFLM cannot prepare every model we can; say so, do not fail the convert
         full["tflm_arena_bytes"] = None
         full.setdefault("warnings", []).append(f"TFLM could not allocate this model: {err}")

@@ -24,6 +24,10 @@ from .errors import BadModelError, RunError
 DEFAULT_TFLM_ARENA = 4 * 1024 * 1024
 
 
+class TflmCrashed(BadModelError):
+    """TFLM's interpreter killed its process (a failed CHECK) preparing the model: a malformed model."""
+
+
 @contextlib.contextmanager
 def _captured_c_output():
     """Capture what C code prints to fd 1 and fd 2 (TFLM logs there, not to sys.stdout)."""
@@ -69,6 +73,36 @@ def tflm_reference(tflite_path, inputs: np.ndarray, arena_size: int = DEFAULT_TF
     return np.stack(outputs)
 
 
+_REFERENCE_SCRIPT = r"""
+import sys
+import numpy as np
+sys.path[:0] = [sys.argv[4]]
+from tinyattend.verify import tflm_reference
+np.save(sys.argv[3], tflm_reference(sys.argv[1], np.load(sys.argv[2])))
+"""
+
+
+def tflm_reference_isolated(tflite_path, inputs: np.ndarray, timeout: float = 600.0) -> np.ndarray:
+    """`tflm_reference` in a child process, for models from users: TFLM's host build aborts the whole
+    process (a failed CHECK, signal 6) on some malformed models it does not refuse cleanly."""
+    with tempfile.TemporaryDirectory(prefix="tinyattend-tflm-") as tmp:
+        np.save(Path(tmp) / "in.npy", np.ascontiguousarray(inputs))
+        root = str(Path(__file__).resolve().parent.parent)
+        try:
+            result = subprocess.run([sys.executable, "-c", _REFERENCE_SCRIPT, str(tflite_path), str(Path(tmp) / "in.npy"),
+                                     str(Path(tmp) / "out.npy"), root], capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise RunError(f"TFLM did not finish {tflite_path} in {timeout:.0f} s") from None
+        if result.returncode == 0:
+            return np.load(Path(tmp) / "out.npy")
+    if "TFLM could not prepare" in result.stderr:     # the child's RunError, without its traceback
+        detail = result.stderr[result.stderr.rindex("TFLM could not prepare"):].split("\n", 1)[-1]
+        raise RunError(f"TFLM could not prepare {tflite_path}:\n{detail[-2000:]}")
+    how = f"signal {-result.returncode}" if result.returncode < 0 else f"exit {result.returncode}"
+    raise RunError(f"TFLM crashed ({how}) on {tflite_path}: the model is malformed in a way TFLM does not check",
+                   "re-export the model; tinyattend compares with TFLM and cannot verify a model TFLM cannot run")
+
+
 def litert_reference(tflite_path, inputs: np.ndarray) -> np.ndarray:
     """Run N inputs through LiteRT with its reference kernels (BUILTIN_REF, not the optimized ones)."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
@@ -84,21 +118,23 @@ def litert_reference(tflite_path, inputs: np.ndarray) -> np.ndarray:
     return np.stack(outputs)
 
 
-def reference_outputs(tflite_path, inputs: np.ndarray) -> tuple[np.ndarray, str]:
+def reference_outputs(tflite_path, inputs: np.ndarray, isolated: bool = False) -> tuple[np.ndarray, str]:
     """(outputs, oracle) from the model's oracle (codegen.oracle): TFLM, with each op TFLM lacks
-    replaced by LiteRT BUILTIN_REF's table for it (oracle_model.tflm_runnable)."""
+    replaced by LiteRT BUILTIN_REF's table for it (oracle_model.tflm_runnable). `isolated`: TFLM runs
+    in a child process (tflm_reference_isolated), for models from users."""
+    run = tflm_reference_isolated if isolated else tflm_reference
     from .codegen.oracle import litert_only_op_types, model_oracle
     from .ir.tflite_reader import read_tflite
     from .oracle_model import tflm_runnable
     model = Path(tflite_path).read_bytes()
     oracle = model_oracle(op.type for op in read_tflite(model).ops)
     if oracle == TFLM:
-        return tflm_reference(tflite_path, inputs), oracle
+        return run(tflite_path, inputs), oracle
     runnable, _ = tflm_runnable(model, litert_only_op_types())
     with tempfile.TemporaryDirectory(prefix="tinyattend-oracle-") as tmp:
         path = Path(tmp) / "model_tflm_runnable.tflite"
         path.write_bytes(runnable)
-        return tflm_reference(path, inputs), oracle
+        return run(path, inputs), oracle
 
 
 _PROBE_SCRIPT = r"""
@@ -152,6 +188,11 @@ def tflm_arena(model: bytes) -> dict:
             match = re.search(pattern, text)
             if match:
                 figures[key] = int(match.group(1))
+        if result.returncode < 0:
+            # in a child: TFLM aborts the process (signal 6) on some malformed models
+            raise TflmCrashed(f"TFLM aborts (signal {-result.returncode}) preparing this model: it is malformed "
+                              "in a way TFLM does not check (quantization scales or options out of range)",
+                              "re-export the model; tinyattend refuses what it cannot verify against TFLM")
         if "tflm_arena_total" not in figures:
             died = (f" (TFLM's process died with signal {-result.returncode}: a kernel's Prepare check failed)"
                     if result.returncode < 0 else "")
@@ -233,17 +274,23 @@ def verify_outputs(out: Path, *, samples: int = 100, board: str = "host", seed: 
     "oracle" (codegen.oracle), "bit_exact"}."""
     from .build.host import build_host, run_host
     out = Path(out)
-    report_path = out / "report.json"
-    if not report_path.is_file():
-        raise BadModelError(f"{out} has no report.json", f"run `tinyattend convert MODEL --board host -o {out}` first")
-    report = json.loads(report_path.read_text())
+    from .outdir import read_report
+    report = read_report(out)
+    input_shape = tuple(report["input"]["shape"])
     output_shape = tuple(report["output"]["shape"])
     input_dtype = report["input"].get("dtype", "int8")
     output_dtype = report["output"].get("dtype", "int8")
     batches = {"random": model_inputs(report["input"], samples, seed)}
     calib_path = out / "calibration_int8.npy"
     if calib_path.is_file():
-        calib = np.load(calib_path)[:samples]
+        try:
+            calib = np.load(calib_path, allow_pickle=False)[:samples]
+        except (OSError, ValueError) as err:
+            raise BadModelError(f"{calib_path} is unreadable ({str(err)[:200]})",
+                                "re-run `tinyattend convert` to write OUT again") from None
+        if calib.dtype != np.int8 or calib.shape[1:] != input_shape:
+            raise BadModelError(f"{calib_path} holds {calib.dtype} {calib.shape[1:]}, not int8 samples of the "
+                                f"input shape {input_shape}", "re-run `tinyattend convert` to write OUT again")
         if input_dtype == "float32":   # held-out inputs are stored quantized: give the model their float values
             calib = dequantize(calib, report["input"]["scale"], report["input"]["zero_point"])
         batches["calibration"] = calib
@@ -265,7 +312,7 @@ def verify_outputs(out: Path, *, samples: int = 100, board: str = "host", seed: 
             ours = run_host(binary, inputs, inputs[0].nbytes, output_shape, output_dtype=output_dtype)
         else:
             ours = np.stack([on_board(x) for x in inputs])
-        reference, oracle = reference_outputs(out / "model.tflite", inputs)
+        reference, oracle = reference_outputs(out / "model.tflite", inputs, isolated=True)
         results[kind] = compare(ours, reference)
     return {"board": board, "input_dtype": input_dtype, "output_dtype": output_dtype, "batches": results,
             "oracle": oracle, "bit_exact": all(r["identical"] == r["samples"] for r in results.values())}

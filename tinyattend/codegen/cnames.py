@@ -13,11 +13,16 @@ def c_comment_text(text: str, limit: int = 80) -> str:
     return re.sub(r"\?{2,}", "?", clean)[:limit]
 
 
+class ConstantOverflow(ValueError):
+    """A constant of the generated C does not fit its C type: the model's numbers are out of range.
+    codegen.generate turns it into an UnsupportedOpError naming the op."""
+
+
 def c_int(value: int) -> str:
     """A C literal for a 32-bit value; INT32_MIN cannot be written as a single negative literal."""
     value = int(value)
     if value == -(1 << 31):
         return "(-2147483647 - 1)"
     if not -(1 << 31) <= value < (1 << 32):
-        raise ValueError(f"{value} does not fit 32 bits")
+        raise ConstantOverflow(f"{value} does not fit 32 bits")
     return str(value)

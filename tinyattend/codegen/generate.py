@@ -8,7 +8,7 @@ from ..ir.graph import Graph
 from ..plan.arena import ArenaPlan, lower_bound, plan_arena
 from ..plan.liveness import live_ranges
 from .cmsis_nn import registry as cmsis_nn_registry
-from .cnames import c_comment_text
+from .cnames import ConstantOverflow, c_comment_text
 from .emit import GeneratedFile, generate_sources
 from .library import library_files
 from .lowering import Alias, KernelCall, Target
@@ -96,6 +96,19 @@ def raise_unsupported(problems: list[dict], model_name: str) -> None:
         f"{', '.join(supported_op_types())}", ops=problems)
 
 
+FIX_OVERFLOW = ("the model's quantization parameters or options are out of any sane range (a corrupt model?); "
+                "re-export it, or check its scales and options with `tinyattend inspect`")
+
+
+def _lower(op, graph: Graph, target: Target, model_name: str):
+    try:
+        return kernel_module(op, graph, target).lower(op, graph, target)
+    except ConstantOverflow as err:
+        raise UnsupportedOpError(f"{model_name}: op {op.index} ({op.type}), output "
+                                 f"'{c_comment_text(graph.tensor(op.outputs[0]).name, 120)}': {err}", FIX_OVERFLOW,
+                                 ops=[{"op": op.type, "index": op.index, "reason": str(err)}]) from None
+
+
 def generate(graph: Graph, target: Target, model_name: str, prefix: str = DEFAULT_PREFIX) -> GeneratedModel:
     """The model library for `target`: its files named and its symbols prefixed with `prefix` (codegen.prefix)."""
     check_prefix(prefix)
@@ -110,10 +123,14 @@ def generate(graph: Graph, target: Target, model_name: str, prefix: str = DEFAUL
         if target.optimize != "size":     # its per-phase channel constants cost some flash
             graph = transpose_conv_to_conv(graph)
     target = plan_widening(graph, target)
-    lowered = [kernel_module(op, graph, target).lower(op, graph, target) for op in graph.ops]
+    lowered = [_lower(op, graph, target, model_name) for op in graph.ops]
     ranges, buffer_of = live_ranges(graph, lowered)
     plan = plan_arena(ranges)
-    files = generate_sources(graph, lowered, plan, buffer_of, model_name)
+    try:
+        files = generate_sources(graph, lowered, plan, buffer_of, model_name)
+    except ConstantOverflow as err:
+        raise UnsupportedOpError(f"{model_name}: a constant of the generated C is out of range: {err}",
+                                 FIX_OVERFLOW) from None
     libraries = sorted({low.library for low in lowered if isinstance(low, KernelCall) and low.library})
     files = library_files(files, prefix=prefix, model_name=model_name, libraries=libraries)
     layers = [{"index": op.index, "op": op.type, "macs": low.macs, "output": list(graph.tensor(op.outputs[0]).shape)}

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BadModelError
+from ..guard import stage, time_limit
+from ..limits import limits
 from ..progress import SILENT, Progress
 from .calibration import load_calibration, quantize
 from .model_stats import io_details, model_stats
@@ -77,12 +79,15 @@ def convert_model(model: Path, *, calib: str | None = None, input_shape: tuple[i
     progress = SILENT if progress is False else (progress or Progress("convert"))
     model = Path(model)
     start = time.monotonic()
-    fmt = model_format(model)
-    if fmt == "tflite":
-        result = _passthrough(model, calib, layout, mean, std, calib_samples, progress)
-    else:
-        result = _convert_float_model(model, fmt, calib, input_shape, mean, std, layout, calib_samples, progress,
-                                      tflite_only)
+    # The stage boundary (tinyattend/guard.py): only TinyattendErrors leave; the whole conversion runs
+    # under the conversion time limit (tinyattend/limits.py).
+    with stage("convert"), time_limit(limits().max_convert_seconds, f"converting {model.name}"):
+        fmt = model_format(model)
+        if fmt == "tflite":
+            result = _passthrough(model, calib, layout, mean, std, calib_samples, progress)
+        else:
+            result = _convert_float_model(model, fmt, calib, input_shape, mean, std, layout, calib_samples, progress,
+                                          tflite_only)
     result.report["conversion_seconds"] = round(time.monotonic() - start, 2)
     for warning in result.report["warnings"]:
         if "SYNTHETIC" in warning:
@@ -145,6 +150,8 @@ def _convert_float_model(model, fmt, calib, input_shape, mean, std, layout, cali
                                     f"{onnx_in.elem_type})",
                                     "export the model with a float32 input; tinyattend quantizes it to int8")
             check_onnx_ops(onnx_model, model, require_kernels=not tflite_only)
+            from .onnx_validate import validate_onnx
+            validate_onnx(onnx_model, model, onnx_in)
         model_shape, model_layout = onnx_in.shape, "nchw" if len(onnx_in.shape) >= 3 else "nhwc"
         with progress.step("loading calibration data"):
             data = load_calibration(calib, model_shape, model_layout, layout=layout, mean=mean, std=std,

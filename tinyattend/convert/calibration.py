@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CalibrationDataError
+from ..limits import refuse
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 HELD_OUT_FRACTION = 0.25
@@ -61,6 +62,8 @@ def load_calibration(calib: str | None, input_shape: tuple[int, ...], model_layo
                                    "use --calib-samples 200 (the default) or another positive number")
     warnings: list[str] = []
     if calib is None:
+        refuse(f"synthetic calibration data: {max_samples} samples of input shape {list(input_shape)}",
+               4 * max_samples * int(np.prod(input_shape[1:], dtype=object)), "max_calibration_bytes", " bytes")
         rng = np.random.default_rng(seed)
         data = rng.standard_normal((max_samples, *input_shape[1:])).astype(np.float32)
         message = ("no --calib data: calibrating on SYNTHETIC random noise; the int8 quantization ranges are "
@@ -114,7 +117,11 @@ def _load_array(path: Path) -> np.ndarray:
                 key = "x" if "x" in keys else "input" if "input" in keys else keys[0]
                 data = archive[key]
         elif path.suffix == ".npy":
-            data = np.load(path, allow_pickle=False)
+            # Memory-mapped first: the header's shape is checked against the limit before anything is read.
+            data = np.load(path, allow_pickle=False, mmap_mode="r")
+            refuse(f"calibration data {path}: shape {data.shape}", data.size * 4, "max_calibration_bytes",
+                   " bytes as float32")
+            data = np.array(data)
         else:
             raise CalibrationDataError(f"calibration data {path}: unknown format '{path.suffix}'",
                                        "give a .npy or .npz array, or a folder of PNG/JPEG images")
@@ -126,9 +133,14 @@ def _load_array(path: Path) -> np.ndarray:
                                        "save a numeric array: np.save(path, np.asarray(samples, np.float32))") from None
         raise CalibrationDataError(f"calibration data {path}: not a readable numpy file ({err})",
                                    "save it with np.save / np.savez") from None
+    except MemoryError:
+        raise CalibrationDataError(f"calibration data {path}: its header declares more data than this machine "
+                                   "can hold", "save the samples with np.save / np.savez") from None
     except (OSError, EOFError) as err:
         raise CalibrationDataError(f"calibration data {path}: not a readable numpy file ({err})",
                                    "save it with np.save / np.savez") from None
+    refuse(f"calibration data {path}: shape {data.shape}", data.size * 4, "max_calibration_bytes",
+           " bytes as float32")
     if data.dtype.kind not in "fiub" or data.dtype.kind == "b":
         raise CalibrationDataError(f"calibration data {path}: dtype {data.dtype} is not a real number type",
                                    "save float32 (or integer) samples; strings, objects and complex numbers "

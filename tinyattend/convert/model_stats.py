@@ -8,6 +8,7 @@ paddings); weight_bytes is every constant buffer's size, i.e. what goes to flash
 """
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 import numpy as np
@@ -30,7 +31,7 @@ def op_name(model, op) -> str:
     builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
     if builtin == schema.BuiltinOperator.CUSTOM:
         custom = code.CustomCode()
-        return f"CUSTOM({custom.decode() if custom else '?'})"
+        return f"CUSTOM({custom.decode('utf-8', 'replace') if custom else '?'})"
     return OP_NAMES.get(builtin, f"BUILTIN_{builtin}")
 
 
@@ -57,25 +58,30 @@ def _operators(model):
 
 
 def _macs(name: str, subgraph, op) -> int:
+    """MACs of one op; 0 when its tensors do not have the ranks the op needs (a malformed model: the
+    code generator's checks refuse it with the reason, this count must not fail first)."""
     def shape(position, outputs=False):
-        index = (op.OutputsAsNumpy() if outputs else op.InputsAsNumpy())[position]
-        return tensor_shape(subgraph.Tensors(index)) if index >= 0 else ()
+        indices = op.OutputsAsNumpy() if outputs else op.InputsAsNumpy()
+        if isinstance(indices, int) or position >= len(indices) or not 0 <= indices[position] < subgraph.TensorsLength():
+            return ()
+        return tensor_shape(subgraph.Tensors(int(indices[position])))
 
     out = shape(0, outputs=True)
     if not out:
         return 0
-    out_elems = int(np.prod(out))
-    if name == "CONV_2D":
-        _, kh, kw, cin_per_group = shape(1)
+    out_elems = math.prod(out)
+    weights = shape(1)
+    if name == "CONV_2D" and len(weights) == 4:
+        _, kh, kw, cin_per_group = weights
         return out_elems * kh * kw * cin_per_group
-    if name == "DEPTHWISE_CONV_2D":
-        _, kh, kw, _ = shape(1)
+    if name == "DEPTHWISE_CONV_2D" and len(weights) == 4:
+        _, kh, kw, _ = weights
         return out_elems * kh * kw
-    if name == "FULLY_CONNECTED":
-        return out_elems * shape(1)[-1]
-    if name == "TRANSPOSE_CONV":
-        cout, kh, kw, _ = shape(1)
-        return int(np.prod(shape(2))) * kh * kw * cout
+    if name == "FULLY_CONNECTED" and weights:
+        return out_elems * weights[-1]
+    if name == "TRANSPOSE_CONV" and len(weights) == 4:
+        cout, kh, kw, _ = weights
+        return math.prod(shape(2)) * kh * kw * cout
     if name == "BATCH_MATMUL":
         a = shape(0)
         return out_elems * (a[-1] if a else 0)
@@ -126,7 +132,7 @@ def io_details(tflite: bytes) -> dict:
         scale = quant.ScaleAsNumpy() if quant is not None and quant.ScaleLength() else None
         zero = quant.ZeroPointAsNumpy() if quant is not None and quant.ZeroPointLength() else None
         return {
-            "name": tensor.Name().decode() if tensor.Name() else "",
+            "name": tensor.Name().decode("utf-8", "replace") if tensor.Name() else "",
             "shape": list(tensor_shape(tensor)),
             "dtype": TYPE_NAMES.get(tensor.Type(), str(tensor.Type())).lower(),
             "scale": float(scale[0]) if scale is not None else None,

@@ -76,7 +76,7 @@ class GraphIndex:
 
 def _text_attr(node, name, default: str) -> str:
     value = _attr(node, name, default)
-    return value.decode() if isinstance(value, bytes) else value
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
 # Resize forms onnx2tf 2.6.9 translates faithfully (checked against ONNX Runtime, then bit-exact through
@@ -362,7 +362,11 @@ def load_onnx(path: Path):
         raise BadModelError(f"{path}: not a file", "give an .onnx/.tflite/.keras/.h5 file or a SavedModel directory")
     try:
         model = onnx.load(str(path), load_external_data=True)
-    except (DecodeError, ValueError, RuntimeError, OSError) as err:
+    except onnx.checker.ValidationError as err:   # external data outside the model's folder: refused unread
+        raise BadModelError(f"{path}: refused: {str(err).strip().splitlines()[0][:300]}",
+                            "keep external data files in the model's folder (or save the model with its weights "
+                            "inline: onnx.save(model, path, save_as_external_data=False))") from None
+    except (DecodeError, ValueError, RuntimeError, OSError, UnicodeDecodeError) as err:
         raise BadModelError(f"{path}: not a valid ONNX protobuf ({type(err).__name__}: {str(err)[:200]})",
                             "the file is corrupt or not an ONNX model; re-export it "
                             "(e.g. torch.onnx.export) and check it opens in onnxruntime") from None

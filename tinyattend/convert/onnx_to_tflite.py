@@ -37,7 +37,7 @@ def onnx_to_tf_model(onnx_path: Path, onnx_model, onnx_in: OnnxInput, progress, 
         import onnx2tf.onnx2tf   # noqa: F401 - `import onnx2tf` alone defers the real import to convert()
     quiet_python_loggers()
     work = Path(tempfile.mkdtemp(prefix="tinyattend-onnx2tf-", dir=keep_dir))
-    old_cwd = os.getcwd()
+    old_cwd, old_tempdir = os.getcwd(), tempfile.tempdir
     try:
         copy = work / "model.onnx"
         # weights inline, even if the original kept external data; rewritten for onnx2tf (onnx_rewrites)
@@ -46,6 +46,8 @@ def onnx_to_tf_model(onnx_path: Path, onnx_model, onnx_in: OnnxInput, progress, 
         rng = np.random.default_rng(0)
         np.save(work / ONNX2TF_SAMPLE_FILE, rng.random((20, 128, 128, 3), dtype=np.float32))
         os.chdir(work)
+        # onnx2tf's own temporary folders (onnx2tf_ort_mm_*, ...) go inside `work`, removed below on any exit.
+        tempfile.tempdir = str(work)
         shape_arg = [f"{onnx_in.name}:{','.join(map(str, onnx_in.shape))}"]
         with progress.step("running onnx2tf (ONNX -> TensorFlow)"):
             try:
@@ -66,6 +68,7 @@ def onnx_to_tf_model(onnx_path: Path, onnx_model, onnx_in: OnnxInput, progress, 
                                      "`tinyattend inspect`; simplify the model and re-export", ops=[])
         return model
     finally:
+        tempfile.tempdir = old_tempdir
         os.chdir(old_cwd)
         shutil.rmtree(work, ignore_errors=True)
 

@@ -102,7 +102,7 @@ def check_converted(tflite: bytes, where: str) -> None:
         inputs = [i for i in list(op.InputsAsNumpy() if op.InputsLength() else []) if i >= 0]
         floats += [subgraph.Tensors(i) for i in inputs if subgraph.Tensors(i).Type() in FLOAT_TYPES]
         if floats:
-            float_ops.append((name, floats[0].Name().decode(), "left in float by the int8 converter"))
+            float_ops.append((name, floats[0].Name().decode("utf-8", "replace"), "left in float by the int8 converter"))
     problems = full_integer_problems(tflite)
     if float_ops or problems:
         listed = "\n".join(f"    {op} (tensor '{tensor}'): {reason}" for op, tensor, reason in float_ops[:10]) \

@@ -14,11 +14,12 @@ import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
 from ..errors import BadModelError, UnsupportedOpError
+from ..limits import Limits, refuse
 from .graph import DTYPE_BYTES, Graph, Op, QuantParams, Tensor
 
-# The most bytes one tensor may have: far beyond any microcontroller, small
-# enough that sizes stay in 32-bit C arithmetic.
-MAX_TENSOR_BYTES = 1 << 30
+# The most bytes one tensor may have (tinyattend/limits.py, TINYATTEND_MAX_TENSOR_BYTES): far beyond any
+# microcontroller; at the default, sizes stay in 32-bit C arithmetic.
+MAX_TENSOR_BYTES = Limits().max_tensor_bytes
 # TFLite kernels handle at most 6 dimensions; more is a corrupt or hostile model.
 MAX_RANK = 8
 # More inputs or outputs than any builtin op takes (CONCATENATION included).
@@ -180,8 +181,7 @@ def _tensor(index: int, raw, buffers, file_bytes: bytes, name: str) -> Tensor:
                             "give the converter a static input shape (--input-shape)")
     if dtype in DTYPE_BYTES:
         nbytes = math.prod(shape) * DTYPE_BYTES[dtype]    # Python ints: no int64 wrap-around
-        if nbytes > MAX_TENSOR_BYTES:
-            raise BadModelError(f"{where} has shape {shape}: {nbytes} bytes, more than any board can hold")
+        refuse(f"{where} has shape {shape}: its size", nbytes, "max_tensor_bytes", " bytes")
     else:
         nbytes = None
     quant = None

@@ -216,10 +216,11 @@ def write_report(out_dir: Path) -> Path:
     from ..outdir import staged_output
 
     out_dir = Path(out_dir)
-    report = _load_json(out_dir / "report.json")
-    if report is None:
+    from ..outdir import read_report
+    if not (out_dir / "report.json").is_file():
         raise OutputDirError(f"{out_dir} has no report.json",
                              "give a directory written by `tinyattend convert MODEL --board B -o OUT`")
+    report = read_report(out_dir)
     bench = _load_json(out_dir / "bench.json")
     fig = figures(out_dir, report, bench)
     pngs = render_pngs(fig)

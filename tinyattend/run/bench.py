@@ -57,7 +57,7 @@ def bench(out_dir: Path, board: Board, *, kernels: str | None = None, timeout: f
     if tflite.is_file():
         try:
             from ..verify import reference_outputs
-            reference, oracle = reference_outputs(tflite, x[None])
+            reference, oracle = reference_outputs(tflite, x[None], isolated=True)
             reference = reference[0]
             # Raw bytes: float outputs must match bit for bit (-0.0 is not 0.0, a NaN is its bits).
             expected = np.ascontiguousarray(reference.reshape(-1).astype(info.output_dtype))

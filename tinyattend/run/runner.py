@@ -5,7 +5,6 @@ pyOCD and talked to over serial; `host` builds and runs the model natively.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,8 +37,8 @@ def model_info(out_dir: Path) -> ModelInfo:
     if not model_file(model_dir, "model.h").is_file():
         raise BadModelError(f"{out_dir} holds no generated model (model/model.h)",
                             f"run `tinyattend convert MODEL --board BOARD -o {out_dir}` first")
-    report_path = out_dir / "report.json"
-    report = json.loads(report_path.read_text()) if report_path.is_file() else {}
+    from ..outdir import read_report
+    report = read_report(out_dir, required=False)
     input_bytes = model_header_value(model_dir, "TA_INPUT_SIZE")
     output_bytes = model_header_value(model_dir, "TA_OUTPUT_SIZE")
     input_shape = tuple((report.get("input") or {}).get("shape") or (1, input_bytes))
@@ -83,8 +82,8 @@ def run_on_board(info: ModelInfo, board: Board, input_data: bytes, *, transport:
 def load_input(path: Path, info: ModelInfo) -> np.ndarray:
     """An .npy of the model's input type (int8, or float32) and shape (the batch dimension of 1 may be left out)."""
     try:
-        x = np.load(path)
-    except (OSError, ValueError) as err:
+        x = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as err:
         raise CalibrationDataError(f"cannot read {path} as .npy: {err}", "save the input with numpy.save") from None
     if info.input_dtype == "float32":
         if x.dtype != np.float32:

@@ -38,6 +38,23 @@ def rank_at_most(op: Op, graph: Graph, rank: int) -> str:
     return ""
 
 
+# The largest window (filter or dilated filter, in pixels), stride or padding a model may ask for: far
+# beyond any real model, small enough that every window computation stays in 16-bit fields and 32-bit C.
+MAX_WINDOW = 32767
+
+
+def window_extent_problem(fh: int, fw: int, stride_h: int, stride_w: int, dilation_h: int = 1,
+                          dilation_w: int = 1) -> str:
+    """Filter sizes at least 1, and no dilated window or stride beyond MAX_WINDOW pixels."""
+    if min(fh, fw) < 1:
+        return f"window {fh}x{fw} has a size below 1"
+    extent = max((fh - 1) * dilation_h + 1, (fw - 1) * dilation_w + 1)
+    if extent > MAX_WINDOW or max(stride_h, stride_w) > MAX_WINDOW:
+        return (f"window {fh}x{fw} with dilations {dilation_h}x{dilation_w} spans {extent:,} pixels (strides "
+                f"{stride_h}x{stride_w}); more than {MAX_WINDOW:,} is a corrupt model")
+    return ""
+
+
 def weighted_op_shapes(op: Op, graph: Graph, weight_rank: int) -> str:
     """CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED: weights, bias and output consistent.
 
@@ -51,6 +68,8 @@ def weighted_op_shapes(op: Op, graph: Graph, weight_rank: int) -> str:
     if w.quant is None:
         return "the weights are not quantized; give a full-integer int8 model"
     out_channels = w.shape[0] if op.type in ("CONV_2D", "FULLY_CONNECTED") else w.shape[3]
+    if op.type == "DEPTHWISE_CONV_2D" and w.shape[0] != 1:
+        return f"depthwise weights {list(w.shape)} must be [1, filter_h, filter_w, output channels]"
     if len(w.quant.scale) not in (1, out_channels):
         return f"weights have {len(w.quant.scale)} scales for {out_channels} output channels"
     if any(z != 0 for z in w.quant.zero_point) and op.type != "FULLY_CONNECTED":
@@ -61,6 +80,8 @@ def weighted_op_shapes(op: Op, graph: Graph, weight_rank: int) -> str:
             return f"the bias is {b.dtype}; int32 is required"
         if b.num_elements != out_channels or not b.is_constant:
             return f"the bias has {b.num_elements} values for {out_channels} output channels (or is not constant)"
+        if len(b.shape) != 1:
+            return f"the bias has shape {list(b.shape)}; TFLite biases are 1-D"
     if op.type == "FULLY_CONNECTED":
         depth = w.shape[1]
         if depth <= 0 or x.num_elements % depth:
@@ -77,11 +98,19 @@ def weighted_op_shapes(op: Op, graph: Graph, weight_rank: int) -> str:
     fh, fw = (w.shape[1], w.shape[2])
     if min(o.get("stride_h", 0), o.get("stride_w", 0), o.get("dilation_h_factor", 0), o.get("dilation_w_factor", 0)) < 1:
         return "strides and dilations must be at least 1"
+    window = window_extent_problem(fh, fw, o["stride_h"], o["stride_w"], o["dilation_h_factor"], o["dilation_w_factor"])
+    if window:
+        return window
+    if op.type == "DEPTHWISE_CONV_2D" and x.shape[3] and o.get("depth_multiplier", 0) not in (0, out_channels // x.shape[3]):
+        # TFLM trusts the option (it is not checked in its release build); the shapes say otherwise.
+        return (f"depth multiplier {o['depth_multiplier']} does not match the shapes: {x.shape[3]} input and "
+                f"{out_channels} output channels (multiplier {out_channels // x.shape[3]})")
     expect = (output_size(o["padding"], x.shape[1], fh, o["stride_h"], o["dilation_h_factor"]),
               output_size(o["padding"], x.shape[2], fw, o["stride_w"], o["dilation_w_factor"]))
     if tuple(y.shape[1:3]) != expect:
         return f"output size {list(y.shape[1:3])} does not follow from the input, window and strides ({list(expect)})"
-    if op.type == "CONV_2D" and (w.shape[3] <= 0 or x.shape[3] % w.shape[3] or out_channels % (x.shape[3] // w.shape[3])):
+    if op.type == "CONV_2D" and (w.shape[3] <= 0 or x.shape[3] < w.shape[3] or x.shape[3] % w.shape[3]
+                                 or out_channels % (x.shape[3] // w.shape[3])):
         return f"input channels {x.shape[3]} are not a whole number of groups of {w.shape[3]}"
     if op.type == "DEPTHWISE_CONV_2D" and (x.shape[3] == 0 or out_channels % x.shape[3]):
         return f"output channels {out_channels} are not a multiple of input channels {x.shape[3]}"

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...ir.quant import multiply_by_quantized_multiplier
+from ..cnames import ConstantOverflow
 
 FAST_KERNEL_SETS = ("fast", "auto")
 ACC_LIMIT = 1 << 30     # ta_requantize_fast needs |acc| < 2^30 (SMMULR on 2*acc)
@@ -61,10 +62,14 @@ def channel_requant(rows: np.ndarray, bias: np.ndarray | None, multipliers: np.n
     if not fast:
         return ChannelRequant(False, to_int32(folded, "folded bias"), multipliers.astype(np.int32),
                               shifts.astype(np.int32), np.zeros(len(shifts), np.int32))
-    rounding = round_constants(live_shift, output_zero_point, True).astype(np.int64)
-    rounding[dead] = 2 * np.clip(constant, -(1 << 29), 1 << 29)     # (0 + round) >> 1 == constant
-    return ChannelRequant(True, to_int32(np.where(dead, 0, folded), "folded bias"), live_mult.astype(np.int32),
-                          (-live_shift).astype(np.int32), to_int32(rounding, "rounding constant"))
+    try:
+        rounding = round_constants(live_shift, output_zero_point, True).astype(np.int64)
+        rounding[dead] = 2 * np.clip(constant, -(1 << 29), 1 << 29)     # (0 + round) >> 1 == constant
+        return ChannelRequant(True, to_int32(np.where(dead, 0, folded), "folded bias"), live_mult.astype(np.int32),
+                              (-live_shift).astype(np.int32), to_int32(rounding, "rounding constant"))
+    except ConstantOverflow:      # output offset x 2^shift beyond int32 (absurd scales): the exact form
+        return ChannelRequant(False, to_int32(folded, "folded bias"), multipliers.astype(np.int32),
+                              shifts.astype(np.int32), np.zeros(len(shifts), np.int32))
 
 
 def fast_requant_ok(weights_rows: np.ndarray, bias: np.ndarray | None, shifts: np.ndarray) -> bool:
@@ -108,7 +113,7 @@ def split_bias(bias: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 def to_int32(values: np.ndarray, what: str) -> np.ndarray:
     if values.min(initial=0) < -(1 << 31) or values.max(initial=0) >= (1 << 31):
-        raise ValueError(f"{what} does not fit int32")
+        raise ConstantOverflow(f"{what} does not fit int32")
     return values.astype(np.int32)
 
 

@@ -48,6 +48,8 @@ def check(op, graph, target) -> list[str]:
         reasons.append(f"output quantization is scale {y.scale}, zero point {y.zero_point}; "
                        "TFLM requires scale 1/256 and zero point -128 for int8 softmax")
     beta = float(op.options.get("beta", 1.0))
+    if not (np.isfinite(beta) and beta > 0 and np.isfinite(float(np.float32(beta)) * x.scale)):
+        return unsupported(reasons + [f"beta {beta} must be a positive finite number (a corrupt model)"])
     _, shift, _ = scaling(beta, x.scale)
     if not 0 <= shift <= 31:
         reasons.append(f"beta * input scale = {beta * x.scale:g} is too small for TFLM's int8 softmax scaling")
