@@ -194,9 +194,7 @@ def tflm_arena(model: bytes) -> dict:
                               "in a way TFLM does not check (quantization scales or options out of range)",
                               "re-export the model; tinyattend refuses what it cannot verify against TFLM")
         if "tflm_arena_total" not in figures:
-            died = (f" (TFLM's process died with signal {-result.returncode}: a kernel's Prepare check failed)"
-                    if result.returncode < 0 else "")
-            raise BadModelError(f"TFLM cannot allocate this model in {generous} bytes{died}:\n{text[-1500:]}")
+            raise BadModelError(f"TFLM cannot allocate this model in {generous} bytes:\n{text[-1500:]}")
         return _probe_arena(path, figures)
 
 
