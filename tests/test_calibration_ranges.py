@@ -106,10 +106,12 @@ print("RAN")
 """
 
 
-def test_softmax_of_near_constant_logits_runs_in_tflm(tmp_path):
+@pytest.mark.parametrize("through_transpose", [False, True])
+def test_softmax_of_near_constant_logits_runs_in_tflm(tmp_path, through_transpose):
     """Logits within ~1e-6 of each other (a randomly initialised LeViT's attention) gave the softmax input an
     int8 scale under 2^-26, on which TFLM's softmax aborts the process (QuantizeMultiplierGreaterThanOne) and
-    verify died without a word. The calibration widens a softmax input's range: TFLM prepares and runs it."""
+    verify died without a word. The calibration widens a softmax input's range (and that of the TRANSPOSE before
+    it): TFLM prepares and runs it."""
     import subprocess
     import sys
 
@@ -118,7 +120,12 @@ def test_softmax_of_near_constant_logits_runs_in_tflm(tmp_path):
 
     b = mf.OnnxBuilder([1, 3, 8, 8])
     logits = b.conv(b.input_name, np.full((8, 3, 1, 1), 1e-8, np.float32) * np.arange(1, 9).reshape(8, 1, 1, 1))
-    path = mf.save(b.build(b.op("Softmax", [logits], axis=1), [1, 8, 8, 8]), tmp_path / "flat_softmax.onnx")
+    if through_transpose:     # EfficientViT: the softmax reads a TRANSPOSE, which keeps its input's scale
+        tokens = b.op("Reshape", [logits, b.const(np.array([1, 8, 64], np.int64), "shape")])
+        probs, shape = b.op("Softmax", [b.op("Transpose", [tokens], perm=[0, 2, 1])], axis=-1), [1, 64, 8]
+    else:
+        probs, shape = b.op("Softmax", [logits], axis=1), [1, 8, 8, 8]
+    path = mf.save(b.build(probs, shape), tmp_path / "flat_softmax.onnx")
     calib = tmp_path / "calib.npy"
     np.save(calib, np.random.default_rng(0).random((16, 3, 8, 8), dtype=np.float32))
     result = convert_model(path, calib=str(calib), progress=False)

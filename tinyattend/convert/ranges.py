@@ -147,17 +147,29 @@ def softmax_input_floor(model, ranges: dict[int, tuple[float, float]]) -> dict[i
 
     graph = model.subgraphs[0]
     out = dict(ranges)
+    ops = schema.BuiltinOperator
+    same_scale = {ops.TRANSPOSE, ops.RESHAPE, ops.SQUEEZE, ops.EXPAND_DIMS}
+    producers = {int(o): op for op in graph.operators for o in op.outputs}
     for op in graph.operators:
-        code = model.operatorCodes[op.opcodeIndex]
-        if max(code.builtinCode, code.deprecatedBuiltinCode) != schema.BuiltinOperator.SOFTMAX:
+        if _builtin(model, op) != ops.SOFTMAX:
             continue
         beta = float(op.builtinOptions.beta) if op.builtinOptions is not None else 1.0
         index = int(op.inputs[0])
-        if index not in out or beta <= 0:
-            continue
-        low, high = out[index]
-        span = SOFTMAX_MIN_SPAN / beta
-        if high - low < span:
-            centre = (low + high) / 2
-            out[index] = (centre - span / 2, centre + span / 2)
+        span = SOFTMAX_MIN_SPAN / beta if beta > 0 else 0.0
+        # TF's quantizer gives a TRANSPOSE/RESHAPE output its input's scale (EfficientViT's softmax reads a
+        # TRANSPOSE): widen back through such ops, or the floor is lost.
+        while index in out:
+            low, high = out[index]
+            if high - low < span:
+                centre = (low + high) / 2
+                out[index] = (centre - span / 2, centre + span / 2)
+            producer = producers.get(index)
+            if producer is None or _builtin(model, producer) not in same_scale:
+                break
+            index = int(producer.inputs[0])
     return out
+
+
+def _builtin(model, op) -> int:
+    code = model.operatorCodes[op.opcodeIndex]
+    return max(code.builtinCode, code.deprecatedBuiltinCode)
