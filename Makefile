@@ -60,7 +60,7 @@ bench: setup
 # Not in CI: every model of issue 14's list (torchvision, timm, the zoo) exported, converted, verified on
 # the host and run on the emulated M7; writes coverage-out/coverage.md and coverage.json.
 coverage: setup
-	$(VPY) tools/coverage.py -o coverage-out $(if $(MODELS),--models $(MODELS))
+	$(VPY) tools/model_coverage.py -o coverage-out $(if $(MODELS),--models $(MODELS))
 
 # dist/tinyattend-*.whl: the package with templates/, boards/ and the demo model inside (setup.py).
 wheel: setup

@@ -12,7 +12,7 @@ emulated M7 with code and weights in its 16 MB PSRAM; QEMU's counts do not depen
 Every model runs in its own processes with time limits, so one failure or hang costs only its row.
 Writes OUT_DIR/coverage.json and OUT_DIR/coverage.md.
 
-    python tools/coverage.py [-o coverage-out] [--models a,b] [--samples 10] [--size 96]
+    python tools/model_coverage.py [-o coverage-out] [--models a,b] [--samples 10] [--size 96]
 """
 from __future__ import annotations
 
