@@ -150,6 +150,9 @@ def _run(case: Case, sandbox: Path, before: set[str], argv: list[str], timeout: 
     start = time.monotonic()
     sys.stdout.flush()
     sys.stderr.flush()
+    # The forked child starts with the parent's pages (TensorFlow, torch, ... when a test session has imported
+    # them): the limit is on what the case adds to that.
+    inherited = psutil.Process().memory_info().rss
     pid = os.fork()
     if pid == 0:
         _child(sandbox, argv, entry)
@@ -159,7 +162,7 @@ def _run(case: Case, sandbox: Path, before: set[str], argv: list[str], timeout: 
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
             break
-        peak = max(peak, _tree_rss(process))
+        peak = max(peak, _tree_rss(process) - inherited)
         elapsed = time.monotonic() - start
         if killed is None and (elapsed > timeout or peak > memory_mib * 2**20):
             killed = "hang" if elapsed > timeout else "blow-up"
