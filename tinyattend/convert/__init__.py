@@ -157,7 +157,7 @@ def _convert_float_model(model, fmt, calib, input_shape, mean, std, layout, cali
             data = load_calibration(calib, model_shape, model_layout, layout=layout, mean=mean, std=std,
                                     max_samples=calib_samples, progress=progress)
         warnings += data.warnings
-        import_tensorflow(progress)
+        import_tensorflow(progress, keras3=False)      # onnx2tf builds tf_keras models
         from .onnx_to_tflite import convert_onnx
         float_fn = _onnxruntime_fn(onnx_model, onnx_in)
         tflite, perm, float_tflite = convert_onnx(model, onnx_model, onnx_in, data.samples, progress,

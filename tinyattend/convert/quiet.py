@@ -135,12 +135,41 @@ def _without_sklearn():
             del sys.modules["sklearn"]
 
 
-def import_tensorflow(progress):
-    """Import TensorFlow once, silently, reporting the (slow) step."""
+@contextlib.contextmanager
+def _without_keras3():
+    """`import tensorflow` ends by importing Keras 3 (`keras.src.optimizers`, for its SavedModel registry),
+    about 1 s of CPU with the matplotlib it pulls in, under `try/except ImportError`. The ONNX path never
+    uses Keras 3 (onnx2tf builds tf_keras models), so Keras 3 is made unimportable while TensorFlow loads.
+    TensorFlow also puts Keras 3's folders on its own `__path__` (for `import tensorflow.keras`); with
+    Keras 3 blocked it puts None there: those entries are filled in afterwards as TensorFlow computes
+    them, and `tf.keras` (a lazy loader) imports Keras 3 on first use, as it does anyway."""
+    if "keras" in sys.modules:
+        yield
+        return
+    sys.modules["keras"] = None            # `import keras...` raises ImportError; find_spec gives None
+    try:
+        yield
+    finally:
+        if sys.modules.get("keras", 0) is None:
+            del sys.modules["keras"]
+        tf_module = sys.modules.get("tensorflow")
+        if tf_module is not None and None in getattr(tf_module, "__path__", ()):
+            from tensorflow.python.tools import module_util
+            keras_dirs = [module_util.get_parent_dir_for_name("keras.api._v2.keras"),
+                          module_util.get_parent_dir_for_name("keras._tf_keras.keras")]
+            tf_module.__path__[:] = [keras_dirs.pop(0) if entry is None and keras_dirs else entry
+                                     for entry in tf_module.__path__]
+            tf_module.__path__[:] = [entry for entry in tf_module.__path__ if entry is not None]
+
+
+def import_tensorflow(progress, keras3: bool = True):
+    """Import TensorFlow once, silently, reporting the (slow) step. keras3=False: without importing
+    Keras 3 (see _without_keras3), for a conversion that never uses it."""
     global _TF
     if _TF is None:
         set_quiet_environment()
-        with progress.step("importing TensorFlow"), silenced(progress), _without_sklearn():
+        with progress.step("importing TensorFlow"), silenced(progress), _without_sklearn(), \
+                (contextlib.nullcontext() if keras3 else _without_keras3()):
             import tensorflow as tf
             tf.get_logger().setLevel(logging.ERROR)
             try:
