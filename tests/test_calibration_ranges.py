@@ -13,10 +13,13 @@ class CountingBar:
 
     def __init__(self):
         self.passes, self.samples = 0, 0
+        self.threads = set()
 
     def update(self, n: int = 1) -> None:
+        import threading
         self.passes += 1
         self.samples += n
+        self.threads.add(threading.current_thread().name)
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +71,23 @@ def test_batched_ranges_equal_one_sample_at_a_time(float_model):
         assert batched[index] == pytest.approx((low, high), rel=1e-5, abs=1e-6), index
     # the input's range is the samples' own
     assert single[int(model.subgraphs[0].inputs[0])] == pytest.approx((float(samples.min()), float(samples.max())))
+
+
+def test_two_threads_give_the_ranges_of_one_exactly(float_model):
+    """Calibration shares its invokes out over two threads (both cores): the same groups of samples, so
+    the same ranges bit for bit, the same forward passes, and both threads really take part."""
+    from tinyattend.convert.ranges import activation_ranges, activation_tensors
+
+    tensors = activation_tensors(_model(float_model))
+    samples = _samples(85)                     # 10 batches of 8 and 5 single samples
+    runs = {}
+    for workers in (1, 2):
+        bar = CountingBar()
+        runs[workers] = activation_ranges(float_model, samples, tensors, bar, batch=8, workers=workers), bar
+    (one, one_bar), (two, two_bar) = runs[1], runs[2]
+    assert two == one and len(one) >= 10
+    assert (two_bar.passes, two_bar.samples) == (one_bar.passes, one_bar.samples) == (15, 85)
+    assert len(one_bar.threads) == 1 and len(two_bar.threads) == 2, two_bar.threads
 
 
 @pytest.mark.slow

@@ -13,6 +13,9 @@ samples (tests/test_convert_speed.py checks it).
 """
 from __future__ import annotations
 
+import os
+import threading
+
 import numpy as np
 
 BATCH = 16        # samples per invoke; bounds the memory of keeping every tensor (batch x all activations)
@@ -41,9 +44,14 @@ def activation_tensors(model) -> list[int]:
 
 
 def activation_ranges(float_tflite: bytes, samples_nhwc: np.ndarray, tensors: list[int], bar=None,
-                      batch: int = BATCH) -> dict[int, tuple[float, float]]:
+                      batch: int = BATCH, workers: int | None = None) -> dict[int, tuple[float, float]]:
     """{tensor index: (min, max)} over `samples_nhwc` (N, ...), each sample shaped like the model input
-    without its batch dimension of 1. `bar` (a progress bar) advances by the samples done."""
+    without its batch dimension of 1. `bar` (a progress bar) advances by the samples done.
+
+    The invokes are shared out over `workers` threads (default: up to 2, the CPUs this process may use),
+    each with its own interpreters: LiteRT releases the GIL while it runs, so they run on both cores. The
+    samples go in the same groups (the same batch of the same samples) whichever thread takes them, and a
+    min or max does not depend on the order it is taken in: the ranges are those of one thread, exactly."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     from .quiet import silenced
@@ -57,30 +65,65 @@ def activation_ranges(float_tflite: bytes, samples_nhwc: np.ndarray, tensors: li
             it.allocate_tensors()
         return it
 
-    lows = np.full(len(tensors), np.inf, np.float64)
-    highs = np.full(len(tensors), -np.inf, np.float64)
     single = interpreter(1)
     batched = _batched_interpreter(interpreter, single, samples_nhwc, batch)
+    groups = []                  # (first sample, count, batched?) in the order one thread takes them
     start = 0
     while start < len(samples_nhwc):
-        if batched is not None and len(samples_nhwc) - start >= batch:
-            it, count = batched, batch
-        else:
-            it, count = single, 1
-        _invoke(it, samples_nhwc[start:start + count])
-        for k, index in enumerate(tensors):
-            values = it.get_tensor(index)
-            if values.size:
-                low, high = float(values.min()), float(values.max())
-                if low <= -SENTINEL or high >= SENTINEL:
-                    values = values[np.abs(values) < SENTINEL]
-                    low, high = (float(values.min()), float(values.max())) if values.size else (np.inf, -np.inf)
-                lows[k] = min(lows[k], low)
-                highs[k] = max(highs[k], high)
+        whole_batch = batched is not None and len(samples_nhwc) - start >= batch
+        count = batch if whole_batch else 1
+        groups.append((start, count, whole_batch))
         start += count
-        if bar is not None:
-            bar.update(count)
+    workers = min(workers or calibration_workers(), len(groups)) or 1
+    # Every interpreter is made here, in this thread: `silenced` swaps the process's file descriptors.
+    pairs = [(single, batched)] + [(interpreter(1), interpreter(batch) if batched is not None else None)
+                                   for _ in range(workers - 1)]
+    lock = threading.Lock()
+
+    def run(worker: int) -> tuple[np.ndarray, np.ndarray]:
+        lows = np.full(len(tensors), np.inf, np.float64)
+        highs = np.full(len(tensors), -np.inf, np.float64)
+        single_it, batched_it = pairs[worker]
+        for first, count, whole_batch in groups[worker::workers]:     # every worker-th group: a fixed share
+            it = batched_it if whole_batch else single_it
+            _invoke(it, samples_nhwc[first:first + count])
+            _update_ranges(it, tensors, lows, highs)
+            if bar is not None:
+                with lock:
+                    bar.update(count)
+        return lows, highs
+
+    if workers == 1:
+        results = [run(0)]
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(workers, thread_name_prefix="tinyattend-calibration") as pool:
+            results = [future.result() for future in [pool.submit(run, k) for k in range(workers)]]
+    lows = np.min([low for low, _ in results], axis=0)
+    highs = np.max([high for _, high in results], axis=0)
     return {index: (float(lo), float(hi)) for index, lo, hi in zip(tensors, lows, highs) if lo <= hi}
+
+
+def calibration_workers() -> int:
+    """Threads for calibration: 2 where this process may use 2 CPUs or more (more would multiply the
+    memory of keeping every activation of a batch for little gain), else 1."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return 2 if cpus >= 2 else 1
+
+
+def _update_ranges(it, tensors: list[int], lows: np.ndarray, highs: np.ndarray) -> None:
+    for k, index in enumerate(tensors):
+        values = it.get_tensor(index)
+        if values.size:
+            low, high = float(values.min()), float(values.max())
+            if low <= -SENTINEL or high >= SENTINEL:
+                values = values[np.abs(values) < SENTINEL]
+                low, high = (float(values.min()), float(values.max())) if values.size else (np.inf, -np.inf)
+            lows[k] = min(lows[k], low)
+            highs[k] = max(highs[k], high)
 
 
 def _invoke(it, x: np.ndarray) -> None:
