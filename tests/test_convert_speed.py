@@ -45,3 +45,34 @@ def test_onnx_path_imports_tensorflow_without_keras3():
     assert blocked["keras"] is False
     assert blocked["path"] == plain["path"]
     assert blocked["dense"] == plain["dense"]
+
+
+@pytest.mark.slow
+def test_measurements_beside_code_generation_equal_the_serial_ones(tmp_path):
+    """`convert` runs the int8-vs-float error (its float half while TensorFlow imports) and the per-layer
+    error in threads beside code generation: report.json holds exactly the figures and warnings a serial
+    measurement of the same conversion gives, in the serial order."""
+    import numpy as np
+
+    import model_factory as mf
+    from test_layer_error_convert import small_cnn
+    from tinyattend.boards import load_board
+    from tinyattend.convert import convert_model
+    from tinyattend.pipeline import LAYER_ERROR_SAMPLES, convert_project
+    from tinyattend.report.layer_error import layer_errors
+
+    model = mf.save(small_cnn(), tmp_path / "small_cnn.onnx")
+    calib = tmp_path / "calib.npy"
+    np.save(calib, np.random.default_rng(0).random((24, 3, 16, 16), dtype=np.float32))
+    report = convert_project(model, load_board("host"), tmp_path / "out", calib=str(calib), progress=False)
+    serial = convert_model(model, calib=str(calib), progress=False)
+    assert serial.pending_quantization_error is None
+    assert report["quantization_error"] == serial.report["quantization_error"] is not None
+    # a second conversion in one process names its Keras layers model_N+1/...: compare all but the names
+    unnamed = lambda rows: [{k: v for k, v in row.items() if k != "tensor"} for row in rows]   # noqa: E731
+    assert unnamed(report["layer_errors"]) == unnamed(layer_errors(serial.float_tflite, serial.tflite,
+                                                                   serial.held_out_nhwc[:LAYER_ERROR_SAMPLES]))
+    assert report["warnings"][:len(serial.report["warnings"])] == serial.report["warnings"]
+    steps = [t["step"] for t in report["stage_seconds"]]
+    assert "quantization error on held-out samples (beside code generation)" in steps
+    assert any(step.startswith("per-layer quantization error") for step in steps)

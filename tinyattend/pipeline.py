@@ -151,6 +151,53 @@ def tflm_arena_of(tflite: bytes) -> dict:
     return tflm_arena(tflite)
 
 
+class _Measurements:
+    """The conversion's two error measurements, running while the project is generated."""
+
+    def __init__(self, conversion, warnings_at: int):
+        from .convert import in_background
+
+        self.quant = conversion.pending_quantization_error
+        self.warnings_at = warnings_at      # where their warnings go: after the conversion's own
+        self.layer, self.layer_warning = None, None
+        held_out = conversion.held_out_nhwc
+        if conversion.float_tflite and held_out is not None and len(held_out):
+            self.samples = held_out[:LAYER_ERROR_SAMPLES]
+            try:
+                from .report.layer_error import layer_errors, layer_interpreters
+                # made in this thread: making an interpreter silences the process's output
+                interpreters = layer_interpreters(conversion.float_tflite, conversion.tflite)
+                self.layer = in_background(layer_errors, conversion.float_tflite, conversion.tflite, self.samples,
+                                           interpreters)
+            except Exception as err:  # noqa: BLE001 - a diagnostic: never fail the convert over it
+                self.layer_warning = _layer_error_warning(err)
+
+    def collect(self, report: dict, progress) -> None:
+        """Wait for both; their figures and warnings into `report` (warnings in the order a serial
+        conversion gives them: the int8-vs-float error's, then the per-layer error's)."""
+        found: list[str] = []
+        if self.quant is not None:
+            report["quantization_error"], warnings = self.quant.result()     # never raises
+            found += warnings
+            progress.done("quantization error on held-out samples (beside code generation)", self.quant.seconds,
+                          self.quant.cpu_seconds)
+        if self.layer is not None:
+            try:
+                report["layer_errors"] = self.layer.result()
+            except Exception as err:  # noqa: BLE001 - a diagnostic: never fail the convert over it
+                self.layer_warning = _layer_error_warning(err)
+            progress.done(f"per-layer quantization error ({len(self.samples)} samples, beside code generation)",
+                          self.layer.seconds, self.layer.cpu_seconds)
+        if self.layer_warning:
+            found.append(self.layer_warning)
+        warnings = report.setdefault("warnings", [])
+        warnings[self.warnings_at:self.warnings_at] = found
+
+
+def _layer_error_warning(err: Exception) -> str:
+    return f"per-layer quantization error not measured: {type(err).__name__}: {str(err)[:200]}"
+
+
 class _Background:
     """fn(*args) in a daemon thread; result() waits for it and returns its value or raises its error."""
 
@@ -231,23 +278,18 @@ def convert_project(model: Path, board: Board, out: Path, *, calib: str | None =
     started = time.monotonic()
     progress = Progress("convert", enabled=False) if progress is False else (progress or Progress("convert"))
     conversion = convert_model(Path(model), calib=calib, input_shape=input_shape, mean=mean, std=std,
-                               layout=layout, calib_samples=calib_samples, progress=progress)
+                               layout=layout, calib_samples=calib_samples, progress=progress,
+                               defer_quantization_error=True)
     conversion_report = dict(conversion.report)
-    held_out = getattr(conversion, "held_out_nhwc", None)
-    if getattr(conversion, "float_tflite", None) and held_out is not None and len(held_out):
-        conversion_report["warnings"] = list(conversion_report.get("warnings", []))
-        try:
-            from .report.layer_error import layer_errors
-            with progress.step(f"per-layer quantization error ({min(len(held_out), LAYER_ERROR_SAMPLES)} samples)"):
-                conversion_report["layer_errors"] = layer_errors(conversion.float_tflite, conversion.tflite,
-                                                                 held_out[:LAYER_ERROR_SAMPLES])
-        except Exception as err:  # noqa: BLE001 - a diagnostic: never fail the convert over it
-            conversion_report["warnings"].append(
-                f"per-layer quantization error not measured: {type(err).__name__}: {str(err)[:200]}")
+    conversion_report["warnings"] = list(conversion_report.get("warnings", []))
+    # The int8-vs-float error (left running by convert_model) and the per-layer error run in threads
+    # beside code generation: their LiteRT invokes and large numpy operations release the GIL.
+    measurements = _Measurements(conversion, len(conversion_report["warnings"]))
     with staged_output(out) as stage:
         report = write_project(stage, conversion.tflite, board, kernels=kernels, optimize=optimize,
                                model_name=model_name or Path(model).name, calibration=conversion.calibration,
                                report=conversion_report, prefix=prefix, progress=progress)
+        measurements.collect(report, progress)
         report["total_seconds"] = round(time.monotonic() - started, 2)
         report["stage_seconds"] = progress.timings
         write_report(stage, report)

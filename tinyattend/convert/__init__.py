@@ -12,6 +12,7 @@ measure the quantization error (float model vs int8 model), never to calibrate.
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +40,9 @@ class ConversionResult:
     float_tflite: "bytes | None" = None        # the float TFLite of the same graph (per-layer error reference);
                                                # None for a .tflite passthrough or if its conversion failed
     held_out_nhwc: "np.ndarray | None" = None  # held-out float samples in the TFLite input layout (NHWC)
+    # convert_model(defer_quantization_error=True): a Future of (quantization_error, its warnings), still
+    # running; report["quantization_error"] is None until the caller puts the result there.
+    pending_quantization_error: "Future | None" = None
 
 
 def model_format(model: Path) -> str:
@@ -63,7 +67,7 @@ def model_format(model: Path) -> str:
 def convert_model(model: Path, *, calib: str | None = None, input_shape: tuple[int, ...] | None = None,
                   mean: tuple[float, ...] | None = None, std: tuple[float, ...] | None = None,
                   layout: str | None = None, calib_samples: int = 200, progress=None,
-                  tflite_only: bool = False) -> ConversionResult:
+                  tflite_only: bool = False, defer_quantization_error: bool = False) -> ConversionResult:
     """Convert `model` to a full-integer int8 TFLite model.
 
     calib: .npy/.npz array (N x input, in `layout`, default the model's: NCHW for ONNX, NHWC otherwise)
@@ -74,6 +78,9 @@ def convert_model(model: Path, *, calib: str | None = None, input_shape: tuple[i
     progress: a tinyattend.progress.Progress; None prints step lines to stderr, False prints nothing.
     tflite_only: the ONNX pre-check asks only that the model converts to int8 TFLite, not that tinyattend's
         code generator has a kernel for each op it becomes (for a .tflite to run elsewhere).
+    defer_quantization_error: for an ONNX model, the int8-vs-float error on the held-out samples is left
+        running in a thread (`pending_quantization_error`) for the caller to collect, so that it runs
+        beside the caller's next work (the pipeline's code generation).
     Raises the tinyattend.errors types (BadModelError, UnsupportedOpError, CalibrationDataError).
     """
     progress = SILENT if progress is False else (progress or Progress("convert"))
@@ -87,7 +94,7 @@ def convert_model(model: Path, *, calib: str | None = None, input_shape: tuple[i
             result = _passthrough(model, calib, layout, mean, std, calib_samples, progress)
         else:
             result = _convert_float_model(model, fmt, calib, input_shape, mean, std, layout, calib_samples, progress,
-                                          tflite_only)
+                                          tflite_only, defer_quantization_error)
     result.report["conversion_seconds"] = round(time.monotonic() - start, 2)
     for warning in result.report["warnings"]:
         if "SYNTHETIC" in warning:
@@ -134,9 +141,10 @@ def _passthrough(model, calib, layout, mean, std, calib_samples, progress) -> Co
     return ConversionResult(tflite, report, calibration_int8)
 
 
-def _convert_float_model(model, fmt, calib, input_shape, mean, std, layout, calib_samples, progress, tflite_only):
+def _convert_float_model(model, fmt, calib, input_shape, mean, std, layout, calib_samples, progress, tflite_only,
+                         defer_quantization_error=False):
     from .quiet import import_tensorflow, set_quiet_environment
-    from .quant_error import quantization_error
+    from .quant_error import float_reference_outputs
 
     set_quiet_environment()
     warnings: list[str] = []
@@ -157,9 +165,12 @@ def _convert_float_model(model, fmt, calib, input_shape, mean, std, layout, cali
             data = load_calibration(calib, model_shape, model_layout, layout=layout, mean=mean, std=std,
                                     max_samples=calib_samples, progress=progress)
         warnings += data.warnings
+        float_fn = _onnxruntime_fn(onnx_model, onnx_in)
+        # The float half of the quantization error needs only ONNX Runtime: it runs on the other core
+        # while TensorFlow imports and onnx2tf converts (ONNX Runtime releases the GIL).
+        references = in_background(float_reference_outputs, float_fn, data.held_out)
         import_tensorflow(progress, keras3=False)      # onnx2tf builds tf_keras models
         from .onnx_to_tflite import convert_onnx
-        float_fn = _onnxruntime_fn(onnx_model, onnx_in)
         tflite, perm, float_tflite = convert_onnx(model, onnx_model, onnx_in, data.samples, progress,
                                                   with_float=True, reference=float_fn)
     else:
@@ -171,20 +182,21 @@ def _convert_float_model(model, fmt, calib, input_shape, mean, std, layout, cali
                                     max_samples=calib_samples, progress=progress)
         warnings += data.warnings
         tflite, float_tflite = convert_tf(source, data.samples, progress)
-        perm, float_fn = None, source.float_fn
+        perm, float_fn, references = None, source.float_fn, None
     with progress.step("checking the int8 model"):
         check_converted(tflite, str(model))
-    try:
-        quant_error = quantization_error(float_fn, tflite, data.held_out, perm, progress)
-    except Exception as err:  # noqa: BLE001 - a measurement of the model, not the model: say so, go on
+    pending = None
+    if defer_quantization_error and references is not None and len(data.held_out):
+        # Its interpreter is made here: making one silences the process's output, which only this thread does.
+        from .quant_error import int8_interpreter
+        interpreter = int8_interpreter(tflite)
+        pending = in_background(_measured_quantization_error, float_fn, tflite, data.held_out, perm, SILENT,
+                                 references, data.synthetic, interpreter)
         quant_error = None
-        first = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
-        warnings.append(f"the int8-vs-float error was not measured: LiteRT could not run the int8 or the float "
-                        f"model on the held-out samples ({type(err).__name__}: {first}); `tinyattend verify` "
-                        f"still checks the generated C against TFLM")
-    if quant_error is not None and quant_error["top1_agreement"] < 0.9 and not data.synthetic:
-        warnings.append(f"int8 and float models agree on the top-1 output for only "
-                        f"{quant_error['top1_agreement']:.1%} of held-out samples")
+    else:
+        quant_error, more = _measured_quantization_error(float_fn, tflite, data.held_out, perm, progress,
+                                                         references, data.synthetic)
+        warnings += more
     calibration = {"source": data.source, "samples": int(len(data.samples)), "held_out": int(len(data.held_out)),
                    "synthetic": data.synthetic}
     report = _report(model, fmt, tflite, calibration, quant_error, warnings)
@@ -194,7 +206,51 @@ def _convert_float_model(model, fmt, calib, input_shape, mean, std, layout, cali
         inp = report["input"]
         calibration_int8 = quantize(held, inp["scale"], inp["zero_point"])
     return ConversionResult(tflite, report, calibration_int8, float_tflite=float_tflite,
-                            held_out_nhwc=np.ascontiguousarray(held, np.float32) if len(held) else None)
+                            held_out_nhwc=np.ascontiguousarray(held, np.float32) if len(held) else None,
+                            pending_quantization_error=pending)
+
+
+def _measured_quantization_error(float_fn, tflite, held_out, perm, progress, references, synthetic,
+                                 interpreter=None) -> tuple[dict | None, list[str]]:
+    """(quantization_error, the warnings it gives); a failure to measure is a warning, never an error.
+    `references` is a Future of the float outputs, or None."""
+    from .quant_error import quantization_error
+
+    warnings = []
+    try:
+        quant_error = quantization_error(float_fn, tflite, held_out, perm, progress,
+                                         references.result() if references is not None else None, interpreter)
+    except Exception as err:  # noqa: BLE001 - a measurement of the model, not the model: say so, go on
+        quant_error = None
+        first = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
+        warnings.append(f"the int8-vs-float error was not measured: LiteRT could not run the int8 or the float "
+                        f"model on the held-out samples ({type(err).__name__}: {first}); `tinyattend verify` "
+                        f"still checks the generated C against TFLM")
+    if quant_error is not None and quant_error["top1_agreement"] < 0.9 and not synthetic:
+        warnings.append(f"int8 and float models agree on the top-1 output for only "
+                        f"{quant_error['top1_agreement']:.1%} of held-out samples")
+    return quant_error, warnings
+
+
+def in_background(fn, *args) -> Future:
+    """fn(*args) started in a daemon thread: a Future of its value or error, with the thread's own
+    `seconds` (wall) and `cpu_seconds` set when it ends (a step line for work done beside another)."""
+    import threading
+
+    future: Future = Future()
+
+    def run():
+        start, cpu = time.monotonic(), time.thread_time()
+        try:
+            value = fn(*args)
+        except BaseException as err:   # noqa: BLE001 - handed to future.result()
+            future.seconds, future.cpu_seconds = time.monotonic() - start, time.thread_time() - cpu
+            future.set_exception(err)
+        else:
+            future.seconds, future.cpu_seconds = time.monotonic() - start, time.thread_time() - cpu
+            future.set_result(value)
+    threading.Thread(target=run, daemon=True, name=f"tinyattend-{getattr(fn, '__name__', 'job')}").start()
+    return future
 
 
 def _onnxruntime_fn(onnx_model, onnx_in):

@@ -14,7 +14,7 @@ the oracle (TFLM is, in `tinyattend verify`).
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -42,16 +42,20 @@ def run_int8(interpreter, x_int8: np.ndarray) -> np.ndarray:
 
 
 def quantization_error(float_fn: Callable[[np.ndarray], np.ndarray], tflite: bytes, held_out: np.ndarray,
-                       perm: tuple[int, ...] | None, progress) -> dict | None:
+                       perm: tuple[int, ...] | None, progress,
+                       references: Sequence[np.ndarray] | None = None, interpreter=None) -> dict | None:
     """Compare on `held_out` (N, ...) float samples in the float model's layout.
 
     `float_fn` maps one batch-of-1 float input to the float output; `perm` moves the float layout to
     the TFLite one (None if the same). Output layouts are matched by the same permutation when the
-    output is an image-like tensor whose shape needs it.
+    output is an image-like tensor whose shape needs it. `references`: float_fn's outputs for the
+    held-out samples, when they were computed earlier (float_reference_outputs), else computed here.
+    `interpreter`: int8_interpreter(tflite), if made already (it is made with the process's output
+    silenced, so in the thread that may do that).
     """
     if len(held_out) == 0:
         return None
-    interpreter = int8_interpreter(tflite)
+    interpreter = interpreter or int8_interpreter(tflite)
     inp = interpreter.get_input_details()[0]
     out = interpreter.get_output_details()[0]
     in_scale, in_zero = inp["quantization"]
@@ -59,9 +63,9 @@ def quantization_error(float_fn: Callable[[np.ndarray], np.ndarray], tflite: byt
     ref_list, got_list = [], []
     bar = progress.bar("quantization error on held-out samples", len(held_out))
     with bar:
-        for sample in held_out:
+        for i, sample in enumerate(held_out):
             x = sample[None]
-            reference = np.asarray(float_fn(x), np.float32)
+            reference = references[i] if references is not None else np.asarray(float_fn(x), np.float32)
             ref_shape = reference.shape
             x_tfl = x if perm is None else np.transpose(x, perm)
             q = quantize(x_tfl, in_scale, in_zero)
@@ -86,6 +90,11 @@ def quantization_error(float_fn: Callable[[np.ndarray], np.ndarray], tflite: byt
         "sqnr_db": output_sqnr_db(reference, got),
         "max_error_over_range": float(error.max()) / span if span > 0 else None,
     }
+
+
+def float_reference_outputs(float_fn: Callable[[np.ndarray], np.ndarray], held_out: np.ndarray) -> list[np.ndarray]:
+    """float_fn's output for each held-out sample (batch of 1), as quantization_error uses them."""
+    return [np.asarray(float_fn(sample[None]), np.float32) for sample in held_out]
 
 
 def output_sqnr_db(reference: np.ndarray, got: np.ndarray) -> float | None:

@@ -112,13 +112,20 @@ def _dequantize(t, array: np.ndarray) -> np.ndarray:
     return (array.astype(np.float32) - zero) * scale
 
 
-def layer_errors(float_tflite: bytes, int8_tflite: bytes, samples: np.ndarray) -> list[dict]:
+def layer_interpreters(float_tflite: bytes, int8_tflite: bytes) -> tuple:
+    """The float and int8 interpreters layer_errors runs. They are made with this process's output
+    silenced (file descriptors): made in the calling thread, so layer_errors can run in another."""
+    return _interpreter(float_tflite), _interpreter(int8_tflite)
+
+
+def layer_errors(float_tflite: bytes, int8_tflite: bytes, samples: np.ndarray, interpreters=None) -> list[dict]:
     """Per-layer SQNR of the int8 model against the float model, in the int8 model's op order.
 
     samples: float32 (N, *input_shape[1:]) in the float TFLite input's layout (NHWC), the values the
     float model takes (already normalised). Returns one dict per matched op output:
     index, op, tensor, shape, sqnr_db (whole tensor), channel_sqnr_db, input_sqnr_db, loss_db,
     worst (bool, exactly one), flagged (bool). dB values are floats or None (no signal).
+    interpreters: layer_interpreters(float_tflite, int8_tflite), if made already.
     """
     from ..inspect import short_name
     from ..ir.tflite_reader import read_tflite
@@ -126,7 +133,7 @@ def layer_errors(float_tflite: bytes, int8_tflite: bytes, samples: np.ndarray) -
     float_graph = read_tflite(float_tflite, "float model")
     int8_graph = read_tflite(int8_tflite, "int8 model")
     matches = match_tensors(float_graph, int8_graph)
-    f_run, q_run = _interpreter(float_tflite), _interpreter(int8_tflite)
+    f_run, q_run = interpreters or layer_interpreters(float_tflite, int8_tflite)
     f_in, q_in = f_run.get_input_details()[0], q_run.get_input_details()[0]
     q_input = int8_graph.tensor(q_in["index"])
     energies = {index: _Energy() for index in matches}
