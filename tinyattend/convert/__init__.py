@@ -257,6 +257,9 @@ def _onnxruntime_fn(onnx_model, onnx_in):
     import onnxruntime as ort
     options = ort.SessionOptions()
     options.log_severity_level = 3
+    # Its threads sleep between runs instead of spinning: it runs beside the TensorFlow import, whose core
+    # a spinning thread would take (same outputs; only the wait differs).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = ort.InferenceSession(onnx_model.SerializeToString(), options, providers=["CPUExecutionProvider"])
 
     def run(x):
