@@ -192,3 +192,27 @@ def test_prelu(tmp_path, shape, shared_axes, value_range, kernels):
         return tf.keras.Model(x, y)
     tflite = int8_tflite(build, [(1, *shape)], low=value_range[0], high=value_range[1])
     assert_bit_exact(tflite, tmp_path, expect_ops=["PRELU"], kernels=kernels)
+
+
+def test_logistic_and_tanh_tables_on_arrays_equal_the_scalar_port():
+    """LOGISTIC/TANH tables are computed on numpy arrays (codegen speed); the scalar port of TFLM's
+    integer arithmetic is the reference: every entry equal over input scales from 1e-4 to 100 (and
+    powers of two), each with a random zero point. The bit-exact tests above check the tables against TFLM."""
+    import numpy as np
+
+    from tinyattend.codegen.ops.logistic import INPUT_INTEGER_BITS, input_scaling, reference_table, table
+
+    rng = np.random.default_rng(14)
+    scales = [*np.exp(rng.uniform(np.log(1e-4), np.log(100.0), 150)), *(2.0 ** -k for k in range(12)), 1 / 255]
+    checked = 0
+    for scale in scales:
+        multiplier, shift, _ = input_scaling(scale)
+        if multiplier >= 1 << 31 or shift < 0 or shift > 31 + INPUT_INTEGER_BITS:
+            continue                                  # refused by the op's check
+        for op in ("LOGISTIC", "TANH"):
+            zero_point = -128 if op == "LOGISTIC" and checked % 3 == 0 else int(rng.integers(-128, 128))
+            got, want = table(op, scale, zero_point), reference_table(op, scale, zero_point)
+            assert got.dtype == want.dtype == np.int8
+            assert np.array_equal(got, want), (op, scale, zero_point, np.nonzero(got != want)[0][:8])
+            checked += 1
+    assert checked > 250
