@@ -61,7 +61,10 @@ def format_array(values: np.ndarray, per_line: int = 16) -> str:
         flat = rows.ravel()
         text = flat[flat != 0].tobytes().decode("ascii")
         return text[:-len(_SEPARATORS[array.size % per_line == 0])]
-    flat = [c_int(v) for v in array.tolist()]
+    if array.dtype.kind in "iu" and array.size and int(array.min()) > -(1 << 31) and int(array.max()) < (1 << 32):
+        flat = list(map(str, array.tolist()))       # c_int's text for values it writes as plain literals
+    else:
+        flat = [c_int(v) for v in array.tolist()]
     lines = [", ".join(flat[i:i + per_line]) for i in range(0, len(flat), per_line)]
     return ",\n    ".join(lines)
 
