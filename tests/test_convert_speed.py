@@ -76,3 +76,28 @@ def test_measurements_beside_code_generation_equal_the_serial_ones(tmp_path):
     steps = [t["step"] for t in report["stage_seconds"]]
     assert "quantization error on held-out samples (beside code generation)" in steps
     assert any(step.startswith("per-layer quantization error") for step in steps)
+
+
+@pytest.mark.slow
+def test_onnx2tf_loads_without_its_flatbuffer_direct_backend():
+    """onnx2tf's own TFLite writer (unused: tinyattend converts with TF's converter) stays unloaded through
+    a whole ONNX conversion, and the package's own names still load on first use."""
+    loaded = _python(
+        "import json, sys, tempfile\n"
+        "from pathlib import Path\n"
+        "sys.path.insert(0, 'tests')\n"
+        "import model_factory as mf\n"
+        "from test_layer_error_convert import small_cnn\n"
+        "from tinyattend.convert import convert_model\n"
+        "work = Path(tempfile.mkdtemp())\n"
+        "result = convert_model(mf.save(small_cnn(), work / 'm.onnx'), progress=False)\n"
+        "backend = sorted(m for m in sys.modules if m.startswith('onnx2tf.tflite_builder'))\n"
+        "import onnx2tf.tflite_builder as package\n"
+        "writer = package.export_tflite_model_flatbuffer_direct\n"
+        "print(json.dumps({'tflite': len(result.tflite), 'backend': backend, 'writer': writer.__module__,\n"
+        "                  'after': len([m for m in sys.modules if m.startswith('onnx2tf.tflite_builder')])}))\n")
+    assert loaded["tflite"] > 0
+    assert "onnx2tf.tflite_builder.lower_from_onnx2tf" not in loaded["backend"]
+    assert len(loaded["backend"]) < 60, loaded["backend"]
+    assert loaded["writer"].startswith("onnx2tf.tflite_builder")
+    assert loaded["after"] > 200                     # the first use of a package name loads the backend

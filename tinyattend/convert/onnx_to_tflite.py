@@ -34,6 +34,7 @@ def onnx_to_tf_model(onnx_path: Path, onnx_model, onnx_in: OnnxInput, progress, 
 
     with progress.step("importing onnx2tf"), silenced(progress):
         import onnx2tf
+        defer_flatbuffer_direct_backend()
         import onnx2tf.onnx2tf   # noqa: F401 - `import onnx2tf` alone defers the real import to convert()
     quiet_python_loggers()
     work = Path(tempfile.mkdtemp(prefix="tinyattend-onnx2tf-", dir=keep_dir))
@@ -71,6 +72,39 @@ def onnx_to_tf_model(onnx_path: Path, onnx_model, onnx_in: OnnxInput, progress, 
         tempfile.tempdir = old_tempdir
         os.chdir(old_cwd)
         shutil.rmtree(work, ignore_errors=True)
+
+
+FLATBUFFER_DIRECT_PACKAGE = "onnx2tf.tflite_builder"
+
+
+def defer_flatbuffer_direct_backend() -> None:
+    """Keep onnx2tf 2.6.9's own TFLite writer (`flatbuffer_direct`, which we do not use: tflite_backend is
+    "tf_converter") from loading with onnx2tf, about 0.5 s of CPU.
+
+    `onnx2tf.onnx2tf` imports three small modules of the package `onnx2tf.tflite_builder`, whose
+    `__init__` imports the whole backend (some 300 modules). The package is registered here without
+    running that `__init__`: its submodules import as usual, and the first use of a name of the package
+    itself runs the `__init__` then (PEP 562 module __getattr__), so nothing onnx2tf does can miss it.
+    Only for the onnx2tf version this was written against, and only before onnx2tf loads."""
+    import importlib.util
+    import sys
+
+    import onnx2tf
+
+    if getattr(onnx2tf, "__version__", None) != "2.6.9" or FLATBUFFER_DIRECT_PACKAGE in sys.modules:
+        return
+    spec = importlib.util.find_spec(FLATBUFFER_DIRECT_PACKAGE)
+    if spec is None or spec.loader is None or not spec.submodule_search_locations:
+        return
+    package = importlib.util.module_from_spec(spec)
+
+    def load_on_first_use(name: str):
+        package.__dict__.pop("__getattr__", None)
+        spec.loader.exec_module(package)
+        return getattr(package, name)
+
+    package.__getattr__ = load_on_first_use
+    sys.modules[FLATBUFFER_DIRECT_PACKAGE] = package
 
 
 def _translate_onnx2tf_error(err: BaseException, log: str, onnx_path: Path) -> UnsupportedOpError:
