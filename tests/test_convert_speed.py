@@ -101,3 +101,25 @@ def test_onnx2tf_loads_without_its_flatbuffer_direct_backend():
     assert len(loaded["backend"]) < 60, loaded["backend"]
     assert loaded["writer"].startswith("onnx2tf.tflite_builder")
     assert loaded["after"] > 200                     # the first use of a package name loads the backend
+
+
+@pytest.mark.slow
+def test_a_model_read_again_is_not_parsed_again(tmp_path, monkeypatch):
+    """The int8 model is read three times a conversion: the second read of the same bytes gives the kept
+    Graph (same tensors) under its own name; other limits in force or other bytes are parsed anew."""
+    import model_factory as mf
+    from tinyattend.errors import BadModelError
+    from tinyattend.ir.tflite_reader import read_tflite
+
+    tflite = mf.float_tflite()
+    first = read_tflite(tflite, "first")
+    again = read_tflite(bytes(bytearray(tflite)), "again")        # equal bytes, another object
+    assert (first.name, again.name) == ("first", "again")
+    assert again.tensors is first.tensors and again.ops is first.ops
+    other = read_tflite(tflite + b"\0", "other")                 # other bytes (a trailing byte), same model
+    assert other.tensors is not first.tensors and other.tensors == first.tensors
+    largest = max(t.nbytes for t in first.tensors if t.nbytes is not None)
+    monkeypatch.setenv("TINYATTEND_MAX_TENSOR_BYTES", str(largest - 1))
+    with pytest.raises(BadModelError, match="over tinyattend's limit"):   # a stricter limit is checked again
+        read_tflite(tflite, "strict")
+

@@ -6,15 +6,18 @@ BadModelError that says what and where, never in a crash.
 """
 from __future__ import annotations
 
+import collections
+import dataclasses
 import math
 import re
+import threading
 from types import MappingProxyType
 
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
-from ..errors import BadModelError, UnsupportedOpError
-from ..limits import Limits, refuse
+from ..errors import BadModelError, ResourceLimitError, UnsupportedOpError
+from ..limits import Limits, limits, refuse
 from .graph import DTYPE_BYTES, Graph, Op, QuantParams, Tensor
 
 # The most bytes one tensor may have (tinyattend/limits.py, TINYATTEND_MAX_TENSOR_BYTES): far beyond any
@@ -68,7 +71,46 @@ def _op_name(code) -> str:
 
 
 def read_tflite(buffer: bytes, name: str = "model") -> Graph:
-    """Parse a TFLite flatbuffer (subgraph 0) into a Graph."""
+    """Parse a TFLite flatbuffer (subgraph 0) into a Graph.
+
+    A conversion reads its int8 model three times (the int8 check, code generation, the per-layer error):
+    the Graph of the last few `bytes` read under the same limits is kept (it is immutable through and
+    through: frozen dataclasses, tuples, bytes) and given back under this call's `name`. `name` appears
+    only in the Graph and in error messages, and a model that fails is never kept."""
+    try:
+        in_force = limits() if isinstance(buffer, bytes) else None
+    except ResourceLimitError:                # a bad limit variable: the read says so where it always did
+        in_force = None
+    if in_force is None:
+        return _read_tflite(buffer, name)
+    graph = _read_kept(buffer, in_force)
+    if graph is None:
+        graph = _read_tflite(buffer, name)
+        _keep(buffer, in_force, graph)
+    return graph if graph.name == name else dataclasses.replace(graph, name=name)
+
+
+_KEPT: "collections.OrderedDict[tuple[bytes, Limits], Graph]" = collections.OrderedDict()
+_KEPT_MAX = 4
+_KEPT_LOCK = threading.Lock()     # the per-layer error reads in a thread beside code generation
+
+
+def _read_kept(buffer: bytes, in_force: Limits) -> Graph | None:
+    with _KEPT_LOCK:
+        graph = _KEPT.get((buffer, in_force))
+        if graph is not None:
+            _KEPT.move_to_end((buffer, in_force))
+        return graph
+
+
+def _keep(buffer: bytes, in_force: Limits, graph: Graph) -> None:
+    with _KEPT_LOCK:
+        _KEPT[(buffer, in_force)] = graph
+        while len(_KEPT) > _KEPT_MAX:
+            _KEPT.popitem(last=False)
+
+
+def _read_tflite(buffer: bytes, name: str) -> Graph:
     if len(buffer) < 8 or buffer[4:8] != b"TFL3":
         raise BadModelError(f"{name}: not a TFLite flatbuffer (missing the 'TFL3' identifier)",
                             "give a .tflite file written by the TFLite converter")
