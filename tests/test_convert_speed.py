@@ -76,6 +76,21 @@ def test_measurements_beside_code_generation_equal_the_serial_ones(tmp_path):
     steps = [t["step"] for t in report["stage_seconds"]]
     assert "quantization error on held-out samples (beside code generation)" in steps
     assert any(step.startswith("per-layer quantization error") for step in steps)
+    # TFLM's arena, measured by one child (report and probe together): the smallest TFLM prepares the model in
+    arena = report["tflm_arena_bytes"]
+    assert arena >= report["tflm_arena_total"] > 0
+    fits = _python(
+        "import json, sys\n"
+        "from tflite_micro.python.tflite_micro import runtime\n"
+        f"model = open({str(tmp_path / 'out' / 'model.tflite')!r}, 'rb').read()\n"
+        "def fits(size):\n"
+        "    try:\n"
+        "        runtime.Interpreter.from_bytes(model, arena_size=size)\n"
+        "        return True\n"
+        "    except RuntimeError:\n"
+        "        return False\n"
+        f"print(json.dumps({{'at': fits({arena}), 'below': fits({arena - 16})}}))\n")
+    assert fits == {"at": True, "below": False}
 
 
 @pytest.mark.slow

@@ -153,13 +153,42 @@ for _ in range(4096):
 """
 
 
-_ALLOCATIONS_SCRIPT = r"""
-import sys
+# The allocation report (TFLM prints it to stderr, which the child reads back and passes on), then
+# _PROBE_SCRIPT's walk in the same child, from the report's total rounded up to 16 bytes.
+_ARENA_SCRIPT = r"""
+import os, re, sys, tempfile
 from tflite_micro.python.tflite_micro import runtime
+model = open(sys.argv[1], "rb").read()
+report = ""
 try:
-    runtime.Interpreter.from_bytes(open(sys.argv[1], "rb").read(), arena_size=int(sys.argv[2])).print_allocations()
+    interpreter = runtime.Interpreter.from_bytes(model, arena_size=int(sys.argv[2]))
+    with tempfile.TemporaryFile() as sink:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(sink.fileno(), 2)
+        try:
+            interpreter.print_allocations()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        sink.seek(0)
+        report = sink.read().decode("utf-8", "replace")
+    sys.stderr.write(report)
+    sys.stderr.flush()
+    del interpreter
 except RuntimeError as err:
     print("FAILED", err)
+total = re.search(r"allocation total (\d+)", report)
+if total is not None:
+    size = (int(total.group(1)) + 15) // 16 * 16
+    for _ in range(4096):
+        try:
+            runtime.Interpreter.from_bytes(model, arena_size=size)
+            print("OK", size, flush=True)
+            break
+        except RuntimeError:
+            print("FAIL", size, flush=True)
+            size += 16
 """
 
 
@@ -178,7 +207,9 @@ def tflm_arena(model: bytes) -> dict:
     with tempfile.TemporaryDirectory(prefix="tinyattend-tflm-") as tmp:
         path = Path(tmp) / "model.tflite"
         path.write_bytes(model)
-        result = subprocess.run([sys.executable, "-c", _ALLOCATIONS_SCRIPT, str(path), str(generous)],
+        # One child prints the allocation report and probes from its total up (_ARENA_SCRIPT): another
+        # Python start (and TFLM import) only where a probe crashed it.
+        result = subprocess.run([sys.executable, "-c", _ARENA_SCRIPT, str(path), str(generous)],
                                 capture_output=True, text=True, timeout=300)
         text = result.stdout + result.stderr
         figures = {}
@@ -188,18 +219,32 @@ def tflm_arena(model: bytes) -> dict:
             match = re.search(pattern, text)
             if match:
                 figures[key] = int(match.group(1))
-        if result.returncode < 0:
-            # in a child: TFLM aborts the process (signal 6) on some malformed models
-            raise TflmCrashed(f"TFLM aborts (signal {-result.returncode}) preparing this model: it is malformed "
-                              "in a way TFLM does not check (quantization scales or options out of range)",
-                              "re-export the model; tinyattend refuses what it cannot verify against TFLM")
         if "tflm_arena_total" not in figures:
+            if result.returncode < 0:
+                # in a child: TFLM aborts the process (signal 6) on some malformed models
+                raise TflmCrashed(f"TFLM aborts (signal {-result.returncode}) preparing this model: it is "
+                                  "malformed in a way TFLM does not check (quantization scales or options out of "
+                                  "range)", "re-export the model; tinyattend refuses what it cannot verify against TFLM")
             raise BadModelError(f"TFLM cannot allocate this model in {generous} bytes:\n{text[-1500:]}")
-        return _probe_arena(path, figures)
+        probed = _probe_result(result.stdout)
+        if probed is not None:
+            figures["tflm_arena_bytes"] = probed
+            return figures
+        return _probe_arena(path, figures, _resume_size(result.stdout, figures))
 
 
-def _probe_arena(path: Path, figures: dict) -> dict:
-    size = (figures["tflm_arena_total"] + 15) // 16 * 16
+def _probe_result(stdout: str) -> int | None:
+    ok = [int(line.split()[1]) for line in stdout.splitlines() if line.startswith("OK ")]
+    return ok[0] if ok else None
+
+
+def _resume_size(stdout: str, figures: dict) -> int:
+    """Where probing goes on after a child crashed: past the last size it tried, else at the total."""
+    tried = [int(line.split()[1]) for line in stdout.splitlines() if line.startswith("FAIL ")]
+    return tried[-1] + 16 if tried else (figures["tflm_arena_total"] + 15) // 16 * 16
+
+
+def _probe_arena(path: Path, figures: dict, size: int) -> dict:
     for _ in range(64):
         result = subprocess.run([sys.executable, "-c", _PROBE_SCRIPT, str(path), str(size)],
                                 capture_output=True, text=True, timeout=300)
