@@ -196,14 +196,14 @@ def test_prelu(tmp_path, shape, shared_axes, value_range, kernels):
 
 def test_logistic_and_tanh_tables_on_arrays_equal_the_scalar_port():
     """LOGISTIC/TANH tables are computed on numpy arrays (codegen speed); the scalar port of TFLM's
-    integer arithmetic is the reference: every entry equal over input scales from 1e-4 to 100 (and
+    integer arithmetic is the reference: every entry equal over 80 input scales from 1e-4 to 100 (and
     powers of two), each with a random zero point. The bit-exact tests above check the tables against TFLM."""
     import numpy as np
 
     from tinyattend.codegen.ops.logistic import INPUT_INTEGER_BITS, input_scaling, reference_table, table
 
     rng = np.random.default_rng(14)
-    scales = [*np.exp(rng.uniform(np.log(1e-4), np.log(100.0), 150)), *(2.0 ** -k for k in range(12)), 1 / 255]
+    scales = [*np.exp(rng.uniform(np.log(1e-4), np.log(100.0), 80)), *(2.0 ** -k for k in range(12)), 1 / 255]
     checked = 0
     for scale in scales:
         multiplier, shift, _ = input_scaling(scale)
@@ -215,4 +215,4 @@ def test_logistic_and_tanh_tables_on_arrays_equal_the_scalar_port():
             assert got.dtype == want.dtype == np.int8
             assert np.array_equal(got, want), (op, scale, zero_point, np.nonzero(got != want)[0][:8])
             checked += 1
-    assert checked > 250
+    assert checked > 150
