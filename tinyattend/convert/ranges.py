@@ -48,7 +48,7 @@ def activation_ranges(float_tflite: bytes, samples_nhwc: np.ndarray, tensors: li
     """{tensor index: (min, max)} over `samples_nhwc` (N, ...), each sample shaped like the model input
     without its batch dimension of 1. `bar` (a progress bar) advances by the samples done.
 
-    The invokes are shared out over `workers` threads (default: up to 2, the CPUs this process may use),
+    The invokes are shared out over `workers` threads (default: calibration_workers(), 2 on free CPUs),
     each with its own interpreters: LiteRT releases the GIL while it runs, so they run on both cores. The
     samples go in the same groups (the same batch of the same samples) whichever thread takes them, and a
     min or max does not depend on the order it is taken in: the ranges are those of one thread, exactly."""
