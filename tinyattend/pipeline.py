@@ -20,7 +20,7 @@ from .errors import DoesNotFitError, ToolchainError
 from .guard import stage as guard_stage
 from .limits import refuse
 from .ir.tflite_reader import read_tflite
-from .outdir import check_replaceable, staged_output
+from .outdir import check_replaceable, staged_output, temporary_work_in
 from .progress import SILENT, Progress
 
 LAYER_ERROR_SAMPLES = 16     # held-out samples the per-layer error runs (both models, every tensor kept):
@@ -225,11 +225,22 @@ def convert_project(model: Path, board: Board, out: Path, *, calib: str | None =
     (replacing an OUT tinyattend wrote earlier). Returns report.json's contents."""
     out = Path(out)
     check_replaceable(out)
-    from .convert import convert_model, model_format
+    from .convert import model_format
     if model_format(Path(model)) == "onnx":
         require_onnx2tf()
     started = time.monotonic()
     progress = Progress("convert", enabled=False) if progress is False else (progress or Progress("convert"))
+    with staged_output(out) as stage, temporary_work_in(stage):
+        report = _convert_into(stage, model, board, calib=calib, input_shape=input_shape, mean=mean, std=std,
+                               layout=layout, calib_samples=calib_samples, kernels=kernels, optimize=optimize,
+                               prefix=prefix, model_name=model_name, progress=progress, started=started)
+    progress.note(f"total {report['total_seconds']:.1f} s")
+    return report
+
+
+def _convert_into(stage: Path, model: Path, board: Board, *, calib, input_shape, mean, std, layout, calib_samples,
+                  kernels, optimize, prefix, model_name, progress, started: float) -> dict:
+    from .convert import convert_model
     conversion = convert_model(Path(model), calib=calib, input_shape=input_shape, mean=mean, std=std,
                                layout=layout, calib_samples=calib_samples, progress=progress)
     conversion_report = dict(conversion.report)
@@ -244,12 +255,10 @@ def convert_project(model: Path, board: Board, out: Path, *, calib: str | None =
         except Exception as err:  # noqa: BLE001 - a diagnostic: never fail the convert over it
             conversion_report["warnings"].append(
                 f"per-layer quantization error not measured: {type(err).__name__}: {str(err)[:200]}")
-    with staged_output(out) as stage:
-        report = write_project(stage, conversion.tflite, board, kernels=kernels, optimize=optimize,
-                               model_name=model_name or Path(model).name, calibration=conversion.calibration,
-                               report=conversion_report, prefix=prefix, progress=progress)
-        report["total_seconds"] = round(time.monotonic() - started, 2)
-        report["stage_seconds"] = progress.timings
-        write_report(stage, report)
-    progress.note(f"total {report['total_seconds']:.1f} s")
+    report = write_project(stage, conversion.tflite, board, kernels=kernels, optimize=optimize,
+                           model_name=model_name or Path(model).name, calibration=conversion.calibration,
+                           report=conversion_report, prefix=prefix, progress=progress)
+    report["total_seconds"] = round(time.monotonic() - started, 2)
+    report["stage_seconds"] = progress.timings
+    write_report(stage, report)
     return report
