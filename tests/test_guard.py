@@ -104,3 +104,16 @@ def test_conversion_time_limit(tmp_path):
     assert "time limit of 1 s" in err and "TINYATTEND_MAX_CONVERT_SECONDS" in err and "Traceback" not in err
     assert _left_in(tmp_path / "tmp") == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "tmp"]
+
+
+@pytest.mark.slow
+def test_conversion_memory_limit(tmp_path):
+    """TINYATTEND_MAX_MEMORY_BYTES stops a conversion that grows past it, with the numbers, exit 2, nothing left:
+    300 MB is less than TensorFlow and onnx2tf take for any model, so the watchdog must fire."""
+    process = _convert(tmp_path, _onnx_model(tmp_path), TINYATTEND_MAX_MEMORY_BYTES=str(300 * 2**20))
+    _, err = process.communicate(timeout=600)
+    assert process.returncode == 2, err[-2000:]
+    assert "over tinyattend's memory limit of 0.29 GiB" in err and "TINYATTEND_MAX_MEMORY_BYTES" in err
+    assert "Traceback" not in err
+    assert _left_in(tmp_path / "tmp") == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "tmp"]

@@ -18,8 +18,9 @@ from .codegen.lowering import Target, edge_quant
 from .codegen.prefix import DEFAULT_PREFIX
 from .errors import DoesNotFitError, ToolchainError
 from .guard import stage as guard_stage
-from .limits import refuse
 from .ir.tflite_reader import read_tflite
+from .limits import limits, refuse
+from .memory_limit import memory_limit
 from .outdir import check_replaceable, staged_output, temporary_work_in
 from .progress import SILENT, Progress
 
@@ -230,7 +231,8 @@ def convert_project(model: Path, board: Board, out: Path, *, calib: str | None =
         require_onnx2tf()
     started = time.monotonic()
     progress = Progress("convert", enabled=False) if progress is False else (progress or Progress("convert"))
-    with staged_output(out) as stage, temporary_work_in(stage):
+    with staged_output(out) as stage, temporary_work_in(stage), \
+            memory_limit(limits().max_memory_bytes, f"converting {Path(model).name}", staging_dirs=(stage,)):
         report = _convert_into(stage, model, board, calib=calib, input_shape=input_shape, mean=mean, std=std,
                                layout=layout, calib_samples=calib_samples, kernels=kernels, optimize=optimize,
                                prefix=prefix, model_name=model_name, progress=progress, started=started)
