@@ -39,9 +39,10 @@ class GraphIndex:
     """Who produces and who reads each tensor of an ONNX graph, and its constant value if it has one
     (an initializer or a Constant node's output): what constraints that look past one node need."""
 
-    def __init__(self, graph):
+    def __init__(self, graph, shapes: dict | None = None):
         from onnx import numpy_helper
 
+        self.shapes = shapes or {}       # tensor name -> shape (None for unknown dimensions), where inferred
         self.producer = {out: node for node in graph.node for out in node.output}
         self.consumers: dict[str, list] = {}
         for node in graph.node:
@@ -433,6 +434,27 @@ def node_problem(node, graph: GraphIndex, require_kernels: bool = True) -> str |
     if missing:
         return (f"becomes {' / '.join(missing)}, which tinyattend's code generator has no kernel for "
                 f"(tinyattend/codegen/ops/)")
+    return rank_problem(node, graph) if require_kernels else None
+
+
+def rank_problem(node, graph: GraphIndex) -> str | None:
+    """Why `node`'s tensors are of a higher rank than every kernel it may become takes (their op modules'
+    MAX_RANK, tinyattend/codegen/ops/), or None. Looks at the graph as onnx2tf will read it (rank-5/6 data
+    movement already rewritten on rank-4 views, onnx_rank_rewrites); an entry naming several ops is
+    refused only above the highest limit among them, so the pre-check never refuses what may convert."""
+    from ..codegen.ops import max_rank
+
+    ops = tflite_ops(node.op_type)
+    limits = [max_rank(op) for op in ops]
+    if not ops or None in limits:
+        return None
+    limit = max(limits)
+    for name in (*node.input, *node.output):
+        shape = graph.shapes.get(name) if name else None
+        if shape is not None and len(shape) > limit and graph.constant(name) is None:
+            shown = "x".join("?" if d is None else str(d) for d in shape)
+            return (f"tensor '{name}' has rank {len(shape)} ({shown}); {node.op_type} becomes {' / '.join(ops)}, "
+                    f"whose kernel takes rank {limit} at most")
     return None
 
 
@@ -465,9 +487,11 @@ def check_onnx_ops(model, path: Path, require_kernels: bool = True) -> None:
     """UnsupportedOpError naming each op type tinyattend cannot take, once: how many nodes, the first
     few names, why, and what to do. `ops` keeps every (op type, node name, reason).
     require_kernels=False checks the conversion to int8 TFLite only (`convert_model(..., tflite_only=True)`)."""
+    from .onnx_norm_rewrites import _ranks
+
     problems = []
     model = _shapes_folded(model)
-    graph = GraphIndex(model.graph)
+    graph = GraphIndex(model.graph, _ranks(model) if require_kernels else None)
     for index, node in enumerate(model.graph.node):
         name = node.name or f"#{index} (unnamed)"
         reason = node_problem(node, graph, require_kernels)
@@ -484,9 +508,11 @@ def check_onnx_ops(model, path: Path, require_kernels: bool = True) -> None:
 
 
 def _shapes_folded(model):
-    """A copy of `model` with its constant subgraphs folded, as onnx2tf will read it (onnx_rewrites): torch's
-    attention writes its scale as Sqrt(Cast(Shape(q)[-1])), a shape computation that folds to a constant,
-    and must not be refused as a float SQRT (MobileViT's attention)."""
+    """A copy of `model` with its constant subgraphs folded and its rank-5/6 data movement on rank-4 views, as
+    onnx2tf will read it (onnx_rewrites): torch's attention writes its scale as Sqrt(Cast(Shape(q)[-1])), a
+    shape computation that folds to a constant, and must not be refused as a float SQRT (MobileViT's
+    attention); its rank-5 qkv permute must not be refused as a rank-5 TRANSPOSE."""
     from .onnx_layout_rewrites import fold_shapes
+    from .onnx_rank_rewrites import lower_ranks
     from .onnx_rewrites import constants_to_initializers, identities_to_initializers
-    return fold_shapes(identities_to_initializers(constants_to_initializers(model)))
+    return lower_ranks(fold_shapes(identities_to_initializers(constants_to_initializers(model))))
