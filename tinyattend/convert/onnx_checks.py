@@ -139,8 +139,53 @@ def _div(node, graph: GraphIndex) -> str | None:
     if divisor is not None and (divisor.op_type == "Sqrt"
                                 or (divisor.op_type == "Pow" and _exponent(divisor, graph) == 0.5)):
         return None             # onnx_norm_rewrites: x * v^-0.5, RSQRT
+    if match_l2_normalize(node, graph) is not None:
+        return None             # F.normalize: x * RSQRT(max(sum x^2, eps^2)), onnx_norm_rewrites
     return ("division by a computed tensor becomes DIV, which tinyattend's code generator has no kernel for; "
             "division by a constant (a MUL by its reciprocal) or by a Sqrt (MUL by RSQRT) converts")
+
+
+@dataclass(frozen=True)
+class L2Normalize:
+    """torch's F.normalize(x, dim): Div(x, [Expand](Clip(ReduceL2(x, axes, keepdims=1), min=eps)))."""
+    x: str
+    axes: tuple[int, ...]
+    eps: float
+    reduce: object       # the ReduceL2 node
+
+
+def match_l2_normalize(div, graph: GraphIndex) -> L2Normalize | None:
+    """The F.normalize that Div node `div` ends, or None (Max(norm, eps) in place of the Clip too)."""
+    if div.op_type != "Div":
+        return None
+    x, source = div.input[0], graph.producer.get(div.input[1])
+    if source is not None and source.op_type == "Expand":
+        source = graph.producer.get(source.input[0])
+    if source is None or source.op_type not in ("Clip", "Max") or len(source.input) < 2:
+        return None
+    if source.op_type == "Clip" and len(source.input) > 2 and source.input[2]:
+        return None                      # a maximum norm: not F.normalize
+    eps = graph.constant(source.input[1])
+    reduce = graph.producer.get(source.input[0])
+    if eps is None or eps.size != 1 or reduce is None or reduce.op_type != "ReduceL2" or reduce.input[0] != x \
+            or not _attr(reduce, "keepdims", 1):
+        return None
+    axes = graph.constant(reduce.input[1]) if len(reduce.input) > 1 and reduce.input[1] else _attr(reduce, "axes")
+    if axes is None or len(list(axes)) == 0:
+        return None
+    return L2Normalize(x, tuple(int(a) for a in list(axes)), float(eps.reshape(-1)[0]), reduce)
+
+
+def _reduce_l2(node, graph: GraphIndex) -> str | None:
+    """ReduceL2 converts as the norm of F.normalize (onnx_norm_rewrites: x * RSQRT(max(sum x^2, eps^2)))."""
+    normalized = [div for reader in graph.consumers.get(node.output[0], [])
+                  for mid in [reader, *graph.consumers.get(reader.output[0], [])]
+                  for div in graph.consumers.get(mid.output[0], []) if div.op_type == "Div"]
+    if normalized and all((m := match_l2_normalize(div, graph)) is not None and m.reduce is node for div in normalized) \
+            and all(r.op_type in ("Clip", "Max") for r in graph.consumers.get(node.output[0], [])):
+        return None
+    return ("ReduceL2 converts only as the norm of x / max(||x||, eps) (torch's F.normalize), which becomes "
+            "x * RSQRT(max(sum x^2, eps^2)); TFLite has no int8 L2 reduction")
 
 
 def _conv_2d(node, graph=None) -> str | None:
@@ -290,7 +335,8 @@ SUPPORTED_OPS: dict[str, tuple[str, object]] = {
     "Mul": ("MUL", None),
     "Add": ("ADD", None),
     "Sub": ("SUB", None),
-    "Div": ("MUL (x / constant: by its reciprocal; x / Sqrt(y): by the reciprocal root Sqrt's entry names)", _div),
+    "Div": ("MUL (x / constant: by its reciprocal; x / Sqrt(y) and a normalisation to unit length: by the reciprocal root Sqrt's and "
+            "ReduceL2's entries name)", _div),
     "Gemm": ("FULLY_CONNECTED", None),
     "MatMul": ("FULLY_CONNECTED / BATCH_MATMUL", None),
     "BatchNormalization": ("folded into the conv, or MUL + ADD", None),
@@ -316,6 +362,7 @@ SUPPORTED_OPS: dict[str, tuple[str, object]] = {
     "InstanceNormalization": ("MEAN, SUB, MUL, RSQRT (GroupNorm's export too: a 1x1 CONV_2D averages each group)",
                               _instance_norm),
     "ReduceSum": ("MEAN + MUL (by the count)", _reduce_sum),
+    "ReduceL2": ("MUL, MEAN, MAXIMUM, RSQRT (only as the norm of a normalisation to unit length, torch's normalize)", _reduce_l2),
     "Expand": ("(into the broadcasting ADD/SUB/MUL that reads it)", _expand),
     "Erf": ("GELU (exact GELU only)", _erf_in_gelu),
 }
