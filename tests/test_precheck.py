@@ -180,3 +180,13 @@ def test_rank_6_permute_is_taken_a_rank_6_mul_refused_before_onnx2tf(tmp_path):
     assert "Mul x1 (node 'mul_" in err and "has rank 6 (1x4x4x4x2x2); Mul becomes MUL, whose kernel takes rank 4 " \
            "at most" in err, err
     assert "Transpose" not in err.split("fix:")[0], err
+
+
+def test_inspect_judges_ranks_as_the_precheck_does(tmp_path):
+    """`tinyattend inspect` on the same two models: the rank-6 permute converts (it is rewritten), the rank-6
+    Mul is marked with the pre-check's reason."""
+    from tinyattend.inspect import inspect_onnx
+
+    assert inspect_onnx(_rank_6_model(tmp_path, False))["problems"] == []
+    [problem] = inspect_onnx(_rank_6_model(tmp_path, True))["problems"]
+    assert problem["op"] == "Mul" and "has rank 6" in problem["reason"], problem

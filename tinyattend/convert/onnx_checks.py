@@ -181,8 +181,10 @@ def _reduce_l2(node, graph: GraphIndex) -> str | None:
     normalized = [div for reader in graph.consumers.get(node.output[0], [])
                   for mid in [reader, *graph.consumers.get(reader.output[0], [])]
                   for div in graph.consumers.get(mid.output[0], []) if div.op_type == "Div"]
-    if normalized and all((m := match_l2_normalize(div, graph)) is not None and m.reduce is node for div in normalized) \
-            and all(r.op_type in ("Clip", "Max") for r in graph.consumers.get(node.output[0], [])):
+    readers = graph.consumers.get(node.output[0], [])
+    matches = [match_l2_normalize(div, graph) for div in normalized]
+    if normalized and all(m is not None and m.reduce is node for m in matches) \
+            and all(r.op_type in ("Clip", "Max") for r in readers):
         return None
     return ("ReduceL2 converts only as the norm of x / max(||x||, eps) (torch's F.normalize), which becomes "
             "x * RSQRT(max(sum x^2, eps^2)); TFLite has no int8 L2 reduction")
@@ -335,8 +337,8 @@ SUPPORTED_OPS: dict[str, tuple[str, object]] = {
     "Mul": ("MUL", None),
     "Add": ("ADD", None),
     "Sub": ("SUB", None),
-    "Div": ("MUL (x / constant: by its reciprocal; x / Sqrt(y) and a normalisation to unit length: by the reciprocal root Sqrt's and "
-            "ReduceL2's entries name)", _div),
+    "Div": ("MUL (x / constant: by its reciprocal; x / Sqrt(y) and a normalisation to unit length: by the "
+            "reciprocal root Sqrt's and ReduceL2's entries name)", _div),
     "Gemm": ("FULLY_CONNECTED", None),
     "MatMul": ("FULLY_CONNECTED / BATCH_MATMUL", None),
     "BatchNormalization": ("folded into the conv, or MUL + ADD", None),
@@ -362,7 +364,8 @@ SUPPORTED_OPS: dict[str, tuple[str, object]] = {
     "InstanceNormalization": ("MEAN, SUB, MUL, RSQRT (GroupNorm's export too: a 1x1 CONV_2D averages each group)",
                               _instance_norm),
     "ReduceSum": ("MEAN + MUL (by the count)", _reduce_sum),
-    "ReduceL2": ("MUL, MEAN, MAXIMUM, RSQRT (only as the norm of a normalisation to unit length, torch's normalize)", _reduce_l2),
+    "ReduceL2": ("MUL, MEAN, MAXIMUM, RSQRT (only as the norm of a normalisation to unit length, torch's normalize)",
+                 _reduce_l2),
     "Expand": ("(into the broadcasting ADD/SUB/MUL that reads it)", _expand),
     "Erf": ("GELU (exact GELU only)", _erf_in_gelu),
 }

@@ -92,6 +92,10 @@ def fold_shape_computations(model):
             values = [np.array(full[attrs.get("start", 0):attrs.get("end", len(shape))], np.int64)
                       if node.op_type == "Shape" else np.array(int(np.prod(full)), np.int64)]
         elif all((not name) or name in known for name in node.input):
+            if node.op_type not in FOLDABLE and not all(
+                    shapes.get(o) is not None and None not in shapes[o] and np.prod(shapes[o]) <= DATA_FOLD_LIMIT
+                    for o in node.output):
+                continue         # evaluated only when its result is known to be small (a hostile model's Tile)
             inputs = [name for name in node.input if name]
             one = helper.make_graph(
                 [node], "fold", [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(known[n].dtype),

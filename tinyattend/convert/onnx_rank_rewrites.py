@@ -114,7 +114,9 @@ def lower_ranks(model, max_rank: int = MAX_RANK):
             continue
         new = None
         if node.op_type == "Transpose":
-            perm = list(_attr(node, "perm", list(reversed(range(len(shape))))))
+            perm = [int(a) for a in _attr(node, "perm", list(reversed(range(len(shape)))))]
+            if sorted(perm) != list(range(len(shape))) or tuple(shape[a] for a in perm) != tuple(outputs[0]):
+                continue         # an invalid model: left for the checks that name the problem
             new, x = [], node.input[0]
             for view, order in transpose_steps(shape, perm, max_rank):
                 x, view_node = reshape(x, view)
@@ -123,7 +125,10 @@ def lower_ranks(model, max_rank: int = MAX_RANK):
                 x = moved
             new.append(reshape(x, outputs[0], node.output[0])[1])
         elif node.op_type in ("Split", "Slice", "Gather", "Concat"):
-            new = _one_axis(node, shape, outputs, [static(x) for x in node.input], graph, names, reshape)
+            try:
+                new = _one_axis(node, shape, outputs, [static(x) for x in node.input], graph, names, reshape)
+            except (IndexError, ValueError, TypeError):
+                new = None       # attributes that do not fit the shapes (an invalid model): left as it is
         if new is not None:
             replaced[i] = new
     _replace_nodes(graph, replaced)
@@ -183,8 +188,8 @@ def _one_axis(node, shape, outputs, input_shapes, graph, names, reshape):
         new.append(reshape(joined, outputs[0], node.output[0])[1])
         return new
     if node.op_type == "Gather":
-        gathered = [int(np.prod(shape[:axis])), int(np.asarray(constant(node.input[1])).size), int(np.prod(shape[axis + 1:]))]
-        if int(np.prod(gathered)) != int(np.prod(outputs[0])):
+        count = int(np.asarray(constant(node.input[1])).size)
+        if int(np.prod(shape[:axis])) * count * int(np.prod(shape[axis + 1:])) != int(np.prod(outputs[0])):
             return None
     x, view_node = reshape(node.input[0], view(shape))
     new.append(view_node)
