@@ -106,3 +106,19 @@ def test_unfold_and_fold_around_a_rank_6_permute():
                                   "out": np.array([1, 5, 12, 4], np.int64)})
     rewritten = _check(model, shape)
     assert [n.op_type for n in rewritten.graph.node].count("Transpose") == 4
+
+
+def test_qkv_unbind_splits_before_the_permute():
+    """The unbind alone (Split on axis 0, Squeeze): split first along the permute's source axis, then one rank-4
+    permute per part (each part has a size-1 axis), instead of two steps over the whole rank-5 tensor."""
+    shape = (4, 6, 24)
+    nodes = [helper.make_node("Reshape", ["x", "qkv_shape"], ["qkv"]),
+             helper.make_node("Transpose", ["qkv"], ["t"], perm=[2, 0, 3, 1, 4]),
+             helper.make_node("Split", ["t", "three"], ["q5", "k5", "v5"], axis=0),
+             *[helper.make_node("Squeeze", [f"{n}5", "zero"], [n]) for n in "qkv"],
+             helper.make_node("Concat", ["q", "k", "v"], ["y"], axis=3)]
+    model = _model(nodes, shape, {"qkv_shape": np.array([4, 6, 3, 2, 4], np.int64),
+                                  "three": np.array([1, 1, 1], np.int64), "zero": np.array([0], np.int64)})
+    rewritten = _check(model, shape)
+    ops = [n.op_type for n in rewritten.graph.node]
+    assert ops.count("Transpose") == 3 and ops.count("Split") == 1, ops

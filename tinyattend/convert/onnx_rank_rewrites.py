@@ -7,6 +7,8 @@ tensor, are 4-D. Transformers write rank-5/6 permutes around their attention: th
 `reshape(B, N, 3, heads, d).permute(2, 0, 3, 1, 4).unbind(0)` (MobileViT, EdgeNeXt) and the patch unfold
 `reshape(B, C, nh, ph, nw, pw).permute(0, 1, 3, 5, 2, 4)` (MobileViTv2). They are data movement only:
 
+* A Split of a rank > 4 permute's output (attention's unbind) moves before the permute: split along the
+  permute's source axis, then permute each part (the parts' size-1 axes drop out, so each is rank 4).
 * Transpose. Axes of size 1 can go anywhere, and axes that stay next to each other in the same order (a
   group) move as one, so a permute is one on the merged dimensions (rank = number of groups). One that
   still has more than 4 groups is a sequence of block swaps: bring the axes the output wants next to the
@@ -82,6 +84,7 @@ def lower_ranks(model, max_rank: int = MAX_RANK):
     graph = model.graph
     if not any(node.op_type in ("Transpose", "Split", "Slice", "Gather", "Concat") for node in graph.node):
         return model
+    split_before_transpose(model, max_rank)
     shapes = _ranks(model)
     names = _Names(graph)
 
@@ -133,6 +136,40 @@ def lower_ranks(model, max_rank: int = MAX_RANK):
             replaced[i] = new
     _replace_nodes(graph, replaced)
     return collapse_views(model) if replaced else model
+
+
+def split_before_transpose(model, max_rank: int = MAX_RANK):
+    """`model` (in place) with each Transpose(perm) of rank > max_rank read only by Splits along axis a as those
+    Splits along axis perm[a] of the Transpose's input, each part then permuted. Attention's qkv unbind
+    (Transpose(2, 0, 3, 1, 4), Split on axis 0, Squeeze) then permutes three size-1-axis parts, each a rank-4
+    permute, instead of the whole rank-5 tensor in two steps."""
+    import onnx.helper as helper
+    from .onnx_checks import GraphIndex
+
+    graph = model.graph
+    index = GraphIndex(graph)
+    outputs = {o.name for o in graph.output}
+    names = _Names(graph)
+    replaced = {}
+    position = {id(node): i for i, node in enumerate(graph.node)}
+    for i, node in enumerate(graph.node):
+        perm = _attr(node, "perm")
+        readers = index.consumers.get(node.output[0], []) if node.op_type == "Transpose" else []
+        if perm is None or len(perm) <= max_rank or node.output[0] in outputs or not readers \
+                or sorted(perm) != list(range(len(perm))) \
+                or any(r.op_type != "Split" or r.input[0] != node.output[0] for r in readers):
+            continue
+        for split in readers:
+            axis = int(_attr(split, "axis", 0)) % len(perm)
+            parts = [names("unpermuted") for _ in split.output]
+            moved = helper.make_node("Split", [node.input[0], *split.input[1:]], parts, name=split.name,
+                                     axis=int(perm[axis]))
+            replaced[position[id(split)]] = [moved] + [
+                helper.make_node("Transpose", [part], [out], name=names("transpose"), perm=list(perm))
+                for part, out in zip(parts, split.output)]
+        replaced[i] = []
+    _replace_nodes(graph, replaced)
+    return model
 
 
 def _one_axis(node, shape, outputs, input_shapes, graph, names, reshape):
