@@ -40,12 +40,12 @@ def test_adjacent_axes_merge():
     assert len(transpose_steps((1, 64, 6, 2, 6, 2), [0, 1, 3, 5, 2, 4])) == 2
 
 
-def _model(nodes, shape, initializers):
+def _model(nodes, shape, initializers, opset=17):
     graph = helper.make_graph(
         nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
         [numpy_helper.from_array(np.asarray(v), k) for k, v in initializers.items()])
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=8)
 
 
 def _check(model, shape):
@@ -122,3 +122,18 @@ def test_qkv_unbind_splits_before_the_permute():
     rewritten = _check(model, shape)
     ops = [n.op_type for n in rewritten.graph.node]
     assert ops.count("Transpose") == 3 and ops.count("Split") == 1, ops
+
+
+def test_split_sizes_as_an_attribute_are_kept():
+    """Opset 11 writes Split's sizes as an attribute: unequal parts (1, 2) of a rank-5 permute keep them."""
+    shape = (4, 6, 24)
+    nodes = [helper.make_node("Reshape", ["x", "qkv_shape"], ["qkv"]),
+             helper.make_node("Transpose", ["qkv"], ["t"], perm=[2, 0, 3, 1, 4]),
+             helper.make_node("Split", ["t"], ["q5", "kv5"], axis=0, split=[1, 2]),
+             helper.make_node("Reshape", ["kv5", "kv_shape"], ["kv"]),
+             helper.make_node("Reshape", ["q5", "kv_shape_half"], ["q"]),
+             helper.make_node("Concat", ["q", "kv"], ["y"], axis=0)]
+    model = _model(nodes, shape, {"qkv_shape": np.array([4, 6, 3, 2, 4], np.int64),
+                                  "kv_shape": np.array([32, 12], np.int64),
+                                  "kv_shape_half": np.array([16, 12], np.int64)}, opset=11)
+    _check(model, shape)

@@ -84,6 +84,9 @@ def lower_ranks(model, max_rank: int = MAX_RANK):
     graph = model.graph
     if not any(node.op_type in ("Transpose", "Split", "Slice", "Gather", "Concat") for node in graph.node):
         return model
+    import onnx.helper as helper
+    make_node = helper.make_node
+
     split_before_transpose(model, max_rank)
     shapes = _ranks(model)
     names = _Names(graph)
@@ -95,9 +98,6 @@ def lower_ranks(model, max_rank: int = MAX_RANK):
     def reshape(x, shape, out=None):
         out = out or names("view")
         return out, make_node("Reshape", [x, _int64(graph, names, "shape", shape)], [out], name=names("reshape"))
-
-    import onnx.helper as helper
-    make_node = helper.make_node
 
     replaced = {}
     for i, node in enumerate(graph.node):
@@ -162,8 +162,9 @@ def split_before_transpose(model, max_rank: int = MAX_RANK):
         for split in readers:
             axis = int(_attr(split, "axis", 0)) % len(perm)
             parts = [names("unpermuted") for _ in split.output]
-            moved = helper.make_node("Split", [node.input[0], *split.input[1:]], parts, name=split.name,
-                                     axis=int(perm[axis]))
+            moved = helper.make_node("Split", [node.input[0], *split.input[1:]], parts, name=split.name)
+            moved.attribute.extend(a for a in split.attribute if a.name != "axis")   # sizes (opset < 13)
+            moved.attribute.append(helper.make_attribute("axis", int(perm[axis])))
             replaced[position[id(split)]] = [moved] + [
                 helper.make_node("Transpose", [part], [out], name=names("transpose"), perm=list(perm))
                 for part, out in zip(parts, split.output)]
@@ -232,7 +233,10 @@ def _one_axis(node, shape, outputs, input_shapes, graph, names, reshape):
     new.append(view_node)
     parts = [names("part") for _ in node.output]
     attrs = {"axis": 1} if node.op_type in ("Split", "Gather") else {}
-    new.append(helper.make_node(node.op_type, [x, *extra], parts, name=names(node.op_type.lower()), **attrs))
+    rewritten = helper.make_node(node.op_type, [x, *extra], parts, name=names(node.op_type.lower()), **attrs)
+    if node.op_type == "Split":     # its sizes are an attribute before opset 13
+        rewritten.attribute.extend(a for a in node.attribute if a.name != "axis")
+    new.append(rewritten)
     for part, out, dims in zip(parts, node.output, outputs):
         new.append(reshape(part, dims, out)[1])
     return new
