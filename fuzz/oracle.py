@@ -19,7 +19,8 @@ from pathlib import Path
 import psutil
 
 # Worst first: a case's outcome is the first of these that applies. "bad C" and "wrong output" are for
-# accepted models, whose generated C is built and compared with TFLM (`tinyattend verify`); "TFLM refuses"
+# accepted models, whose generated C is built with AddressSanitizer and UBSan and compared with TFLM
+# (`tinyattend verify --sanitize`): a failed build or a sanitizer report is "bad C"; "TFLM refuses"
 # is an accepted model TFLM itself cannot prepare. "cache write": a library kept a cache file in HOME
 # (ONNX Runtime's telemetry device id, matplotlib's font list) or ONNX Runtime's $TMPDIR/.ses: reported,
 # not counted as bad.
@@ -121,7 +122,7 @@ def run_case(case: Case, workdir: Path, *, timeout: float, memory_mib: float, ke
     before = _listing(sandbox)
     outcome = _run(case, sandbox, before, argv, timeout, memory_mib, entry)
     if verify and outcome.outcome in ("ok", "cache write") and argv[0] == "convert":
-        checked = _run(case, sandbox, _listing(sandbox), ["verify", "OUT", "--samples", "3"], timeout, memory_mib,
+        checked = _run(case, sandbox, _listing(sandbox), ["verify", "OUT", "--samples", "3", "--sanitize"], timeout, memory_mib,
                        entry)
         outcome = _verified(outcome, checked)
     if not keep:
@@ -133,7 +134,7 @@ def _verified(converted: Outcome, checked: Outcome) -> Outcome:
     """The outcome of an accepted convert, from its `tinyattend verify`."""
     result, detail = checked.outcome, checked.detail
     if result == "clear error":
-        if "host build of" in detail:
+        if "host build of" in detail or "failed a sanitizer check" in detail:
             result = "bad C"
         elif "TFLM could not prepare" in detail or "TFLM crashed" in detail:
             result = "TFLM refuses"

@@ -56,8 +56,9 @@ def test_debug_shows_the_traceback(tmp_path, capsys):
 
 
 def _left_in(tmp: Path) -> list[str]:
-    """What is left in TMPDIR, less ONNX Runtime's own session-id file (.ses), which it keeps on purpose."""
-    return sorted(p.name for p in tmp.iterdir() if p.name != ".ses")
+    """What is left in TMPDIR: a convert sends all temporary work (ONNX Runtime's .ses file included) into
+    its staging folder, so nothing."""
+    return sorted(p.name for p in tmp.iterdir())
 
 
 def _onnx_model(tmp_path: Path) -> Path:
@@ -81,7 +82,7 @@ def test_sigterm_during_onnx2tf_leaves_nothing(tmp_path):
     """`kill` (SIGTERM) while onnx2tf runs: exit 143, no temporary folder, no OUT, no staging folder."""
     process = _convert(tmp_path, _onnx_model(tmp_path))
     deadline = time.monotonic() + 300
-    while not any((tmp_path / "tmp").glob("tinyattend-onnx2tf-*")):
+    while not any(tmp_path.glob(".OUT.tmp-*/.work/tinyattend-onnx2tf-*")):    # temporary work: inside staging
         assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline, "onnx2tf never started"
         time.sleep(0.1)
@@ -101,5 +102,18 @@ def test_conversion_time_limit(tmp_path):
     _, err = process.communicate(timeout=600)
     assert process.returncode == 2, err[-2000:]
     assert "time limit of 1 s" in err and "TINYATTEND_MAX_CONVERT_SECONDS" in err and "Traceback" not in err
+    assert _left_in(tmp_path / "tmp") == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "tmp"]
+
+
+@pytest.mark.slow
+def test_conversion_memory_limit(tmp_path):
+    """TINYATTEND_MAX_MEMORY_BYTES stops a conversion that grows past it, with the numbers, exit 2, nothing left:
+    300 MB is less than TensorFlow and onnx2tf take for any model, so the watchdog must fire."""
+    process = _convert(tmp_path, _onnx_model(tmp_path), TINYATTEND_MAX_MEMORY_BYTES=str(300 * 2**20))
+    _, err = process.communicate(timeout=600)
+    assert process.returncode == 2, err[-2000:]
+    assert "over tinyattend's memory limit of 0.29 GiB" in err and "TINYATTEND_MAX_MEMORY_BYTES" in err
+    assert "Traceback" not in err
     assert _left_in(tmp_path / "tmp") == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.onnx", "tmp"]

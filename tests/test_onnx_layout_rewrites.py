@@ -83,3 +83,36 @@ def test_shared_weight_identity_folds_and_per_channel_constant_gets_full_rank():
     assert _ops(model) == ["Mul"]
     constant = {init.name: tuple(init.dims) for init in model.graph.initializer}[model.graph.node[0].input[1]]
     assert constant == (1, 8, 1, 1)
+
+
+def test_constant_subgraph_is_folded_at_any_size_a_weight_reshape_is_not():
+    """EdgeNeXt's positional encoding (CumSum of ones, Sin, Cos, then data ops) depends on constants only: folded
+    though its values exceed FOLD_LIMIT. A Transpose of a large weight initializer stays (weights keep their
+    form for onnx2tf)."""
+    side = 96
+    big = np.random.default_rng(2).normal(size=(side, side)).astype(np.float32)
+    nodes = [helper.make_node("CumSum", ["ones", "axis"], ["c"]),
+             helper.make_node("Sin", ["c"], ["s"]),
+             helper.make_node("Cos", ["c"], ["k"]),
+             helper.make_node("Concat", ["s", "k"], ["sk"], axis=0),
+             helper.make_node("Reshape", ["sk", "shape"], ["pos"]),
+             helper.make_node("Transpose", ["weight"], ["wt"], perm=[1, 0]),
+             helper.make_node("MatMul", ["x", "wt"], ["xw"]),
+             helper.make_node("Add", ["xw", "pos"], ["y"])]
+    shape = (1, 2, side, side)
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(v, k) for k, v in {
+            "ones": np.ones((side, side), np.float32), "axis": np.array(1, np.int64),
+            "shape": np.array(shape, np.int64), "weight": big}.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    assert 2 * side * side > rewrites.FOLD_LIMIT
+    import onnxruntime as ort
+    x = np.random.default_rng(0).normal(size=shape).astype(np.float32)
+    run = lambda m: ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(  # noqa: E731
+        None, {"x": x})[0]
+    expected = run(model)
+    folded = rewrites.fold_shapes(model)
+    assert _ops(folded) == ["Transpose", "MatMul", "Add"], _ops(folded)
+    np.testing.assert_allclose(run(folded), expected, rtol=1e-6, atol=1e-5)

@@ -137,3 +137,38 @@ def test_forms_without_an_int8_lowering_are_refused(op, make, reason):
     model = _model(make(), {"three": 3.0, "expand_shape": [2, 8, 6, 10]})
     problem = node_problem(model.graph.node[0], GraphIndex(model.graph))
     assert problem is not None and reason in problem, problem
+
+
+def _l2_normalize(axis, expand=True):
+    """torch's F.normalize(x, dim=axis): Div(x, Expand(Clip(ReduceL2(x), min=1e-12), Shape(x)))."""
+    nodes = [helper.make_node("ReduceL2", ["x"], ["norm"], axes=[axis], keepdims=1),
+             helper.make_node("Clip", ["norm", "eps"], ["floor"])]
+    if expand:
+        nodes += [helper.make_node("Shape", ["x"], ["xs"]), helper.make_node("Expand", ["floor", "xs"], ["e"])]
+    return _model(nodes + [helper.make_node("Div", ["x", "e" if expand else "floor"], ["y"])], {"eps": 1e-12})
+
+
+@pytest.mark.parametrize("axis,expand", [(-1, True), (1, True), (2, False)])
+def test_l2_normalize_becomes_an_inverse_square_root(axis, expand):
+    """F.normalize: the pre-check takes its ReduceL2 and Div; the rewrite leaves MUL, a sum (then a MEAN),
+    MAXIMUM and RSQRT (Pow -0.5), no ReduceL2 or Div."""
+    model = _l2_normalize(axis, expand)
+    graph = GraphIndex(model.graph)
+    assert all(node_problem(node, graph) is None for node in model.graph.node if node.op_type != "Clip")
+    _check(model, rewrites.l2_normalize_as_rsqrt, {"ReduceL2", "Div", "Clip"}, {"ReduceSum", "Max", "Pow", "Mul"})
+
+
+def test_l2_norm_outside_a_normalisation_is_refused():
+    """A ReduceL2 read by something else than the normalising Div (here the norm is the output) has no int8
+    lowering; neither has a Div by a norm of another tensor."""
+    model = _model([helper.make_node("ReduceL2", ["x"], ["y"], axes=[1], keepdims=1)], {})
+    problem = node_problem(model.graph.node[0], GraphIndex(model.graph))
+    assert problem is not None and "converts only as the norm of x / max(||x||, eps)" in problem, problem
+    nodes = [helper.make_node("Relu", ["x"], ["r"]),
+             helper.make_node("ReduceL2", ["r"], ["norm"], axes=[1], keepdims=1),
+             helper.make_node("Clip", ["norm", "eps"], ["floor"]),
+             helper.make_node("Div", ["x", "floor"], ["y"])]
+    model = _model(nodes, {"eps": 1e-12})
+    graph = GraphIndex(model.graph)
+    assert "division by a computed tensor" in node_problem(model.graph.node[3], graph)
+    assert node_problem(model.graph.node[1], graph) is not None

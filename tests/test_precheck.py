@@ -140,3 +140,53 @@ def test_sqrt_of_a_shape_is_folded_not_refused(tmp_path):
     data_root = save(b.build(b.op("Sqrt", [b.op("Relu", [y])]), [1, 4, 8, 8]), tmp_path / "root.onnx")
     with pytest.raises(UnsupportedOpError, match="no int8 SQRT"):
         check_onnx_ops(onnx.load(str(data_root)), data_root)
+
+
+def _rank_6_model(tmp_path, elementwise: bool):
+    """Conv, a view as [1, 4, 2, 4, 2, 4] and a rank-6 permute (the patch unfold of MobileViTv2), then
+    (elementwise) a Mul by a constant on the rank-6 tensor, then back to [1, 4, 8, 8]."""
+    b = OnnxBuilder([1, 3, 8, 8])
+    x = b.random_conv(b.input_name, 3, 4)
+    x = b.op("Reshape", [x, b.const(np.array([1, 4, 2, 4, 2, 4], np.int64), "shape")])
+    x = b.op("Transpose", [x], perm=[0, 1, 3, 5, 2, 4])
+    if elementwise:
+        x = b.op("Mul", [x, b.const(np.full([1, 4, 4, 4, 2, 2], 0.5, np.float32), "half")])
+    x = b.op("Reshape", [x, b.const(np.array([1, 4, 8, 8], np.int64), "shape")])
+    return save(b.build(x, [1, 4, 8, 8]), tmp_path / f"rank6_{int(elementwise)}.onnx")
+
+
+def test_rank_6_permute_is_taken_a_rank_6_mul_refused_before_onnx2tf(tmp_path):
+    """A rank-6 Transpose converts (rewritten on rank-4 views: onnx_rank_rewrites), so the pre-check takes
+    it; a Mul on a rank-6 tensor becomes MUL, whose kernel takes rank 4 at most (mul.py's MAX_RANK): refused
+    by `convert` in seconds, before TensorFlow or onnx2tf, nothing written."""
+    import onnx
+    from tinyattend.codegen.ops import max_rank
+
+    check_onnx_ops(onnx.load(str(_rank_6_model(tmp_path, False))), tmp_path / "rank6_0.onnx")
+    assert max_rank("MUL") == 4 and max_rank("RESHAPE") is None
+    model, out = _rank_6_model(tmp_path, True), tmp_path / "out"
+    script = ("import json, sys, time\nstart = time.monotonic()\nfrom tinyattend.cli import main\n"
+              "code = main(['convert', sys.argv[1], '--board', 'host', '-o', sys.argv[2]])\n"
+              "print(json.dumps({'code': code, 'seconds': time.monotonic() - start,\n"
+              "  'imported': sorted(m for m in ('tensorflow', 'onnx2tf') if m in sys.modules)}))\n")
+    result = subprocess.run([sys.executable, "-c", script, str(model), str(out)],
+                            capture_output=True, text=True, timeout=300)
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["code"] != 0 and summary["imported"] == [], (summary, result.stderr)
+    assert summary["seconds"] < 20, summary
+    assert not out.exists()
+    err = result.stderr
+    assert "Traceback" not in err, err
+    assert "Mul x1 (node 'mul_" in err and "has rank 6 (1x4x4x4x2x2); Mul becomes MUL, whose kernel takes rank 4 " \
+           "at most" in err, err
+    assert "Transpose" not in err.split("fix:")[0], err
+
+
+def test_inspect_judges_ranks_as_the_precheck_does(tmp_path):
+    """`tinyattend inspect` on the same two models: the rank-6 permute converts (it is rewritten), the rank-6
+    Mul is marked with the pre-check's reason."""
+    from tinyattend.inspect import inspect_onnx
+
+    assert inspect_onnx(_rank_6_model(tmp_path, False))["problems"] == []
+    [problem] = inspect_onnx(_rank_6_model(tmp_path, True))["problems"]
+    assert problem["op"] == "Mul" and "has rank 6" in problem["reason"], problem

@@ -258,13 +258,18 @@ def bench(out: str | Path, board: str | None = None, *, kernels: str | None = No
         layers=tuple(LayerRow(l["index"], l["op"], macs.get(l["index"]), l["instructions"]) for l in r["layers"]))
 
 
-def verify(out: str | Path, samples: int = 100, *, board: str = "host", seed: int = 0) -> VerifyResult:
+def verify(out: str | Path, samples: int = 100, *, board: str = "host", seed: int = 0,
+           sanitize: bool = False) -> VerifyResult:
     """Run `samples` random inputs (and as many held-out calibration inputs) through the generated C (host
-    build, or `board`) and through the TFLM interpreter, and compare the outputs exactly."""
+    build, or `board`) and through the TFLM interpreter, and compare the outputs exactly. `sanitize`: the
+    host build runs under AddressSanitizer and UBSan."""
     from .verify import verify_outputs
     if samples < 1:
         raise OptionError(f"samples={samples}: at least one sample is needed", "pass samples >= 1")
-    r = verify_outputs(Path(out), samples=samples, board=board, seed=seed)
+    if sanitize and board != "host":
+        raise OptionError(f"sanitize=True with board={board!r}: the sanitizers run on the host build only",
+                          "verify with board='host' (--board host) to use the sanitizers")
+    r = verify_outputs(Path(out), samples=samples, board=board, seed=seed, sanitize=sanitize)
     return VerifyResult(board=r["board"], bit_exact=r["bit_exact"], batches=tuple(
         VerifyBatch(kind, b["samples"], b["identical"], b["max_abs_diff_lsb"], b["first_mismatch"])
         for kind, b in r["batches"].items()), report=r)

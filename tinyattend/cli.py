@@ -80,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=_count, default=100, help="random inputs (and as many calibration inputs when available)")
     p.add_argument("--board", default="host")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--sanitize", action="store_true",
+                   help="build the host program with AddressSanitizer and UBSan (host only; slower)")
 
     p = verbs.add_parser("bench", help="build and run on a board; instructions, memory, flash, bit-exactness")
     p.add_argument("out", type=Path)
@@ -147,7 +149,7 @@ def bench_verb(args: argparse.Namespace) -> int:
 def verify_verb(args: argparse.Namespace) -> int:
     from .api import verify
     from .verify import format_verify
-    result = verify(args.out, args.samples, board=args.board, seed=args.seed)
+    result = verify(args.out, args.samples, board=args.board, seed=args.seed, sanitize=args.sanitize)
     print(format_verify(result.report))
     return 0 if result.bit_exact else 1
 

@@ -65,7 +65,7 @@ def stage(stage_name: str):
     """Run a stage: any exception other than a TinyattendError (or Ctrl-C / exit) is translated."""
     try:
         yield
-    except (TinyattendError, KeyboardInterrupt, SystemExit, GeneratorExit):
+    except (TinyattendError, KeyboardInterrupt, SystemExit, GeneratorExit, LimitSignal):
         raise
     except BaseException as err:  # noqa: BLE001 - the one place that turns anything into a user error
         raise as_user_error(err, stage_name) from err
@@ -75,8 +75,14 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised as an exception so that every `finally` (temporary folders, staging) still runs."""
 
 
-class TimeLimitExceeded(BaseException):
-    """Raised by `time_limit`'s timer. A BaseException: a library's `except Exception` cannot swallow it."""
+class LimitSignal(BaseException):
+    """Raised from a signal handler when a resource limit is reached; the limit's context manager turns it
+    into a ResourceLimitError. A BaseException: a library's `except Exception` cannot swallow it, and
+    stages let it through to that context manager."""
+
+
+class TimeLimitExceeded(LimitSignal):
+    """Raised by `time_limit`'s timer."""
 
 
 def _main_thread() -> bool:

@@ -147,10 +147,15 @@ def inspect_onnx(path: Path) -> dict:
     """Rows for every ONNX node: type, name, output shapes (where inferable), convertible and why not."""
     import onnx
 
-    from .convert.onnx_checks import SUPPORTED_OPS, GraphIndex, load_onnx, node_problem
+    from .convert.onnx_checks import SUPPORTED_OPS, GraphIndex, _shapes_folded, load_onnx, node_problem
+    from .convert.onnx_norm_rewrites import _ranks
 
     model = load_onnx(path)
-    graph = GraphIndex(model.graph)
+    # Judged on the graph the pre-check and onnx2tf read (constants folded, rank-5/6 data movement on rank-4
+    # views); a node folded or rewritten away converts. Nodes are matched by their first output's name.
+    folded = _shapes_folded(model)
+    graph = GraphIndex(folded.graph, _ranks(folded))
+    judged = {node.output[0]: node for node in folded.graph.node if node.output}
     try:
         inferred = onnx.shape_inference.infer_shapes(model)
     except Exception:  # noqa: BLE001 - shapes are a courtesy; the op list is what matters
@@ -165,7 +170,8 @@ def inspect_onnx(path: Path) -> dict:
         if node.domain not in ("", "ai.onnx"):
             reason = f"custom domain '{c_comment_text(node.domain)}'"
         else:
-            reason = node_problem(node, graph)
+            seen = judged.get(node.output[0]) if node.output else None
+            reason = node_problem(seen, graph) if seen is not None and seen.op_type == node.op_type else None
         if reason:
             problems.append({"op": node.op_type, "index": index, "node": name, "reason": reason})
         rows.append({"index": index, "op": c_comment_text(node.op_type, 40), "node": name,

@@ -21,6 +21,8 @@ class Limits:
     max_convert_seconds: float = 1800.0     # ONNX/Keras -> int8 TFLite conversion; TINYATTEND_MAX_CONVERT_SECONDS
     max_pad: int = 1024                     # one ONNX padding or dilated kernel extent, in pixels; TINYATTEND_MAX_PAD
     max_calibration_bytes: int = 4 << 30    # calibration data as float32; TINYATTEND_MAX_CALIBRATION_BYTES
+    max_memory_bytes: int = 0               # resident memory of a conversion; 0: 3/4 of the machine's memory;
+                                            # TINYATTEND_MAX_MEMORY_BYTES
 
 
 ENVIRONMENT = {
@@ -29,6 +31,7 @@ ENVIRONMENT = {
     "max_convert_seconds": "TINYATTEND_MAX_CONVERT_SECONDS",
     "max_pad": "TINYATTEND_MAX_PAD",
     "max_calibration_bytes": "TINYATTEND_MAX_CALIBRATION_BYTES",
+    "max_memory_bytes": "TINYATTEND_MAX_MEMORY_BYTES",
 }
 
 
@@ -47,7 +50,16 @@ def limits() -> Limits:
             raise ResourceLimitError(f"{variable}={text!r} is not a positive number", f"unset {variable} or give "
                                      "a positive number")
         values[field] = value
+    if "max_memory_bytes" not in values:
+        values["max_memory_bytes"] = _three_quarters_of_memory()
     return Limits(**values)
+
+
+def _three_quarters_of_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * 3 // 4
+    except (ValueError, OSError, AttributeError):
+        return 0                         # unknown: no memory limit
 
 
 def refuse(what: str, value: int | float, field: str, unit: str = "") -> None:

@@ -3,10 +3,16 @@
 Every verb that writes OUT builds it in a temporary sibling directory and
 renames it into place at the end, so a failure never leaves half a project.
 An existing OUT is replaced only if tinyattend wrote it (it holds MARKER).
+
+Temporary work of a verb (onnx2tf's files, compiler and TFLM folders, anything a library puts in
+TMPDIR) goes into WORK_DIR inside the staging directory (`temporary_work_in`), so it sits next to OUT
+and goes with the staging directory. A process killed outright (SIGKILL, power loss) can leave only a
+staging directory behind, and the next run for the same OUT removes it once its owner is gone.
 """
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import math
 import os
@@ -17,6 +23,8 @@ from pathlib import Path
 from .errors import OutputDirError
 
 MARKER = ".tinyattend-output"
+OWNER = ".tinyattend-owner"      # in a staging directory only: the pid that builds it
+WORK_DIR = ".work"               # in a staging directory only: temporary work
 
 
 def check_replaceable(out: Path) -> None:
@@ -38,13 +46,20 @@ def staged_output(out: Path):
     check_replaceable(out)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
+        remove_abandoned_staging(out)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     except OSError as err:
         raise OutputDirError(f"cannot create output directory {out}: {err.strerror or err}",
                              "give -o a directory in a place you can write to") from None
     try:
         (staging / MARKER).write_text("written by tinyattend; safe to delete\n")
+        (staging / OWNER).write_text(f"{os.getpid()}\n")
         yield staging
+        for scratch in (staging / OWNER, staging / WORK_DIR):
+            if scratch.is_dir():
+                shutil.rmtree(scratch, ignore_errors=True)
+            elif scratch.exists():
+                scratch.unlink()
         if out.exists():
             old = out.with_name(f".{out.name}.old-{staging.name[-8:]}")
             out.rename(old)
@@ -55,6 +70,50 @@ def staged_output(out: Path):
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _owner_alive(staging: Path) -> bool:
+    try:
+        pid = int((staging / OWNER).read_text().strip())
+    except (OSError, ValueError):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_abandoned_staging(out: Path) -> list[Path]:
+    """Remove staging directories of `out` left by tinyattend processes that no longer run (killed
+    outright). Only directories that hold both MARKER and OWNER are touched."""
+    removed = []
+    for candidate in Path(out).parent.glob(f".{glob.escape(Path(out).name)}.tmp-*"):
+        if candidate.is_dir() and (candidate / MARKER).is_file() and (candidate / OWNER).is_file() \
+                and not _owner_alive(candidate):
+            shutil.rmtree(candidate, ignore_errors=True)
+            removed.append(candidate)
+    return removed
+
+
+@contextlib.contextmanager
+def temporary_work_in(staging: Path):
+    """Send temporary files, ours, the libraries' and child processes', into staging/WORK_DIR."""
+    work = Path(staging) / WORK_DIR
+    work.mkdir(exist_ok=True)
+    old_tempdir, old_env = tempfile.tempdir, os.environ.get("TMPDIR")
+    tempfile.tempdir = os.environ["TMPDIR"] = str(work)
+    try:
+        yield work
+    finally:
+        tempfile.tempdir = old_tempdir
+        if old_env is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = old_env
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _check_io_entry(path: Path, report: dict, key: str) -> None:

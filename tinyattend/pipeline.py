@@ -18,9 +18,10 @@ from .codegen.lowering import Target, edge_quant
 from .codegen.prefix import DEFAULT_PREFIX
 from .errors import DoesNotFitError, ToolchainError
 from .guard import stage as guard_stage
-from .limits import refuse
 from .ir.tflite_reader import read_tflite
-from .outdir import check_replaceable, staged_output
+from .limits import limits, refuse
+from .memory_limit import memory_limit
+from .outdir import check_replaceable, staged_output, temporary_work_in
 from .progress import SILENT, Progress
 
 LAYER_ERROR_SAMPLES = 16     # held-out samples the per-layer error runs (both models, every tensor kept):
@@ -272,11 +273,23 @@ def convert_project(model: Path, board: Board, out: Path, *, calib: str | None =
     (replacing an OUT tinyattend wrote earlier). Returns report.json's contents."""
     out = Path(out)
     check_replaceable(out)
-    from .convert import convert_model, model_format
+    from .convert import model_format
     if model_format(Path(model)) == "onnx":
         require_onnx2tf()
     started = time.monotonic()
     progress = Progress("convert", enabled=False) if progress is False else (progress or Progress("convert"))
+    with staged_output(out) as stage, temporary_work_in(stage), \
+            memory_limit(limits().max_memory_bytes, f"converting {Path(model).name}", staging_dirs=(stage,)):
+        report = _convert_into(stage, model, board, calib=calib, input_shape=input_shape, mean=mean, std=std,
+                               layout=layout, calib_samples=calib_samples, kernels=kernels, optimize=optimize,
+                               prefix=prefix, model_name=model_name, progress=progress, started=started)
+    progress.note(f"total {report['total_seconds']:.1f} s")
+    return report
+
+
+def _convert_into(stage: Path, model: Path, board: Board, *, calib, input_shape, mean, std, layout, calib_samples,
+                  kernels, optimize, prefix, model_name, progress, started: float) -> dict:
+    from .convert import convert_model
     conversion = convert_model(Path(model), calib=calib, input_shape=input_shape, mean=mean, std=std,
                                layout=layout, calib_samples=calib_samples, progress=progress,
                                defer_quantization_error=True)
@@ -285,13 +298,11 @@ def convert_project(model: Path, board: Board, out: Path, *, calib: str | None =
     # The int8-vs-float error (left running by convert_model) and the per-layer error run in threads
     # beside code generation: their LiteRT invokes and large numpy operations release the GIL.
     measurements = _Measurements(conversion, len(conversion_report["warnings"]))
-    with staged_output(out) as stage:
-        report = write_project(stage, conversion.tflite, board, kernels=kernels, optimize=optimize,
-                               model_name=model_name or Path(model).name, calibration=conversion.calibration,
-                               report=conversion_report, prefix=prefix, progress=progress)
-        measurements.collect(report, progress)
-        report["total_seconds"] = round(time.monotonic() - started, 2)
-        report["stage_seconds"] = progress.timings
-        write_report(stage, report)
-    progress.note(f"total {report['total_seconds']:.1f} s")
+    report = write_project(stage, conversion.tflite, board, kernels=kernels, optimize=optimize,
+                           model_name=model_name or Path(model).name, calibration=conversion.calibration,
+                           report=conversion_report, prefix=prefix, progress=progress)
+    measurements.collect(report, progress)
+    report["total_seconds"] = round(time.monotonic() - started, 2)
+    report["stage_seconds"] = progress.timings
+    write_report(stage, report)
     return report

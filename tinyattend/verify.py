@@ -310,11 +310,13 @@ def compare(ours: np.ndarray, reference: np.ndarray) -> dict:
             "first_mismatch": int(np.argmin(equal)) if not equal.all() else None}
 
 
-def verify_outputs(out: Path, *, samples: int = 100, board: str = "host", seed: int = 0) -> dict:
+def verify_outputs(out: Path, *, samples: int = 100, board: str = "host", seed: int = 0,
+                   sanitize: bool = False) -> dict:
     """Run random inputs (and up to `samples` held-out calibration inputs) through the generated C on
     `board` and through the TFLM interpreter (with LiteRT's tables for ops TFLM lacks: reference_outputs);
     compare exactly. Returns {"board", "input_dtype", "output_dtype", "batches": {kind: compare(...)},
-    "oracle" (codegen.oracle), "bit_exact"}."""
+    "oracle" (codegen.oracle), "bit_exact", "sanitized"}. `sanitize` builds the host program with AddressSanitizer
+    and UBSan (a report from either is a RunError)."""
     from .build.host import build_host, run_host
     out = Path(out)
     from .outdir import read_report
@@ -347,7 +349,7 @@ def verify_outputs(out: Path, *, samples: int = 100, board: str = "host", seed: 
             if result.status != 0:
                 raise RunError(f"the model's invoke returned {result.status} on {target_board.name}")
             return np.frombuffer(result.output, dtype=output_dtype).reshape(output_shape)
-    binary = build_host(out) if board == "host" else None
+    binary = build_host(out, sanitize=sanitize) if board == "host" else None
     results = {}
     oracle = TFLM
     for kind, inputs in batches.items():
@@ -358,12 +360,14 @@ def verify_outputs(out: Path, *, samples: int = 100, board: str = "host", seed: 
         reference, oracle = reference_outputs(out / "model.tflite", inputs, isolated=True)
         results[kind] = compare(ours, reference)
     return {"board": board, "input_dtype": input_dtype, "output_dtype": output_dtype, "batches": results,
-            "oracle": oracle, "bit_exact": all(r["identical"] == r["samples"] for r in results.values())}
+            "oracle": oracle, "bit_exact": all(r["identical"] == r["samples"] for r in results.values()),
+            "sanitized": binary is not None and sanitize}
 
 
 def format_verify(result: dict) -> str:
     oracle = ORACLE_NAMES[result.get("oracle", TFLM)]
-    lines = [f"verify: generated C ({result['board']}) vs {oracle}, {result['input_dtype']} in, "
+    build = f"{result['board']}, AddressSanitizer + UBSan" if result.get("sanitized") else result["board"]
+    lines = [f"verify: generated C ({build}) vs {oracle}, {result['input_dtype']} in, "
              f"{result['output_dtype']} out, exact comparison"]
     for kind, r in result["batches"].items():
         pct = 100.0 * r["identical"] / max(1, r["samples"])

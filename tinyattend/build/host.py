@@ -5,6 +5,7 @@ The host runner is for verification against TFLM, not for timing.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import tempfile
@@ -17,6 +18,8 @@ from .. import __version__
 from ..resources import templates_dir
 from ..errors import RunError, ToolchainError
 
+# What AddressSanitizer ("ERROR: AddressSanitizer: ...") and UBSan ("file.c:12:5: runtime error: ...") print.
+SANITIZER_REPORT = re.compile(r"ERROR: (Address|Leak|Undefined)Sanitizer|: runtime error: ")
 SANITIZE_FLAGS = "-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 
 
@@ -91,6 +94,15 @@ def _build_cmsis_nn(out_dir: Path, compiler: str, flags: list[str], variant: str
     return [include], objects
 
 
+def sanitizer_summary(stderr: str, start: int) -> str:
+    """The report from its first line to AddressSanitizer's SUMMARY line (the shadow-byte dump after it
+    helps nobody reading an error), at most 4000 characters."""
+    start = stderr.rfind("\n", 0, start) + 1
+    end = stderr.find("\n", stderr.find("SUMMARY:", start))
+    text = stderr[start:] if stderr.find("SUMMARY:", start) < 0 or end < 0 else stderr[start:end]
+    return text if len(text) <= 4000 else text[:2000] + "\n...\n" + text[-2000:]
+
+
 def run_host(binary: Path, inputs: np.ndarray, input_bytes: int, output_shape: tuple[int, ...],
              timeout: float = 600.0, *, output_dtype: str = "int8") -> np.ndarray:
     """Run N inputs (first axis) through the host binary; returns N outputs of `output_dtype`.
@@ -112,6 +124,11 @@ def run_host(binary: Path, inputs: np.ndarray, input_bytes: int, output_shape: t
         except subprocess.TimeoutExpired:
             raise RunError(f"{binary} did not finish in {timeout:.0f} s") from None
         if result.returncode != 0:
+            found = SANITIZER_REPORT.search(result.stderr)
+            if found:
+                raise RunError(f"the generated C failed a sanitizer check in {binary}:\n"
+                               f"{sanitizer_summary(result.stderr, found.start())}",
+                               "this is a tinyattend bug: please report it with OUT/model.tflite")
             raise RunError(f"{binary} failed (exit {result.returncode}):\n{result.stderr[-4000:]}")
         raw = out_path.read_bytes()
     per_output = int(np.prod(output_shape))

@@ -39,9 +39,10 @@ class GraphIndex:
     """Who produces and who reads each tensor of an ONNX graph, and its constant value if it has one
     (an initializer or a Constant node's output): what constraints that look past one node need."""
 
-    def __init__(self, graph):
+    def __init__(self, graph, shapes: dict | None = None):
         from onnx import numpy_helper
 
+        self.shapes = shapes or {}       # tensor name -> shape (None for unknown dimensions), where inferred
         self.producer = {out: node for node in graph.node for out in node.output}
         self.consumers: dict[str, list] = {}
         for node in graph.node:
@@ -138,8 +139,55 @@ def _div(node, graph: GraphIndex) -> str | None:
     if divisor is not None and (divisor.op_type == "Sqrt"
                                 or (divisor.op_type == "Pow" and _exponent(divisor, graph) == 0.5)):
         return None             # onnx_norm_rewrites: x * v^-0.5, RSQRT
+    if match_l2_normalize(node, graph) is not None:
+        return None             # F.normalize: x * RSQRT(max(sum x^2, eps^2)), onnx_norm_rewrites
     return ("division by a computed tensor becomes DIV, which tinyattend's code generator has no kernel for; "
             "division by a constant (a MUL by its reciprocal) or by a Sqrt (MUL by RSQRT) converts")
+
+
+@dataclass(frozen=True)
+class L2Normalize:
+    """torch's F.normalize(x, dim): Div(x, [Expand](Clip(ReduceL2(x, axes, keepdims=1), min=eps)))."""
+    x: str
+    axes: tuple[int, ...]
+    eps: float
+    reduce: object       # the ReduceL2 node
+
+
+def match_l2_normalize(div, graph: GraphIndex) -> L2Normalize | None:
+    """The F.normalize that Div node `div` ends, or None (Max(norm, eps) in place of the Clip too)."""
+    if div.op_type != "Div":
+        return None
+    x, source = div.input[0], graph.producer.get(div.input[1])
+    if source is not None and source.op_type == "Expand":
+        source = graph.producer.get(source.input[0])
+    if source is None or source.op_type not in ("Clip", "Max") or len(source.input) < 2:
+        return None
+    if source.op_type == "Clip" and len(source.input) > 2 and source.input[2]:
+        return None                      # a maximum norm: not F.normalize
+    eps = graph.constant(source.input[1])
+    reduce = graph.producer.get(source.input[0])
+    if eps is None or eps.size != 1 or reduce is None or reduce.op_type != "ReduceL2" or reduce.input[0] != x \
+            or not _attr(reduce, "keepdims", 1):
+        return None
+    axes = graph.constant(reduce.input[1]) if len(reduce.input) > 1 and reduce.input[1] else _attr(reduce, "axes")
+    if axes is None or len(list(axes)) == 0:
+        return None
+    return L2Normalize(x, tuple(int(a) for a in list(axes)), float(eps.reshape(-1)[0]), reduce)
+
+
+def _reduce_l2(node, graph: GraphIndex) -> str | None:
+    """ReduceL2 converts as the norm of F.normalize (onnx_norm_rewrites: x * RSQRT(max(sum x^2, eps^2)))."""
+    normalized = [div for reader in graph.consumers.get(node.output[0], [])
+                  for mid in [reader, *graph.consumers.get(reader.output[0], [])]
+                  for div in graph.consumers.get(mid.output[0], []) if div.op_type == "Div"]
+    readers = graph.consumers.get(node.output[0], [])
+    matches = [match_l2_normalize(div, graph) for div in normalized]
+    if normalized and all(m is not None and m.reduce is node for m in matches) \
+            and all(r.op_type in ("Clip", "Max") for r in readers):
+        return None
+    return ("ReduceL2 converts only as the norm of x / max(||x||, eps) (torch's F.normalize), which becomes "
+            "x * RSQRT(max(sum x^2, eps^2)); TFLite has no int8 L2 reduction")
 
 
 def _conv_2d(node, graph=None) -> str | None:
@@ -289,7 +337,8 @@ SUPPORTED_OPS: dict[str, tuple[str, object]] = {
     "Mul": ("MUL", None),
     "Add": ("ADD", None),
     "Sub": ("SUB", None),
-    "Div": ("MUL (x / constant: by its reciprocal; x / Sqrt(y): by the reciprocal root Sqrt's entry names)", _div),
+    "Div": ("MUL (x / constant: by its reciprocal; x / Sqrt(y) and a normalisation to unit length: by the "
+            "reciprocal root Sqrt's and ReduceL2's entries name)", _div),
     "Gemm": ("FULLY_CONNECTED", None),
     "MatMul": ("FULLY_CONNECTED / BATCH_MATMUL", None),
     "BatchNormalization": ("folded into the conv, or MUL + ADD", None),
@@ -315,6 +364,8 @@ SUPPORTED_OPS: dict[str, tuple[str, object]] = {
     "InstanceNormalization": ("MEAN, SUB, MUL, RSQRT (GroupNorm's export too: a 1x1 CONV_2D averages each group)",
                               _instance_norm),
     "ReduceSum": ("MEAN + MUL (by the count)", _reduce_sum),
+    "ReduceL2": ("MUL, MEAN, MAXIMUM, RSQRT (only as the norm of a normalisation to unit length, torch's normalize)",
+                 _reduce_l2),
     "Expand": ("(into the broadcasting ADD/SUB/MUL that reads it)", _expand),
     "Erf": ("GELU (exact GELU only)", _erf_in_gelu),
 }
@@ -433,6 +484,27 @@ def node_problem(node, graph: GraphIndex, require_kernels: bool = True) -> str |
     if missing:
         return (f"becomes {' / '.join(missing)}, which tinyattend's code generator has no kernel for "
                 f"(tinyattend/codegen/ops/)")
+    return rank_problem(node, graph) if require_kernels else None
+
+
+def rank_problem(node, graph: GraphIndex) -> str | None:
+    """Why `node`'s tensors are of a higher rank than every kernel it may become takes (their op modules'
+    MAX_RANK, tinyattend/codegen/ops/), or None. Looks at the graph as onnx2tf will read it (rank-5/6 data
+    movement already rewritten on rank-4 views, onnx_rank_rewrites); an entry naming several ops is
+    refused only above the highest limit among them, so the pre-check never refuses what may convert."""
+    from ..codegen.ops import max_rank
+
+    ops = tflite_ops(node.op_type)
+    limits = [max_rank(op) for op in ops]
+    if not ops or None in limits:
+        return None
+    limit = max(limits)
+    for name in (*node.input, *node.output):
+        shape = graph.shapes.get(name) if name else None
+        if shape is not None and len(shape) > limit and graph.constant(name) is None:
+            shown = "x".join("?" if d is None else str(d) for d in shape)
+            return (f"tensor '{name}' has rank {len(shape)} ({shown}); {node.op_type} becomes {' / '.join(ops)}, "
+                    f"whose kernel takes rank {limit} at most")
     return None
 
 
@@ -465,9 +537,11 @@ def check_onnx_ops(model, path: Path, require_kernels: bool = True) -> None:
     """UnsupportedOpError naming each op type tinyattend cannot take, once: how many nodes, the first
     few names, why, and what to do. `ops` keeps every (op type, node name, reason).
     require_kernels=False checks the conversion to int8 TFLite only (`convert_model(..., tflite_only=True)`)."""
+    from .onnx_norm_rewrites import _ranks
+
     problems = []
     model = _shapes_folded(model)
-    graph = GraphIndex(model.graph)
+    graph = GraphIndex(model.graph, _ranks(model) if require_kernels else None)
     for index, node in enumerate(model.graph.node):
         name = node.name or f"#{index} (unnamed)"
         reason = node_problem(node, graph, require_kernels)
@@ -484,9 +558,11 @@ def check_onnx_ops(model, path: Path, require_kernels: bool = True) -> None:
 
 
 def _shapes_folded(model):
-    """A copy of `model` with its constant subgraphs folded, as onnx2tf will read it (onnx_rewrites): torch's
-    attention writes its scale as Sqrt(Cast(Shape(q)[-1])), a shape computation that folds to a constant,
-    and must not be refused as a float SQRT (MobileViT's attention)."""
+    """A copy of `model` with its constant subgraphs folded and its rank-5/6 data movement on rank-4 views, as
+    onnx2tf will read it (onnx_rewrites): torch's attention writes its scale as Sqrt(Cast(Shape(q)[-1])), a
+    shape computation that folds to a constant, and must not be refused as a float SQRT (MobileViT's
+    attention); its rank-5 qkv permute must not be refused as a rank-5 TRANSPOSE."""
     from .onnx_layout_rewrites import fold_shapes
+    from .onnx_rank_rewrites import lower_ranks
     from .onnx_rewrites import constants_to_initializers, identities_to_initializers
-    return fold_shapes(identities_to_initializers(constants_to_initializers(model)))
+    return lower_ranks(fold_shapes(identities_to_initializers(constants_to_initializers(model))))

@@ -21,6 +21,12 @@ arithmetic such as the attention scale `q.shape[-1] ** -0.5` (Pow of two constan
 accuracy correction turns into a bare Python float ("Output tensors of a Functional model must be the
 output of a TensorFlow `Layer` ... Found: 0.25").
 
+Any other all-constant subgraph is folded too: EdgeNeXt's Fourier positional encoding depends on the input
+size only (CumSum of ones, Sin, Cos, a Concat at rank 5, a 1x1 Conv), and CumSum, Sin and Cos have no
+int8 TFLite kernel. A value computed from constants is folded up to DATA_FOLD_LIMIT elements; a shape op
+applied to an initializer itself (a weight's Reshape or Transpose) only up to FOLD_LIMIT, so weights keep
+the form onnx2tf knows.
+
 Channel shuffle (ShuffleNetV2)
 ------------------------------
 Reshape [N, C, H, W] -> [N, g, C/g, H, W], Transpose (0, 2, 1, 3, 4), Reshape back to [N, C, H, W]:
@@ -52,26 +58,30 @@ def for_onnx2tf(model):
 FOLDABLE = {"Shape", "Gather", "Div", "Mul", "Add", "Sub", "Concat", "Unsqueeze", "Squeeze", "Slice", "Cast",
             "Reshape", "ConstantOfShape", "Range", "Equal", "Where", "Floor", "Ceil", "Identity", "Size",
             "Pow", "Sqrt", "Reciprocal", "Neg", "Transpose"}
-FOLD_LIMIT = 4096       # elements: bigger results stay computed (they are data, not shapes)
+FOLD_LIMIT = 4096       # elements: bigger results of shape ops on initializers stay computed (weights)
+DATA_FOLD_LIMIT = 1 << 20   # elements: a value computed from constants (a positional encoding), folded
+# Ops never folded: their results differ run to run, or they hold subgraphs.
+NOT_FOLDED = {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "Bernoulli",
+              "If", "Loop", "Scan", "Constant"}
 
 
 def fold_shape_computations(model):
-    """`model` (in place) with every node of FOLDABLE whose inputs are constants (or, for Shape/Size, a tensor
-    of static shape) replaced by an initializer holding its value."""
+    """`model` (in place) with every node whose inputs are constants (or, for Shape/Size, a tensor of static
+    shape) replaced by an initializer holding its value: ops of FOLDABLE up to FOLD_LIMIT elements, any
+    other op, or one that reads a folded value, up to DATA_FOLD_LIMIT."""
     import onnx.helper as helper
     from onnx import numpy_helper
     from onnx.reference import ReferenceEvaluator
 
     graph = model.graph
-    if not any(node.op_type in FOLDABLE for node in graph.node):
-        return model
     shapes = _ranks(model)
     outputs = {o.name for o in graph.output}
     known = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
+    computed: set[str] = set()           # values folded here (data), as opposed to the model's initializers
     opset = [helper.make_opsetid(o.domain, o.version) for o in model.opset_import]
     folded = set()
     for i, node in enumerate(graph.node):
-        if node.op_type not in FOLDABLE or node.domain not in ("", "ai.onnx") or any(o in outputs for o in node.output):
+        if node.op_type in NOT_FOLDED or node.domain not in ("", "ai.onnx") or any(o in outputs for o in node.output):
             continue
         if node.op_type in ("Shape", "Size"):
             shape = shapes.get(node.input[0])
@@ -82,6 +92,10 @@ def fold_shape_computations(model):
             values = [np.array(full[attrs.get("start", 0):attrs.get("end", len(shape))], np.int64)
                       if node.op_type == "Shape" else np.array(int(np.prod(full)), np.int64)]
         elif all((not name) or name in known for name in node.input):
+            if node.op_type not in FOLDABLE and not all(
+                    shapes.get(o) is not None and None not in shapes[o] and np.prod(shapes[o]) <= DATA_FOLD_LIMIT
+                    for o in node.output):
+                continue         # evaluated only when its result is known to be small (a hostile model's Tile)
             inputs = [name for name in node.input if name]
             one = helper.make_graph(
                 [node], "fold", [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(known[n].dtype),
@@ -94,11 +108,13 @@ def fold_shape_computations(model):
                 continue
         else:
             continue
-        if any(np.asarray(v).size > FOLD_LIMIT for v in values):
+        data = node.op_type not in FOLDABLE or any(name in computed for name in node.input)
+        if any(np.asarray(v).size > (DATA_FOLD_LIMIT if data else FOLD_LIMIT) for v in values):
             continue
         for name, value in zip(node.output, values):
             known[name] = np.asarray(value)
             graph.initializer.append(numpy_helper.from_array(np.asarray(value), name))
+            computed.add(name)
         folded.add(i)
     _replace_nodes(graph, {i: [] for i in folded})
     _drop_dead_initializers(graph)

@@ -18,6 +18,9 @@ int8 ops TFLM runs (MEAN, SQUARED_DIFFERENCE/MUL, ADD, RSQRT, SUB, MUL):
 * Expand feeding only element-wise Add/Sub/Mul/Div (MobileViTv2's `context.expand_as(v)`): those ops
   broadcast by themselves, and an explicit Expand would become BROADCAST_TO, which tinyattend has no
   kernel for. It is dropped where the result keeps its shape.
+* F.normalize (EdgeNeXt's cross-covariance attention): x / Expand(Clip(ReduceL2(x), min=eps)). TFLite has
+  no int8 L2 reduction or DIV; x / max(||x||, eps) = x * (max(sum x^2, eps^2))^-0.5, i.e. MUL, the sum
+  below, MAXIMUM and RSQRT.
 * ReduceSum (MobileViTv2's linear attention): TFLM's int8 SUM is not in tinyattend; a sum is a
   MEAN times the (static) count, and MUL by a constant is.
 """
@@ -31,6 +34,7 @@ def for_onnx2tf(model):
     model = group_norm_rank4(model)
     model = instance_norm_decomposed(model)
     model = rsqrt_for_sqrt_division(model)
+    model = l2_normalize_as_rsqrt(model)
     model = reduce_sum_as_mean(model)
     return expand_into_broadcast(model)
 
@@ -279,6 +283,44 @@ def group_norm_rank4(model):
         replaced[position[back.output[0]]] = nodes
         replaced[position[norm.output[0]]] = []
         replaced[position[to_groups.output[0]]] = []
+    _replace_nodes(graph, replaced)
+    _drop_dead(graph)
+    return model
+
+
+def l2_normalize_as_rsqrt(model):
+    """`model` (in place) with each F.normalize Div(x, Expand(Clip(ReduceL2(x, axes), eps))) as
+    Mul(x, Pow(Max(ReduceSum(x * x, axes), eps^2), -0.5)) (the output keeps the Div's name)."""
+    import onnx.helper as helper
+    from .onnx_checks import GraphIndex, match_l2_normalize
+
+    graph = model.graph
+    if not any(node.op_type == "ReduceL2" for node in graph.node):
+        return model
+    index = GraphIndex(graph)
+    names = _Names(graph)
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 17)
+    replaced = {}
+    for i, node in enumerate(graph.node):
+        found = match_l2_normalize(node, index)
+        if found is None:
+            continue
+        square, total, floor, root = names("l2_square"), names("l2_sum"), names("l2_floor"), names("l2_rsqrt")
+        if opset >= 13:         # ReduceSum's axes: an input from opset 13, an attribute before
+            from onnx import numpy_helper
+            axes_name = names("l2_axes")
+            graph.initializer.append(numpy_helper.from_array(np.asarray(found.axes, np.int64), axes_name))
+            reduce = helper.make_node("ReduceSum", [square, axes_name], [total], name=total, keepdims=1)
+        else:
+            reduce = helper.make_node("ReduceSum", [square], [total], name=total, axes=list(found.axes), keepdims=1)
+        replaced[i] = [
+            helper.make_node("Mul", [found.x, found.x], [square], name=square),
+            reduce,
+            helper.make_node("Max", [total, _constant(graph, names, "l2_eps_squared", found.eps ** 2)], [floor],
+                             name=floor),
+            helper.make_node("Pow", [floor, _constant(graph, names, "minus_half", -0.5)], [root], name=root),
+            helper.make_node("Mul", [found.x, root], [node.output[0]], name=names("l2_normalized")),
+        ]
     _replace_nodes(graph, replaced)
     _drop_dead(graph)
     return model

@@ -30,11 +30,13 @@ from __future__ import annotations
 
 def for_onnx2tf(model):
     """The copy of `model` that onnx2tf converts: every rewrite of this module, then those of
-    onnx_layout_rewrites (shape folding first) and onnx_norm_rewrites."""
+    onnx_layout_rewrites (shape folding first), onnx_norm_rewrites and onnx_rank_rewrites (last: the
+    rewrites before it match the exporter's rank-5 forms, e.g. the channel shuffle)."""
     from .onnx_layout_rewrites import fold_shapes, for_onnx2tf as layout_rewrites
     from .onnx_norm_rewrites import for_onnx2tf as normalisation_rewrites
+    from .onnx_rank_rewrites import lower_ranks
     model = reorder_torch_gelu(identities_to_initializers(constants_to_initializers(model)))
-    return layout_rewrites(normalisation_rewrites(fold_shapes(model)))
+    return lower_ranks(layout_rewrites(normalisation_rewrites(fold_shapes(model))))
 
 
 def constants_to_initializers(model):

@@ -5,11 +5,14 @@ from ..lowering import shape4, unsupported
 from ._checks import fused_activation, int8_activations
 
 
+MAX_RANK = 4              # the kernels' strides are 4-D
+
+
 def broadcast_reason(op, graph) -> str:
-    """'' when inputs 0 and 1 broadcast to exactly the output's shape (rank <= 4)."""
+    """'' when inputs 0 and 1 broadcast to exactly the output's shape (rank <= MAX_RANK)."""
     shapes = [graph.tensor(i).shape for i in (op.inputs[0], op.inputs[1], op.outputs[0])]
-    if any(len(s) > 4 for s in shapes):
-        return f"shapes {shapes[0]}, {shapes[1]} -> {shapes[2]}: at most 4 dimensions are supported"
+    if any(len(s) > MAX_RANK for s in shapes):
+        return f"shapes {shapes[0]}, {shapes[1]} -> {shapes[2]}: at most {MAX_RANK} dimensions are supported"
     a, b, y = (shape4(s) for s in shapes)
     for da, db, dy in zip(a, b, y):
         if da not in (1, dy) or db not in (1, dy) or dy != max(da, db):

@@ -7,8 +7,11 @@ from ._conv_quant import output_range
 from .padding import output_size, padding_before
 
 
+MAX_RANK = 4              # NHWC
+
+
 def check_pool(op, graph) -> list[str]:
-    reasons = [int8_activations(op, graph), fused_activation(op), rank_at_most(op, graph, 4)]
+    reasons = [int8_activations(op, graph), fused_activation(op), rank_at_most(op, graph, MAX_RANK)]
     if not reasons[0] and not same_quant(graph, op.inputs[0], op.outputs[0]):
         reasons.append("input and output quantization differ; TFLite requires them equal")
     if not reasons[2] and len(graph.tensor(op.inputs[0]).shape) != 4:

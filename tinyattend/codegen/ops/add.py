@@ -5,7 +5,7 @@ import numpy as np
 
 from ...ir.quant import activation_range, multiply_by_quantized_multiplier, quantize_multiplier
 from ..lowering import ConstArray, ConstRef, KernelCall, TensorArg
-from ._broadcast import arithmetic_reasons, broadcast_fields, is_broadcast
+from ._broadcast import MAX_RANK, arithmetic_reasons, broadcast_fields, is_broadcast  # noqa: F401 - MAX_RANK
 from ._fast import ACC_LIMIT, round_constants, wants_fast
 
 OP_TYPES = ("ADD",)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..lowering import KernelCall, TensorArg
-from ._pool import check_pool, pool_params
+from ._pool import MAX_RANK, check_pool, pool_params  # noqa: F401 - MAX_RANK
 
 OP_TYPES = ("AVERAGE_POOL_2D",)
 

@@ -9,6 +9,7 @@ from ..lowering import KernelCall, TensorArg, dims, unsupported
 from ._checks import int8_activations
 
 OP_TYPES = ("DEPTH_TO_SPACE",)
+MAX_RANK = 4              # NHWC only (the ONNX pre-check reads it too)
 
 
 def check(op, graph, target) -> list[str]:

@@ -11,6 +11,7 @@ from ._overlap import conv_overlap
 from .padding import conv_padding
 
 OP_TYPES = ("DEPTHWISE_CONV_2D",)
+MAX_RANK = 4              # NHWC only (the ONNX pre-check reads it too)
 
 
 def check(op, graph, target) -> list[str]:

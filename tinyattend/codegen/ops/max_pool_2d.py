@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..lowering import KernelCall, TensorArg
 from ._fast import wants_fast
-from ._pool import check_pool, pool_params
+from ._pool import MAX_RANK, check_pool, pool_params  # noqa: F401 - MAX_RANK
 
 OP_TYPES = ("MAX_POOL_2D",)
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..lowering import KernelCall, TensorArg, same_quant, shape4, unsupported
-from ._broadcast import broadcast_reason, is_broadcast, strides, two_inputs_reason
+from ._broadcast import MAX_RANK, broadcast_reason, is_broadcast, strides, two_inputs_reason  # noqa: F401 - MAX_RANK
 from ._checks import int8_activations
 
 OP_TYPES = ("MAXIMUM", "MINIMUM")

@@ -9,7 +9,7 @@ import numpy as np
 
 from ...ir.quant import activation_range, quantize_multiplier
 from ..lowering import ConstArray, ConstRef, KernelCall, TensorArg, shape4
-from ._broadcast import arithmetic_reasons, broadcast_fields, is_broadcast
+from ._broadcast import MAX_RANK, arithmetic_reasons, broadcast_fields, is_broadcast  # noqa: F401 - MAX_RANK
 from ._fast import wants_fast
 
 OP_TYPES = ("MUL",)

@@ -7,10 +7,11 @@ from ..lowering import KernelCall, TensorArg, shape4, unsupported
 from ._checks import constant_input, int8_activations, rank_at_most
 
 OP_TYPES = ("PAD", "PADV2")
+MAX_RANK = 4              # the highest tensor rank the kernel takes (the ONNX pre-check reads it too)
 
 
 def check(op, graph, target) -> list[str]:
-    reasons = [int8_activations(op, graph), rank_at_most(op, graph, 4), constant_input(op, graph, 1, "paddings")]
+    reasons = [int8_activations(op, graph), rank_at_most(op, graph, MAX_RANK), constant_input(op, graph, 1, "paddings")]
     x, y = graph.tensor(op.inputs[0]), graph.tensor(op.outputs[0])
     if not reasons[2]:
         pads = graph.tensor(op.inputs[1])

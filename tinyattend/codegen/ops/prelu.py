@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ...ir.quant import quantize_multiplier
 from ..lowering import KernelCall, TensorArg, shape4, unsupported
-from ._broadcast import broadcast_fields, broadcast_reason, is_broadcast
+from ._broadcast import MAX_RANK, broadcast_fields, broadcast_reason, is_broadcast  # noqa: F401 - MAX_RANK
 from ._checks import constant_input, int8_activations
 
 OP_TYPES = ("PRELU",)

@@ -5,6 +5,7 @@ from ..lowering import KernelCall, TensorArg, shape4, unsupported
 from .resize_nearest_neighbor import check_resize
 
 OP_TYPES = ("RESIZE_BILINEAR",)
+MAX_RANK = 4              # NHWC only (the ONNX pre-check reads it too)
 
 
 def check(op, graph, target) -> list[str]:

@@ -12,6 +12,7 @@ from ..lowering import ConstArray, ConstRef, KernelCall, TensorArg, shape4, unsu
 from ._checks import constant_input, int8_activations
 
 OP_TYPES = ("RESIZE_NEAREST_NEIGHBOR",)
+MAX_RANK = 4              # NHWC only (the ONNX pre-check reads it too)
 
 
 def check_resize(op, graph) -> list[str]:

@@ -12,7 +12,7 @@ import numpy as np
 
 from ...ir.quant import quantize_multiplier
 from ..lowering import KernelCall, TensorArg, unsupported
-from ._broadcast import arithmetic_reasons, broadcast_fields, is_broadcast
+from ._broadcast import MAX_RANK, arithmetic_reasons, broadcast_fields, is_broadcast  # noqa: F401 - MAX_RANK
 
 OP_TYPES = ("SQUARED_DIFFERENCE",)
 LEFT_SHIFT = 7

@@ -9,6 +9,7 @@ from ..lowering import KernelCall, TensorArg, shape4, unsupported
 from ._checks import constant_input, int8_activations, rank_at_most
 
 OP_TYPES = ("STRIDED_SLICE",)
+MAX_RANK = 4              # the highest tensor rank the kernel takes (the ONNX pre-check reads it too)
 
 
 def _clamp(v: int, lo: int, hi: int) -> int:
@@ -51,7 +52,7 @@ def resolve(op, graph):
 
 
 def check(op, graph, target) -> list[str]:
-    reasons = [int8_activations(op, graph), rank_at_most(op, graph, 4)]
+    reasons = [int8_activations(op, graph), rank_at_most(op, graph, MAX_RANK)]
     if len(op.inputs) != 4:
         return unsupported(reasons + [f"STRIDED_SLICE has {len(op.inputs)} inputs; 4 expected"])
     for slot, what in ((1, "begin"), (2, "end"), (3, "strides")):

@@ -5,7 +5,7 @@ import numpy as np
 
 from ...ir.quant import activation_range, quantize_multiplier
 from ..lowering import KernelCall, TensorArg, unsupported
-from ._broadcast import arithmetic_reasons, broadcast_fields, is_broadcast
+from ._broadcast import MAX_RANK, arithmetic_reasons, broadcast_fields, is_broadcast  # noqa: F401 - MAX_RANK
 
 OP_TYPES = ("SUB",)
 LEFT_SHIFT = 20

@@ -5,6 +5,7 @@ from ..lowering import KernelCall, TensorArg, shape4, unsupported
 from ._checks import constant_input, int8_activations, rank_at_most
 
 OP_TYPES = ("TRANSPOSE",)
+MAX_RANK = 4              # the highest tensor rank the kernel takes (the ONNX pre-check reads it too)
 
 
 def _perm(op, graph) -> list[int]:
@@ -12,7 +13,7 @@ def _perm(op, graph) -> list[int]:
 
 
 def check(op, graph, target) -> list[str]:
-    reasons = [int8_activations(op, graph), rank_at_most(op, graph, 4), constant_input(op, graph, 1, "permutation")]
+    reasons = [int8_activations(op, graph), rank_at_most(op, graph, MAX_RANK), constant_input(op, graph, 1, "permutation")]
     if not unsupported(reasons):
         x, y = graph.tensor(op.inputs[0]), graph.tensor(op.outputs[0])
         perm_t = graph.tensor(op.inputs[1])

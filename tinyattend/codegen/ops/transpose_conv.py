@@ -13,6 +13,7 @@ from ._checks import constant_input, fused_activation
 from ._conv_quant import output_range
 
 OP_TYPES = ("TRANSPOSE_CONV",)
+MAX_RANK = 4              # NHWC only (the ONNX pre-check reads it too)
 OUTPUT_SHAPE, WEIGHTS, INPUT, BIAS = 0, 1, 2, 3
 MAX_TERMS = (1 << 31) // (255 * 128)   # products summed into one accumulator, overflow-free below this
 
