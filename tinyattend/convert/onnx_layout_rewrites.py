@@ -171,7 +171,7 @@ def channel_shuffle_as_gather(model):
     import onnx.helper as helper
     from onnx import numpy_helper
 
-    from .onnx_checks import GraphIndex
+    from .onnx_graph import GraphIndex
 
     graph = model.graph
     if not any(node.op_type == "Transpose" for node in graph.node):

@@ -97,7 +97,7 @@ def _drop_dead(graph) -> None:
 def rsqrt_for_sqrt_division(model):
     """`model` (in place) with a / sqrt(v) as a * Pow(v, -0.5) and Reciprocal(sqrt(v)) as Pow(v, -0.5)."""
     import onnx.helper as helper
-    from .onnx_checks import GraphIndex
+    from .onnx_graph import GraphIndex
 
     graph = model.graph
     index = GraphIndex(graph)
@@ -163,7 +163,7 @@ def instance_norm_decomposed(model):
     d = x - mean(x); y = d * (mean(d * d) + epsilon)^-0.5 * scale + bias (the affine reshaped to
     [C, 1, ...], left out where it is 1 and 0, as GroupNorm's export has it)."""
     import onnx.helper as helper
-    from .onnx_checks import GraphIndex
+    from .onnx_graph import GraphIndex
 
     graph = model.graph
     if not any(node.op_type == "InstanceNormalization" for node in graph.node):
@@ -221,7 +221,7 @@ def group_norm_rank4(model):
     d = x - m, y = d * (group mean of d * d + epsilon)^-0.5 (the output keeps the last Reshape's name)."""
     import onnx.helper as helper
     from onnx import numpy_helper
-    from .onnx_checks import GraphIndex
+    from .onnx_graph import GraphIndex
 
     graph = model.graph
     if not any(node.op_type == "InstanceNormalization" for node in graph.node):
@@ -292,7 +292,8 @@ def l2_normalize_as_rsqrt(model):
     """`model` (in place) with each F.normalize Div(x, Expand(Clip(ReduceL2(x, axes), eps))) as
     Mul(x, Pow(Max(ReduceSum(x * x, axes), eps^2), -0.5)) (the output keeps the Div's name)."""
     import onnx.helper as helper
-    from .onnx_checks import GraphIndex, match_l2_normalize
+    from .onnx_graph import GraphIndex
+    from .onnx_op_rules import match_l2_normalize
 
     graph = model.graph
     if not any(node.op_type == "ReduceL2" for node in graph.node):
@@ -329,7 +330,7 @@ def l2_normalize_as_rsqrt(model):
 def reduce_sum_as_mean(model):
     """`model` (in place) with ReduceSum(x, axes) over static dimensions as Mul(ReduceMean(x, axes), count)."""
     import onnx.helper as helper
-    from .onnx_checks import GraphIndex
+    from .onnx_graph import GraphIndex
 
     graph = model.graph
     if not any(node.op_type == "ReduceSum" for node in graph.node):
@@ -376,7 +377,7 @@ def _broadcast(a, b):
 def expand_into_broadcast(model):
     """`model` (in place) with Expand(x, shape) read only by Add/Sub/Mul/Div replaced by x itself, where each
     reader's output shape stays the same."""
-    from .onnx_checks import GraphIndex
+    from .onnx_graph import GraphIndex
 
     graph = model.graph
     if not any(node.op_type == "Expand" for node in graph.node):

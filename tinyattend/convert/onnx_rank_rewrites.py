@@ -144,7 +144,7 @@ def split_before_transpose(model, max_rank: int = MAX_RANK):
     (Transpose(2, 0, 3, 1, 4), Split on axis 0, Squeeze) then permutes three size-1-axis parts, each a rank-4
     permute, instead of the whole rank-5 tensor in two steps."""
     import onnx.helper as helper
-    from .onnx_checks import GraphIndex
+    from .onnx_graph import GraphIndex
 
     graph = model.graph
     index = GraphIndex(graph)
@@ -177,7 +177,7 @@ def _one_axis(node, shape, outputs, input_shapes, graph, names, reshape):
     """Split/Slice/Gather/Concat along one axis of a high-rank tensor as the same op along axis 1 of the
     rank-3 view [before, axis, after]; None when the node is not of that form."""
     import onnx.helper as helper
-    from .onnx_checks import GraphIndex
+    from .onnx_graph import GraphIndex
 
     constant = GraphIndex(graph).constant
     axis = int(_attr(node, "axis", 0))

@@ -94,7 +94,8 @@ def identities_to_initializers(model):
 def reorder_torch_gelu(model):
     """`model` (changed in place) with every exact GELU in torch's order rewritten to (x * 0.5) * (1 + erf(.)):
     the Mul that read x and (1 + erf) now reads x and the 0.5, the last Mul reads that and (1 + erf)."""
-    from .onnx_checks import GraphIndex, match_exact_gelu
+    from .onnx_graph import GraphIndex
+    from .onnx_op_rules import match_exact_gelu
 
     graph = GraphIndex(model.graph)
     for node in model.graph.node:

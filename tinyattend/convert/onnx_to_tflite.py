@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import UnsupportedOpError
 from .int8_converter import quantize_int8
 from .onnx2tf_fixes import onnx2tf_layout_fixes
-from .onnx_checks import OnnxInput
+from .onnx_graph import OnnxInput
 from .onnx_rewrites import for_onnx2tf
 from .quiet import quiet_python_loggers, silenced
 

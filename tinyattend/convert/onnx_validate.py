@@ -14,7 +14,7 @@ import onnx
 
 from ..errors import BadModelError, ResourceLimitError
 from ..limits import limits, refuse
-from .onnx_checks import GraphIndex, OnnxInput, _attr
+from .onnx_graph import GraphIndex, OnnxInput, _attr
 
 SPATIAL_OPS = ("Conv", "ConvTranspose", "MaxPool", "AveragePool")
 AUTO_PADS = ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")
