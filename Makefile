@@ -38,8 +38,11 @@ $(STAMP): requirements.lock requirements-zoo.lock pyproject.toml
 	$(VPY) -m pip install -q --no-deps -e .
 	@touch $@
 
+# TEST_JOBS pytest-xdist workers (CI has 2 cores); a test file stays on one worker (--dist loadfile), so its
+# module fixtures run once. TEST_JOBS=0 runs in one process.
+TEST_JOBS ?= 2
 test: setup
-	$(VPY) -m pytest -q -m "not heavy" tests
+	$(VPY) -m pytest -q -n $(TEST_JOBS) --dist loadfile -m "not heavy" tests
 
 test-all: setup
 	$(VPY) -m pytest -q tests
