@@ -222,6 +222,11 @@ def _bias_2d(model):
     model.subgraphs[0].tensors[2].shape = [4, 1]
 
 
+def _output_scale_1e_30(model):
+    # the FULLY_CONNECTED's rescale factor becomes ~1e26 (2^88): its left shift was undefined in C
+    model.subgraphs[0].tensors[3].quantization.scale = [1e-30]
+
+
 def _non_utf8_input_name(model):
     model.subgraphs[0].tensors[0].name = b"\xff\xfe in\xc3(put"
 
@@ -235,6 +240,9 @@ def found_by_fuzzing() -> dict[str, bytes]:
         "found-conv-with-one-input": _tiny(_one_input),
         # fast FULLY_CONNECTED: numpy broadcast ValueError on a [N, 1] bias (campaign: pretrainedResnet_quant)
         "found-fc-bias-2d": _tiny(_bias_2d),
+        # a rescale factor of 2^88 (campaign seed 19, kws_ref_model, tensor 24 scale 1e-30): UBSan
+        # "shift exponent 88 is too large" in ta_requantize
+        "found-output-scale-1e-30": _tiny(_output_scale_1e_30),
     }
 
 

@@ -83,7 +83,7 @@ def _shape_text(shape) -> str:
 def inspect_tflite(graph: Graph) -> dict:
     """Rows for every op and the problems per kernel set; plain data (JSON-ready)."""
     from .boards import load_board
-    from .codegen.generate import check_io
+    from .codegen.generate import check_io, check_rescales
     from .codegen.lowering import Target
     from .codegen.ops import registry, supported_op_types
 
@@ -118,7 +118,7 @@ def inspect_tflite(graph: Graph) -> dict:
             "supported": {k: not v for k, v in support.items()},
         })
     model_problems = [{"op": p["op"], "index": p["index"], "kernels": "all", "reason": p["reason"]}
-                      for p in check_io(graph)]
+                      for p in check_io(graph) + check_rescales(graph)]
     return {"kernel_sets": list(sets), "ops": rows, "problems": model_problems + problems}
 
 

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from ..errors import UnsupportedOpError
 from ..ir.graph import Graph
+from ..ir.quant import MultiplierOutOfRange
 from ..plan.arena import ArenaPlan, lower_bound, plan_arena
 from ..plan.liveness import live_ranges
 from .cmsis_nn import registry as cmsis_nn_registry
@@ -78,6 +79,34 @@ def check_io(graph: Graph) -> list[dict]:
     return problems
 
 
+# Ops whose output is rescaled from the product of two inputs' scales (conv weights, MUL's operands).
+PRODUCT_RESCALE_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "BATCH_MATMUL", "MUL"}
+MAX_RESCALE = 2.0 ** 31     # a larger factor shifts an int32 left by 32+ bits (ir.quant.MultiplierOutOfRange)
+
+
+def check_rescales(graph: Graph) -> list[dict]:
+    """Ops whose input-to-output rescale factor no int32 requantization can apply (a corrupt scale, e.g. an
+    output scale of 1e-30): found here, with the op and the scales, before any kernel is chosen."""
+    problems = []
+    for op in graph.ops:
+        outputs = [graph.tensor(i) for i in op.outputs if i is not None]
+        quantized = [graph.tensor(i) for i in op.inputs if i is not None]
+        quantized = [t for t in quantized if t.dtype in ("int8", "int16") and t.quant is not None and t.quant.scale]
+        out_scales = [min(t.quant.scale) for t in outputs if t.quant is not None and t.quant.scale]
+        if not quantized or not out_scales or min(out_scales) <= 0:
+            continue
+        scales = [max(t.quant.scale) for t in quantized]
+        numerator = scales[0] * scales[1] if op.type in PRODUCT_RESCALE_OPS and len(scales) >= 2 else max(scales)
+        factor = numerator / min(out_scales)
+        if factor >= MAX_RESCALE:
+            problems.append({"op": op.type, "index": op.index,
+                             "tensor": c_comment_text(outputs[0].name, 120) if outputs else "",
+                             "reason": f"its rescale factor (input scale{'s' if numerator != max(scales) else ''} "
+                                       f"over output scale) is {factor:.3g}, over 2^31: a quantization scale is "
+                                       f"out of range (output scale {min(out_scales):.3g})"})
+    return problems
+
+
 def raise_unsupported(problems: list[dict], model_name: str) -> None:
     """One line per (op type, reason), with the count and the first few output tensors: a model with 27
     GELUs gets one line, not 27 (and the supported-op list once, in the fix)."""
@@ -103,7 +132,7 @@ FIX_OVERFLOW = ("the model's quantization parameters or options are out of any s
 def _lower(op, graph: Graph, target: Target, model_name: str):
     try:
         return kernel_module(op, graph, target).lower(op, graph, target)
-    except ConstantOverflow as err:
+    except (ConstantOverflow, MultiplierOutOfRange) as err:
         raise UnsupportedOpError(f"{model_name}: op {op.index} ({op.type}), output "
                                  f"'{c_comment_text(graph.tensor(op.outputs[0]).name, 120)}': {err}", FIX_OVERFLOW,
                                  ops=[{"op": op.type, "index": op.index, "reason": str(err)}]) from None
@@ -112,7 +141,7 @@ def _lower(op, graph: Graph, target: Target, model_name: str):
 def generate(graph: Graph, target: Target, model_name: str, prefix: str = DEFAULT_PREFIX) -> GeneratedModel:
     """The model library for `target`: its files named and its symbols prefixed with `prefix` (codegen.prefix)."""
     check_prefix(prefix)
-    problems = check_io(graph) + unsupported_ops(graph, target)
+    problems = check_io(graph) + check_rescales(graph) + unsupported_ops(graph, target)
     original_ops = graph.ops
     if problems:
         raise_unsupported(problems, model_name)

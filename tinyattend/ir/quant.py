@@ -12,6 +12,13 @@ import math
 import numpy as np
 
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
+MAX_LEFT_SHIFT = 31         # the most an int32 can be shifted left in C without undefined behaviour
+
+
+class MultiplierOutOfRange(ValueError):
+    """A rescale factor of 2^31 or more. The requantization would shift an int32 left by 32 bits or more:
+    undefined behaviour in C (TFLM's `x * (1 << shift)` included, whose result then depends on the CPU).
+    No real model has one; a corrupt scale does. codegen.generate reports it naming the op."""
 
 
 def quantize_multiplier(real: float) -> tuple[int, int]:
@@ -25,6 +32,9 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
         shift += 1
     if shift < -31:
         shift, q = 0, 0
+    if shift > MAX_LEFT_SHIFT:
+        raise MultiplierOutOfRange(f"a requantization factor of {real:.3g} (2^{shift - 1} or more) cannot be "
+                                   f"applied in int32 arithmetic: a quantization scale is out of range")
     return q, shift
 
 
