@@ -20,7 +20,7 @@ class Limits:
     max_macs: int = 50 * 10**9              # multiply-accumulates of one inference; TINYATTEND_MAX_MACS
     max_convert_seconds: float = 1800.0     # ONNX/Keras -> int8 TFLite conversion; TINYATTEND_MAX_CONVERT_SECONDS
     max_pad: int = 1024                     # one ONNX padding or dilated kernel extent, in pixels; TINYATTEND_MAX_PAD
-    max_calibration_bytes: int = 4 << 30    # calibration data as float32; TINYATTEND_MAX_CALIBRATION_BYTES
+    max_calibration_bytes: int = 1 << 30    # calibration data as float32; TINYATTEND_MAX_CALIBRATION_BYTES
     max_memory_bytes: int = 0               # resident memory of a conversion; 0: 3/4 of the machine's memory;
                                             # TINYATTEND_MAX_MEMORY_BYTES
 

@@ -64,8 +64,7 @@ def load_calibration(calib: str | None, input_shape: tuple[int, ...], model_layo
     if calib is None:
         refuse(f"synthetic calibration data: {max_samples} samples of input shape {list(input_shape)}",
                4 * max_samples * int(np.prod(input_shape[1:], dtype=object)), "max_calibration_bytes", " bytes")
-        rng = np.random.default_rng(seed)
-        data = rng.standard_normal((max_samples, *input_shape[1:])).astype(np.float32)
+        data = _noise(max_samples, tuple(input_shape[1:]), seed)
         message = ("no --calib data: calibrating on SYNTHETIC random noise; the int8 quantization ranges are "
                    "NOT meaningful and accuracy will suffer. Give --calib with a few hundred real inputs")
         warnings.append(message)
@@ -104,6 +103,16 @@ def load_calibration(calib: str | None, input_shape: tuple[int, ...], model_layo
     if not synthetic and len(calib_part) < 50:
         warnings.append(f"only {len(calib_part)} calibration samples; a few hundred give steadier int8 ranges")
     return CalibrationSet(calib_part, held_part, source, synthetic, warnings)
+
+
+def _noise(count: int, sample_shape: tuple[int, ...], seed: int) -> np.ndarray:
+    """Standard-normal float32 samples, drawn one sample at a time: the same values as one float64 draw of
+    the whole block cast to float32, without that block (twice the float32 bytes) ever existing."""
+    rng = np.random.default_rng(seed)
+    data = np.empty((count, *sample_shape), np.float32)
+    for i in range(count):
+        data[i] = rng.standard_normal(sample_shape)
+    return data
 
 
 def _load_array(path: Path) -> np.ndarray:
