@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -137,11 +138,8 @@ def reference_outputs(tflite_path, inputs: np.ndarray, isolated: bool = False) -
         return run(path, inputs), oracle
 
 
-_PROBE_SCRIPT = r"""
-import sys
-from tflite_micro.python.tflite_micro import runtime
-model = open(sys.argv[1], "rb").read()
-size = int(sys.argv[2])
+# From `size` up in steps of 16 bytes: the first arena TFLM allocates the model in ("OK size").
+_PROBE_LOOP = r"""
 for _ in range(4096):
     try:
         runtime.Interpreter.from_bytes(model, arena_size=size)
@@ -151,6 +149,13 @@ for _ in range(4096):
         print("FAIL", size, flush=True)
         size += 16
 """
+
+_PROBE_SCRIPT = r"""
+import sys
+from tflite_micro.python.tflite_micro import runtime
+model = open(sys.argv[1], "rb").read()
+size = int(sys.argv[2])
+""" + _PROBE_LOOP
 
 
 # The allocation report (TFLM prints it to stderr, which the child reads back and passes on), then
@@ -179,17 +184,9 @@ try:
 except RuntimeError as err:
     print("FAILED", err)
 total = re.search(r"allocation total (\d+)", report)
-if total is not None:
-    size = (int(total.group(1)) + 15) // 16 * 16
-    for _ in range(4096):
-        try:
-            runtime.Interpreter.from_bytes(model, arena_size=size)
-            print("OK", size, flush=True)
-            break
-        except RuntimeError:
-            print("FAIL", size, flush=True)
-            size += 16
-"""
+size = (int(total.group(1)) + 15) // 16 * 16 if total is not None else None
+if size is not None:
+""" + textwrap.indent(_PROBE_LOOP, "    ")
 
 
 def tflm_arena(model: bytes) -> dict:
