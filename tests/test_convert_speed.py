@@ -16,9 +16,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _python(code: str) -> dict:
-    """Run `code` in a fresh interpreter (nothing imported yet); it prints one JSON line last."""
+    """Run `code` in a fresh interpreter (nothing imported yet); it prints one JSON line last. Without
+    TF_USE_LEGACY_KERAS, which onnx2tf sets in the process that imported it (another test in this worker)."""
+    env = {k: v for k, v in __import__("os").environ.items() if k != "TF_USE_LEGACY_KERAS"}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                            cwd=ROOT, env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+                            cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)})
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
