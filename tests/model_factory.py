@@ -303,3 +303,21 @@ def crop_and_resize_model() -> onnx.ModelProto:
     y = b.op("Resize", [b.input_name, roi, scales], mode="nearest",
              coordinate_transformation_mode="tf_crop_and_resize")
     return b.build(b.reduce_mean(y), [1, 3])
+
+
+def rewrite_keeps_function(model: onnx.ModelProto, rewrite, shape) -> onnx.ModelProto:
+    """Apply `rewrite` (a model -> model ONNX rewrite) to a copy of `model`, whose input is "x" of `shape`;
+    assert ONNX Runtime gives the same output before and after, exactly. Returns the rewritten model."""
+    import onnxruntime as ort
+
+    x = np.random.default_rng(0).normal(size=shape).astype(np.float32)
+
+    def run(m):
+        return ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+
+    expected = run(model)
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    rewritten = rewrite(copy)
+    np.testing.assert_array_equal(run(rewritten), expected)
+    return rewritten
