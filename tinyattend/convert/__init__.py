@@ -11,6 +11,7 @@ measure the quantization error (float model vs int8 model), never to calibrate.
 """
 from __future__ import annotations
 
+import os
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import BadModelError
+from ..errors import BadModelError, OptionError, UnsupportedOpError
 from ..guard import stage, time_limit
 from ..limits import limits
 from ..progress import SILENT, Progress
@@ -169,10 +170,8 @@ def _convert_float_model(model, fmt, calib, input_shape, mean, std, layout, cali
         # The float half of the quantization error needs only ONNX Runtime: it runs on the other core
         # while TensorFlow imports and onnx2tf converts (ONNX Runtime releases the GIL).
         references = in_background(float_reference_outputs, float_fn, data.held_out)
-        import_tensorflow(progress, keras3=False)      # onnx2tf builds tf_keras models
-        from .onnx_to_tflite import convert_onnx
-        tflite, perm, float_tflite = convert_onnx(model, onnx_model, onnx_in, data.samples, progress,
-                                                  with_float=True, reference=float_fn)
+        tflite, perm, float_tflite, frontend = _convert_onnx(model, onnx_model, onnx_in, data.samples, progress,
+                                                             float_fn)
     else:
         import_tensorflow(progress)
         from .keras_to_tflite import convert_tf, load_keras, load_saved_model
@@ -183,6 +182,7 @@ def _convert_float_model(model, fmt, calib, input_shape, mean, std, layout, cali
         warnings += data.warnings
         tflite, float_tflite = convert_tf(source, data.samples, progress)
         perm, float_fn, references = None, source.float_fn, None
+        frontend = {"path": "tensorflow", "why": None}
     with progress.step("checking the int8 model"):
         check_converted(tflite, str(model))
     pending = None
@@ -200,6 +200,7 @@ def _convert_float_model(model, fmt, calib, input_shape, mean, std, layout, cali
     calibration = {"source": data.source, "samples": int(len(data.samples)), "held_out": int(len(data.held_out)),
                    "synthetic": data.synthetic}
     report = _report(model, fmt, tflite, calibration, quant_error, warnings)
+    report["frontend"] = frontend
     calibration_int8 = None
     held = data.held_out if perm is None else np.transpose(data.held_out, perm)
     if not data.synthetic:
@@ -208,6 +209,45 @@ def _convert_float_model(model, fmt, calib, input_shape, mean, std, layout, cali
     return ConversionResult(tflite, report, calibration_int8, float_tflite=float_tflite,
                             held_out_nhwc=np.ascontiguousarray(held, np.float32) if len(held) else None,
                             pending_quantization_error=pending)
+
+
+FRONTEND_VARIABLE = "TINYATTEND_ONNX_FRONTEND"
+FRONTENDS = ("auto", "direct", "tensorflow")
+
+
+def onnx_frontend() -> str:
+    """auto (the default): the direct path, else onnx2tf's TensorFlow path; direct or tensorflow: that one only."""
+    choice = os.environ.get(FRONTEND_VARIABLE, "auto").strip().lower() or "auto"
+    if choice not in FRONTENDS:
+        raise OptionError(f"{FRONTEND_VARIABLE}={choice!r} is not a front end", f"use one of {', '.join(FRONTENDS)}")
+    return choice
+
+
+def _convert_onnx(model, onnx_model, onnx_in, samples, progress, float_fn):
+    """(int8 TFLite, ONNX -> TFLite permutation or None, float TFLite, {"path", "why"}): onnx_direct's
+    TensorFlow-free path first; where it cannot take the model, the TensorFlow path (onnx_to_tflite), which
+    decides as before. "why" says why the direct path was not taken (None when it was, or not tried)."""
+    from .quiet import import_tensorflow
+
+    frontend, why = onnx_frontend(), None
+    if frontend != "tensorflow":
+        from .onnx_direct import DirectPathUnavailable, convert_onnx_direct
+        try:
+            return (*convert_onnx_direct(model, onnx_model, onnx_in, samples, progress, float_fn),
+                    {"path": "direct", "why": None})
+        except DirectPathUnavailable as err:
+            why = str(err)
+            if frontend == "direct":
+                raise UnsupportedOpError(f"{model}: the direct ONNX front end cannot convert this model: {why}",
+                                         f"leave {FRONTEND_VARIABLE} unset to use the TensorFlow path", ops=[]) \
+                    from None
+            progress.note(f"direct front end: {why}; converting with onnx2tf's TensorFlow path instead")
+    else:
+        why = f"{FRONTEND_VARIABLE}=tensorflow"
+    import_tensorflow(progress, keras3=False)      # onnx2tf builds tf_keras models
+    from .onnx_to_tflite import convert_onnx
+    return (*convert_onnx(model, onnx_model, onnx_in, samples, progress, with_float=True, reference=float_fn),
+            {"path": "tensorflow", "why": why})
 
 
 def _measured_quantization_error(float_fn, tflite, held_out, perm, progress, references, synthetic,

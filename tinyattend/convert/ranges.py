@@ -31,7 +31,7 @@ SOFTMAX_MIN_SPAN = 255 * 2.0 ** -24
 def activation_tensors(model) -> list[int]:
     """Indices of subgraph 0's non-constant float32 tensors that some op reads or writes (the model's
     input included): the tensors TF's calibrator gives a min/max."""
-    from tensorflow.lite.python import schema_py_generated as schema
+    from ai_edge_litert import schema_py_generated as schema
 
     graph = model.subgraphs[0]
     used = set(graph.inputs) | set(graph.outputs)
@@ -163,24 +163,25 @@ def _batched_interpreter(make, single, samples: np.ndarray, batch: int):
 def with_ranges(float_tflite: bytes, ranges: dict[int, tuple[float, float]]) -> bytes:
     """`float_tflite` with each listed tensor's quantization min/max set (subgraph 0), as TF's calibrator
     writes them for its MLIR quantizer."""
-    from tensorflow.lite.python import schema_py_generated as schema
-    from tensorflow.lite.tools import flatbuffer_utils
+    from ai_edge_litert import schema_py_generated as schema
 
-    model = flatbuffer_utils.read_model_from_bytearray(bytearray(float_tflite))
+    from .tflite_objects import read_model, write_model
+
+    model = read_model(float_tflite)
     tensors = model.subgraphs[0].tensors
     for index, (low, high) in ranges.items():
         params = tensors[index].quantization or schema.QuantizationParametersT()
         params.min = np.array([low], np.float32)
         params.max = np.array([high], np.float32)
         tensors[index].quantization = params
-    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+    return write_model(model)
 
 
 def calibrated(float_tflite: bytes, samples_nhwc: np.ndarray, bar=None) -> bytes:
     """The float model with the ranges of its activations over `samples_nhwc`."""
-    from tensorflow.lite.tools import flatbuffer_utils
+    from .tflite_objects import read_model
 
-    model = flatbuffer_utils.read_model_from_bytearray(bytearray(float_tflite))
+    model = read_model(float_tflite)
     ranges = activation_ranges(float_tflite, samples_nhwc, activation_tensors(model), bar)
     return with_ranges(float_tflite, softmax_input_floor(model, ranges))
 
@@ -192,7 +193,7 @@ def softmax_input_floor(model, ranges: dict[int, tuple[float, float]]) -> dict[i
     which aborts the process when that is <= 1: an input scale under 2^-26 (a range under ~3.8e-6), as the
     attention logits of a randomly initialised LeViT have (|logits| ~ 1e-6). Over so narrow a range the softmax
     is uniform to float precision, so the wider range loses nothing."""
-    from tensorflow.lite.python import schema_py_generated as schema
+    from ai_edge_litert import schema_py_generated as schema
 
     graph = model.subgraphs[0]
     out = dict(ranges)
@@ -220,5 +221,5 @@ def softmax_input_floor(model, ranges: dict[int, tuple[float, float]]) -> dict[i
 
 
 def _builtin(model, op) -> int:
-    code = model.operatorCodes[op.opcodeIndex]
-    return max(code.builtinCode, code.deprecatedBuiltinCode)
+    from .tflite_objects import builtin_code
+    return builtin_code(model, op)

@@ -1,0 +1,149 @@
+"""The direct ONNX front end: onnx2tf's flatbuffer writer, TRANSPOSE pairs cancelled, TF's MLIR quantizer
+without TensorFlow; and the fall-back to the TensorFlow path."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import model_factory as mf
+from tinyattend.cli import main
+from tinyattend.convert.model_stats import model_stats
+from tinyattend.progress import SILENT
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def gated_model(seed: int = 5):
+    """An attention-condenser-like block: sigmoid gate times a per-channel (1, C, 1, 1) scale, nearest
+    upsampled, times the features; onnx2tf's direct writer runs the gate in NCHW between two TRANSPOSEs."""
+    b = mf.OnnxBuilder([1, 3, 16, 16], "gated", seed=seed)
+    v = b.relu(b.random_conv(b.input_name, 3, 8))
+    gate = b.sigmoid(b.random_conv(b.maxpool(v), 8, 8, k=1))
+    scale = b.const(np.linspace(0.5, 1.5, 8, dtype=np.float32).reshape(1, 8, 1, 1), "scale")
+    x = b.mul(v, b.resize_nearest(b.mul(gate, scale), 2))
+    return b.build(b.random_gemm(b.reduce_mean(x), 8, 4), [1, 4])
+
+
+def _ops(tflite: bytes) -> dict:
+    return model_stats(tflite)["op_histogram"]
+
+
+def _run_float(tflite: bytes, x: np.ndarray) -> np.ndarray:
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+    it = Interpreter(model_content=tflite,
+                     experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    it.allocate_tensors()
+    it.set_tensor(it.get_input_details()[0]["index"], x)
+    it.invoke()
+    return it.get_tensor(it.get_output_details()[0]["index"])
+
+
+@pytest.fixture(scope="module")
+def direct_float():
+    from tinyattend.convert.onnx_direct import direct_float_tflite
+    from tinyattend.convert.onnx_checks import onnx_input
+
+    model = gated_model()
+    return direct_float_tflite(model, onnx_input(model, Path("gated.onnx"), None), SILENT)
+
+
+def test_transpose_pairs_around_elementwise_ops_cancel_exactly(direct_float):
+    from tinyattend.convert.tflite_transposes import without_transpose_pairs
+
+    before = _ops(direct_float)
+    # A pair around LOGISTIC + MUL by the (1, C, 1, 1) scale, and one before the global MEAN.
+    assert before.get("TRANSPOSE", 0) == 3, f"the pattern this test is about changed in onnx2tf's output: {before}"
+    after_model, removed = without_transpose_pairs(direct_float)
+    after = _ops(after_model)
+    assert removed == 2
+    assert "TRANSPOSE" not in after
+    assert {k: v for k, v in before.items() if k != "TRANSPOSE"} == after
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        x = rng.standard_normal((1, 16, 16, 3)).astype(np.float32)
+        # Elementwise chains give the same floats; the MEAN sums in another order (last bits may differ).
+        np.testing.assert_allclose(_run_float(direct_float, x), _run_float(after_model, x), rtol=1e-5, atol=1e-6)
+
+
+def _python(code: str, env: dict | None = None) -> dict:
+    clean = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, cwd=ROOT,
+                            env={**clean, "PYTHONPATH": f"{ROOT}:{ROOT / 'tests'}", **(env or {})})
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_quantizer_without_tensorflow_writes_what_tfs_converter_call_writes(tmp_path, direct_float):
+    """Our call of the MLIR quantizer (TensorFlow's Python package never imported) and TF's own
+    `mlir_quantize` called as the TensorFlow path's Int8Converter calls it (TF converter defaults: per-channel,
+    no variable quantization, default debug options) give the same bytes for the same calibrated model."""
+    from tinyattend.convert.ranges import calibrated
+    from tinyattend.convert.tflite_transposes import without_transpose_pairs
+
+    model, _ = without_transpose_pairs(direct_float)
+    samples = np.random.default_rng(1).standard_normal((20, 16, 16, 3)).astype(np.float32)
+    (tmp_path / "calibrated.tflite").write_bytes(calibrated(model, samples))
+    ours = _python(
+        "import json, sys\n"
+        "from tinyattend.convert.mlir_quantizer import quantize_calibrated\n"
+        f"data = open({str(tmp_path / 'calibrated.tflite')!r}, 'rb').read()\n"
+        f"open({str(tmp_path / 'ours.tflite')!r}, 'wb').write(quantize_calibrated(data))\n"
+        "print(json.dumps({'tensorflow': 'tensorflow' in sys.modules}))\n")
+    _python(
+        "import json\n"
+        "import tensorflow as tf\n"
+        "from tensorflow.lite.python.convert import mlir_quantize\n"
+        f"data = open({str(tmp_path / 'calibrated.tflite')!r}, 'rb').read()\n"
+        "out = mlir_quantize(data, False, input_data_type=tf.int8, output_data_type=tf.int8,\n"
+        "                    enable_variable_quantization=False, disable_per_channel_for_dense_layers=False,\n"
+        "                    debug_options_str=b'')\n"
+        f"open({str(tmp_path / 'theirs.tflite')!r}, 'wb').write(out)\n"
+        "print(json.dumps({}))\n")
+    assert ours["tensorflow"] is False
+    ours_bytes, theirs = (tmp_path / "ours.tflite").read_bytes(), (tmp_path / "theirs.tflite").read_bytes()
+    assert ours_bytes == theirs
+
+
+@pytest.mark.slow
+def test_onnx_converts_without_importing_tensorflow_and_verifies_bit_exact(tmp_path):
+    model = mf.save(gated_model(), tmp_path / "gated.onnx")
+    calib = tmp_path / "calib.npy"
+    np.save(calib, np.random.default_rng(2).random((40, 3, 16, 16), dtype=np.float32))
+    out = tmp_path / "out"
+    result = _python(
+        "import json, sys\n"
+        "from tinyattend.cli import main\n"
+        f"code = main(['convert', {str(model)!r}, '--board', 'host', '-o', {str(out)!r}, '--calib', {str(calib)!r}])\n"
+        "print(json.dumps({'code': code, 'tensorflow': 'tensorflow' in sys.modules,\n"
+        "                  'keras': 'tf_keras' in sys.modules or 'keras' in sys.modules}))\n")
+    assert result == {"code": 0, "tensorflow": False, "keras": False}
+    report = json.loads((out / "report.json").read_text())
+    assert report["frontend"] == {"path": "direct", "why": None}
+    assert "TRANSPOSE" not in report["op_histogram"]
+    assert report["quantization_error"]["sqnr_db"] > 20
+    assert main(["verify", str(out), "--samples", "4"]) == 0
+
+
+@pytest.mark.slow
+def test_forced_tensorflow_path_and_a_bad_frontend_name(tmp_path, monkeypatch, capsys):
+    model = mf.save(gated_model(), tmp_path / "gated.onnx")
+    out = tmp_path / "out"
+    monkeypatch.setenv("TINYATTEND_ONNX_FRONTEND", "tensorflow")
+    assert main(["convert", str(model), "--board", "host", "-o", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["frontend"] == {"path": "tensorflow", "why": "TINYATTEND_ONNX_FRONTEND=tensorflow"}
+    assert "TRANSPOSE" not in report["op_histogram"]
+    capsys.readouterr()
+    monkeypatch.setenv("TINYATTEND_ONNX_FRONTEND", "fastest")
+    assert main(["convert", str(model), "--board", "host", "-o", str(tmp_path / "bad")]) != 0
+    err = capsys.readouterr().err
+    assert "TINYATTEND_ONNX_FRONTEND='fastest'" in err and "auto, direct, tensorflow" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "bad").exists()
