@@ -445,13 +445,14 @@ def test_half_million_parameter_model_converts_in_time(workdir):
 
 
 def test_every_conversion_stage_prints_its_time(ops_result, ops_progress):
-    """Each stage of an ONNX conversion prints `[convert] <stage>... N.N s` (or its bar with the seconds)
-    and is kept in progress.timings (report.json's stage_seconds)."""
+    """Each stage of an ONNX conversion (the direct front end; the TensorFlow path's stages:
+    test_direct_frontend.py) prints `[convert] <stage>... N.N s` (or its bar with the seconds) and is kept
+    in progress.timings (report.json's stage_seconds)."""
     import re
 
     text = ops_progress.stream.getvalue()
     stages = ["reading the ONNX model and checking its ops", "loading calibration data", "running onnx2tf",
-              "checking onnx2tf's graph against ONNX Runtime", "converting the TF graph to float TFLite",
+              "sinking layout TRANSPOSEs", "checking the float TFLite model against ONNX Runtime",
               "calibrating", "quantizing to int8", "checking the int8 model",
               "quantization error on held-out samples"]
     for stage in stages:

@@ -97,10 +97,11 @@ def test_measurements_beside_code_generation_equal_the_serial_ones(tmp_path):
 
 @pytest.mark.slow
 def test_onnx2tf_loads_without_its_flatbuffer_direct_backend():
-    """onnx2tf's own TFLite writer (unused: tinyattend converts with TF's converter) stays unloaded through
-    a whole ONNX conversion, and the package's own names still load on first use."""
+    """On the TensorFlow path, onnx2tf's own TFLite writer (unused there: TF's converter writes the model)
+    stays unloaded through a whole ONNX conversion, and the package's own names still load on first use."""
     loaded = _python(
-        "import json, sys, tempfile\n"
+        "import json, os, sys, tempfile\n"
+        "os.environ['TINYATTEND_ONNX_FRONTEND'] = 'tensorflow'\n"
         "from pathlib import Path\n"
         "sys.path.insert(0, 'tests')\n"
         "import model_factory as mf\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -140,7 +141,11 @@ def test_forced_tensorflow_path_and_a_bad_frontend_name(tmp_path, monkeypatch, c
     report = json.loads((out / "report.json").read_text())
     assert report["frontend"] == {"path": "tensorflow", "why": "TINYATTEND_ONNX_FRONTEND=tensorflow"}
     assert "TRANSPOSE" not in report["op_histogram"]
-    capsys.readouterr()
+    err = capsys.readouterr().err
+    for stage in ("importing TensorFlow", "running onnx2tf (ONNX -> TensorFlow)",
+                  "checking onnx2tf's graph against ONNX Runtime", "converting the TF graph to float TFLite",
+                  "calibrating", "quantizing to int8"):
+        assert re.search(rf"^\[convert\] {re.escape(stage)}.* \d+\.\d s$", err, re.M), (stage, err)
     monkeypatch.setenv("TINYATTEND_ONNX_FRONTEND", "fastest")
     assert main(["convert", str(model), "--board", "host", "-o", str(tmp_path / "bad")]) != 0
     err = capsys.readouterr().err

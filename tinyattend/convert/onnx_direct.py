@@ -3,6 +3,7 @@
 The TensorFlow-free way in, tried first for every ONNX model. onnx2tf 2.x writes the float TFLite
 flatbuffer itself (`tflite_backend="flatbuffer_direct"`), with no TensorFlow graph, Keras model or
 re-trace; TRANSPOSE pairs it leaves around elementwise ops are cancelled (tflite_transposes); the ranges
+and fusions the TensorFlow converter makes are made (tflite_fusions); the ranges
 come from `ranges.calibrated` as on the TensorFlow path, and the int8 model from the same MLIR quantizer
 call TF's converter makes, loaded without `import tensorflow` (mlir_quantizer). Measured on attendnext-
 micro: onnx2tf 2.4 s here against 3.9 s of TensorFlow import + 6.7 s of onnx2tf's Keras graph + 1.3 s of
@@ -41,21 +42,22 @@ class DirectPathUnavailable(Exception):
 def convert_onnx_direct(onnx_path: Path, onnx_model, onnx_in: OnnxInput, calib_nchw: np.ndarray, progress,
                         reference) -> tuple[bytes, tuple | None, bytes]:
     """(int8 TFLite, permutation ONNX -> TFLite layout or None, the float TFLite it was quantized from)."""
-    from .mlir_quantizer import QuantizerUnavailable, converter_extension, preload_in_background, quantize_calibrated
+    from .mlir_quantizer import (QuantizerUnavailable, converter_extension, preload_in_background,
+                                 quantize_calibrated)
     from .ranges import calibrated
+    from .tflite_fusions import fused
     from .tflite_transposes import without_transpose_pairs
 
-    preload = preload_in_background()
-    float_tflite = direct_float_tflite(onnx_model, onnx_in, progress)
+    float_tflite = direct_float_tflite(onnx_model, onnx_in, progress, beside_import=preload_in_background)
     try:
         with progress.step("loading the int8 quantizer"), silenced(progress):
-            if preload is not None:
-                preload.join()
             converter_extension()
     except QuantizerUnavailable as err:
         raise DirectPathUnavailable(str(err)) from None
-    with progress.step("cancelling TRANSPOSE pairs"):
+    with progress.step("sinking layout TRANSPOSEs, fusing activations and biases"):
         float_tflite, _ = without_transpose_pairs(float_tflite)
+        float_tflite, _ = fused(float_tflite)
+    _check_op_types(float_tflite)
     perm = _layout_of(float_tflite, onnx_in.shape)
     samples = calib_nchw if perm is None else np.transpose(calib_nchw, perm)
     samples = np.ascontiguousarray(samples, np.float32)
@@ -75,13 +77,18 @@ def convert_onnx_direct(onnx_path: Path, onnx_model, onnx_in: OnnxInput, calib_n
     return tflite, perm, float_tflite
 
 
-def direct_float_tflite(onnx_model, onnx_in: OnnxInput, progress) -> bytes:
-    """The float32 TFLite model onnx2tf writes directly (NHWC for an image input)."""
+def direct_float_tflite(onnx_model, onnx_in: OnnxInput, progress, beside_import=None) -> bytes:
+    """The float32 TFLite model onnx2tf writes directly (NHWC for an image input). `beside_import`: a
+    function that starts a thread (returned), joined before the import step ends: its output is silenced
+    with the import's (the quantizer's libraries print on load)."""
     import onnx
 
     with progress.step("importing onnx2tf"), silenced(progress):
+        beside = beside_import() if beside_import is not None else None
         import onnx2tf
         import onnx2tf.onnx2tf   # noqa: F401 - `import onnx2tf` alone defers the real import to convert()
+        if beside is not None:
+            beside.join()
     quiet_python_loggers()
     work = Path(tempfile.mkdtemp(prefix="tinyattend-onnx2tf-"))
     old_cwd, old_tempdir = os.getcwd(), tempfile.tempdir
@@ -160,6 +167,23 @@ def _check_float_model(float_tflite: bytes, sample: np.ndarray, sample_nchw: np.
     if not np.isfinite(error) or error > FLOAT_CHECK_RTOL * max(span, 1e-6) + 1e-5:
         raise DirectPathUnavailable(f"the direct float model disagrees with ONNX Runtime (max |error| {error:.3g}, "
                                     f"output range {span:.3g})")
+
+
+def _check_op_types(float_tflite: bytes) -> None:
+    """Every op of the float model has a kernel: checked before calibration, so a model the direct path
+    cannot take costs seconds, not a calibration (LayerNorm written with SQRT and DIV, for one)."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    from ..codegen.ops import supported_op_types
+    from .tflite_objects import builtin_code, read_model
+
+    names = {value: name for name, value in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
+    model = read_model(float_tflite)
+    supported = set(supported_op_types())
+    missing = sorted({names.get(builtin_code(model, op), "CUSTOM") for op in model.subgraphs[0].operators}
+                     - supported)
+    if missing:
+        raise DirectPathUnavailable(f"the direct float model has ops without a kernel: {', '.join(missing)}")
 
 
 def _check_generatable(tflite: bytes) -> None:

@@ -1,196 +1,236 @@
-"""Cancel TRANSPOSE pairs that onnx2tf's direct TFLite writer leaves around layout-free ops, and fold a
-TRANSPOSE into the reduction that reads it.
+"""Sink the TRANSPOSEs onnx2tf's direct TFLite writer leaves around layout-free ops, until they cancel.
 
 onnx2tf keeps the NHWC layout through convolutions, but for some ops it goes back to ONNX's NCHW and
-returns: TRANSPOSE(NHWC->NCHW) -> LOGISTIC -> MUL by a (1, C, 1, 1) constant -> TRANSPOSE(NCHW->NHWC)
-(the attention condensers' gates, squeeze-excite scales). The ops between are elementwise, so the pair
-does nothing but move bytes: on a microcontroller two full passes over the tensor and a second buffer.
-Here, on the float model before calibration, each such chain runs in the outer layout instead: the
-TRANSPOSEs go, the chain's constants are transposed once, and the values are the same float values.
-Likewise NHWC -> NCHW before a global MEAN (ONNX's ReduceMean over axes 2, 3): the MEAN reads the NHWC
-tensor over axes 1, 2 (the same sum in another order: the last float bits may differ).
+returns: TRANSPOSE(NHWC->NCHW) -> LOGISTIC -> MUL by a (1, C, 1, 1) constant -> TRANSPOSE(NCHW->NHWC) (the
+attention condensers' gates), the same around a squeeze-excite block (MobileNetV3), or NHWC->NCHW before
+the classifier's global MEAN. The ops in between do not care about the layout, so each TRANSPOSE does
+nothing but move bytes: on a microcontroller a full pass over the tensor and a second buffer.
+
+Here, on the float model before calibration, a TRANSPOSE(P) is removed when every op its output reaches
+(the region, followed through) can run in the outer layout instead:
+- elementwise ops: unary, or binary with the other input in the region, constant (transposed once), or a
+  tensor whose dimensions other than 1 keep their order under P (read through a RESHAPE, which our code
+  generator turns into an alias: no bytes move);
+- reductions over constant axes: the axes are mapped through P (keep_dims: the result stays in the region;
+  without: the kept axes must keep their order);
+- RESHAPE of a region tensor whose dimensions other than 1 keep their order (the same bytes either way);
+- TRANSPOSE by the inverse of P: it goes too, its readers read the region's tensor.
+Anything else reading the region (or the region reaching a model output) leaves the TRANSPOSE in place.
+Values stay the same floats, except that a reduction sums in another order (the last bits may differ).
 """
 from __future__ import annotations
 
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
-from .tflite_objects import builtin_code, is_constant, read_model, write_model
+from .tflite_objects import (builtin_code, constant_values, is_constant, new_constant, opcode_index, read_model,
+                             readers_of, write_model)
 
 OPS = schema.BuiltinOperator
 # One input, output[i] a function of input[i] alone.
 UNARY = {OPS.LOGISTIC, OPS.TANH, OPS.RELU, OPS.RELU6, OPS.RELU_N1_TO_1, OPS.RELU_0_TO_1, OPS.HARD_SWISH,
          OPS.GELU, OPS.LEAKY_RELU, OPS.ABS, OPS.NEG, OPS.EXP, OPS.SQRT, OPS.RSQRT, OPS.SQUARE, OPS.ELU}
-# Two inputs, broadcasting: elementwise when the other input is a constant.
+# Two inputs, broadcasting.
 BINARY = {OPS.ADD, OPS.SUB, OPS.MUL, OPS.DIV, OPS.MAXIMUM, OPS.MINIMUM, OPS.SQUARED_DIFFERENCE, OPS.POW}
-# Reductions over constant axes: with keepdims false, a TRANSPOSE before one folds into its axes when the
-# axes it keeps come out in the same order (NHWC -> NCHW then MEAN over H, W: MEAN over H, W of the NHWC).
 REDUCTIONS = {OPS.MEAN, OPS.SUM, OPS.REDUCE_MAX, OPS.REDUCE_MIN, OPS.REDUCE_PROD}
-NUMPY_TYPES = {schema.TensorType.FLOAT32: np.float32, schema.TensorType.INT32: np.int32}
 
 
 def without_transpose_pairs(float_tflite: bytes) -> tuple[bytes, int]:
-    """(the model with every cancellable TRANSPOSE pair gone, how many pairs went)."""
+    """(the model with every TRANSPOSE that can be sunk gone, how many TRANSPOSE ops went)."""
     model = read_model(float_tflite)
-    removed = cancel_transposes(model)
+    removed = sink_transposes(model)
     return (write_model(model) if removed else float_tflite), removed
 
 
-def cancel_transposes(model: "schema.ModelT") -> int:
-    """Rewrite subgraph 0 of `model` (a private copy) in place; the number of TRANSPOSE pairs removed."""
+def sink_transposes(model: "schema.ModelT") -> int:
+    """Rewrite subgraph 0 of `model` (a private copy) in place; the number of TRANSPOSE ops removed."""
     removed = 0
-    while _cancel_one(model) or _fold_one_into_reduction(model):
-        removed += 1
-    return removed
+    while True:
+        gone = _sink_one(model)
+        if not gone:
+            return removed
+        removed += gone
 
 
-def _cancel_one(model) -> bool:
-    graph = model.subgraphs[0]
-    readers = _readers(graph)
-    outputs = set(int(i) for i in graph.outputs)
-    for first in graph.operators:
-        perm = _transpose_perm(model, first)
-        if perm is None:
-            continue
-        chain, tensor = [], int(first.outputs[0])
-        while True:
-            users = readers.get(tensor, [])
-            if tensor in outputs or len(users) != 1:
-                break
-            op = users[0]
-            last_perm = _transpose_perm(model, op)
-            if last_perm is not None:
-                if np.array_equal(np.asarray(perm)[np.asarray(last_perm)], np.arange(len(perm))):
-                    _rewire(model, first, chain, op, perm)
-                    return True
-                break
-            if not _elementwise_on(model, op, tensor):
-                break
-            chain.append(op)
-            tensor = int(op.outputs[0])
-    return False
-
-
-def _fold_one_into_reduction(model) -> bool:
-    graph = model.subgraphs[0]
-    readers = _readers(graph)
-    outputs = set(int(i) for i in graph.outputs)
-    for transpose in graph.operators:
+def _sink_one(model) -> int:
+    for transpose in model.subgraphs[0].operators:
         perm = _transpose_perm(model, transpose)
-        tensor = int(transpose.outputs[0]) if perm is not None else None
-        if perm is None or tensor in outputs or len(readers.get(tensor, [])) != 1:
+        if perm is not None:
+            plan = _region(model, transpose, perm)
+            if plan is not None:
+                return _apply(model, transpose, perm, *plan)
+    return 0
+
+
+def _region(model, transpose, perm):
+    """(region tensors, {id(op): (op, kind)}) if every reader of the region can take the outer layout."""
+    graph = model.subgraphs[0]
+    readers = readers_of(graph)
+    outputs = set(int(i) for i in graph.outputs)
+    rank = len(perm)
+    start = int(transpose.outputs[0])
+    region, frontier, plan = {start}, [start], {}
+    while frontier:
+        tensor = frontier.pop()
+        if tensor in outputs:
+            return None
+        for op in readers.get(tensor, []):
+            if id(op) in plan:
+                continue
+            kind = _kind(model, op, region, perm)
+            if kind is None:
+                return None
+            plan[id(op)] = (op, kind)
+            if kind in ("elementwise", "reduce_keep"):
+                out = int(op.outputs[0])
+                if len(graph.tensors[out].shape) != rank:
+                    return None
+                region.add(out)
+                frontier.append(out)
+            elif kind == "cancel" and int(op.outputs[0]) in outputs:
+                return None
+    # A binary op seen from one input before its other input joined the region was classified with that
+    # input as outside: classify again now that the region is complete.
+    for key, (op, kind) in list(plan.items()):
+        if kind == "elementwise" and len(op.inputs) == 2:
+            if _kind(model, op, region, perm) is None:
+                return None
+    return region, plan
+
+
+def _kind(model, op, region: set, perm) -> str | None:
+    graph = model.subgraphs[0]
+    code = builtin_code(model, op)
+    inputs = [int(i) for i in op.inputs]
+    rank = len(perm)
+    if code == OPS.TRANSPOSE:
+        other = _transpose_perm(model, op)
+        if other is not None and inputs[0] in region and \
+                np.array_equal(np.asarray(perm)[np.asarray(other)], np.arange(rank)):
+            return "cancel"
+        return None
+    if len(op.outputs) != 1:
+        return None
+    if code in UNARY:
+        return "elementwise" if len(inputs) == 1 else None
+    if code in BINARY and len(inputs) == 2:
+        for index in inputs:
+            tensor = graph.tensors[index]
+            if index in region:
+                continue
+            if len(tensor.shape) > rank:
+                return None
+            if is_constant(model, tensor):
+                if tensor.type not in (schema.TensorType.FLOAT32, schema.TensorType.INT32):
+                    return None
+            elif not _order_kept(_padded(tensor.shape, rank), perm):
+                return None
+        return "elementwise"
+    if code in REDUCTIONS and len(inputs) == 2 and inputs[0] in region:
+        axes_tensor = graph.tensors[inputs[1]]
+        if not is_constant(model, axes_tensor) or op.builtinOptions is None:
+            return None
+        reduced = {int(a) % rank for a in constant_values(model, axes_tensor)}
+        if op.builtinOptions.keepDims:
+            return "reduce_keep"
+        kept = [perm[a] for a in range(rank) if a not in reduced]
+        return "reduce" if kept == sorted(kept) else None
+    if code == OPS.RESHAPE and inputs[0] in region:
+        return "reshape" if _order_kept(graph.tensors[inputs[0]].shape, perm) else None
+    return None
+
+
+def _apply(model, transpose, perm, region: set, plan: dict) -> int:
+    graph = model.subgraphs[0]
+    rank = len(perm)
+    inverse = [int(i) for i in np.argsort(perm)]
+    start, source = int(transpose.outputs[0]), int(transpose.inputs[0])
+    for index in region - {start}:
+        tensor = graph.tensors[index]
+        tensor.shape = np.asarray([int(d) for d in tensor.shape], np.int32)[inverse]
+        tensor.shapeSignature = None
+    inserted = []                   # (before op, new RESHAPE op)
+    removed = [transpose]
+    for op, kind in plan.values():
+        inputs = [int(i) for i in op.inputs]
+        if kind == "cancel":
+            removed.append(op)
+            _replace_reads(graph, int(op.outputs[0]), source if inputs[0] == start else inputs[0])
             continue
-        op = readers[tensor][0]
-        if builtin_code(model, op) not in REDUCTIONS or len(op.inputs) != 2 or int(op.inputs[0]) != tensor:
-            continue
-        options = op.builtinOptions
-        axes_tensor = graph.tensors[int(op.inputs[1])]
-        if options is None or options.keepDims or not is_constant(model, axes_tensor):
-            continue
-        axes = np.frombuffer(bytes(model.buffers[axes_tensor.buffer].data), NUMPY_TYPES.get(axes_tensor.type, np.int32))
-        rank = len(perm)
-        reduced = sorted({int(a) % rank for a in axes})
-        kept_outer = [perm[a] for a in range(rank) if a not in reduced]
-        if kept_outer != sorted(kept_outer):
-            continue
-        new_axes = np.asarray(sorted(perm[a] for a in reduced), np.int32)
-        op.inputs[0] = int(transpose.inputs[0])
-        op.inputs[1] = _constant(model, new_axes, schema.TensorType.INT32, bytes(axes_tensor.name or b"") + b"/outer")
-        graph.operators = [o for o in graph.operators if o is not transpose]
-        return True
-    return False
+        for slot, index in enumerate(inputs):
+            if index == start:
+                op.inputs[slot] = source
+            elif kind == "elementwise" and index not in region:
+                tensor = graph.tensors[index]
+                if is_constant(model, tensor):
+                    op.inputs[slot] = _transposed_constant(model, index, rank, inverse)
+                else:
+                    reshape, out = _reshape_to_outer(model, index, rank, inverse)
+                    op.inputs[slot] = out
+                    inserted.append((op, reshape))
+        if kind in ("reduce", "reduce_keep"):
+            axes = constant_values(model, graph.tensors[inputs[1]])
+            mapped = np.asarray(sorted({perm[int(a) % rank] for a in axes}), np.int32)
+            op.inputs[1] = new_constant(model, mapped, schema.TensorType.INT32, b"tinyattend/outer_axes")
+    operators = []
+    for op in graph.operators:
+        operators += [reshape for before, reshape in inserted if before is op]
+        if not any(op is gone for gone in removed):
+            operators.append(op)
+    graph.operators = operators
+    return len(removed)
+
+
+def _order_kept(shape, perm) -> bool:
+    """The tensor's dimensions other than 1, mapped through `perm`, keep their order: its bytes are the
+    same in either layout."""
+    axes = [perm[k] for k, size in enumerate(shape) if int(size) != 1]
+    return axes == sorted(axes)
+
+
+def _padded(shape, rank: int) -> list[int]:
+    return [1] * (rank - len(shape)) + [int(d) for d in shape]
 
 
 def _transpose_perm(model, op):
     """The permutation of a TRANSPOSE with a constant permutation, else None."""
     if builtin_code(model, op) != OPS.TRANSPOSE or len(op.inputs) < 2:
         return None
-    graph = model.subgraphs[0]
-    tensor = graph.tensors[int(op.inputs[1])]
+    tensor = model.subgraphs[0].tensors[int(op.inputs[1])]
     if not is_constant(model, tensor):
         return None
-    perm = np.frombuffer(bytes(model.buffers[tensor.buffer].data), NUMPY_TYPES.get(tensor.type, np.int32))
-    return [int(p) for p in perm]
-
-
-def _elementwise_on(model, op, tensor: int) -> bool:
-    code = builtin_code(model, op)
-    graph = model.subgraphs[0]
-    inputs = [int(i) for i in op.inputs]
-    if len(op.outputs) != 1:
-        return False
-    if code in UNARY:
-        return inputs == [tensor]
-    if code in BINARY and len(inputs) == 2 and inputs.count(tensor) == 1:
-        other = graph.tensors[inputs[1 - inputs.index(tensor)]]
-        return is_constant(model, other) and other.type in NUMPY_TYPES and len(other.shape) <= len(
-            graph.tensors[tensor].shape)
-    return False
-
-
-def _rewire(model, first, chain, last, perm) -> None:
-    """Run `chain` on the first TRANSPOSE's input and write the last TRANSPOSE's output; both go dead."""
-    graph = model.subgraphs[0]
-    source, target = int(first.inputs[0]), int(last.outputs[0])
-    outer_shape = np.asarray(graph.tensors[source].shape, np.int32)
-    inverse = list(np.argsort(perm))
-    current = source
-    for position, op in enumerate(chain):
-        inputs = [int(i) for i in op.inputs]
-        for slot, index in enumerate(inputs):
-            if index == int(chain[position - 1].outputs[0] if position else first.outputs[0]):
-                op.inputs[slot] = current
-            elif is_constant(model, graph.tensors[index]):
-                op.inputs[slot] = _transposed_constant(model, index, len(perm), inverse)
-        out = int(op.outputs[0])
-        if op is chain[-1]:
-            op.outputs[0] = target
-            current = target
-        else:
-            graph.tensors[out].shape = outer_shape.copy()
-            graph.tensors[out].shapeSignature = None
-            current = out
-    if not chain:
-        _replace_reads(graph, target, source)
-    # The first TRANSPOSE's output had one reader (the chain or the last TRANSPOSE); the last's output is
-    # now written by the chain (or its readers read the source): both are dead.
-    graph.operators = [op for op in graph.operators if op is not first and op is not last]
+    return [int(p) for p in constant_values(model, tensor)]
 
 
 def _transposed_constant(model, index: int, rank: int, inverse: list[int]) -> int:
+    tensor = model.subgraphs[0].tensors[index]
+    values = constant_values(model, tensor).reshape([int(d) for d in tensor.shape])
+    values = np.transpose(values.reshape(_padded(tensor.shape, rank)), inverse)
+    return new_constant(model, values, tensor.type, bytes(tensor.name or b"") + b"/outer_layout")
+
+
+def _reshape_to_outer(model, index: int, rank: int, inverse: list[int]):
+    """A RESHAPE of tensor `index` to its outer-layout shape (the same bytes): (the op, its output)."""
     graph = model.subgraphs[0]
     tensor = graph.tensors[index]
-    dtype = NUMPY_TYPES[tensor.type]
-    shape = [int(d) for d in tensor.shape]
-    values = np.frombuffer(bytes(model.buffers[tensor.buffer].data), dtype).reshape(shape)
-    values = np.ascontiguousarray(np.transpose(values.reshape([1] * (rank - len(shape)) + shape), inverse))
-    return _constant(model, values, tensor.type, bytes(tensor.name or b"") + b"/outer_layout")
-
-
-def _constant(model, values: np.ndarray, tensor_type: int, name: bytes) -> int:
-    """A new constant tensor (and buffer) holding `values`; its index."""
-    graph = model.subgraphs[0]
-    buffer = schema.BufferT()
-    buffer.data = np.frombuffer(np.ascontiguousarray(values).tobytes(), np.uint8)
-    model.buffers.append(buffer)
-    tensor = schema.TensorT()
-    tensor.shape = np.asarray(values.shape, np.int32)
-    tensor.type = tensor_type
-    tensor.buffer = len(model.buffers) - 1
-    tensor.name = name
-    graph.tensors.append(tensor)
-    return len(graph.tensors) - 1
+    shape = np.asarray(_padded(tensor.shape, rank), np.int32)[inverse]
+    out = schema.TensorT()
+    out.shape = shape.copy()
+    out.type = tensor.type
+    out.buffer = 0
+    out.name = bytes(tensor.name or b"") + b"/outer_layout"
+    graph.tensors.append(out)
+    out_index = len(graph.tensors) - 1
+    op = schema.OperatorT()
+    op.opcodeIndex = opcode_index(model, OPS.RESHAPE)
+    op.inputs = np.asarray([index, new_constant(model, shape, schema.TensorType.INT32, out.name + b"/shape")], np.int32)
+    op.outputs = np.asarray([out_index], np.int32)
+    op.builtinOptionsType = schema.BuiltinOptions.ReshapeOptions
+    op.builtinOptions = schema.ReshapeOptionsT()
+    op.builtinOptions.newShape = [int(d) for d in shape]
+    return op, out_index
 
 
 def _replace_reads(graph, old: int, new: int) -> None:
     for op in graph.operators:
         op.inputs = np.asarray([new if int(i) == old else int(i) for i in op.inputs], np.int32)
-    graph.outputs = np.asarray([new if int(i) == old else int(i) for i in graph.outputs], np.int32)
-
-
-def _readers(graph) -> dict[int, list]:
-    readers: dict[int, list] = {}
-    for op in graph.operators:
-        for index in set(int(i) for i in op.inputs if i >= 0):
-            readers.setdefault(index, []).append(op)
-    return readers

@@ -1,0 +1,159 @@
+"""Float-model fusions the TensorFlow converter makes and onnx2tf's direct writer leaves out.
+
+On the float model before calibration (so the int8 model never has the unfused ops):
+- an activation (RELU, RELU6, RELU_N1_TO_1) that alone reads a CONV_2D, DEPTHWISE_CONV_2D,
+  FULLY_CONNECTED, ADD or SUB output without one becomes that op's fused activation: in int8 a clamp in
+  the requantization instead of a pass over the tensor;
+- BATCH_MATMUL of a tensor by a constant 2-D matrix (ONNX MatMul by weights) becomes FULLY_CONNECTED with
+  the matrix transposed to [N, K] (our and TFLM's FULLY_CONNECTED kernels; per-channel int8 weights);
+- an ADD of a constant vector over the last axis after a FULLY_CONNECTED without bias becomes its bias;
+- the forms a LayerNorm takes in the direct writer's output, as ops with int8 kernels: POW(x, 2) becomes
+  MUL(x, x), POW(x, -0.5) RSQRT(x), and DIV(a, SQRT(b)) becomes MUL(a, RSQRT(b)) (the TensorFlow path writes the latter itself).
+Values stay the same floats up to the last bit (x / sqrt(b) against x * (1 / sqrt(b))).
+"""
+from __future__ import annotations
+
+import numpy as np
+from ai_edge_litert import schema_py_generated as schema
+
+from .tflite_objects import (builtin_code, constant_values, is_constant, new_constant, opcode_index, read_model,
+                             readers_of, write_model)
+
+OPS = schema.BuiltinOperator
+ACT = schema.ActivationFunctionType
+ACTIVATIONS = {OPS.RELU: ACT.RELU, OPS.RELU6: ACT.RELU6, OPS.RELU_N1_TO_1: ACT.RELU_N1_TO_1}
+TAKES_ACTIVATION = {OPS.CONV_2D, OPS.DEPTHWISE_CONV_2D, OPS.FULLY_CONNECTED, OPS.ADD, OPS.SUB}
+
+
+def fused(float_tflite: bytes) -> tuple[bytes, int]:
+    """(the model with the fusions above made, how many ops went or changed kind)."""
+    model = read_model(float_tflite)
+    count = matmuls_to_fully_connected(model) + squares_to_mul(model) + divisions_by_sqrt_to_rsqrt(model)
+    count += fuse_biases(model) + fuse_activations(model)
+    return (write_model(model) if count else float_tflite), count
+
+
+def _single_reader(graph, readers, tensor: int):
+    users = readers.get(tensor, [])
+    outputs = set(int(i) for i in graph.outputs)
+    return users[0] if len(users) == 1 and tensor not in outputs else None
+
+
+def fuse_activations(model) -> int:
+    graph = model.subgraphs[0]
+    readers = readers_of(graph)
+    gone = []
+    for op in graph.operators:
+        if builtin_code(model, op) not in TAKES_ACTIVATION or op.builtinOptions is None or len(op.outputs) != 1:
+            continue
+        if getattr(op.builtinOptions, "fusedActivationFunction", None) != ACT.NONE:
+            continue
+        user = _single_reader(graph, readers, int(op.outputs[0]))
+        if user is None or builtin_code(model, user) not in ACTIVATIONS or any(user is g for g in gone):
+            continue
+        op.builtinOptions.fusedActivationFunction = ACTIVATIONS[builtin_code(model, user)]
+        op.outputs[0] = int(user.outputs[0])
+        gone.append(user)
+    graph.operators = [op for op in graph.operators if not any(op is g for g in gone)]
+    return len(gone)
+
+
+def matmuls_to_fully_connected(model) -> int:
+    graph = model.subgraphs[0]
+    changed = 0
+    for op in graph.operators:
+        if builtin_code(model, op) != OPS.BATCH_MATMUL or len(op.inputs) != 2 or len(op.outputs) != 1:
+            continue
+        options = op.builtinOptions
+        x, w = (graph.tensors[int(i)] for i in op.inputs)
+        if options is None or options.adjX or options.adjY or not is_constant(model, w) or len(w.shape) != 2 \
+                or w.type != schema.TensorType.FLOAT32 or len(x.shape) < 2 or is_constant(model, x):
+            continue
+        weights = constant_values(model, w).reshape([int(d) for d in w.shape])
+        fc = schema.FullyConnectedOptionsT()
+        fc.fusedActivationFunction = ACT.NONE
+        fc.keepNumDims = len(x.shape) > 2
+        op.opcodeIndex = opcode_index(model, OPS.FULLY_CONNECTED)
+        op.inputs = np.asarray([int(op.inputs[0]), new_constant(model, np.ascontiguousarray(weights.T), w.type,
+                                                             bytes(w.name or b"") + b"/transposed"), -1], np.int32)
+        op.builtinOptionsType = schema.BuiltinOptions.FullyConnectedOptions
+        op.builtinOptions = fc
+        changed += 1
+    return changed
+
+
+def fuse_biases(model) -> int:
+    graph = model.subgraphs[0]
+    readers = readers_of(graph)
+    gone = []
+    for op in graph.operators:
+        if builtin_code(model, op) != OPS.FULLY_CONNECTED or len(op.inputs) < 3 or int(op.inputs[2]) >= 0:
+            continue
+        if op.builtinOptions is None or op.builtinOptions.fusedActivationFunction != ACT.NONE:
+            continue
+        user = _single_reader(graph, readers, int(op.outputs[0]))
+        if user is None or builtin_code(model, user) != OPS.ADD or user.builtinOptions is None:
+            continue
+        inputs = [int(i) for i in user.inputs]
+        other = graph.tensors[inputs[1] if inputs[0] == int(op.outputs[0]) else inputs[0]]
+        units = int(graph.tensors[int(op.inputs[1])].shape[0])
+        shape = [int(d) for d in other.shape]
+        if not is_constant(model, other) or other.type != schema.TensorType.FLOAT32 or \
+                int(np.prod(shape)) != units or (shape and shape[-1] != units):
+            continue
+        bias = constant_values(model, other).astype(np.float32).reshape(units)
+        op.inputs[2] = new_constant(model, bias, schema.TensorType.FLOAT32, bytes(other.name or b"") + b"/bias")
+        op.builtinOptions.fusedActivationFunction = user.builtinOptions.fusedActivationFunction
+        op.outputs[0] = int(user.outputs[0])
+        gone.append(user)
+    graph.operators = [op for op in graph.operators if not any(op is g for g in gone)]
+    return len(gone)
+
+
+def squares_to_mul(model) -> int:
+    graph = model.subgraphs[0]
+    changed = 0
+    for op in graph.operators:
+        if builtin_code(model, op) != OPS.POW or len(op.inputs) != 2:
+            continue
+        exponent = graph.tensors[int(op.inputs[1])]
+        if not is_constant(model, exponent) or exponent.type != schema.TensorType.FLOAT32:
+            continue
+        values = constant_values(model, exponent)
+        if values.size != 1 or float(values[0]) not in (2.0, -0.5):
+            continue
+        if float(values[0]) == -0.5:                 # x ** -0.5: a LayerNorm's 1 / sqrt(variance + eps)
+            op.opcodeIndex = opcode_index(model, OPS.RSQRT)
+            op.inputs = np.asarray([int(op.inputs[0])], np.int32)
+            op.builtinOptionsType, op.builtinOptions = schema.BuiltinOptions.NONE, None
+            changed += 1
+            continue
+        op.opcodeIndex = opcode_index(model, OPS.MUL)
+        op.inputs = np.asarray([int(op.inputs[0]), int(op.inputs[0])], np.int32)
+        op.builtinOptionsType = schema.BuiltinOptions.MulOptions
+        op.builtinOptions = schema.MulOptionsT()
+        op.builtinOptions.fusedActivationFunction = ACT.NONE
+        changed += 1
+    return changed
+
+
+def divisions_by_sqrt_to_rsqrt(model) -> int:
+    graph = model.subgraphs[0]
+    readers = readers_of(graph)
+    producers = {int(o): op for op in graph.operators for o in op.outputs}
+    changed = 0
+    for op in graph.operators:
+        if builtin_code(model, op) != OPS.DIV or len(op.inputs) != 2:
+            continue
+        root = producers.get(int(op.inputs[1]))
+        if root is None or builtin_code(model, root) != OPS.SQRT or \
+                _single_reader(graph, readers, int(root.outputs[0])) is not op:
+            continue
+        activation = op.builtinOptions.fusedActivationFunction if op.builtinOptions is not None else ACT.NONE
+        root.opcodeIndex = opcode_index(model, OPS.RSQRT)
+        op.opcodeIndex = opcode_index(model, OPS.MUL)
+        op.builtinOptionsType = schema.BuiltinOptions.MulOptions
+        op.builtinOptions = schema.MulOptionsT()
+        op.builtinOptions.fusedActivationFunction = activation
+        changed += 1
+    return changed
