@@ -31,6 +31,35 @@ def gated_model(seed: int = 5):
     return b.build(b.random_gemm(b.reduce_mean(x), 8, 4), [1, 4])
 
 
+def layernorm_model():
+    """Tokens (8 channels, 64 positions) through a LayerNorm written out as torch exports it below opset 17:
+    onnx2tf's direct writer makes POW(variance + eps, -0.5), which has no int8 kernel anywhere."""
+    b = mf.OnnxBuilder([1, 3, 16, 16], "tokens_ln", seed=7)
+    x = b.relu(b.random_conv(b.input_name, 3, 8, stride=2))
+    x = b.op("Reshape", [x, b.const(np.array([1, 8, 64], np.int64), "shape")])
+    x = b.op("Transpose", [x], perm=[0, 2, 1])
+    centred = b.op("Sub", [x, b.op("ReduceMean", [x], axes=[-1], keepdims=1)])
+    variance = b.op("ReduceMean", [b.op("Mul", [centred, centred])], axes=[-1], keepdims=1)
+    x = b.op("Div", [centred, b.op("Sqrt", [b.op("Add", [variance, b.const(np.array(1e-5, np.float32))])])])
+    x = b.op("Add", [b.op("Mul", [x, b.const(np.linspace(0.5, 1.5, 8).astype(np.float32))]),
+                     b.const(np.full(8, 0.1, np.float32))])
+    return b.build(b.random_gemm(b.op("ReduceMean", [x], axes=[1], keepdims=0), 8, 4), [1, 4])
+
+
+def channel_shuffle_model():
+    """ShuffleNetV2's unit: half the channels through a conv, concatenated back, channels shuffled. onnx2tf
+    2.6.9's direct writer builds a CONCATENATION LiteRT cannot prepare (as for torchvision's ShuffleNetV2)."""
+    b = mf.OnnxBuilder([1, 3, 16, 16], "shuffle", seed=9)
+    x = b.relu(b.random_conv(b.input_name, 3, 16, stride=2))
+    halves = [b.op("Slice", [x, b.const(np.array([start], np.int64)), b.const(np.array([start + 8], np.int64)),
+                             b.const(np.array([1], np.int64))]) for start in (0, 8)]
+    x = b.op("Concat", [halves[0], b.relu(b.random_conv(halves[1], 8, 8, k=1))], axis=1)
+    x = b.op("Reshape", [x, b.const(np.array([1, 2, 8, 8, 8], np.int64))])
+    x = b.op("Transpose", [x], perm=[0, 2, 1, 3, 4])
+    x = b.relu(b.random_conv(b.op("Reshape", [x, b.const(np.array([1, 16, 8, 8], np.int64))]), 16, 16, k=1))
+    return b.build(b.random_gemm(b.reduce_mean(x), 16, 4), [1, 4])
+
+
 def _ops(tflite: bytes) -> dict:
     return model_stats(tflite)["op_histogram"]
 
@@ -54,7 +83,7 @@ def direct_float():
     return direct_float_tflite(model, onnx_input(model, Path("gated.onnx"), None), SILENT)
 
 
-def test_transpose_pairs_around_elementwise_ops_cancel_exactly(direct_float):
+def test_layout_transposes_sink_through_the_gate_and_into_the_mean(direct_float):
     from tinyattend.convert.tflite_transposes import without_transpose_pairs
 
     before = _ops(direct_float)
@@ -62,7 +91,7 @@ def test_transpose_pairs_around_elementwise_ops_cancel_exactly(direct_float):
     assert before.get("TRANSPOSE", 0) == 3, f"the pattern this test is about changed in onnx2tf's output: {before}"
     after_model, removed = without_transpose_pairs(direct_float)
     after = _ops(after_model)
-    assert removed == 2
+    assert removed == 3
     assert "TRANSPOSE" not in after
     assert {k: v for k, v in before.items() if k != "TRANSPOSE"} == after
     rng = np.random.default_rng(0)
@@ -152,3 +181,31 @@ def test_forced_tensorflow_path_and_a_bad_frontend_name(tmp_path, monkeypatch, c
     assert "TINYATTEND_ONNX_FRONTEND='fastest'" in err and "auto, direct, tensorflow" in err
     assert "Traceback" not in err
     assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.slow
+def test_layernorm_forms_convert_directly_and_verify(tmp_path):
+    model = mf.save(layernorm_model(), tmp_path / "ln.onnx")
+    out = tmp_path / "out"
+    assert main(["convert", str(model), "--board", "host", "-o", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["frontend"]["path"] == "direct"
+    assert report["op_histogram"].get("RSQRT") == 1 and "POW" not in report["op_histogram"]
+    assert main(["verify", str(out), "--samples", "3"]) == 0
+
+
+@pytest.mark.slow
+def test_a_model_the_direct_writer_gets_wrong_falls_back_to_the_tensorflow_path(tmp_path, monkeypatch, capsys):
+    model = mf.save(channel_shuffle_model(), tmp_path / "shuffle.onnx")
+    out = tmp_path / "out"
+    assert main(["convert", str(model), "--board", "host", "-o", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["frontend"]["path"] == "tensorflow"
+    assert "LiteRT cannot run the direct float model" in report["frontend"]["why"]
+    assert "direct front end: LiteRT cannot run" in capsys.readouterr().err
+    assert main(["verify", str(out), "--samples", "3"]) == 0
+    monkeypatch.setenv("TINYATTEND_ONNX_FRONTEND", "direct")        # that front end only: a clear error
+    assert main(["convert", str(model), "--board", "host", "-o", str(tmp_path / "direct")]) != 0
+    err = capsys.readouterr().err
+    assert "the direct ONNX front end cannot convert this model" in err and "CONCATENATION" in err
+    assert "Traceback" not in err and not (tmp_path / "direct").exists()
