@@ -168,7 +168,7 @@ def test_forced_tensorflow_path_and_a_bad_frontend_name(tmp_path, monkeypatch, c
     monkeypatch.setenv("TINYATTEND_ONNX_FRONTEND", "tensorflow")
     assert main(["convert", str(model), "--board", "host", "-o", str(out)]) == 0
     report = json.loads((out / "report.json").read_text())
-    assert report["frontend"] == {"path": "tensorflow", "why": "TINYATTEND_ONNX_FRONTEND=tensorflow"}
+    assert report["frontend"] == {"path": "tensorflow", "why": "front end chosen: tensorflow"}
     assert "TRANSPOSE" not in report["op_histogram"]
     err = capsys.readouterr().err
     for stage in ("importing TensorFlow", "running onnx2tf (ONNX -> TensorFlow)",
@@ -204,8 +204,10 @@ def test_a_model_the_direct_writer_gets_wrong_falls_back_to_the_tensorflow_path(
     assert "LiteRT cannot run the direct float model" in report["frontend"]["why"]
     assert "direct front end: LiteRT cannot run" in capsys.readouterr().err
     assert main(["verify", str(out), "--samples", "3"]) == 0
-    monkeypatch.setenv("TINYATTEND_ONNX_FRONTEND", "direct")        # that front end only: a clear error
-    assert main(["convert", str(model), "--board", "host", "-o", str(tmp_path / "direct")]) != 0
+    # That front end only (--frontend wins over the variable): a clear error.
+    monkeypatch.setenv("TINYATTEND_ONNX_FRONTEND", "tensorflow")
+    assert main(["convert", str(model), "--board", "host", "-o", str(tmp_path / "direct"), "--frontend", "direct"]) != 0
     err = capsys.readouterr().err
     assert "the direct ONNX front end cannot convert this model" in err and "CONCATENATION" in err
+    assert "--frontend auto" in err
     assert "Traceback" not in err and not (tmp_path / "direct").exists()

@@ -201,14 +201,16 @@ def convert(model: ModelLike, board: str = "cortex-m7", out: str | Path = "out",
             kernels: str = "auto", optimize: str = "balanced", *, prefix: str = DEFAULT_PREFIX,
             input_shape: tuple[int, ...] | None = None, mean: tuple[float, ...] | None = None,
             std: tuple[float, ...] | None = None, layout: str | None = None, calib_samples: int = 200,
-            progress: bool = False) -> ConvertResult:
+            progress: bool = False, frontend: str | None = None) -> ConvertResult:
     """Convert `model` to a calibrated int8 model and generate its C library into `out` (model/, a firmware
     or host project, model.tflite, report.json, README.md). `out` is replaced only if tinyattend wrote it.
 
     calib: a .npy/.npz array (N x input, `layout` nchw|nhwc, default the model's) or a folder of images,
     normalised as (pixel - mean) / std on the 0..255 scale; None calibrates on noise (with a warning).
     prefix: the library's C names and file names (`kws` -> kws_model.h, kws_invoke, KWS_ARENA_SIZE).
-    progress: print the converter's step lines to stderr."""
+    progress: print the converter's step lines to stderr.
+    frontend: ONNX only: "auto" (default: the TensorFlow-free direct path, else onnx2tf's TensorFlow path),
+    "direct" or "tensorflow"; None reads $TINYATTEND_ONNX_FRONTEND."""
     from .boards import load_board
     from .pipeline import convert_project
     _choice("kernels", kernels, KERNEL_SETS)
@@ -216,13 +218,16 @@ def convert(model: ModelLike, board: str = "cortex-m7", out: str | Path = "out",
     check_prefix(prefix)
     if layout is not None:
         _choice("layout", layout, ("nchw", "nhwc"))
+    if frontend is not None:
+        _choice("frontend", frontend, ("auto", "direct", "tensorflow"))
     target = load_board(board)
     with tempfile.TemporaryDirectory(prefix="tinyattend-model-") as tmp:
         path, name = _model_path(model, Path(tmp))
         report = convert_project(path, target, Path(out), calib=None if calib is None else str(calib),
                                  input_shape=tuple(input_shape) if input_shape else None, mean=mean, std=std,
                                  layout=layout, calib_samples=calib_samples, kernels=kernels, optimize=optimize,
-                                 prefix=prefix, model_name=name, progress=None if progress else False)
+                                 prefix=prefix, model_name=name, progress=None if progress else False,
+                                 frontend=frontend)
     return convert_result(Path(out), report)
 
 

@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--std", type=_floats, help="per-channel std dividing image calibration data (0..255 scale), e.g. 58.4,57.1,57.4")
     p.add_argument("--layout", choices=("nchw", "nhwc"), help="layout of .npy calibration arrays (default: the model's input layout)")
     p.add_argument("--calib-samples", type=_count, default=200, help="at most this many calibration samples (default 200)")
+    p.add_argument("--frontend", choices=("auto", "direct", "tensorflow"), default=None,
+                   help="ONNX only: auto (default; $TINYATTEND_ONNX_FRONTEND): onnx2tf's direct TFLite writer without "
+                        "TensorFlow, else onnx2tf's TensorFlow path; direct or tensorflow: that path only"),
     p.add_argument("--kernels", choices=KERNEL_SETS, default="auto",
                    help="auto (default): the fastest bit-exact kernels for the board: fast; cmsis-nn on Helium "
                         "(MVE) cores when CMSIS_NN_PATH is set; portable with --optimize size")
@@ -131,7 +134,8 @@ def convert_verb(args: argparse.Namespace) -> int:
     from .pipeline import print_summary
     result = convert(args.model, board=args.board, out=args.out, calib=args.calib, kernels=args.kernels,
                      optimize=args.optimize, prefix=args.prefix, input_shape=args.input_shape, mean=args.mean,
-                     std=args.std, layout=args.layout, calib_samples=args.calib_samples, progress=True)
+                     std=args.std, layout=args.layout, calib_samples=args.calib_samples, progress=True,
+                     frontend=args.frontend)
     print_summary(result.report, args.out)
     return 0
 

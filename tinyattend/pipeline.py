@@ -268,7 +268,7 @@ def convert_project(model: Path, board: Board, out: Path, *, calib: str | None =
                     input_shape: tuple[int, ...] | None = None, mean: tuple[float, ...] | None = None,
                     std: tuple[float, ...] | None = None, layout: str | None = None, calib_samples: int = 200,
                     kernels: str = "auto", optimize: str = "balanced", prefix: str = DEFAULT_PREFIX,
-                    model_name: str | None = None, progress=None) -> dict:
+                    model_name: str | None = None, progress=None, frontend: str | None = None) -> dict:
     """Convert `model` (a file or SavedModel directory) and write the project to `out` atomically
     (replacing an OUT tinyattend wrote earlier). Returns report.json's contents."""
     out = Path(out)
@@ -282,17 +282,18 @@ def convert_project(model: Path, board: Board, out: Path, *, calib: str | None =
             memory_limit(limits().max_memory_bytes, f"converting {Path(model).name}", staging_dirs=(stage,)):
         report = _convert_into(stage, model, board, calib=calib, input_shape=input_shape, mean=mean, std=std,
                                layout=layout, calib_samples=calib_samples, kernels=kernels, optimize=optimize,
-                               prefix=prefix, model_name=model_name, progress=progress, started=started)
+                               prefix=prefix, model_name=model_name, progress=progress, started=started,
+                               frontend=frontend)
     progress.note(f"total {report['total_seconds']:.1f} s")
     return report
 
 
 def _convert_into(stage: Path, model: Path, board: Board, *, calib, input_shape, mean, std, layout, calib_samples,
-                  kernels, optimize, prefix, model_name, progress, started: float) -> dict:
+                  kernels, optimize, prefix, model_name, progress, started: float, frontend=None) -> dict:
     from .convert import convert_model
     conversion = convert_model(Path(model), calib=calib, input_shape=input_shape, mean=mean, std=std,
                                layout=layout, calib_samples=calib_samples, progress=progress,
-                               defer_quantization_error=True)
+                               defer_quantization_error=True, frontend=frontend)
     conversion_report = dict(conversion.report)
     conversion_report["warnings"] = list(conversion_report.get("warnings", []))
     # The int8-vs-float error (left running by convert_model) and the per-layer error run in threads

@@ -68,7 +68,8 @@ def model_format(model: Path) -> str:
 def convert_model(model: Path, *, calib: str | None = None, input_shape: tuple[int, ...] | None = None,
                   mean: tuple[float, ...] | None = None, std: tuple[float, ...] | None = None,
                   layout: str | None = None, calib_samples: int = 200, progress=None,
-                  tflite_only: bool = False, defer_quantization_error: bool = False) -> ConversionResult:
+                  tflite_only: bool = False, defer_quantization_error: bool = False,
+                  frontend: str | None = None) -> ConversionResult:
     """Convert `model` to a full-integer int8 TFLite model.
 
     calib: .npy/.npz array (N x input, in `layout`, default the model's: NCHW for ONNX, NHWC otherwise)
@@ -82,6 +83,8 @@ def convert_model(model: Path, *, calib: str | None = None, input_shape: tuple[i
     defer_quantization_error: for an ONNX model, the int8-vs-float error on the held-out samples is left
         running in a thread (`pending_quantization_error`) for the caller to collect, so that it runs
         beside the caller's next work (the pipeline's code generation).
+    frontend: for ONNX, "auto" (the direct TensorFlow-free path, else onnx2tf's TensorFlow path), "direct" or
+        "tensorflow" (that path only); None: $TINYATTEND_ONNX_FRONTEND, else auto.
     Raises the tinyattend.errors types (BadModelError, UnsupportedOpError, CalibrationDataError).
     """
     progress = SILENT if progress is False else (progress or Progress("convert"))
@@ -95,7 +98,7 @@ def convert_model(model: Path, *, calib: str | None = None, input_shape: tuple[i
             result = _passthrough(model, calib, layout, mean, std, calib_samples, progress)
         else:
             result = _convert_float_model(model, fmt, calib, input_shape, mean, std, layout, calib_samples, progress,
-                                          tflite_only, defer_quantization_error)
+                                          tflite_only, defer_quantization_error, frontend)
     result.report["conversion_seconds"] = round(time.monotonic() - start, 2)
     for warning in result.report["warnings"]:
         if "SYNTHETIC" in warning:
@@ -143,7 +146,7 @@ def _passthrough(model, calib, layout, mean, std, calib_samples, progress) -> Co
 
 
 def _convert_float_model(model, fmt, calib, input_shape, mean, std, layout, calib_samples, progress, tflite_only,
-                         defer_quantization_error=False):
+                         defer_quantization_error=False, frontend=None):
     from .quiet import import_tensorflow, set_quiet_environment
     from .quant_error import float_reference_outputs
 
@@ -171,7 +174,7 @@ def _convert_float_model(model, fmt, calib, input_shape, mean, std, layout, cali
         # while TensorFlow imports and onnx2tf converts (ONNX Runtime releases the GIL).
         references = in_background(float_reference_outputs, float_fn, data.held_out)
         tflite, perm, float_tflite, frontend = _convert_onnx(model, onnx_model, onnx_in, data.samples, progress,
-                                                             float_fn)
+                                                             float_fn, onnx_frontend(frontend))
     else:
         import_tensorflow(progress)
         from .keras_to_tflite import convert_tf, load_keras, load_saved_model
@@ -215,21 +218,26 @@ FRONTEND_VARIABLE = "TINYATTEND_ONNX_FRONTEND"
 FRONTENDS = ("auto", "direct", "tensorflow")
 
 
-def onnx_frontend() -> str:
-    """auto (the default): the direct path, else onnx2tf's TensorFlow path; direct or tensorflow: that one only."""
+def onnx_frontend(chosen: str | None = None) -> str:
+    """auto (the default): the direct path, else onnx2tf's TensorFlow path; direct or tensorflow: that one only.
+    `chosen` (--frontend) wins over $TINYATTEND_ONNX_FRONTEND."""
+    if chosen is not None:
+        if chosen not in FRONTENDS:
+            raise OptionError(f"--frontend {chosen!r} is not a front end", f"use one of {', '.join(FRONTENDS)}")
+        return chosen
     choice = os.environ.get(FRONTEND_VARIABLE, "auto").strip().lower() or "auto"
     if choice not in FRONTENDS:
         raise OptionError(f"{FRONTEND_VARIABLE}={choice!r} is not a front end", f"use one of {', '.join(FRONTENDS)}")
     return choice
 
 
-def _convert_onnx(model, onnx_model, onnx_in, samples, progress, float_fn):
+def _convert_onnx(model, onnx_model, onnx_in, samples, progress, float_fn, frontend: str):
     """(int8 TFLite, ONNX -> TFLite permutation or None, float TFLite, {"path", "why"}): onnx_direct's
     TensorFlow-free path first; where it cannot take the model, the TensorFlow path (onnx_to_tflite), which
     decides as before. "why" says why the direct path was not taken (None when it was, or not tried)."""
     from .quiet import import_tensorflow
 
-    frontend, why = onnx_frontend(), None
+    why = None
     if frontend != "tensorflow":
         from .onnx_direct import DirectPathUnavailable, convert_onnx_direct
         try:
@@ -239,11 +247,12 @@ def _convert_onnx(model, onnx_model, onnx_in, samples, progress, float_fn):
             why = str(err)
             if frontend == "direct":
                 raise UnsupportedOpError(f"{model}: the direct ONNX front end cannot convert this model: {why}",
-                                         f"leave {FRONTEND_VARIABLE} unset to use the TensorFlow path", ops=[]) \
+                                         "use --frontend auto (the default) to fall back to the TensorFlow path",
+                                         ops=[]) \
                     from None
             progress.note(f"direct front end: {why}; converting with onnx2tf's TensorFlow path instead")
     else:
-        why = f"{FRONTEND_VARIABLE}=tensorflow"
+        why = "front end chosen: tensorflow"
     import_tensorflow(progress, keras3=False)      # onnx2tf builds tf_keras models
     from .onnx_to_tflite import convert_onnx
     return (*convert_onnx(model, onnx_model, onnx_in, samples, progress, with_float=True, reference=float_fn),
