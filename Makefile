@@ -7,7 +7,7 @@ STAMP     := $(VENV)/.setup-stamp
 APT_PKGS  := gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
 DEMO_OUT  ?= demo-out
 
-.PHONY: setup apt test test-all demo bench coverage fuzz clean wheel
+.PHONY: setup apt test test-all demo bench coverage frontend-compare fuzz clean wheel
 
 setup: $(STAMP) apt
 
@@ -64,6 +64,11 @@ bench: setup
 # the host and run on the emulated M7; writes coverage-out/coverage.md and coverage.json.
 coverage: setup
 	$(VPY) tools/model_coverage.py -o coverage-out $(if $(MODELS),--models $(MODELS))
+
+# The same models through both ONNX front ends (direct, TensorFlow path), host bit-exactness, SQNR, ops and
+# convert seconds side by side; writes frontend-out/frontends.md and frontends.json.
+frontend-compare: setup
+	$(VPY) tools/frontend_compare.py -o frontend-out $(if $(MODELS),--models $(MODELS))
 
 # dist/tinyattend-*.whl: the package with templates/, boards/ and the demo model inside (setup.py).
 wheel: setup
