@@ -171,7 +171,7 @@ def test_forced_tensorflow_path_and_a_bad_frontend_name(tmp_path, monkeypatch, c
     assert report["frontend"] == {"path": "tensorflow", "why": "front end chosen: tensorflow"}
     assert "TRANSPOSE" not in report["op_histogram"]
     err = capsys.readouterr().err
-    for stage in ("importing TensorFlow", "running onnx2tf (ONNX -> TensorFlow)",
+    for stage in ("running onnx2tf (ONNX -> TensorFlow)",
                   "checking onnx2tf's graph against ONNX Runtime", "converting the TF graph to float TFLite",
                   "calibrating", "quantizing to int8"):
         assert re.search(rf"^\[convert\] {re.escape(stage)}.* \d+\.\d s$", err, re.M), (stage, err)
