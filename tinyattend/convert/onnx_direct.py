@@ -67,11 +67,12 @@ def convert_onnx_direct(onnx_path: Path, onnx_model, onnx_in: OnnxInput, calib_n
         model = calibrated(float_tflite, samples, bar)
     start, start_cpu = time.monotonic(), cpu_seconds()
     try:
-        with silenced(progress):
+        with silenced(progress) as captured:
             tflite = quantize_calibrated(model)
-    except Exception as err:   # noqa: BLE001 - the C++ quantizer raises RuntimeError/ValueError with its log
-        raise DirectPathUnavailable(f"the int8 quantizer refused the direct float model ({_first_line(err)})") \
-            from None
+    except Exception as err:   # noqa: BLE001 - the C++ quantizer raises an empty RuntimeError; its log says why
+        said = [line.strip() for line in captured.tail().splitlines() if "error:" in line]
+        raise DirectPathUnavailable("the int8 quantizer refused the direct float model ("
+                                    + (said[0][:300] if said else _first_line(err)) + ")") from None
     progress.done("quantizing to int8 (TF's MLIR quantizer)", time.monotonic() - start, cpu_seconds() - start_cpu)
     _check_generatable(tflite)
     return tflite, perm, float_tflite

@@ -8,7 +8,10 @@ On the float model before calibration (so the int8 model never has the unfused o
   the matrix transposed to [N, K] (our and TFLM's FULLY_CONNECTED kernels; per-channel int8 weights);
 - an ADD of a constant vector over the last axis after a FULLY_CONNECTED without bias becomes its bias;
 - the forms a LayerNorm takes in the direct writer's output, as ops with int8 kernels: POW(x, 2) becomes
-  MUL(x, x), POW(x, -0.5) RSQRT(x), and DIV(a, SQRT(b)) becomes MUL(a, RSQRT(b)) (the TensorFlow path writes the latter itself).
+  MUL(x, x), POW(x, -0.5) RSQRT(x), and DIV(a, SQRT(b)) becomes MUL(a, RSQRT(b)) (the TensorFlow path writes the latter itself);
+- SLICE with constant begin and size as STRIDED_SLICE (the op our kernels and the TensorFlow path use);
+- PADV2's padding value as the 0-D tensor TF's quantizer requires (the direct writer gives it shape [1]:
+  ResNet's MaxPool padding).
 Values stay the same floats up to the last bit (x / sqrt(b) against x * (1 / sqrt(b))).
 """
 from __future__ import annotations
@@ -29,6 +32,7 @@ def fused(float_tflite: bytes) -> tuple[bytes, int]:
     """(the model with the fusions above made, how many ops went or changed kind)."""
     model = read_model(float_tflite)
     count = matmuls_to_fully_connected(model) + squares_to_mul(model) + divisions_by_sqrt_to_rsqrt(model)
+    count += scalar_pad_values(model) + slices_to_strided_slices(model)
     count += fuse_biases(model) + fuse_activations(model)
     return (write_model(model) if count else float_tflite), count
 
@@ -155,5 +159,46 @@ def divisions_by_sqrt_to_rsqrt(model) -> int:
         op.builtinOptionsType = schema.BuiltinOptions.MulOptions
         op.builtinOptions = schema.MulOptionsT()
         op.builtinOptions.fusedActivationFunction = activation
+        changed += 1
+    return changed
+
+
+def scalar_pad_values(model) -> int:
+    graph = model.subgraphs[0]
+    changed = 0
+    for op in graph.operators:
+        if builtin_code(model, op) != OPS.PADV2 or len(op.inputs) != 3:
+            continue
+        value = graph.tensors[int(op.inputs[2])]
+        if len(value.shape) == 1 and int(value.shape[0]) == 1 and is_constant(model, value):
+            scalar = constant_values(model, value).reshape(())
+            op.inputs[2] = new_constant(model, scalar, value.type, bytes(value.name or b"") + b"/scalar")
+            changed += 1
+    return changed
+
+
+def slices_to_strided_slices(model) -> int:
+    graph = model.subgraphs[0]
+    changed = 0
+    for op in graph.operators:
+        if builtin_code(model, op) != OPS.SLICE or len(op.inputs) != 3:
+            continue
+        x, begin_t, size_t = (graph.tensors[int(i)] for i in op.inputs)
+        if not (is_constant(model, begin_t) and is_constant(model, size_t)):
+            continue
+        shape = [int(d) for d in x.shape]
+        begin = [int(v) for v in constant_values(model, begin_t)]
+        size = [int(v) for v in constant_values(model, size_t)]
+        if len(begin) != len(shape) or len(size) != len(shape):
+            continue
+        end = [dim if n < 0 else b + n for b, n, dim in zip(begin, size, shape)]
+        op.opcodeIndex = opcode_index(model, OPS.STRIDED_SLICE)
+        op.inputs = np.asarray([int(op.inputs[0]),
+                                new_constant(model, np.asarray(begin, np.int32), schema.TensorType.INT32, b"begin"),
+                                new_constant(model, np.asarray(end, np.int32), schema.TensorType.INT32, b"end"),
+                                new_constant(model, np.ones(len(shape), np.int32), schema.TensorType.INT32, b"strides")],
+                               np.int32)
+        op.builtinOptionsType = schema.BuiltinOptions.StridedSliceOptions
+        op.builtinOptions = schema.StridedSliceOptionsT()
         changed += 1
     return changed
