@@ -46,6 +46,16 @@ def layernorm_model():
     return b.build(b.random_gemm(b.op("ReduceMean", [x], axes=[1], keepdims=0), 8, 4), [1, 4])
 
 
+def channel_slice_model():
+    """A slice of the channels between convolutions: onnx2tf's direct writer slices in NCHW between two
+    TRANSPOSEs, and TF's quantizer writes the slice as SLICE, which has no int8 kernel of ours."""
+    b = mf.OnnxBuilder([1, 3, 16, 16], "slices", seed=4)
+    x = b.relu(b.random_conv(b.input_name, 3, 16, stride=2))
+    x = b.op("Slice", [x, b.const(np.array([4], np.int64)), b.const(np.array([12], np.int64)),
+                       b.const(np.array([1], np.int64))])
+    return b.build(b.random_gemm(b.reduce_mean(b.relu(b.random_conv(x, 8, 8, k=1))), 8, 4), [1, 4])
+
+
 def channel_shuffle_model():
     """ShuffleNetV2's unit: half the channels through a conv, concatenated back, channels shuffled. onnx2tf
     2.6.9's direct writer builds a CONCATENATION LiteRT cannot prepare (as for torchvision's ShuffleNetV2)."""
@@ -191,6 +201,17 @@ def test_layernorm_forms_convert_directly_and_verify(tmp_path):
     report = json.loads((out / "report.json").read_text())
     assert report["frontend"]["path"] == "direct"
     assert report["op_histogram"].get("RSQRT") == 1 and "POW" not in report["op_histogram"]
+    assert main(["verify", str(out), "--samples", "3"]) == 0
+
+
+@pytest.mark.slow
+def test_a_channel_slice_converts_directly_without_transposes_and_verifies(tmp_path):
+    model = mf.save(channel_slice_model(), tmp_path / "slices.onnx")
+    out = tmp_path / "out"
+    assert main(["convert", str(model), "--board", "host", "-o", str(out)]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["frontend"]["path"] == "direct"
+    assert report["op_histogram"] == {"CONV_2D": 2, "STRIDED_SLICE": 1, "MEAN": 1, "FULLY_CONNECTED": 1}
     assert main(["verify", str(out), "--samples", "3"]) == 0
 
 

@@ -73,9 +73,20 @@ def convert_onnx_direct(onnx_path: Path, onnx_model, onnx_in: OnnxInput, calib_n
         said = [line.strip() for line in captured.tail().splitlines() if "error:" in line]
         raise DirectPathUnavailable("the int8 quantizer refused the direct float model ("
                                     + (said[0][:300] if said else _first_line(err)) + ")") from None
+    tflite = int8_slices_as_strided_slices(tflite)
     progress.done("quantizing to int8 (TF's MLIR quantizer)", time.monotonic() - start, cpu_seconds() - start_cpu)
     _check_generatable(tflite)
     return tflite, perm, float_tflite
+
+
+def int8_slices_as_strided_slices(tflite: bytes) -> bytes:
+    """TF's quantizer writes a stride-1 STRIDED_SLICE back as SLICE; as STRIDED_SLICE again (the same bytes
+    move: int8 slicing does no arithmetic) it has our kernel, and TFLM's."""
+    from .tflite_fusions import slices_to_strided_slices
+    from .tflite_objects import read_model, write_model
+
+    model = read_model(tflite)
+    return write_model(model) if slices_to_strided_slices(model) else tflite
 
 
 def direct_float_tflite(onnx_model, onnx_in: OnnxInput, progress, beside_import=None) -> bytes:

@@ -184,7 +184,8 @@ def slices_to_strided_slices(model) -> int:
         if builtin_code(model, op) != OPS.SLICE or len(op.inputs) != 3:
             continue
         x, begin_t, size_t = (graph.tensors[int(i)] for i in op.inputs)
-        if not (is_constant(model, begin_t) and is_constant(model, size_t)):
+        if not (is_constant(model, begin_t) and is_constant(model, size_t)) or \
+                begin_t.type != schema.TensorType.INT32 or size_t.type != schema.TensorType.INT32:
             continue
         shape = [int(d) for d in x.shape]
         begin = [int(v) for v in constant_values(model, begin_t)]

@@ -14,6 +14,7 @@ Here, on the float model before calibration, a TRANSPOSE(P) is removed when ever
 - reductions over constant axes: the axes are mapped through P (keep_dims: the result stays in the region;
   without: the kept axes must keep their order);
 - RESHAPE of a region tensor whose dimensions other than 1 keep their order (the same bytes either way);
+- SLICE / STRIDED_SLICE with constant bounds (no ellipsis, new or shrunk axes): the bounds are permuted;
 - TRANSPOSE by the inverse of P: it goes too, its readers read the region's tensor.
 Anything else reading the region (or the region reaching a model output) leaves the TRANSPOSE in place.
 Values stay the same floats, except that a reduction sums in another order (the last bits may differ).
@@ -81,7 +82,7 @@ def _region(model, transpose, perm):
             if kind is None:
                 return None
             plan[id(op)] = (op, kind)
-            if kind in ("elementwise", "reduce_keep"):
+            if kind in ("elementwise", "reduce_keep", "slice"):
                 out = int(op.outputs[0])
                 if len(graph.tensors[out].shape) != rank:
                     return None
@@ -135,6 +136,16 @@ def _kind(model, op, region: set, perm) -> str | None:
             return "reduce_keep"
         kept = [perm[a] for a in range(rank) if a not in reduced]
         return "reduce" if kept == sorted(kept) else None
+    if code in (OPS.SLICE, OPS.STRIDED_SLICE) and inputs[0] in region:
+        bounds = [graph.tensors[i] for i in inputs[1:]]
+        options = op.builtinOptions
+        if not bounds or not all(is_constant(model, t) and t.type == schema.TensorType.INT32 and len(t.shape) == 1
+                                 and int(t.shape[0]) == rank for t in bounds):
+            return None
+        if code == OPS.STRIDED_SLICE and (options is None or options.ellipsisMask or options.newAxisMask
+                                          or options.shrinkAxisMask or getattr(options, "offset", False)):
+            return None
+        return "slice"
     if code == OPS.RESHAPE and inputs[0] in region:
         return "reshape" if _order_kept(graph.tensors[inputs[0]].shape, perm) else None
     return None
@@ -168,6 +179,16 @@ def _apply(model, transpose, perm, region: set, plan: dict) -> int:
                     reshape, out = _reshape_to_outer(model, index, rank, inverse)
                     op.inputs[slot] = out
                     inserted.append((op, reshape))
+        if kind == "slice":
+            for slot in range(1, len(inputs)):
+                bound = graph.tensors[inputs[slot]]
+                values = constant_values(model, bound)[inverse]
+                op.inputs[slot] = new_constant(model, np.ascontiguousarray(values.astype(np.int32)),
+                                               schema.TensorType.INT32, bytes(bound.name or b"") + b"/outer")
+            if builtin_code(model, op) == OPS.STRIDED_SLICE:
+                options = op.builtinOptions
+                options.beginMask = _permuted_mask(options.beginMask, perm)
+                options.endMask = _permuted_mask(options.endMask, perm)
         if kind in ("reduce", "reduce_keep"):
             axes = constant_values(model, graph.tensors[inputs[1]])
             mapped = np.asarray(sorted({perm[int(a) % rank] for a in axes}), np.int32)
@@ -179,6 +200,11 @@ def _apply(model, transpose, perm, region: set, plan: dict) -> int:
             operators.append(op)
     graph.operators = operators
     return len(removed)
+
+
+def _permuted_mask(mask: int, perm) -> int:
+    """A per-axis bit mask of the transposed layout, in the outer layout (bit k -> bit perm[k])."""
+    return sum(1 << perm[k] for k in range(len(perm)) if mask & (1 << k))
 
 
 def _order_kept(shape, perm) -> bool:
