@@ -211,7 +211,8 @@ def test_a_channel_slice_converts_directly_without_transposes_and_verifies(tmp_p
     assert main(["convert", str(model), "--board", "host", "-o", str(out)]) == 0
     report = json.loads((out / "report.json").read_text())
     assert report["frontend"]["path"] == "direct"
-    assert report["op_histogram"] == {"CONV_2D": 2, "STRIDED_SLICE": 1, "MEAN": 1, "FULLY_CONNECTED": 1}
+    ops = report["op_histogram"]
+    assert ops["STRIDED_SLICE"] == 1 and not {"TRANSPOSE", "SLICE", "RELU"} & set(ops), ops
     assert main(["verify", str(out), "--samples", "3"]) == 0
 
 
