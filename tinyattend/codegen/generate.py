@@ -15,8 +15,19 @@ from .library import library_files
 from .lowering import Alias, KernelCall, Target
 from .prefix import DEFAULT_PREFIX, check_prefix
 from .graph_rewrites import fold_pad_into_conv, transpose_conv_to_conv
+from .fusion import expand_depthwise
+from .fusion.policy import choose_fusion
 from .optimize import plan_widening
 from .ops import registry, supported_op_types
+
+
+@dataclass(frozen=True)
+class _Built:
+    """One lowering and arena plan of a graph (fusion/policy.py compares several)."""
+    lowered: list
+    ranges: list
+    buffer_of: dict
+    plan: ArenaPlan
 
 
 @dataclass(frozen=True)
@@ -130,8 +141,9 @@ FIX_OVERFLOW = ("the model's quantization parameters or options are out of any s
 
 
 def _lower(op, graph: Graph, target: Target, model_name: str):
+    module = expand_depthwise if op.type == expand_depthwise.OP_TYPE else kernel_module(op, graph, target)
     try:
-        return kernel_module(op, graph, target).lower(op, graph, target)
+        return module.lower(op, graph, target)
     except (ConstantOverflow, MultiplierOutOfRange) as err:
         raise UnsupportedOpError(f"{model_name}: op {op.index} ({op.type}), output "
                                  f"'{c_comment_text(graph.tensor(op.outputs[0]).name, 120)}': {err}", FIX_OVERFLOW,
@@ -152,9 +164,14 @@ def generate(graph: Graph, target: Target, model_name: str, prefix: str = DEFAUL
         if target.optimize != "size":     # its per-phase channel constants cost some flash
             graph = transpose_conv_to_conv(graph)
     target = plan_widening(graph, target)
-    lowered = [_lower(op, graph, target, model_name) for op in graph.ops]
-    ranges, buffer_of = live_ranges(graph, lowered)
-    plan = plan_arena(ranges)
+
+    def build(graph: Graph, target: Target) -> _Built:
+        lowered = [_lower(op, graph, target, model_name) for op in graph.ops]
+        ranges, buffer_of = live_ranges(graph, lowered)
+        return _Built(lowered, ranges, buffer_of, plan_arena(ranges))
+
+    graph, target, built = choose_fusion(graph, target, build)     # fusion/policy.py
+    lowered, ranges, buffer_of, plan = built.lowered, built.ranges, built.buffer_of, built.plan
     try:
         files = generate_sources(graph, lowered, plan, buffer_of, model_name)
     except ConstantOverflow as err:
@@ -173,6 +190,10 @@ def generate(graph: Graph, target: Target, model_name: str, prefix: str = DEFAUL
         "generated_macs": sum(low.macs for low in lowered if isinstance(low, KernelCall)),
         "aliased_ops": sum(isinstance(low, Alias) for low in lowered),
         "folded_ops": folded,                  # PADs folded into convolutions
+        "fused_groups": [{"op": op.index, "expand": op.options["expand"].index, "depthwise": op.options["depthwise"].index,
+                          "band_rows": op.options["band_rows"], "scratch_bytes": low.scratch_bytes,
+                          "expanded_bytes": graph.tensor(op.options["expand"].outputs[0]).nbytes}
+                         for op, low in zip(graph.ops, lowered) if op.type == expand_depthwise.OP_TYPE],
         "rewritten_transpose_convs": sum(op.type == "TRANSPOSE_CONV" for op in original_ops)
                                      - sum(op.type == "TRANSPOSE_CONV" for op in graph.ops),
         "kernels": target.kernels,
