@@ -48,8 +48,10 @@ def choose_fusion(graph, target, build):
     pairs = [(expand, dw) for expand, dw in pairs if choices[dw.index]]
     if force.startswith("all") and pairs:
         wanted = int(force.split(":")[1]) if ":" in force else MIN_BAND_ROWS
-        rows = {dw.index: wanted if schedule(geometry(dw, graph), wanted) is not None else choices[dw.index][0]
-                for _, dw in pairs}
+        rows = {}
+        for _, dw in pairs:
+            g = geometry(dw, graph)
+            rows[dw.index] = min(wanted, g.out_h) if schedule(g, min(wanted, g.out_h)) else choices[dw.index][0]
         forced_graph, forced_target = fuse(graph, target, rows)
         return forced_graph, forced_target, build(forced_graph, forced_target)
     base = build(graph, target)
