@@ -141,7 +141,7 @@ FIX_OVERFLOW = ("the model's quantization parameters or options are out of any s
 
 
 def _lower(op, graph: Graph, target: Target, model_name: str):
-    module = expand_depthwise if op.type == expand_depthwise.OP_TYPE else kernel_module(op, graph, target)
+    module = expand_depthwise if op.type in expand_depthwise.OP_TYPES else kernel_module(op, graph, target)
     try:
         return module.lower(op, graph, target)
     except (ConstantOverflow, MultiplierOutOfRange) as err:
@@ -190,10 +190,12 @@ def generate(graph: Graph, target: Target, model_name: str, prefix: str = DEFAUL
         "generated_macs": sum(low.macs for low in lowered if isinstance(low, KernelCall)),
         "aliased_ops": sum(isinstance(low, Alias) for low in lowered),
         "folded_ops": folded,                  # PADs folded into convolutions
-        "fused_groups": [{"op": op.index, "expand": op.options["expand"].index, "depthwise": op.options["depthwise"].index,
+        # fusion/: each fused or banded op, with the original graph's op indices (pad folding's)
+        "fused_groups": [{"op": op.index, "type": op.type, "depthwise": op.options["depthwise"].index,
+                          "expand": op.options["expand"].index if op.options["expand"] is not None else None,
                           "band_rows": op.options["band_rows"], "scratch_bytes": low.scratch_bytes,
-                          "expanded_bytes": graph.tensor(op.options["expand"].outputs[0]).nbytes}
-                         for op, low in zip(graph.ops, lowered) if op.type == expand_depthwise.OP_TYPE],
+                          "expanded_bytes": graph.tensor(op.options["depthwise"].inputs[0]).nbytes}
+                         for op, low in zip(graph.ops, lowered) if op.type in expand_depthwise.OP_TYPES],
         "rewritten_transpose_convs": sum(op.type == "TRANSPOSE_CONV" for op in original_ops)
                                      - sum(op.type == "TRANSPOSE_CONV" for op in graph.ops),
         "kernels": target.kernels,

@@ -64,23 +64,28 @@ ta_status ta_fused_expand_dw_s8(const ta_fused_expand_dw_params *p, const int8_t
         /* the expanded rows this band's window reaches (padding rows are not stored) */
         const int32_t lo = ta_max32(oy * p->stride_h - p->pad_top, 0);
         const int32_t hi = ta_min32((oy + rows - 1) * p->stride_h - p->pad_top + p->filter_h, p->in_h);
-        if (lo < next) {
-            /* rows the previous band computed that this one reads again: to the top */
-            if (lo != first) {
-                memmove(buffer, buffer + (size_t)(lo - first) * mid, (size_t)(next - lo) * mid);
-            }
+        const int8_t *rows_at = buffer;
+        if (p->no_expansion) {
+            rows_at = input + (size_t)lo * p->in_row_bytes;
         } else {
-            next = lo;
-        }
-        first = lo;
-        if (hi > next) {
-            if (expand_rows(p, &p->expand[kind], input + (size_t)next * p->in_row_bytes,
-                            buffer + (size_t)(next - lo) * mid, sub_scratch) != TA_OK) {
-                return TA_ERROR;
+            if (lo < next) {
+                /* rows the previous band computed that this one reads again: to the top */
+                if (lo != first) {
+                    memmove(buffer, buffer + (size_t)(lo - first) * mid, (size_t)(next - lo) * mid);
+                }
+            } else {
+                next = lo;
             }
-            next = hi;
+            first = lo;
+            if (hi > next) {
+                if (expand_rows(p, &p->expand[kind], input + (size_t)next * p->in_row_bytes,
+                                buffer + (size_t)(next - lo) * mid, sub_scratch) != TA_OK) {
+                    return TA_ERROR;
+                }
+                next = hi;
+            }
         }
-        if (depthwise_band(p, &p->depthwise[kind], buffer, output + (size_t)oy * p->out_row_bytes,
+        if (depthwise_band(p, &p->depthwise[kind], rows_at, output + (size_t)oy * p->out_row_bytes,
                            sub_scratch) != TA_OK) {
             return TA_ERROR;
         }

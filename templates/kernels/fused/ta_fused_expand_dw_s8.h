@@ -33,6 +33,8 @@ typedef struct {
     int32_t out_row_bytes;      /* bytes of one output row */
     int32_t band_bytes;         /* scratch: the expanded rows' buffer (16-byte multiple); the
                                  * sub-kernels' own scratch follows it */
+    uint8_t no_expansion;       /* 1: a depthwise layer alone, run band by band over its own input
+                                 * rows (no buffer; in_row_bytes == mid_row_bytes) */
     uint8_t expand_fast;        /* 1: ta_conv2d_s8_fast, 0: ta_conv2d_s8 */
     uint8_t depthwise_fast;     /* 1: ta_depthwise_conv2d_s8_fast, 0: ta_depthwise_conv2d_s8 */
     ta_fused_stage expand[3];   /* by band kind: first, middle, last */

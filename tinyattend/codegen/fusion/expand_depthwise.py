@@ -22,6 +22,10 @@ from ..ops import conv_2d, depthwise_conv_2d
 from ..ops.padding import conv_padding
 
 OP_TYPE = "FUSED_EXPAND_DEPTHWISE"
+# The same kernel without the expansion: a depthwise layer run band by band over its own input, so
+# that the fast kernel's padded planes are a band tall instead of the whole map (its scratch).
+BANDED_TYPE = "DEPTHWISE_CONV_2D_BANDED"
+OP_TYPES = (OP_TYPE, BANDED_TYPE)
 SOURCES = ("fused/ta_fused_expand_dw_s8.c", "fused/ta_fused_expand_dw_s8.h")
 ALIGN = 16
 # Which sub-kernels the layer calls (TA_PATH_* in the fused kernel): the others are compiled out.
@@ -92,7 +96,7 @@ def _band_ops(op: Op, graph: Graph, band: Band) -> tuple[Graph, Op | None, Op]:
     """A copy of the graph with band-shaped tensors, and the two ops on them: the expansion of
     rows [new_from, hi) (None when the band computes no row) and the depthwise over [lo, hi)."""
     expand, dw = op.options["expand"], op.options["depthwise"]
-    x, mid, y = graph.tensor(expand.inputs[0]), graph.tensor(expand.outputs[0]), graph.tensor(dw.outputs[0])
+    mid, y = graph.tensor(dw.inputs[0]), graph.tensor(dw.outputs[0])
     tensors = list(graph.tensors)
 
     def band_tensor(like: Tensor, rows: int) -> int:
@@ -101,7 +105,8 @@ def _band_ops(op: Op, graph: Graph, band: Band) -> tuple[Graph, Op | None, Op]:
 
     new_rows = band.hi - band.new_from
     sub_expand = None
-    if new_rows > 0:
+    if new_rows > 0 and expand is not None:
+        x = graph.tensor(expand.inputs[0])
         sub_expand = replace(expand, inputs=(band_tensor(x, new_rows), *expand.inputs[1:]),
                              outputs=(band_tensor(mid, new_rows),))
     _, pad_left = conv_padding(dw.options, mid.shape, graph.tensor(dw.inputs[1]).shape[1],
@@ -175,9 +180,9 @@ def lower(op: Op, graph: Graph, target: Target) -> KernelCall:
     band_rows = op.options["band_rows"]
     g = geometry(dw, graph)
     bands = schedule(g, band_rows)
-    x, mid, y = graph.tensor(expand.inputs[0]), graph.tensor(expand.outputs[0]), graph.tensor(dw.outputs[0])
+    x, mid, y = graph.tensor(op.inputs[0]), graph.tensor(dw.inputs[0]), graph.tensor(dw.outputs[0])
     mid_row = mid.shape[2] * mid.shape[3]
-    buffer = band_bytes(g, band_rows, mid_row)
+    buffer = band_bytes(g, band_rows, mid_row) if expand is not None else 0
     sub_target = replace(target, wide_ops=frozenset({expand.index}) if op.options["expand_wide"] else frozenset())
     consts = _Constants(op.index)
     declarations, stages = [], {"expand": {}, "depthwise": {}}
@@ -200,18 +205,21 @@ def lower(op: Op, graph: Graph, target: Target) -> KernelCall:
             paths.add(PATHS[(role, fast)])
             scratch = max(scratch, call.scratch_bytes)
     kinds = sorted(stages["depthwise"])
-    some_expand = next(iter(stages["expand"].values()))
+    some_expand = next(iter(stages["expand"].values()), "{NULL, NULL, NULL}")
     expand_init = ", ".join(stages["expand"].get(k, some_expand) for k in range(3))
     dw_init = ", ".join(stages["depthwise"].get(k, stages["depthwise"][kinds[0]]) for k in range(3))
     fields = {"in_h": g.in_h, "out_h": g.out_h, "band_rows": band_rows, "stride_h": g.stride,
               "pad_top": g.pad_top, "filter_h": g.filter_h, "in_row_bytes": x.shape[2] * x.shape[3],
               "mid_row_bytes": mid_row, "out_row_bytes": y.shape[2] * y.shape[3], "band_bytes": buffer,
-              "expand_fast": int(families["expand"]), "depthwise_fast": int(families["depthwise"])}
+              "no_expansion": int(expand is None), "expand_fast": int(families.get("expand", False)),
+              "depthwise_fast": int(families["depthwise"])}
     body = "".join(f"    .{k} = {v},\n" for k, v in fields.items())
     declarations.append(f"static const ta_fused_expand_dw_params op{op.index}_fused = {{\n{body}"
                         f"    .expand = {{{expand_init}}},\n    .depthwise = {{{dw_init}}},\n}};")
-    w_exp, w_dw = graph.tensor(expand.inputs[1]), graph.tensor(dw.inputs[1])
-    macs = mid.num_elements * w_exp.shape[3] + y.num_elements * w_dw.shape[1] * w_dw.shape[2]
+    w_dw = graph.tensor(dw.inputs[1])
+    macs = y.num_elements * w_dw.shape[1] * w_dw.shape[2]
+    if expand is not None:
+        macs += mid.num_elements * graph.tensor(expand.inputs[1]).shape[3]
     return KernelCall(
         function="ta_fused_expand_dw_s8",
         sources=tuple(sorted(sources)),

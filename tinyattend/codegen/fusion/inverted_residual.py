@@ -18,7 +18,7 @@ from types import MappingProxyType
 
 from ...ir.graph import Graph, Op
 from ..lowering import Target
-from .expand_depthwise import OP_TYPE, geometry, schedule
+from .expand_depthwise import BANDED_TYPE, OP_TYPE, geometry, schedule
 
 
 def candidates(graph: Graph) -> list[tuple[Op, Op]]:
@@ -78,3 +78,27 @@ def fuse(graph: Graph, target: Target, band_rows: dict[int, int]) -> tuple[Graph
                      and op.index in target.wide_ops)
     ops = tuple(replace(op, index=position) for position, op in enumerate(kept))
     return replace(graph, ops=ops), replace(target, wide_ops=wide)
+
+
+def bandable_depthwise(op: Op, graph: Graph) -> bool:
+    """A DEPTHWISE_CONV_2D the banded kernel can run over its own input (BANDED_TYPE)."""
+    if op.type != "DEPTHWISE_CONV_2D" or op.inputs[0] is None:
+        return False
+    o = op.options
+    x, y = graph.tensor(op.inputs[0]), graph.tensor(op.outputs[0])
+    if (o.get("dilation_h_factor", 1), o.get("dilation_w_factor", 1)) != (1, 1) or len(y.shape) != 4 \
+            or y.shape[0] != 1 or len(x.shape) != 4:
+        return False
+    g = geometry(op, graph)
+    return g.filter_h >= g.stride and schedule(g, g.out_h) is not None
+
+
+def band_depthwise(graph: Graph, band_rows: dict[int, int]) -> Graph:
+    """The graph with the DEPTHWISE_CONV_2D ops at the positions given replaced by BANDED_TYPE ops
+    of that many output rows a band (same index, inputs and output: nothing is renumbered)."""
+    ops = list(graph.ops)
+    for position, rows in band_rows.items():
+        dw = ops[position]
+        options = {"expand": None, "depthwise": dw, "band_rows": rows, "expand_wide": False}
+        ops[position] = Op(dw.index, BANDED_TYPE, (dw.inputs[0],), dw.outputs, MappingProxyType(options))
+    return replace(graph, ops=tuple(ops))
