@@ -10,7 +10,6 @@ import pytest
 from op_harness import assert_bit_exact, assert_bit_exact_on_board, int8_tflite
 from tinyattend.codegen.fusion.expand_depthwise import Geometry, schedule
 from tinyattend.codegen.fusion.policy import FORCE_VARIABLE
-from tinyattend.codegen.ops.padding import output_size
 
 
 # --- the schedule: each band sees exactly the rows its window needs, each row computed once ---
@@ -96,35 +95,48 @@ def block(hwc, ratio, stride, kernel=3, padding="same", project=True, residual=T
     return build
 
 
-CASES = [
-    # hwc, expansion ratio, stride, band rows, block options
-    ((17, 13, 5), 4, 1, 2, {}),                                 # residual + projection, odd sizes
-    ((17, 13, 5), 4, 2, 3, {"residual": False}),                # stride 2, odd band height
-    ((9, 11, 8), 6, 2, 1, {"project": False}),                  # ratio 6, one row a band, no projection
-    ((10, 7, 3), 1, 1, 100, {"project": False}),                # ratio 1, one band
-    ((16, 15, 4), 3, 2, 2, {"kernel": 5}),                      # 5x5 window (the generic fast path)
-    ((13, 9, 4), 2, 2, 2, {"padding": "valid", "act": None}),   # valid padding, no activation
-    ((12, 6, 8), 5, 1, 4, {"act": "relu"}),                     # ratio 5, tall narrow map
+def chain(hwc, blocks):
+    """Blocks one after the other, each (ratio, stride, block options): one conversion, one build
+    per kernel set for several fused groups."""
+    def build(tf):
+        x = tf.keras.Input(hwc, batch_size=1)
+        y, shape = x, hwc
+        for ratio, stride, options in blocks:
+            y = block(shape, ratio, stride, **options)(tf)(y)
+            shape = tuple(y.shape[1:])
+        return tf.keras.Model(x, y)
+    return build
+
+
+CHAINS = [
+    # input hwc, band rows, blocks: (expansion ratio, stride, block options)
+    ((17, 13, 5), 2, [(4, 1, {}),                                  # residual + projection, odd sizes
+                      (6, 2, {"residual": False}),                  # ratio 6, stride 2
+                      (1, 1, {"project": False})]),                 # ratio 1, no projection
+    ((16, 15, 4), 3, [(3, 2, {"kernel": 5}),                       # 5x5 window (generic fast path)
+                      (2, 2, {"padding": "valid", "act": None})]),  # valid padding, no activation
+    ((12, 6, 8), 1, [(5, 1, {"act": "relu"}),                      # one row a band, tall narrow map
+                     (2, 2, {"project": False})]),
+    ((10, 7, 3), 100, [(1, 1, {"project": False})]),                # one band
 ]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("hwc,ratio,stride,band_rows,options", CASES)
-def test_fused_block_is_bit_exact_on_the_host(tmp_path, monkeypatch, hwc, ratio, stride, band_rows, options):
-    tflite = int8_tflite(block(hwc, ratio, stride, **options), [(1, *hwc)], low=-2.0, high=2.0)
+@pytest.mark.parametrize("hwc,band_rows,blocks", CHAINS)
+def test_fused_blocks_are_bit_exact_on_the_host(tmp_path, monkeypatch, hwc, band_rows, blocks):
+    tflite = int8_tflite(chain(hwc, blocks), [(1, *hwc)], low=-2.0, high=2.0)
     monkeypatch.setenv(FORCE_VARIABLE, f"all:{band_rows}")
     for kernels in ("portable", "fast"):
         report = assert_bit_exact(tflite, tmp_path / kernels, samples=12, kernels=kernels,
                                   expect_ops=["CONV_2D", "DEPTHWISE_CONV_2D"])
-        (group,) = report["fused_groups"]
-        assert report["ops"][group["op"]] == "FUSED_EXPAND_DEPTHWISE"
-        assert "DEPTHWISE_CONV_2D" not in report["ops"]
-        out_h = output_size(options.get("padding", "same").upper(), hwc[0], options.get("kernel", 3), stride)
-        assert group["band_rows"] == min(band_rows, out_h)
+        groups = report["fused_groups"]
+        assert len(groups) == len(blocks) and "DEPTHWISE_CONV_2D" not in report["ops"]
+        assert all(report["ops"][g["op"]] == "FUSED_EXPAND_DEPTHWISE" for g in groups)
+        assert min(g["band_rows"] for g in groups) <= band_rows
         model_c = next((tmp_path / kernels).rglob("model.c")).read_text()
         assert (".expand_fast = 1," in model_c) == (kernels == "fast")
         if kernels == "portable":
-            assert ".depthwise_fast = 0," in model_c
+            assert ".depthwise_fast = 1," not in model_c
 
 
 def test_auto_fuses_where_it_lowers_the_arena_and_not_elsewhere(tmp_path, monkeypatch):
@@ -143,6 +155,30 @@ def test_auto_fuses_where_it_lowers_the_arena_and_not_elsewhere(tmp_path, monkey
     report = write_project(tmp_path / "cmsis", tflite, load_board("host"), kernels="cmsis-nn", optimize="balanced",
                            model_name="test_op", measure_tflm_arena=False)
     assert not report["fused_groups"]
+
+
+def depthwise_beside_its_input(hwc):
+    """A depthwise layer whose input is read again after it (a residual): it cannot run in place,
+    so at the peak its input, its output and the fast kernel's planes are all live."""
+    def build(tf):
+        x = tf.keras.Input(hwc, batch_size=1)
+        d = tf.keras.layers.DepthwiseConv2D(3, padding="same", activation="relu")(x)
+        y = tf.keras.layers.Conv2D(hwc[2], 1)(d)
+        return tf.keras.Model(x, tf.keras.layers.Add()([x, y]))
+    return build
+
+
+def test_depthwise_at_the_peak_runs_in_bands(tmp_path, monkeypatch):
+    hwc = (29, 24, 8)
+    tflite = int8_tflite(depthwise_beside_its_input(hwc), [(1, *hwc)], low=-2.0, high=2.0)
+    banded = assert_bit_exact(tflite, tmp_path / "auto", samples=12, kernels="fast")
+    (group,) = banded["fused_groups"]
+    assert group["type"] == "DEPTHWISE_CONV_2D_BANDED" and group["expand"] is None
+    assert group["band_rows"] < 29
+    monkeypatch.setenv(FORCE_VARIABLE, "off")
+    whole = assert_bit_exact(tflite, tmp_path / "off", samples=2, kernels="fast")
+    assert not whole["fused_groups"] and banded["arena_bytes"] < whole["arena_bytes"]
+    assert banded["scratch_bytes"] < whole["scratch_bytes"]
 
 
 # --- the arena, byte by byte: no buffer is overwritten before its last read ---
@@ -220,9 +256,13 @@ def _fused_graph(generated, graph, target):
 @pytest.mark.slow
 @pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
                     reason="arm-none-eabi-gcc and qemu-system-arm are needed (make setup installs them)")
-@pytest.mark.parametrize("hwc,ratio,stride,band_rows", [((17, 13, 8), 6, 2, 3), ((11, 9, 4), 4, 1, 2)])
+@pytest.mark.parametrize("hwc,ratio,stride,band_rows", [((17, 13, 8), 6, 2, 3), ((11, 9, 4), 4, 1, 2),
+                                                        ((29, 24, 8), 0, 1, None)])
 def test_fused_block_is_bit_exact_on_the_emulated_m7(tmp_path, monkeypatch, hwc, ratio, stride, band_rows):
-    tflite = int8_tflite(block(hwc, ratio, stride), [(1, *hwc)], low=-2.0, high=2.0)
-    monkeypatch.setenv(FORCE_VARIABLE, f"all:{band_rows}")
+    build = block(hwc, ratio, stride) if ratio else depthwise_beside_its_input(hwc)
+    tflite = int8_tflite(build, [(1, *hwc)], low=-2.0, high=2.0)
+    if band_rows is not None:
+        monkeypatch.setenv(FORCE_VARIABLE, f"all:{band_rows}")
     report = assert_bit_exact_on_board(tflite, tmp_path, board="cortex-m7", kernels="fast", samples=4)
-    assert len(report["fused_groups"]) == 1
+    (group,) = report["fused_groups"]
+    assert group["type"] == ("FUSED_EXPAND_DEPTHWISE" if ratio else "DEPTHWISE_CONV_2D_BANDED")

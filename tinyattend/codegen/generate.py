@@ -165,8 +165,22 @@ def generate(graph: Graph, target: Target, model_name: str, prefix: str = DEFAUL
             graph = transpose_conv_to_conv(graph)
     target = plan_widening(graph, target)
 
+    # The fusion policy lowers and plans the graph several times with few ops changed: an op's
+    # lowering depends on its index only through wide_ops (and, for the fused ops and the cmsis-nn
+    # kernels, the names it declares), so it is kept by what it depends on.
+    lowerings: dict = {}
+
+    def lower_cached(op, graph: Graph, target: Target):
+        named = op.type in expand_depthwise.OP_TYPES or target.kernels == "cmsis-nn"
+        key = (op.type, op.inputs, op.outputs, id(op.options), op.index in target.wide_ops,
+               op.index if named else None)
+        hit = lowerings.get(key)
+        if hit is None or hit[0] is not op.options:
+            hit = lowerings[key] = (op.options, _lower(op, graph, target, model_name))
+        return hit[1]
+
     def build(graph: Graph, target: Target) -> _Built:
-        lowered = [_lower(op, graph, target, model_name) for op in graph.ops]
+        lowered = [lower_cached(op, graph, target) for op in graph.ops]
         ranges, buffer_of = live_ranges(graph, lowered)
         return _Built(lowered, ranges, buffer_of, plan_arena(ranges))
 
