@@ -15,8 +15,8 @@ from .library import library_files
 from .lowering import Alias, KernelCall, Target
 from .prefix import DEFAULT_PREFIX, check_prefix
 from .graph_rewrites import fold_pad_into_conv, transpose_conv_to_conv
-from .fusion import expand_depthwise
-from .fusion.policy import choose_fusion
+from .fusion import expand_depthwise, upsample_mul
+from .fusion.policy import choose_fusion, fusion_enabled
 from .optimize import plan_widening
 from .ops import registry, supported_op_types
 
@@ -141,7 +141,12 @@ FIX_OVERFLOW = ("the model's quantization parameters or options are out of any s
 
 
 def _lower(op, graph: Graph, target: Target, model_name: str):
-    module = expand_depthwise if op.type in expand_depthwise.OP_TYPES else kernel_module(op, graph, target)
+    if op.type in expand_depthwise.OP_TYPES:
+        module = expand_depthwise
+    elif op.type == upsample_mul.OP_TYPE:
+        module = upsample_mul
+    else:
+        module = kernel_module(op, graph, target)
     try:
         return module.lower(op, graph, target)
     except (ConstantOverflow, MultiplierOutOfRange) as err:
@@ -171,7 +176,7 @@ def generate(graph: Graph, target: Target, model_name: str, prefix: str = DEFAUL
     lowerings: dict = {}
 
     def lower_cached(op, graph: Graph, target: Target):
-        named = op.type in expand_depthwise.OP_TYPES or target.kernels == "cmsis-nn"
+        named = op.type in (*expand_depthwise.OP_TYPES, upsample_mul.OP_TYPE) or target.kernels == "cmsis-nn"
         key = (op.type, op.inputs, op.outputs, id(op.options), op.index in target.wide_ops,
                op.index if named else None)
         hit = lowerings.get(key)
@@ -184,6 +189,9 @@ def generate(graph: Graph, target: Target, model_name: str, prefix: str = DEFAUL
         ranges, buffer_of = live_ranges(graph, lowered)
         return _Built(lowered, ranges, buffer_of, plan_arena(ranges))
 
+    if fusion_enabled(target):
+        # the attention condensers' upsampled map is never written: always less RAM, no more work
+        graph, target = upsample_mul.fuse(graph, target)
     graph, target, built = choose_fusion(graph, target, build)     # fusion/policy.py
     lowered, ranges, buffer_of, plan = built.lowered, built.ranges, built.buffer_of, built.plan
     try:
@@ -210,6 +218,7 @@ def generate(graph: Graph, target: Target, model_name: str, prefix: str = DEFAUL
                           "band_rows": op.options["band_rows"], "scratch_bytes": low.scratch_bytes,
                           "expanded_bytes": graph.tensor(op.options["depthwise"].inputs[0]).nbytes}
                          for op, low in zip(graph.ops, lowered) if op.type in expand_depthwise.OP_TYPES],
+        "upsample_mul_ops": sum(op.type == upsample_mul.OP_TYPE for op in graph.ops),   # RESIZE_NEAREST + MUL fused
         "rewritten_transpose_convs": sum(op.type == "TRANSPOSE_CONV" for op in original_ops)
                                      - sum(op.type == "TRANSPOSE_CONV" for op in graph.ops),
         "kernels": target.kernels,

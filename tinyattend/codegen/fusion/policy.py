@@ -46,6 +46,12 @@ def band_choices(dw, graph) -> list[int]:
         rows *= 2
 
 
+def fusion_enabled(target) -> bool:
+    """Fusion runs for our kernel sets (the cmsis-nn set runs the graph as TFLM does), unless the
+    knob turns it off."""
+    return target.kernels != "cmsis-nn" and os.environ.get(FORCE_VARIABLE, "") != "off"
+
+
 def choose_fusion(graph, target, build):
     """(graph, target, built) with the chosen pairs fused and the depthwise layers at the peak
     banded; build(graph, target) -> an object with .plan (ArenaPlan) and .lowered, the whole
