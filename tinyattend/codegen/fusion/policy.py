@@ -25,6 +25,7 @@ from .expand_depthwise import OP_TYPES, geometry, schedule
 from .inverted_residual import band_depthwise, bandable_depthwise, candidates, fuse
 
 MIN_BAND_ROWS = 2
+PAIR_CANDIDATES = 5       # banded ops nearest the peak that band_at_peak shrinks two at a time
 MAX_ROUNDS = 4            # plans tried after the estimate, adding pairs where it was wrong
 ALIGN_SLACK = 64          # the planner's alignment of the buffers around a pair (bytes)
 # A test and measurement knob, not an option: "off" fuses nothing, "all" or "all:ROWS" every pair
@@ -33,10 +34,10 @@ FORCE_VARIABLE = "TINYATTEND_FUSION"
 
 
 def band_choices(dw, graph) -> list[int]:
-    """Band heights to try for a pair, shortest first: MIN_BAND_ROWS doubling up to the whole
-    output, those the kernel can run (schedule() not None)."""
+    """Band heights to try for a pair, shortest first: 1, then 2 doubling up to the whole output,
+    those the kernel can run (schedule() not None)."""
     g = geometry(dw, graph)
-    rows, choices = MIN_BAND_ROWS, []
+    rows, choices = 1, []
     while True:
         rows = min(rows, g.out_h)
         if schedule(g, rows) is not None:
@@ -64,31 +65,71 @@ def choose_fusion(graph, target, build):
 
 
 def band_at_peak(graph, target, built, build):
-    """Where the peak is an op with a large scratch -- a depthwise layer beside the fast kernel's
-    padded planes (a whole map tall), or a fused pair whose band step 3 made tall -- run it in
-    shorter bands: the tallest that gives the smallest arena, while that shrinks it. Returns the
-    graph and its build."""
-    for _ in range(MAX_ROUNDS):
-        top = max(built.plan.peak_at(p) for p in range(len(graph.ops)))
-        at_peak = [p for p, op in enumerate(graph.ops) if built.plan.peak_at(p) == top
-                   and built.lowered[p].scratch_bytes > 0 and _shorter_bands(op, graph)]
-        if not at_peak:
-            break
-        p = at_peak[0]
-        choices = _shorter_bands(graph.ops[p], graph)
-        trials = {}
+    """Where an op with a large scratch -- a depthwise layer beside the fast kernel's padded planes
+    (a whole map tall), or a fused pair whose band step 3 made tall -- is at the peak of live bytes
+    or its scratch at the top of the arena, run it in shorter bands: the tallest that gives the
+    smallest arena, while that shrinks it. Returns the graph and its build."""
+    for _ in range(2 * MAX_ROUNDS):
+        plan = built.plan
+        top = max(plan.peak_at(p) for p in range(len(graph.ops)))
+        # the ops whose scratch sets the arena's size (the greedy placement may put it above what
+        # is live at the peak), then those at the peak of live bytes
+        on_top = [p for p in range(len(graph.ops)) if f"scratch{p}" in plan.offsets
+                  and plan.offsets[f"scratch{p}"] + built.lowered[p].scratch_bytes > plan.size - 16]
+        at_peak = [p for p in range(len(graph.ops)) if plan.peak_at(p) == top]
+        improved = False
+        for p in dict.fromkeys(on_top + at_peak):
+            choices = _shorter_bands(graph.ops[p], graph) if getattr(built.lowered[p], "scratch_bytes", 0) else []
+            if not choices:
+                continue
+            trials = {}
 
-        def trial(rows):
-            if rows not in trials:
-                banded = _with_band(graph, p, rows)
-                trials[rows] = (banded, build(banded, target))
-            return trials[rows][1].plan.size
-        smallest = trial(choices[0])
-        if smallest >= built.plan.size:
+            def trial(rows):
+                if rows not in trials:
+                    banded = _with_band(graph, p, rows)
+                    trials[rows] = (banded, build(banded, target))
+                return trials[rows][1].plan.size
+            smallest = trial(choices[0])
+            if smallest >= plan.size:
+                continue
+            rows = next(r for r in reversed(choices) if trial(r) <= smallest)
+            graph, built = trials[rows]
+            improved = True
             break
-        rows = next(r for r in reversed(choices) if trial(r) <= smallest)
-        graph, built = trials[rows]
+        if not improved:
+            improved, graph, built = _shrink_two(graph, target, built, build)
+        if not improved:
+            break
     return graph, built
+
+
+def _shrink_two(graph, target, built, build):
+    """The greedy placement may need two ops' scratch lower before the arena shrinks (one at the
+    peak of live bytes, one on top of the arena): try the PAIR_CANDIDATES banded ops with the most
+    bytes live two at a time at their shortest bands, keep the best pair if it shrinks the arena, and let
+    each take back the tallest band that keeps that size. (improved, graph, built)."""
+    ops = [p for p in range(len(graph.ops)) if getattr(built.lowered[p], "scratch_bytes", 0) > 0
+           and _shorter_bands(graph.ops[p], graph)]
+    ops = sorted(ops, key=lambda p: -built.plan.peak_at(p))[:PAIR_CANDIDATES]
+    best = None
+    for i, a in enumerate(ops):
+        for b in ops[i + 1:]:
+            trial_graph = _with_band(_with_band(graph, a, _shorter_bands(graph.ops[a], graph)[0]), b,
+                                     _shorter_bands(graph.ops[b], graph)[0])
+            trial = build(trial_graph, target)
+            if trial.plan.size < built.plan.size and (best is None or trial.plan.size < best[2].plan.size):
+                best = ((a, b), trial_graph, trial)
+    if best is None:
+        return False, graph, built
+    (a, b), graph, chosen = best
+    for p in (a, b):
+        for rows in reversed(_shorter_bands(graph.ops[p], graph) + [graph.ops[p].options["band_rows"]]):
+            taller = _with_band(graph, p, rows)
+            trial = build(taller, target)
+            if trial.plan.size <= chosen.plan.size:
+                graph, chosen = taller, trial
+                break
+    return True, graph, chosen
 
 
 def _shorter_bands(op, graph) -> list[int]:
@@ -114,6 +155,8 @@ def _choose_pairs(graph, target, build):
     pairs = candidates(graph) if target.kernels != "cmsis-nn" and force != "off" else []
     choices = {dw.index: band_choices(dw, graph) for _, dw in pairs}
     pairs = [(expand, dw) for expand, dw in pairs if choices[dw.index]]
+    # single-row bands cost the most per row: the pairs start at MIN_BAND_ROWS (band_at_peak may go lower)
+    choices = {k: [r for r in c if r >= MIN_BAND_ROWS] or c for k, c in choices.items()}
     if force.startswith("all") and pairs:
         wanted = int(force.split(":")[1]) if ":" in force else MIN_BAND_ROWS
         rows = {}
