@@ -189,8 +189,10 @@ def generate(graph: Graph, target: Target, model_name: str, prefix: str = DEFAUL
         ranges, buffer_of = live_ranges(graph, lowered)
         return _Built(lowered, ranges, buffer_of, plan_arena(ranges))
 
+    unfused_arena = None
     if fusion_enabled(target):
-        # the attention condensers' upsampled map is never written: always less RAM, no more work
+        unfused_arena = build(graph, target).plan.size       # for the report: what fusion bought
+        # the attention condensers' upsampled map is never written: less RAM, no more work
         graph, target = upsample_mul.fuse(graph, target)
     graph, target, built = choose_fusion(graph, target, build)     # fusion/policy.py
     lowered, ranges, buffer_of, plan = built.lowered, built.ranges, built.buffer_of, built.plan
@@ -205,6 +207,7 @@ def generate(graph: Graph, target: Target, model_name: str, prefix: str = DEFAUL
               for op, low in zip(graph.ops, lowered) if isinstance(low, KernelCall)]
     report = {
         "arena_bytes": plan.size,
+        "arena_unfused_bytes": unfused_arena if unfused_arena is not None else plan.size,
         "arena_lower_bound_bytes": lower_bound(ranges),   # most bytes alive at once: no plan needs less
         "ops": [op.type for op in graph.ops],
         "unsupported_ops": [],

@@ -25,6 +25,8 @@ from .expand_depthwise import OP_TYPES, geometry, schedule
 from .inverted_residual import band_depthwise, bandable_depthwise, candidates, fuse
 
 MIN_BAND_ROWS = 2
+MIN_GAIN_BYTES = 1024
+MIN_GAIN_SHARE = 0.02
 PAIR_CANDIDATES = 5       # banded ops nearest the peak that band_at_peak shrinks two at a time
 MAX_ROUNDS = 4            # plans tried after the estimate, adding pairs where it was wrong
 ALIGN_SLACK = 64          # the planner's alignment of the buffers around a pair (bytes)
@@ -45,6 +47,12 @@ def band_choices(dw, graph) -> list[int]:
         if rows >= g.out_h:
             return choices
         rows *= 2
+
+
+def min_gain(arena: int) -> int:
+    """The fewest bytes a fusion or banding must take off the arena to be worth its instructions
+    and the layers' kernels run on other shapes: MIN_GAIN_BYTES, or MIN_GAIN_SHARE of the arena."""
+    return max(MIN_GAIN_BYTES, int(arena * MIN_GAIN_SHARE))
 
 
 def fusion_enabled(target) -> bool:
@@ -90,7 +98,7 @@ def band_at_peak(graph, target, built, build):
                     trials[rows] = (banded, build(banded, target))
                 return trials[rows][1].plan.size
             smallest = trial(choices[0])
-            if smallest >= plan.size:
+            if smallest > plan.size - min_gain(plan.size):
                 continue
             rows = next(r for r in reversed(choices) if trial(r) <= smallest)
             graph, built = trials[rows]
@@ -117,7 +125,8 @@ def _shrink_two(graph, target, built, build):
             trial_graph = _with_band(_with_band(graph, a, _shorter_bands(graph.ops[a], graph)[0]), b,
                                      _shorter_bands(graph.ops[b], graph)[0])
             trial = build(trial_graph, target)
-            if trial.plan.size < built.plan.size and (best is None or trial.plan.size < best[2].plan.size):
+            if trial.plan.size <= built.plan.size - min_gain(built.plan.size) \
+                    and (best is None or trial.plan.size < best[2].plan.size):
                 best = ((a, b), trial_graph, trial)
     if best is None:
         return False, graph, built
@@ -172,7 +181,7 @@ def _choose_pairs(graph, target, build):
     all_graph, all_target = fuse(graph, target, smallest)
     fused_all = build(all_graph, all_target)
     ceiling = fused_all.plan.size
-    if ceiling >= base.plan.size:
+    if ceiling > base.plan.size - min_gain(base.plan.size):
         return graph, target, base
     needed, grown = {}, {}             # pairs that set the peak; every pair, at its tallest band that fits
     for p, op in enumerate(all_graph.ops):
