@@ -117,7 +117,7 @@ def _band_ops(op: Op, graph: Graph, band: Band) -> tuple[Graph, Op | None, Op]:
     return replace(graph, tensors=tuple(tensors)), sub_expand, sub_dw
 
 
-def _weights(call: KernelCall, sub: Op, graph: Graph) -> tuple[object, object]:
+def _weights(call: KernelCall) -> tuple[object, object]:
     """(weights, bias) of a sub-call: ConstRef names of its constants (fast forms) or its tensors
     (portable forms), as the sub-kernel's argument list gives them."""
     refs = [a for a in call.args if isinstance(a, ConstRef)]
@@ -160,10 +160,10 @@ def _render(value, symbols: dict) -> str:
     return _render_value(value, symbols)
 
 
-def _stage(call: KernelCall, sub: Op, band_graph: Graph, consts: _Constants, tag: str) -> tuple[str, str]:
+def _stage(call: KernelCall, band_graph: Graph, consts: _Constants, tag: str) -> tuple[str, str]:
     """(declaration of the sub-call's params struct, the ta_fused_stage initializer)."""
     symbols = {c.name: consts.add(c, f"{tag}_{c.name}") for c in call.constants}
-    weights, bias = _weights(call, sub, band_graph)
+    weights, bias = _weights(call)
     if isinstance(weights, ConstRef):
         weights_c = symbols[weights.name]
     else:
@@ -198,7 +198,7 @@ def lower(op: Op, graph: Graph, target: Target) -> KernelCall:
             fast = call.function.endswith("_fast")
             if families.setdefault(role, fast) != fast:
                 raise ValueError(f"op {op.index}: band kinds of the fused {role} took different kernels")
-            declaration, stages[role][kind] = _stage(call, sub, band_graph, consts, f"{role[0]}{kind}")
+            declaration, stages[role][kind] = _stage(call, band_graph, consts, f"{role[0]}{kind}")
             declarations.append(declaration)
             sources.update(call.sources)
             paths.update(call.paths)
