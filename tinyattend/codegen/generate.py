@@ -177,11 +177,13 @@ def generate(graph: Graph, target: Target, model_name: str, prefix: str = DEFAUL
 
     def lower_cached(op, graph: Graph, target: Target):
         named = op.type in (*expand_depthwise.OP_TYPES, upsample_mul.OP_TYPE) or target.kernels == "cmsis-nn"
-        key = (op.type, op.inputs, op.outputs, id(op.options), op.index in target.wide_ops,
+        # a fused op's options are rebuilt for each band height tried: keyed by what they hold
+        options = tuple(op.options.values()) if op.type in expand_depthwise.OP_TYPES else (op.options,)
+        key = (op.type, op.inputs, op.outputs, tuple(map(id, options)), op.index in target.wide_ops,
                op.index if named else None)
         hit = lowerings.get(key)
-        if hit is None or hit[0] is not op.options:
-            hit = lowerings[key] = (op.options, _lower(op, graph, target, model_name))
+        if hit is None or any(a is not b for a, b in zip(hit[0], options)):
+            hit = lowerings[key] = (options, _lower(op, graph, target, model_name))
         return hit[1]
 
     def build(graph: Graph, target: Target) -> _Built:
