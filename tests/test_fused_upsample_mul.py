@@ -31,7 +31,6 @@ def condenser(hwc, factor, scale=None, residual=False, v_first=True, half=False)
 CASES = [
     # hwc, factor, options
     ((16, 12, 8), 2, {}),                                  # AC: V * A, V dies at the MUL (in place)
-    ((16, 20, 4), 4, {}),                                  # factor 4
     ((12, 10, 6), 2, {"scale": 0.5, "v_first": False, "half": True}),   # scaled map, A first, half pixel
 ]
 
@@ -52,14 +51,21 @@ def test_upsample_mul_is_bit_exact_on_the_host(tmp_path, monkeypatch, hwc, facto
     assert report["arena_bytes"] < unfused["arena_bytes"]
 
 
-def test_v_read_after_the_mul_is_not_fused(tmp_path):
+def generated_ops(tflite: bytes) -> dict:
+    from tinyattend.boards import load_board
+    from tinyattend.codegen.generate import generate
+    from tinyattend.codegen.lowering import Target
+    from tinyattend.ir.tflite_reader import read_tflite
+    return generate(read_tflite(tflite), Target(board=load_board("host"), kernels="fast"), "m").report
+
+
+def test_v_read_after_the_mul_is_not_fused():
     # V + V * A: the unfused MUL writes over the upsampled map, V stays: fusing would save nothing
-    tflite = int8_tflite(condenser((8, 12, 4), 4, residual=True), [(1, 8, 12, 4)], low=-2.0, high=2.0)
-    report = assert_bit_exact(tflite, tmp_path, samples=4, kernels="fast", expect_ops=["RESIZE_NEAREST_NEIGHBOR"])
-    assert report["upsample_mul_ops"] == 0
+    report = generated_ops(int8_tflite(condenser((8, 12, 4), 4, residual=True), [(1, 8, 12, 4)]))
+    assert report["upsample_mul_ops"] == 0 and "RESIZE_NEAREST_NEIGHBOR" in report["ops"]
 
 
-def test_a_resize_read_twice_is_not_fused(tmp_path):
+def test_a_resize_read_twice_is_not_fused():
     hwc = (8, 8, 4)
 
     def build(tf):
@@ -67,8 +73,7 @@ def test_a_resize_read_twice_is_not_fused(tmp_path):
         a = tf.keras.layers.Conv2D(4, 1, activation="sigmoid")(tf.keras.layers.MaxPooling2D(2)(x))
         a = tf.keras.layers.Lambda(lambda t: tf.compat.v1.image.resize_nearest_neighbor(t, (8, 8)))(a)
         return tf.keras.Model(x, tf.keras.layers.Add()([tf.keras.layers.Multiply()([x, a]), a]))
-    tflite = int8_tflite(build, [(1, *hwc)])
-    report = assert_bit_exact(tflite, tmp_path, samples=4, kernels="fast", expect_ops=["RESIZE_NEAREST_NEIGHBOR"])
+    report = generated_ops(int8_tflite(build, [(1, *hwc)]))
     assert report["upsample_mul_ops"] == 0 and "RESIZE_NEAREST_NEIGHBOR" in report["ops"]
 
 
