@@ -138,6 +138,7 @@ def test_fused_blocks_are_bit_exact_on_the_host(tmp_path, monkeypatch, hwc, band
             assert ".depthwise_fast = 1," not in model_c
 
 
+@pytest.mark.slow
 def test_auto_fuses_where_it_lowers_the_arena_and_not_elsewhere(tmp_path, monkeypatch):
     # stride 2: the expanded 24x24x24 tensor is the peak; fused, only a band of it lives
     hwc = (24, 24, 4)
@@ -167,6 +168,7 @@ def depthwise_beside_its_input(hwc):
     return build
 
 
+@pytest.mark.slow
 def test_depthwise_at_the_peak_runs_in_bands(tmp_path, monkeypatch):
     hwc = (29, 24, 8)
     tflite = int8_tflite(depthwise_beside_its_input(hwc), [(1, *hwc)], low=-2.0, high=2.0)
