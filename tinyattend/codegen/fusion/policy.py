@@ -30,7 +30,7 @@ from .inverted_residual import band_depthwise, bandable_depthwise, candidates, f
 MIN_BAND_ROWS = 2
 MIN_GAIN_BYTES = 1024
 MIN_GAIN_SHARE = 0.02
-PAIR_CANDIDATES = 4       # banded ops nearest the peak that band_at_peak shrinks two at a time
+PAIR_CANDIDATES = 3       # banded ops nearest the peak that band_at_peak shrinks two at a time
 MAX_ROUNDS = 4            # plans tried after the estimate, adding pairs where it was wrong
 ALIGN_SLACK = 64          # the planner's alignment of the buffers around a pair (bytes)
 # A test and measurement knob, not an option: "off" fuses nothing, "all" or "all:ROWS" every pair
