@@ -2,6 +2,7 @@
 the band schedule the kernel runs, bit-exactness against the unfused TFLM graph on the host
 (ASan + UBSan) and on the emulated M7, the planner's choice, and a byte-level check that no
 buffer of the arena plan is overwritten while it is still to be read."""
+import functools
 import shutil
 
 import numpy as np
@@ -120,10 +121,20 @@ CHAINS = [
 ]   # one band for the whole layer: the M7 test below
 
 
+@functools.lru_cache(maxsize=None)
+def converted(chain_index: int) -> bytes:
+    """CHAINS[chain_index] as int8 TFLite (-1: depthwise_beside_its_input), converted once per test
+    worker: the host and the M7 tests share the models (a conversion takes several seconds)."""
+    if chain_index == -1:
+        return int8_tflite(depthwise_beside_its_input(BANDED_HWC), [(1, *BANDED_HWC)], low=-2.0, high=2.0)
+    hwc, _, blocks = CHAINS[chain_index]
+    return int8_tflite(chain(hwc, blocks), [(1, *hwc)], low=-2.0, high=2.0)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("hwc,band_rows,blocks", CHAINS)
 def test_fused_blocks_are_bit_exact_on_the_host(tmp_path, monkeypatch, hwc, band_rows, blocks):
-    tflite = int8_tflite(chain(hwc, blocks), [(1, *hwc)], low=-2.0, high=2.0)
+    tflite = converted(CHAINS.index((hwc, band_rows, blocks)))
     monkeypatch.setenv(FORCE_VARIABLE, f"all:{band_rows}")
     for kernels in ("portable", "fast"):
         report = assert_bit_exact(tflite, tmp_path / kernels, samples=12, kernels=kernels,
@@ -168,10 +179,12 @@ def depthwise_beside_its_input(hwc):
     return build
 
 
+BANDED_HWC = (29, 24, 8)
+
+
 @pytest.mark.slow
 def test_depthwise_at_the_peak_runs_in_bands(tmp_path, monkeypatch):
-    hwc = (29, 24, 8)
-    tflite = int8_tflite(depthwise_beside_its_input(hwc), [(1, *hwc)], low=-2.0, high=2.0)
+    tflite = converted(-1)
     banded = assert_bit_exact(tflite, tmp_path / "auto", samples=12, kernels="fast")
     (group,) = banded["fused_groups"]
     assert group["type"] == "DEPTHWISE_CONV_2D_BANDED" and group["expand"] is None
@@ -257,13 +270,14 @@ def _fused_graph(generated, graph, target):
 @pytest.mark.slow
 @pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
                     reason="arm-none-eabi-gcc and qemu-system-arm are needed (make setup installs them)")
-@pytest.mark.parametrize("hwc,ratio,stride,band_rows", [((17, 13, 8), 6, 2, 3), ((11, 9, 4), 4, 1, 100),
-                                                        ((29, 24, 8), 0, 1, None)])
-def test_fused_block_is_bit_exact_on_the_emulated_m7(tmp_path, monkeypatch, hwc, ratio, stride, band_rows):
-    build = block(hwc, ratio, stride) if ratio else depthwise_beside_its_input(hwc)
-    tflite = int8_tflite(build, [(1, *hwc)], low=-2.0, high=2.0)
+@pytest.mark.parametrize("chain_index,band_rows", [(1, 3), (0, 100), (-1, None)],
+                         ids=["5x5-stride2-bands-of-3", "one-band", "banded-depthwise"])
+def test_fused_block_is_bit_exact_on_the_emulated_m7(tmp_path, monkeypatch, chain_index, band_rows):
     if band_rows is not None:
         monkeypatch.setenv(FORCE_VARIABLE, f"all:{band_rows}")
-    report = assert_bit_exact_on_board(tflite, tmp_path, board="cortex-m7", kernels="fast", samples=4)
-    (group,) = report["fused_groups"]
-    assert group["type"] == ("FUSED_EXPAND_DEPTHWISE" if ratio else "DEPTHWISE_CONV_2D_BANDED")
+    report = assert_bit_exact_on_board(converted(chain_index), tmp_path, board="cortex-m7", kernels="fast", samples=4)
+    groups = report["fused_groups"]
+    assert groups and all(g["type"] == ("DEPTHWISE_CONV_2D_BANDED" if band_rows is None else "FUSED_EXPAND_DEPTHWISE")
+                          for g in groups)
+    if band_rows == 100:
+        assert all(g["band_rows"] == report["layers"][g["op"]]["output"][1] for g in groups)    # one band
