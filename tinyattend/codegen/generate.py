@@ -15,8 +15,19 @@ from .library import library_files
 from .lowering import Alias, KernelCall, Target
 from .prefix import DEFAULT_PREFIX, check_prefix
 from .graph_rewrites import fold_pad_into_conv, transpose_conv_to_conv
+from .fusion import expand_depthwise, upsample_mul
+from .fusion.policy import choose_fusion, fusion_enabled
 from .optimize import plan_widening
 from .ops import registry, supported_op_types
+
+
+@dataclass(frozen=True)
+class _Built:
+    """One lowering and arena plan of a graph (fusion/policy.py compares several)."""
+    lowered: list
+    ranges: list
+    buffer_of: dict
+    plan: ArenaPlan
 
 
 @dataclass(frozen=True)
@@ -130,8 +141,14 @@ FIX_OVERFLOW = ("the model's quantization parameters or options are out of any s
 
 
 def _lower(op, graph: Graph, target: Target, model_name: str):
+    if op.type in expand_depthwise.OP_TYPES:
+        module = expand_depthwise
+    elif op.type == upsample_mul.OP_TYPE:
+        module = upsample_mul
+    else:
+        module = kernel_module(op, graph, target)
     try:
-        return kernel_module(op, graph, target).lower(op, graph, target)
+        return module.lower(op, graph, target)
     except (ConstantOverflow, MultiplierOutOfRange) as err:
         raise UnsupportedOpError(f"{model_name}: op {op.index} ({op.type}), output "
                                  f"'{c_comment_text(graph.tensor(op.outputs[0]).name, 120)}': {err}", FIX_OVERFLOW,
@@ -152,9 +169,35 @@ def generate(graph: Graph, target: Target, model_name: str, prefix: str = DEFAUL
         if target.optimize != "size":     # its per-phase channel constants cost some flash
             graph = transpose_conv_to_conv(graph)
     target = plan_widening(graph, target)
-    lowered = [_lower(op, graph, target, model_name) for op in graph.ops]
-    ranges, buffer_of = live_ranges(graph, lowered)
-    plan = plan_arena(ranges)
+
+    # The fusion policy lowers and plans the graph several times with few ops changed: an op's
+    # lowering depends on its index only through wide_ops (and, for the fused ops and the cmsis-nn
+    # kernels, the names it declares), so it is kept by what it depends on.
+    lowerings: dict = {}
+
+    def lower_cached(op, graph: Graph, target: Target):
+        named = op.type in (*expand_depthwise.OP_TYPES, upsample_mul.OP_TYPE) or target.kernels == "cmsis-nn"
+        # a fused op's options are rebuilt for each band height tried: keyed by what they hold
+        options = tuple(op.options.values()) if op.type in expand_depthwise.OP_TYPES else (op.options,)
+        key = (op.type, op.inputs, op.outputs, tuple(map(id, options)), op.index in target.wide_ops,
+               op.index if named else None)
+        hit = lowerings.get(key)
+        if hit is None or any(a is not b for a, b in zip(hit[0], options)):
+            hit = lowerings[key] = (options, _lower(op, graph, target, model_name))
+        return hit[1]
+
+    def build(graph: Graph, target: Target) -> _Built:
+        lowered = [lower_cached(op, graph, target) for op in graph.ops]
+        ranges, buffer_of = live_ranges(graph, lowered)
+        return _Built(lowered, ranges, buffer_of, plan_arena(ranges))
+
+    unfused_arena = None
+    if fusion_enabled(target):
+        unfused_arena = build(graph, target).plan.size       # for the report: what fusion bought
+        # the attention condensers' upsampled map is never written: less RAM, no more work
+        graph, target = upsample_mul.fuse(graph, target)
+    graph, target, built = choose_fusion(graph, target, build)     # fusion/policy.py
+    lowered, ranges, buffer_of, plan = built.lowered, built.ranges, built.buffer_of, built.plan
     try:
         files = generate_sources(graph, lowered, plan, buffer_of, model_name)
     except ConstantOverflow as err:
@@ -166,6 +209,7 @@ def generate(graph: Graph, target: Target, model_name: str, prefix: str = DEFAUL
               for op, low in zip(graph.ops, lowered) if isinstance(low, KernelCall)]
     report = {
         "arena_bytes": plan.size,
+        "arena_unfused_bytes": unfused_arena if unfused_arena is not None else plan.size,
         "arena_lower_bound_bytes": lower_bound(ranges),   # most bytes alive at once: no plan needs less
         "ops": [op.type for op in graph.ops],
         "unsupported_ops": [],
@@ -173,6 +217,13 @@ def generate(graph: Graph, target: Target, model_name: str, prefix: str = DEFAUL
         "generated_macs": sum(low.macs for low in lowered if isinstance(low, KernelCall)),
         "aliased_ops": sum(isinstance(low, Alias) for low in lowered),
         "folded_ops": folded,                  # PADs folded into convolutions
+        # fusion/: each fused or banded op, with the original graph's op indices (pad folding's)
+        "fused_groups": [{"op": op.index, "type": op.type, "depthwise": op.options["depthwise"].index,
+                          "expand": op.options["expand"].index if op.options["expand"] is not None else None,
+                          "band_rows": op.options["band_rows"], "scratch_bytes": low.scratch_bytes,
+                          "expanded_bytes": graph.tensor(op.options["depthwise"].inputs[0]).nbytes}
+                         for op, low in zip(graph.ops, lowered) if op.type in expand_depthwise.OP_TYPES],
+        "upsample_mul_ops": sum(op.type == upsample_mul.OP_TYPE for op in graph.ops),   # RESIZE_NEAREST + MUL fused
         "rewritten_transpose_convs": sum(op.type == "TRANSPOSE_CONV" for op in original_ops)
                                      - sum(op.type == "TRANSPOSE_CONV" for op in graph.ops),
         "kernels": target.kernels,

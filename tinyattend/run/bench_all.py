@@ -153,9 +153,10 @@ def run_one(name: str, tflite: Path, board_name: str, kernels: str, root: Path, 
     board = load_board(board_name)
     out = firmware_dir(root, {"model": name, "board": board_name, "kernels": kernels, "optimize": optimize}).parent
     out.mkdir(parents=True, exist_ok=True)
-    write_project(out, tflite.read_bytes(), board, kernels=kernels, optimize=optimize, model_name=name,
-                  measure_tflm_arena=False)
+    report = write_project(out, tflite.read_bytes(), board, kernels=kernels, optimize=optimize, model_name=name,
+                           measure_tflm_arena=False)
     result = bench(out, board, timeout=600)
+    result["arena_unfused_bytes"] = report.get("arena_unfused_bytes")     # the plan without fusion (issue 17)
     code, const = code_and_const_bytes(out / "firmware")
     # The row is named by the set asked for; `auto` may have taken another (cmsis-nn on Helium cores).
     result.update({"kernels": kernels, "kernels_used": result["kernels"]})
@@ -242,6 +243,14 @@ def markdown(rows: list[dict]) -> str:
                      if base else
                      head + f"{r['instructions']:,} | | | "
                      f"{r['peak_ram_bytes']:,} | | {r['runtime_code_bytes']:,} | {r['const_bytes']:,} | | |")
+    fused = [r for r in rows if r["bit_exact"] and r.get("arena_unfused_bytes")
+             and r["arena_unfused_bytes"] != r["arena_bytes"]]
+    if fused:
+        lines += ["", "Fusion (issue 17: expansion + depthwise in bands, depthwise layers in bands, the attention",
+                  "condensers' upsampling fused into their MUL): the arena planned without it, and with it.", "",
+                  "| model | board | kernels | arena unfused | arena | ratio |", "|---|---|---|---|---|---|"]
+        lines += [f"| {r['model']} | {r['board']} | {r['kernels']} | {r['arena_unfused_bytes']:,} | {r['arena_bytes']:,} | "
+                  f"{r['arena_bytes'] / r['arena_unfused_bytes']:.2f} |" for r in fused]
     commits = sorted({r.get("commit", "unknown") for r in rows})
     lines += ["", f"Measured at tinyattend commit{'s' if len(commits) > 1 else ''} {', '.join(commits)}."]
     return "\n".join(lines) + "\n"

@@ -1,0 +1,86 @@
+"""The streamed attention-condenser tail (codegen/fusion/upsample_mul.py, issue 17):
+RESIZE_NEAREST_NEIGHBOR -> MUL as one row-by-row pass, bit-exact against the unfused TFLM graph
+on the host (ASan + UBSan) and the emulated M7; what it does not take stays unfused."""
+import shutil
+
+import pytest
+
+from op_harness import assert_bit_exact, assert_bit_exact_on_board, int8_tflite
+from tinyattend.codegen.fusion.policy import FORCE_VARIABLE
+
+
+def condenser(hwc, factor, scale=None, residual=False, v_first=True, half=False):
+    """V -> (pool, conv, sigmoid [, * scale]) -> nearest upsampling x factor -> V * A [+ V]: the
+    zoo's attention condenser and the patterns a user's model has."""
+    def build(tf):
+        x = tf.keras.Input(hwc, batch_size=1)
+        v = tf.keras.layers.Conv2D(hwc[2], 1, activation="relu")(x)
+        a = tf.keras.layers.MaxPooling2D(factor)(v)
+        a = tf.keras.layers.Conv2D(hwc[2], 3, padding="same", activation="sigmoid")(a)
+        if scale is not None:
+            a = tf.keras.layers.Lambda(lambda t: t * scale)(a)
+        a = tf.keras.layers.Lambda(lambda t: tf.compat.v1.image.resize_nearest_neighbor(
+            t, hwc[:2], half_pixel_centers=half))(a)
+        y = tf.keras.layers.Multiply()([v, a] if v_first else [a, v])
+        if residual:
+            y = tf.keras.layers.Add()([y, v])
+        return tf.keras.Model(x, y)
+    return build
+
+
+CASES = [
+    # hwc, factor, options
+    ((16, 12, 8), 2, {}),                                  # AC: V * A, V dies at the MUL (in place)
+    ((12, 10, 6), 2, {"scale": 0.5, "v_first": False, "half": True}),   # scaled map, A first, half pixel
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("hwc,factor,options", CASES)
+def test_upsample_mul_is_bit_exact_on_the_host(tmp_path, monkeypatch, hwc, factor, options):
+    tflite = int8_tflite(condenser(hwc, factor, **options), [(1, *hwc)], low=-2.0, high=2.0)
+    for kernels in ("portable", "fast"):
+        report = assert_bit_exact(tflite, tmp_path / kernels, samples=12, kernels=kernels,
+                                  expect_ops=["RESIZE_NEAREST_NEIGHBOR", "MUL"])
+        assert report["upsample_mul_ops"] == 1
+        assert "RESIZE_NEAREST_NEIGHBOR" not in report["ops"] and "UPSAMPLE_MUL" in report["ops"]
+    monkeypatch.setenv(FORCE_VARIABLE, "off")
+    unfused = assert_bit_exact(tflite, tmp_path / "off", samples=2, kernels="fast")
+    assert unfused["upsample_mul_ops"] == 0
+    # the full-size map is never written: the arena shrinks
+    assert report["arena_bytes"] < unfused["arena_bytes"]
+
+
+def generated_ops(tflite: bytes) -> dict:
+    from tinyattend.boards import load_board
+    from tinyattend.codegen.generate import generate
+    from tinyattend.codegen.lowering import Target
+    from tinyattend.ir.tflite_reader import read_tflite
+    return generate(read_tflite(tflite), Target(board=load_board("host"), kernels="fast"), "m").report
+
+
+def test_v_read_after_the_mul_is_not_fused():
+    # V + V * A: the unfused MUL writes over the upsampled map, V stays: fusing would save nothing
+    report = generated_ops(int8_tflite(condenser((8, 12, 4), 4, residual=True), [(1, 8, 12, 4)]))
+    assert report["upsample_mul_ops"] == 0 and "RESIZE_NEAREST_NEIGHBOR" in report["ops"]
+
+
+def test_a_resize_read_twice_is_not_fused():
+    hwc = (8, 8, 4)
+
+    def build(tf):
+        x = tf.keras.Input(hwc, batch_size=1)
+        a = tf.keras.layers.Conv2D(4, 1, activation="sigmoid")(tf.keras.layers.MaxPooling2D(2)(x))
+        a = tf.keras.layers.Lambda(lambda t: tf.compat.v1.image.resize_nearest_neighbor(t, (8, 8)))(a)
+        return tf.keras.Model(x, tf.keras.layers.Add()([tf.keras.layers.Multiply()([x, a]), a]))
+    report = generated_ops(int8_tflite(build, [(1, *hwc)]))
+    assert report["upsample_mul_ops"] == 0 and "RESIZE_NEAREST_NEIGHBOR" in report["ops"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
+                    reason="arm-none-eabi-gcc and qemu-system-arm are needed (make setup installs them)")
+def test_upsample_mul_is_bit_exact_on_the_emulated_m7(tmp_path):
+    tflite = int8_tflite(condenser((16, 20, 4), 4), [(1, 16, 20, 4)], low=-2.0, high=2.0)
+    report = assert_bit_exact_on_board(tflite, tmp_path, board="cortex-m7", kernels="fast", samples=4)
+    assert report["upsample_mul_ops"] == 1
