@@ -111,8 +111,10 @@ def _first_fit(blocks: list[list[tuple[int, LiveRange]]]) -> tuple[dict, int]:
     for block in blocks:
         forbidden = []                    # open intervals of offsets the block may not take
         for rel, buf in block:
+            first, last = buf.first, buf.last
             for at, other in placed:
-                if buf.overlaps_in_time(other):
+                # buf.overlaps_in_time(other), inlined: the fusion policy plans the arena many times a model
+                if other.first <= last and first <= other.last:
                     lo, hi = _forbidden(buf, other, at)
                     if lo < hi:
                         forbidden.append((lo - rel, hi - rel))

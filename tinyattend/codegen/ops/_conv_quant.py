@@ -1,6 +1,8 @@
 """Per-channel requantization constants shared by CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ...ir.graph import Graph, Op
@@ -10,9 +12,15 @@ from ...ir.quant import activation_range, effective_scale, quantize_multiplier_a
 def channel_multipliers(graph: Graph, op: Op, channels: int) -> tuple[np.ndarray, np.ndarray]:
     """TFLM's PopulateConvolutionQuantizationParams: one (multiplier, shift) per output channel."""
     x, w, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
-    weight_scales = w.quant.scale if w.quant.per_channel else w.quant.scale * channels
-    reals = [effective_scale(x.scale, s, y.scale) for s in weight_scales]
-    return quantize_multiplier_array(reals)
+    weight_scales = tuple(w.quant.scale if w.quant.per_channel else w.quant.scale * channels)
+    multipliers, shifts = _multipliers(float(x.scale), weight_scales, float(y.scale))
+    return multipliers.copy(), shifts.copy()
+
+
+@functools.lru_cache(maxsize=512)
+def _multipliers(input_scale: float, weight_scales: tuple, output_scale: float) -> tuple[np.ndarray, np.ndarray]:
+    # Kept: the fusion policy lowers the same layer once per band height it tries.
+    return quantize_multiplier_array([effective_scale(input_scale, s, output_scale) for s in weight_scales])
 
 
 def output_range(graph: Graph, op: Op) -> tuple[int, int]:
