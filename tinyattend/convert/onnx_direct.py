@@ -106,7 +106,7 @@ def direct_float_tflite(onnx_model, onnx_in: OnnxInput, progress, beside_import=
     old_cwd, old_tempdir = os.getcwd(), tempfile.tempdir
     try:
         copy = work / "model.onnx"
-        onnx.save(for_onnx2tf(onnx_model), str(copy))
+        onnx.save(for_onnx2tf(onnx_model, reorder_gelu=False), str(copy))
         # onnx2tf validates 3-channel models on 20 sample images from this file; any images do.
         np.save(work / ONNX2TF_SAMPLE_FILE, np.random.default_rng(0).random((20, 128, 128, 3), dtype=np.float32))
         os.chdir(work)

@@ -28,14 +28,17 @@ any other order keeps a float Erf and the int8 conversion fails. The rewrite mov
 from __future__ import annotations
 
 
-def for_onnx2tf(model):
+def for_onnx2tf(model, reorder_gelu: bool = True):
     """The copy of `model` that onnx2tf converts: every rewrite of this module, then those of
     onnx_layout_rewrites (shape folding first), onnx_norm_rewrites and onnx_rank_rewrites (last: the
-    rewrites before it match the exporter's rank-5 forms, e.g. the channel shuffle)."""
+    rewrites before it match the exporter's rank-5 forms, e.g. the channel shuffle). `reorder_gelu=False`
+    for onnx2tf's direct writer, which fuses torch's own GELU order into the GELU builtin itself."""
     from .onnx_layout_rewrites import fold_shapes, for_onnx2tf as layout_rewrites
     from .onnx_norm_rewrites import for_onnx2tf as normalisation_rewrites
     from .onnx_rank_rewrites import lower_ranks
-    model = reorder_torch_gelu(identities_to_initializers(constants_to_initializers(model)))
+    model = identities_to_initializers(constants_to_initializers(model))
+    if reorder_gelu:
+        model = reorder_torch_gelu(model)
     return lower_ranks(layout_rewrites(normalisation_rewrites(fold_shapes(model))))
 
 
