@@ -1,0 +1,133 @@
+/* CONV_2D int8 for Helium (MVE). See ta_conv2d_s8_mve.h for the layouts.
+ *
+ * Output pixels go two at a time: their columns (the input window, padding filled with the input
+ * zero point, [filter_h][filter_w][c] then zeros to col_len) are gathered into scratch, or read in
+ * place for a 1x1 filter on whole vectors. Then for each pair of output channels a loop of
+ * two column loads, two weight loads and four VMLADAVA.S8 (64 MACs in 8 instructions) sums the
+ * four dot products; the input offset is in the bias, so the sums are of raw int8 values. The four
+ * results are requantized as one vector and stored with one scatter (lanes of a missing pixel or
+ * channel predicated off). */
+#include "ta_conv2d_s8_mve.h"
+#include "ta_mve.h"
+
+/* The column of output pixel (oy, ox) of one batch image, into col. */
+static void ta_conv2d_mve_column(const ta_conv2d_mve_params *p, const int8_t *image, int32_t oy, int32_t ox,
+                                 int8_t *col) {
+    const int32_t c = p->input.c;
+    const int32_t run = p->filter_w * c;
+    const int8_t zp = (int8_t)p->input_zero_point;
+    const int32_t ix0 = ox * p->stride_w - p->pad_left;
+    const int32_t whole_row = p->dilation_w == 1 && ix0 >= 0 && ix0 + p->filter_w <= p->input.w;
+    int8_t *dst = col;
+    for (int32_t ky = 0; ky < p->filter_h; ky++, dst += run) {
+        const int32_t iy = oy * p->stride_h - p->pad_top + ky * p->dilation_h;
+        if (iy < 0 || iy >= p->input.h) {
+            ta_mve_fill(dst, zp, run);
+            continue;
+        }
+        const int8_t *row = image + iy * p->input.w * c;
+        if (whole_row) {
+            ta_mve_copy(dst, row + ix0 * c, run);
+            continue;
+        }
+        for (int32_t kx = 0; kx < p->filter_w; kx++) {
+            const int32_t ix = ix0 + kx * p->dilation_w;
+            if (ix < 0 || ix >= p->input.w) {
+                ta_mve_fill(dst + kx * c, zp, c);
+            } else {
+                ta_mve_copy(dst + kx * c, row + ix * c, c);
+            }
+        }
+    }
+    const int32_t used = p->filter_h * run;
+    if (used < p->col_len) {
+        ta_mve_fill(col + used, 0, p->col_len - used);
+    }
+}
+
+/* Every channel pair of two output pixels (pixel 1 is pixel 0 again when `two` is 0). */
+static void ta_conv2d_mve_pixels(const ta_conv2d_mve_params *p, const int8_t *col0, const int8_t *col1,
+                                 const int8_t *weights, const int32_t *channel, int8_t *out, int32_t two) {
+    /* locals: the output stores could alias *p, which would reload these every pair */
+    const int32_t out_c = p->output.c, col_len = p->col_len;
+    const int32_t output_offset = p->output_offset, act_min = p->act_min, act_max = p->act_max;
+#if TA_MVE
+    const int32_t blocks = col_len / 16;
+    const uint32x4_t lanes = {0u, 1u, (uint32_t)out_c, (uint32_t)out_c + 1u};
+    const mve_pred16_t pixels = two ? 0xFFFF : 0x00FF;
+#endif
+    for (int32_t oc = 0; oc < out_c; oc += 2, channel += 16, weights += 2 * col_len) {
+#if TA_MVE
+        int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
+        const int8_t *x0 = col0, *x1 = col1, *w = weights;
+        for (int32_t k = blocks; k > 0; k--) {
+            const int8x16_t v0 = vldrbq_s8(x0);
+            const int8x16_t v1 = vldrbq_s8(x1);
+            const int8x16_t w0 = vldrbq_s8(w);
+            const int8x16_t w1 = vldrbq_s8(w + 16);
+            x0 += 16;
+            x1 += 16;
+            w += 32;
+            a00 = vmladavaq_s8(a00, v0, w0);
+            a01 = vmladavaq_s8(a01, v0, w1);
+            a10 = vmladavaq_s8(a10, v1, w0);
+            a11 = vmladavaq_s8(a11, v1, w1);
+        }
+        int32x4_t acc = vdupq_n_s32(a00);
+        acc = vsetq_lane_s32(a01, acc, 1);
+        acc = vsetq_lane_s32(a10, acc, 2);
+        acc = vsetq_lane_s32(a11, acc, 3);
+        acc = vaddq_s32(acc, vldrwq_s32(channel));
+        const int32x4_t y = ta_mve_requantize(acc, channel + 4, output_offset, act_min, act_max);
+        const mve_pred16_t channels = oc + 1 < out_c ? 0xFFFF : 0x0F0F;
+        vstrbq_scatter_offset_p_s32(out + oc, lanes, y, (mve_pred16_t)(pixels & channels));
+#else
+        uint32_t acc[4] = {(uint32_t)channel[0], (uint32_t)channel[1], (uint32_t)channel[2], (uint32_t)channel[3]};
+        for (int32_t k = 0; k < col_len; k++) {
+            const int32_t w0 = weights[(k / 16) * 32 + k % 16], w1 = weights[(k / 16) * 32 + 16 + k % 16];
+            acc[0] += (uint32_t)(col0[k] * w0);
+            acc[1] += (uint32_t)(col0[k] * w1);
+            acc[2] += (uint32_t)(col1[k] * w0);
+            acc[3] += (uint32_t)(col1[k] * w1);
+        }
+        for (int lane = 0; lane < 4; lane++) {
+            const int32_t pixel = lane / 2, ch = oc + lane % 2;
+            if ((pixel && !two) || ch >= out_c) {
+                continue;
+            }
+            out[pixel * out_c + ch] = (int8_t)ta_mve_requantize_lane((int32_t)acc[lane], channel + 4, lane,
+                                                                     output_offset, act_min, act_max);
+        }
+#endif
+    }
+}
+
+ta_status ta_conv2d_s8_mve(const ta_conv2d_mve_params *p, const int8_t *input, const int8_t *weights,
+                           const int32_t *channel, int8_t *output, int8_t *scratch) {
+    const int32_t out_w = p->output.w;
+    const int32_t pixels = p->output.h * out_w;
+    const int32_t image_bytes = p->input.h * p->input.w * p->input.c;
+    for (int32_t b = 0; b < p->input.n; b++) {
+        const int8_t *image = input + b * image_bytes;
+        int8_t *out = output + b * pixels * p->output.c;
+        for (int32_t i = 0; i < pixels; i += 2) {
+            const int32_t two = i + 1 < pixels;
+            const int32_t oy0 = i / out_w, ox0 = i % out_w;
+            const int32_t oy1 = two ? (i + 1) / out_w : oy0, ox1 = two ? (i + 1) % out_w : ox0;
+            const int8_t *col0, *col1;
+            if (p->direct) {
+                col0 = image + (oy0 * p->stride_h * p->input.w + ox0 * p->stride_w) * p->input.c;
+                col1 = image + (oy1 * p->stride_h * p->input.w + ox1 * p->stride_w) * p->input.c;
+            } else {
+                ta_conv2d_mve_column(p, image, oy0, ox0, scratch);
+                if (two) {
+                    ta_conv2d_mve_column(p, image, oy1, ox1, scratch + p->col_len);
+                }
+                col0 = scratch;
+                col1 = two ? scratch + p->col_len : scratch;
+            }
+            ta_conv2d_mve_pixels(p, col0, col1, weights, channel, out + i * p->output.c, two);
+        }
+    }
+    return TA_OK;
+}

@@ -1,0 +1,33 @@
+/* CONV_2D int8 for Helium (MVE): two output pixels by two output channels per step, sixteen
+ * MACs per VMLADAVA. Any filter size, stride, dilation and padding; not grouped. */
+#ifndef TA_CONV2D_S8_MVE_H
+#define TA_CONV2D_S8_MVE_H
+
+#include "ta_common.h"
+
+typedef struct {
+    ta_shape4 input, output;
+    int32_t filter_h, filter_w;
+    int32_t stride_h, stride_w;
+    int32_t dilation_h, dilation_w;
+    int32_t pad_top, pad_left;
+    int32_t col_len;            /* filter_h * filter_w * input.c rounded up to 16 */
+    int32_t direct;             /* 1: 1x1 filter, no padding, input.c % 16 == 0: columns read in place */
+    int32_t input_zero_point;   /* fills padding: its product with the weights is folded into the bias */
+    int32_t output_offset;
+    int32_t act_min, act_max;
+} ta_conv2d_mve_params;
+
+/* Bytes of scratch the kernel needs: two columns, unless they are read in place. */
+#define TA_CONV2D_S8_MVE_SCRATCH(col_len, direct) ((direct) ? 0 : 2 * (col_len))
+
+/* weights: per pair of output channels (an odd last channel is paired with a zero row), the
+ *   pair's columns in blocks of sixteen: [col_len / 16][2][16] int8, each row [filter_h][filter_w][c]
+ *   as in TFLite, zero-padded to col_len.
+ * channel: per pair, 16 int32: bias (b0 b1 b0 b1, bias - input_zero_point * sum(w)), then the
+ *   requantization rows of ta_mve.h for the lanes (pixel 0 ch 0, pixel 0 ch 1, pixel 1 ch 0, pixel 1 ch 1).
+ * scratch: TA_CONV2D_S8_MVE_SCRATCH bytes, 16-byte aligned. */
+ta_status ta_conv2d_s8_mve(const ta_conv2d_mve_params *p, const int8_t *input, const int8_t *weights,
+                           const int32_t *channel, int8_t *output, int8_t *scratch);
+
+#endif /* TA_CONV2D_S8_MVE_H */

@@ -1,0 +1,83 @@
+"""CONV_2D -> ta_conv2d_s8_mve (templates/kernels/mve/conv): two pixels by two channels per VMLADAVA step."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..lowering import ConstArray, ConstRef, KernelCall, ScratchArg, TensorArg, dims
+from ..ops import conv_2d as portable
+from ..ops._conv_quant import channel_multipliers, output_range
+from ..ops._overlap import conv_overlap
+from ..ops.padding import conv_padding
+from ._tables import SOURCES_COMMON, channel_bias, fits_int32, lane_table, pad_to
+
+OP_TYPES = ("CONV_2D",)
+BLOCK = 16                  # int8 lanes per vector
+
+
+def check(op, graph, target) -> list[str]:
+    reasons = portable.check(op, graph, target)
+    if reasons:
+        return reasons
+    x, w = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1])
+    if w.shape[3] != x.shape[3]:
+        return ["grouped convolution: the Helium kernel takes filter depth == input channels"]
+    rows = w.array().reshape(w.shape[0], -1)
+    if not fits_int32(channel_bias(rows, _bias(op), graph, x.zero_point)):
+        return ["the folded bias does not fit int32"]
+    return []
+
+
+def _bias(op):
+    return op.inputs[2] if len(op.inputs) > 2 else None
+
+
+def lower(op, graph, target) -> KernelCall:
+    x, w, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
+    out_c, fh, fw, depth = w.shape
+    o = op.options
+    mult, shift = channel_multipliers(graph, op, out_c)
+    act_min, act_max = output_range(graph, op)
+    pad_top, pad_left = conv_padding(o, x.shape, fh, fw, y.shape)
+    rows = w.array().reshape(out_c, -1)
+    col_len = -(-rows.shape[1] // BLOCK) * BLOCK
+    direct = int(fh == 1 and fw == 1 and pad_top == 0 and pad_left == 0 and depth % BLOCK == 0)
+    bias = channel_bias(rows, _bias(op), graph, x.zero_point)
+    return KernelCall(
+        function="ta_conv2d_s8_mve",
+        sources=("mve/conv/ta_conv2d_s8_mve.c", "mve/conv/ta_conv2d_s8_mve.h", *SOURCES_COMMON),
+        params_type="ta_conv2d_mve_params",
+        params=(
+            ("input", dims(x.shape)), ("output", dims(y.shape)),
+            ("filter_h", fh), ("filter_w", fw),
+            ("stride_h", o["stride_h"]), ("stride_w", o["stride_w"]),
+            ("dilation_h", o["dilation_h_factor"]), ("dilation_w", o["dilation_w_factor"]),
+            ("pad_top", pad_top), ("pad_left", pad_left), ("col_len", col_len), ("direct", direct),
+            ("input_zero_point", x.zero_point), ("output_offset", y.zero_point),
+            ("act_min", act_min), ("act_max", act_max),
+        ),
+        args=(TensorArg(op.inputs[0]), ConstRef("weights"), ConstRef("channel"), TensorArg(op.outputs[0]),
+              ScratchArg() if not direct else "NULL"),
+        constants=(ConstArray("weights", "int8_t", pair_blocks(rows, col_len)),
+                   ConstArray("channel", "int32_t", pair_table(bias, mult, shift))),
+        scratch_bytes=0 if direct else 2 * col_len,
+        macs=y.num_elements * fh * fw * depth,
+        overlap=conv_overlap(op, graph, pad_top, pad_left) if not direct else None,
+    )
+
+
+def pair_blocks(rows: np.ndarray, col_len: int) -> np.ndarray:
+    """[out_c][k] int8 weights as [pair][col_len / 16][2][16] (zero row and columns pad)."""
+    out_c, k = rows.shape
+    padded = np.zeros((out_c + out_c % 2, col_len), np.int8)
+    padded[:out_c, :k] = rows
+    blocks = padded.reshape(-1, 2, col_len // BLOCK, BLOCK)           # [pair][which][block][16]
+    return np.ascontiguousarray(blocks.transpose(0, 2, 1, 3)).reshape(-1)
+
+
+def pair_table(bias: np.ndarray, mult: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """Per channel pair the lanes (pixel 0: c, c + 1; pixel 1: c, c + 1)."""
+    pairs = (len(bias) + 1) // 2
+    def lanes(values):
+        padded = pad_to(np.asarray(values), 2 * pairs).reshape(pairs, 2)
+        return np.concatenate([padded, padded], axis=1).reshape(-1)
+    return lane_table(lanes(bias), lanes(mult), lanes(shift))
