@@ -1,0 +1,113 @@
+"""The Helium (MVE) kernel set (templates/kernels/mve/) against TFLM, shape by shape.
+
+Each model chains many layer shapes (odd channel counts that take the tail-predicated paths,
+K not a multiple of 16, strides, dilation, same and valid padding, depth multipliers, FC
+tails), per-channel and per-tensor quantized. On the emulated Cortex-M55 (QEMU mps3-an547)
+the kernels run as MVE intrinsics; on the host as the plain C beside them, on the same
+generation-time constants. Both must equal TFLM bit for bit.
+"""
+import shutil
+
+import pytest
+
+from op_harness import assert_bit_exact, assert_bit_exact_on_board, int8_tflite, with_output_quantization
+
+on_qemu = pytest.mark.skipif(
+    not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm") and shutil.which("make")),
+    reason="arm-none-eabi-gcc, make and qemu-system-arm are needed (make setup installs them)")
+
+MVE_FUNCTIONS = ("ta_conv2d_s8_mve(", "ta_depthwise_conv2d_s8_mve(", "ta_fully_connected_s8_mve(")
+
+
+def _convs(tf):
+    """K = 27 (3 channels), im2col of 5 channels, 1x1 on whole vectors read in place, odd channel counts,
+    stride 2, dilation, a rectangular valid window, an odd pixel count, FC tails (K 36, 13 outputs)."""
+    L = tf.keras.layers
+    x = tf.keras.Input((11, 9, 3), batch_size=1)
+    y = L.Conv2D(5, 3, padding="same", activation="relu")(x)
+    y = L.Conv2D(16, 1, activation="relu")(y)
+    y = L.Conv2D(32, 1)(y)                                           # in place: 16 channels, 1x1
+    y = L.Conv2D(7, 3, strides=2, padding="same", activation="relu6")(y)
+    y = L.Conv2D(9, 3, dilation_rate=2, padding="same")(y)
+    y = L.Conv2D(6, (3, 2), padding="valid", activation="relu")(y)   # 4 x 4 map from 6 x 5
+    y = L.Conv2D(4, 1, strides=2)(y)                                 # 2 x 2 map, 6 channels: im2col
+    y = L.Flatten()(y)
+    y = L.Dense(13, activation="relu")(y)
+    return tf.keras.Model(x, L.Dense(5)(y))
+
+
+def _depthwise(tf):
+    """Depthwise 3x3 over 8 channels (whole groups; a 10-wide map: two four-pixel steps and two single
+    pixels), over 7 (a tail group of 3 in both paths), stride 2 with multiplier 2 (gathered input, 14
+    channels: a tail of 2), a valid window, a 5x5 dilated window, multiplier 3 on 7 channels (21: a tail
+    of 1) with a rectangular window and stride (1, 2)."""
+    L = tf.keras.layers
+    x = tf.keras.Input((13, 10, 8), batch_size=1)
+    y = L.DepthwiseConv2D(3, padding="same", activation="relu6")(x)
+    y = L.Conv2D(7, 1, activation="relu")(y)
+    y = L.DepthwiseConv2D(3, padding="same")(y)
+    y = L.DepthwiseConv2D(3, strides=2, padding="same", depth_multiplier=2)(y)
+    y = L.DepthwiseConv2D(3, padding="valid", activation="relu")(y)
+    y = L.Conv2D(7, 1)(y)
+    y = L.DepthwiseConv2D(5, padding="same", dilation_rate=2, activation="relu")(y)
+    y = L.DepthwiseConv2D((3, 2), strides=(1, 2), padding="same", depth_multiplier=3)(y)
+    y = L.GlobalAveragePooling2D()(y)
+    return tf.keras.Model(x, L.Dense(3)(y))
+
+
+def _clamped(tf):
+    """Ends in a 1x1 conv and a depthwise whose output zero point is rewritten (see below)."""
+    L = tf.keras.layers
+    x = tf.keras.Input((6, 7, 20), batch_size=1)
+    y = L.Conv2D(11, 3, padding="same", activation="relu")(x)
+    return tf.keras.Model(x, L.DepthwiseConv2D(3, padding="same", activation="relu")(y))
+
+
+MODELS = {"convs": (_convs, (1, 11, 9, 3)), "depthwise": (_depthwise, (1, 13, 10, 8)),
+          "clamped": (_clamped, (1, 6, 7, 20))}
+
+
+def helium_tflite(name: str, per_channel: bool) -> bytes:
+    build, shape = MODELS[name]
+    tflite = int8_tflite(build, [shape], per_channel=per_channel, per_channel_dense=per_channel)
+    if name == "clamped":        # act_min -90 for the ReLU: the requantized lanes are clamped on both sides
+        tflite = with_output_quantization(tflite, None, -90)
+    return tflite
+
+
+def _assert_mve_kernels(out_dir, name):
+    model_c = next(out_dir.rglob("model.c")).read_text()
+    expected = {"convs": MVE_FUNCTIONS[::2], "depthwise": MVE_FUNCTIONS, "clamped": MVE_FUNCTIONS[:2]}[name]
+    for function in expected:
+        assert function in model_c, f"{function} should have been generated"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("per_channel", [True, False], ids=["per_channel", "per_tensor"])
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_helium_kernels_on_host(tmp_path, name, per_channel):
+    """The plain-C side of each kernel, under AddressSanitizer and UBSan."""
+    report = assert_bit_exact(helium_tflite(name, per_channel), tmp_path, kernels="helium", samples=30)
+    assert report["kernels"] == "helium"
+    _assert_mve_kernels(tmp_path, name)
+
+
+@on_qemu
+@pytest.mark.slow
+@pytest.mark.parametrize("per_channel", [True, False], ids=["per_channel", "per_tensor"])
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_helium_kernels_on_emulated_m55(tmp_path, name, per_channel):
+    """The MVE intrinsics on QEMU's Cortex-M55, four inputs per model (all -128, all 127, two random)."""
+    report = assert_bit_exact_on_board(helium_tflite(name, per_channel), tmp_path, board="cortex-m55",
+                                       kernels="auto", samples=4)
+    assert report["kernels"] == "helium", "auto should take the Helium kernels on the M55"
+    _assert_mve_kernels(tmp_path, name)
+
+
+def test_requantization_constants_split_the_shift():
+    """Each group of four lanes: bias, multiplier, left shift (>= 0), minus the right shift (<= 0)."""
+    import numpy as np
+
+    from tinyattend.codegen.helium._tables import lane_table
+    table = lane_table(np.array([1, -2, 3, 4]), np.array([1 << 30] * 4), np.array([2, 0, -3, -31]))
+    assert table.tolist() == [1, -2, 3, 4, *[1 << 30] * 4, 2, 0, 0, 0, 0, 0, -3, -31]
