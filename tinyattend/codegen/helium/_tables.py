@@ -44,3 +44,19 @@ def pad_to(values: np.ndarray, length: int) -> np.ndarray:
     out = np.zeros((length, *values.shape[1:]), values.dtype)
     out[:len(values)] = values
     return out
+
+
+def quad_blocks(rows: np.ndarray, row_len: int) -> np.ndarray:
+    """[out][k] int8 weights as [group of 4 rows][row_len / 16][4][16] (zero rows and columns pad): what
+    the 2 x 4 conv tile and the FC kernel read, one VLDRB.8 per row and block."""
+    out_depth, depth = rows.shape
+    padded = np.zeros((-(-out_depth // 4) * 4, row_len), np.int8)
+    padded[:out_depth, :depth] = rows
+    quads = padded.reshape(-1, 4, row_len // 16, 16)
+    return np.ascontiguousarray(quads.transpose(0, 2, 1, 3)).reshape(-1)
+
+
+def quad_table(bias: np.ndarray, mult: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """lane_table for output channels taken four at a time (zeros pad the last group)."""
+    lanes = -(-len(bias) // 4) * 4
+    return lane_table(pad_to(bias, lanes), pad_to(mult, lanes), pad_to(shift, lanes))

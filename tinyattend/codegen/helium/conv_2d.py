@@ -1,14 +1,12 @@
-"""CONV_2D -> ta_conv2d_s8_mve (templates/kernels/mve/conv): two pixels by two channels per VMLADAVA step."""
+"""CONV_2D -> ta_conv2d_s8_mve (templates/kernels/mve/conv): two pixels by four channels per VMLADAVA step."""
 from __future__ import annotations
-
-import numpy as np
 
 from ..lowering import ConstArray, ConstRef, KernelCall, ScratchArg, TensorArg, dims
 from ..ops import conv_2d as portable
 from ..ops._conv_quant import channel_multipliers, output_range
 from ..ops._overlap import conv_overlap
 from ..ops.padding import conv_padding
-from ._tables import SOURCES_COMMON, channel_bias, fits_int32, lane_table, pad_to
+from ._tables import SOURCES_COMMON, channel_bias, fits_int32, quad_blocks, quad_table
 
 OP_TYPES = ("CONV_2D",)
 BLOCK = 16                  # int8 lanes per vector
@@ -57,27 +55,10 @@ def lower(op, graph, target) -> KernelCall:
         ),
         args=(TensorArg(op.inputs[0]), ConstRef("weights"), ConstRef("channel"), TensorArg(op.outputs[0]),
               ScratchArg() if not direct else "NULL"),
-        constants=(ConstArray("weights", "int8_t", pair_blocks(rows, col_len)),
-                   ConstArray("channel", "int32_t", pair_table(bias, mult, shift))),
+        constants=(ConstArray("weights", "int8_t", quad_blocks(rows, col_len)),
+                   ConstArray("channel", "int32_t", quad_table(bias, mult, shift))),
         scratch_bytes=0 if direct else 2 * col_len,
         macs=y.num_elements * fh * fw * depth,
         overlap=conv_overlap(op, graph, pad_top, pad_left) if not direct else None,
     )
 
-
-def pair_blocks(rows: np.ndarray, col_len: int) -> np.ndarray:
-    """[out_c][k] int8 weights as [pair][col_len / 16][2][16] (zero row and columns pad)."""
-    out_c, k = rows.shape
-    padded = np.zeros((out_c + out_c % 2, col_len), np.int8)
-    padded[:out_c, :k] = rows
-    blocks = padded.reshape(-1, 2, col_len // BLOCK, BLOCK)           # [pair][which][block][16]
-    return np.ascontiguousarray(blocks.transpose(0, 2, 1, 3)).reshape(-1)
-
-
-def pair_table(bias: np.ndarray, mult: np.ndarray, shift: np.ndarray) -> np.ndarray:
-    """Per channel pair the lanes (pixel 0: c, c + 1; pixel 1: c, c + 1)."""
-    pairs = (len(bias) + 1) // 2
-    def lanes(values):
-        padded = pad_to(np.asarray(values), 2 * pairs).reshape(pairs, 2)
-        return np.concatenate([padded, padded], axis=1).reshape(-1)
-    return lane_table(lanes(bias), lanes(mult), lanes(shift))

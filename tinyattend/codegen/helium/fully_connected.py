@@ -2,12 +2,10 @@
 inputs per VMLADAVA."""
 from __future__ import annotations
 
-import numpy as np
-
 from ..lowering import ConstArray, ConstRef, KernelCall, TensorArg
 from ..ops import fully_connected as portable
 from ..ops._conv_quant import channel_multipliers, output_range
-from ._tables import SOURCES_COMMON, channel_bias, fits_int32, lane_table, pad_to
+from ._tables import SOURCES_COMMON, channel_bias, fits_int32, quad_blocks, quad_table
 
 OP_TYPES = ("FULLY_CONNECTED",)
 BLOCK = 16
@@ -36,7 +34,6 @@ def lower(op, graph, target) -> KernelCall:
     act_min, act_max = output_range(graph, op)
     rows = w.array()
     row_len = -(-in_depth // BLOCK) * BLOCK
-    lanes = -(-out_depth // 4) * 4
     bias = channel_bias(rows, _bias(op), graph, x.zero_point)
     return KernelCall(
         function="ta_fully_connected_s8_mve",
@@ -49,16 +46,7 @@ def lower(op, graph, target) -> KernelCall:
         ),
         args=(TensorArg(op.inputs[0]), ConstRef("weights"), ConstRef("channel"), TensorArg(op.outputs[0])),
         constants=(ConstArray("weights", "int8_t", quad_blocks(rows, row_len)),
-                   ConstArray("channel", "int32_t",
-                              lane_table(pad_to(bias, lanes), pad_to(mult, lanes), pad_to(shift, lanes)))),
+                   ConstArray("channel", "int32_t", quad_table(bias, mult, shift))),
         macs=(x.num_elements // in_depth) * in_depth * out_depth,
     )
 
-
-def quad_blocks(rows: np.ndarray, row_len: int) -> np.ndarray:
-    """[out][in] int8 weights as [group of 4][row_len / 16][4][16] (zero rows and columns pad)."""
-    out_depth, in_depth = rows.shape
-    padded = np.zeros((-(-out_depth // 4) * 4, row_len), np.int8)
-    padded[:out_depth, :in_depth] = rows
-    quads = padded.reshape(-1, 4, row_len // BLOCK, BLOCK)
-    return np.ascontiguousarray(quads.transpose(0, 2, 1, 3)).reshape(-1)

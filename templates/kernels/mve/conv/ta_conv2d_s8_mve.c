@@ -2,11 +2,12 @@
  *
  * Output pixels go two at a time: their columns (the input window, padding filled with the input
  * zero point, [filter_h][filter_w][c] then zeros to col_len) are gathered into scratch, or read in
- * place for a 1x1 filter on whole vectors. Then for each pair of output channels a loop of
- * two column loads, two weight loads and four VMLADAVA.S8 (64 MACs in 8 instructions) sums the
- * four dot products; the input offset is in the bias, so the sums are of raw int8 values. The four
- * results are requantized as one vector and stored with one scatter (lanes of a missing pixel or
- * channel predicated off). */
+ * place for a 1x1 filter on whole vectors. Then for each group of four output channels the 2 x 4
+ * tile (ta_mve_dot_2x4) sums eight dot products with VMLADAVA.S8 on 16 int8 lanes: per 16 inputs
+ * two column loads, four weight loads and eight VMLADAVA (128 MACs in 16 instructions with the
+ * loop's SUBS and BNE). The input offset is in the bias, so the sums are of raw int8 values. Each
+ * pixel's four results are requantized as one vector and stored with a tail predicate on the
+ * last channel group. */
 #include "ta_conv2d_s8_mve.h"
 #include "ta_mve.h"
 
@@ -45,61 +46,51 @@ static void ta_conv2d_mve_column(const ta_conv2d_mve_params *p, const int8_t *im
     }
 }
 
-/* Every channel pair of two output pixels (pixel 1 is pixel 0 again when `two` is 0). */
+/* Every channel group of two output pixels (pixel 1 is pixel 0 again when `two` is 0). */
 static void ta_conv2d_mve_pixels(const ta_conv2d_mve_params *p, const int8_t *col0, const int8_t *col1,
                                  const int8_t *weights, const int32_t *channel, int8_t *out, int32_t two) {
-    /* locals: the output stores could alias *p, which would reload these every pair */
+    /* locals: the output stores could alias *p, which would reload these every group */
     const int32_t out_c = p->output.c, col_len = p->col_len;
     const int32_t output_offset = p->output_offset, act_min = p->act_min, act_max = p->act_max;
 #if TA_MVE
     const int32_t blocks = col_len / 16;
-    const uint32x4_t lanes = {0u, 1u, (uint32_t)out_c, (uint32_t)out_c + 1u};
-    const mve_pred16_t pixels = two ? 0xFFFF : 0x00FF;
-#endif
-    for (int32_t oc = 0; oc < out_c; oc += 2, channel += 16, weights += 2 * col_len) {
-#if TA_MVE
-        int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
-        const int8_t *x0 = col0, *x1 = col1, *w = weights;
-        for (int32_t k = blocks; k > 0; k--) {
-            const int8x16_t v0 = vldrbq_s8(x0);
-            const int8x16_t v1 = vldrbq_s8(x1);
-            const int8x16_t w0 = vldrbq_s8(w);
-            const int8x16_t w1 = vldrbq_s8(w + 16);
-            x0 += 16;
-            x1 += 16;
-            w += 32;
-            a00 = vmladavaq_s8(a00, v0, w0);
-            a01 = vmladavaq_s8(a01, v0, w1);
-            a10 = vmladavaq_s8(a10, v1, w0);
-            a11 = vmladavaq_s8(a11, v1, w1);
+    int8_t *out1 = two ? out + out_c : NULL;
+    for (int32_t oc = 0; oc < out_c; oc += 4, channel += 16, weights += 4 * col_len) {
+        int32x4_t acc0, acc1;
+        ta_mve_dot_2x4(col0, col1, weights, blocks, &acc0, &acc1);
+        const int32x4_t bias = vldrwq_s32(channel);
+        const int32x4_t y0 = ta_mve_requantize(vaddq_s32(acc0, bias), channel + 4, output_offset, act_min, act_max);
+        const int32x4_t y1 = ta_mve_requantize(vaddq_s32(acc1, bias), channel + 4, output_offset, act_min, act_max);
+        if (oc + 4 <= out_c) {
+            vstrbq_s32(out + oc, y0);
+            if (out1) {
+                vstrbq_s32(out1 + oc, y1);
+            }
+        } else {
+            const mve_pred16_t tail = vctp32q((uint32_t)(out_c - oc));
+            vstrbq_p_s32(out + oc, y0, tail);
+            if (out1) {
+                vstrbq_p_s32(out1 + oc, y1, tail);
+            }
         }
-        int32x4_t acc = vdupq_n_s32(a00);
-        acc = vsetq_lane_s32(a01, acc, 1);
-        acc = vsetq_lane_s32(a10, acc, 2);
-        acc = vsetq_lane_s32(a11, acc, 3);
-        acc = vaddq_s32(acc, vldrwq_s32(channel));
-        const int32x4_t y = ta_mve_requantize(acc, channel + 4, output_offset, act_min, act_max);
-        const mve_pred16_t channels = oc + 1 < out_c ? 0xFFFF : 0x0F0F;
-        vstrbq_scatter_offset_p_s32(out + oc, lanes, y, (mve_pred16_t)(pixels & channels));
+    }
 #else
-        uint32_t acc[4] = {(uint32_t)channel[0], (uint32_t)channel[1], (uint32_t)channel[2], (uint32_t)channel[3]};
-        for (int32_t k = 0; k < col_len; k++) {
-            const int32_t w0 = weights[(k / 16) * 32 + k % 16], w1 = weights[(k / 16) * 32 + 16 + k % 16];
-            acc[0] += (uint32_t)(col0[k] * w0);
-            acc[1] += (uint32_t)(col0[k] * w1);
-            acc[2] += (uint32_t)(col1[k] * w0);
-            acc[3] += (uint32_t)(col1[k] * w1);
-        }
-        for (int lane = 0; lane < 4; lane++) {
-            const int32_t pixel = lane / 2, ch = oc + lane % 2;
-            if ((pixel && !two) || ch >= out_c) {
+    for (int32_t oc = 0; oc < out_c; oc += 4, channel += 16, weights += 4 * col_len) {
+        for (int32_t lane = 0; lane < 8; lane++) {
+            const int32_t pixel = lane / 4, ch = lane % 4;
+            if ((pixel && !two) || oc + ch >= out_c) {
                 continue;
             }
-            out[pixel * out_c + ch] = (int8_t)ta_mve_requantize_lane((int32_t)acc[lane], channel + 4, lane,
-                                                                     output_offset, act_min, act_max);
+            const int8_t *col = pixel ? col1 : col0;
+            uint32_t acc = (uint32_t)channel[ch];
+            for (int32_t k = 0; k < col_len; k++) {
+                acc += (uint32_t)(col[k] * weights[(k / 16) * 64 + ch * 16 + k % 16]);
+            }
+            out[pixel * out_c + oc + ch] = (int8_t)ta_mve_requantize_lane((int32_t)acc, channel + 4, ch,
+                                                                          output_offset, act_min, act_max);
         }
-#endif
     }
+#endif
 }
 
 ta_status ta_conv2d_s8_mve(const ta_conv2d_mve_params *p, const int8_t *input, const int8_t *weights,

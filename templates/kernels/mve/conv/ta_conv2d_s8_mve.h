@@ -1,4 +1,4 @@
-/* CONV_2D int8 for Helium (MVE): two output pixels by two output channels per step, sixteen
+/* CONV_2D int8 for Helium (MVE): two output pixels by four output channels per step, sixteen
  * MACs per VMLADAVA. Any filter size, stride, dilation and padding; not grouped. */
 #ifndef TA_CONV2D_S8_MVE_H
 #define TA_CONV2D_S8_MVE_H
@@ -21,11 +21,10 @@ typedef struct {
 /* Bytes of scratch the kernel needs: two columns, unless they are read in place. */
 #define TA_CONV2D_S8_MVE_SCRATCH(col_len, direct) ((direct) ? 0 : 2 * (col_len))
 
-/* weights: per pair of output channels (an odd last channel is paired with a zero row), the
- *   pair's columns in blocks of sixteen: [col_len / 16][2][16] int8, each row [filter_h][filter_w][c]
- *   as in TFLite, zero-padded to col_len.
- * channel: per pair, 16 int32: bias (b0 b1 b0 b1, bias - input_zero_point * sum(w)), then the
- *   requantization rows of ta_mve.h for the lanes (pixel 0 ch 0, pixel 0 ch 1, pixel 1 ch 0, pixel 1 ch 1).
+/* weights: per group of four output channels (zero rows pad the last), the rows in blocks of sixteen:
+ *   [col_len / 16][4][16] int8, each row [filter_h][filter_w][c] as in TFLite, zero-padded to col_len.
+ * channel: per group, 16 int32: bias - input_zero_point * sum(w), then the requantization rows of
+ *   ta_mve.h.
  * scratch: TA_CONV2D_S8_MVE_SCRATCH bytes, 16-byte aligned. */
 ta_status ta_conv2d_s8_mve(const ta_conv2d_mve_params *p, const int8_t *input, const int8_t *weights,
                            const int32_t *channel, int8_t *output, int8_t *scratch);
