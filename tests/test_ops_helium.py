@@ -55,6 +55,19 @@ def _depthwise(tf):
     return tf.keras.Model(x, L.Dense(3)(y))
 
 
+def _narrow(tf):
+    """A tall narrow map (KWS-like) the depthwise kernel walks transposed: 3x3 same, then stride 2 (2 x 1
+    after the transpose) with multiplier 2 and a (3, 1) window, odd channel counts."""
+    L = tf.keras.layers
+    x = tf.keras.Input((21, 5, 12), batch_size=1)
+    y = L.DepthwiseConv2D(3, padding="same", activation="relu")(x)
+    y = L.Conv2D(5, 1)(y)
+    y = L.DepthwiseConv2D((3, 1), strides=(2, 1), padding="valid", depth_multiplier=2)(y)
+    y = L.DepthwiseConv2D(3, strides=2, padding="same")(y)
+    y = L.Flatten()(y)
+    return tf.keras.Model(x, L.Dense(6)(y))
+
+
 def _clamped(tf):
     """Ends in a 1x1 conv and a depthwise whose output zero point is rewritten (see below)."""
     L = tf.keras.layers
@@ -64,7 +77,7 @@ def _clamped(tf):
 
 
 MODELS = {"convs": (_convs, (1, 11, 9, 3)), "depthwise": (_depthwise, (1, 13, 10, 8)),
-          "clamped": (_clamped, (1, 6, 7, 20))}
+          "clamped": (_clamped, (1, 6, 7, 20)), "narrow": (_narrow, (1, 21, 5, 12))}
 
 
 def helium_tflite(name: str, per_channel: bool) -> bytes:
@@ -77,7 +90,8 @@ def helium_tflite(name: str, per_channel: bool) -> bytes:
 
 def _assert_mve_kernels(out_dir, name):
     model_c = next(out_dir.rglob("model.c")).read_text()
-    expected = {"convs": MVE_FUNCTIONS[::2], "depthwise": MVE_FUNCTIONS, "clamped": MVE_FUNCTIONS[:2]}[name]
+    expected = {"convs": MVE_FUNCTIONS[::2], "depthwise": MVE_FUNCTIONS, "clamped": MVE_FUNCTIONS[:2],
+                "narrow": MVE_FUNCTIONS}[name]
     for function in expected:
         assert function in model_c, f"{function} should have been generated"
 

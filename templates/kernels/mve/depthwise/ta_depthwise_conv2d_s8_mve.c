@@ -1,157 +1,172 @@
 /* DEPTHWISE_CONV_2D int8 for Helium (MVE). See ta_depthwise_conv2d_s8_mve.h for the layouts.
  *
- * For each output row the filter_h input rows it reads are staged in scratch, with the zero point
- * where the window leaves the image (above, below, left, right), so every output pixel sees a
- * whole window and the input offset can live in the bias. Then per group of four channels, four
- * output pixels at a time: each tap is one widening weight load (VLDRB.S32) shared by four
- * widening input loads, four VMUL.S32 and four VADD.S32 (MVE has no vector-by-vector VMLA); the sums are requantized four channels at once
- * (ta_mve.h). A depth multiplier above 1 reads the input channels with a byte gather; a last group
- * of fewer than four channels is tail-predicated. */
+ * The input rows an output row reads are staged in scratch channel-planar, split by column phase
+ * (column j of the zero-point-padded row goes to plane j % stride_w at j / stride_w), so the input
+ * of four neighbouring output pixels for one channel and tap is four consecutive bytes: one
+ * widening VLDRB.S32, and one VMLA.S32 by the tap's weight as a scalar. Padding is the zero point,
+ * whose product with the weights is in the bias, so border pixels take the same path. With dilation_h
+ * 1 the filter_h slots roll: each output row stages only the rows it newly needs. Staging reads a
+ * channel's pixels with a 16-bit-lane byte gather (eight per instruction), outside the tap loop.
+ * Results are requantized four pixels at once (VQRDMULH and VRSHL by the channel's scalar constants)
+ * and stored with a byte scatter, the last partial group tail-predicated. */
 #include "ta_depthwise_conv2d_s8_mve.h"
 #include "ta_mve.h"
 
-/* Stage the input rows of output row oy into scratch. */
-static void ta_dw_mve_rows(const ta_depthwise_mve_params *p, const int8_t *image, int32_t oy, int8_t *scratch) {
-    const int32_t c = p->input.c;
-    const int32_t row_bytes = p->span_w * c;
+/* Stage input row iy (all channels and phases) into slot dst; rows outside the image are the zero point. */
+static void ta_dw_mve_stage(const ta_depthwise_mve_params *p, const int8_t *image, int32_t iy, int8_t *dst) {
+    const int32_t sw = p->stride_w, plane_w = p->plane_w;
+    const int32_t slot_bytes = p->in_c * sw * plane_w;
     const int8_t zp = (int8_t)p->input_zero_point;
-    const int32_t first = p->pad_left > 0 ? p->pad_left : 0;                   /* first staged column from the image */
-    int32_t last = p->input.w + p->pad_left;                                     /* one past it */
-    last = last < p->span_w ? last : p->span_w;
-    for (int32_t ky = 0; ky < p->filter_h; ky++) {
-        int8_t *dst = scratch + ky * row_bytes;
-        const int32_t iy = oy * p->stride_h - p->pad_top + ky * p->dilation_h;
-        if (iy < 0 || iy >= p->input.h || last <= first) {
-            ta_mve_fill(dst, zp, row_bytes);
+    ta_mve_fill(dst, zp, slot_bytes);
+    if (iy < 0 || iy >= p->in_h) {
+        return;
+    }
+    const int8_t *row = image + iy * p->in_y_stride;
+    for (int32_t r = 0; r < sw; r++) {
+        /* plane entries idx with 0 <= idx * sw + r - pad_left < in_w */
+        int32_t lo = p->pad_left - r > 0 ? (p->pad_left - r + sw - 1) / sw : 0;
+        int32_t hi = (p->in_w + p->pad_left - r + sw - 1) / sw;
+        hi = hi < plane_w ? hi : plane_w;
+        if (hi <= lo) {
             continue;
         }
-        ta_mve_fill(dst, zp, first * c);
-        ta_mve_copy(dst + first * c, image + (iy * p->input.w + first - p->pad_left) * c, (last - first) * c);
-        ta_mve_fill(dst + last * c, zp, (p->span_w - last) * c);
+        const int32_t step = sw * p->in_x_stride;       /* bytes between a plane's neighbouring entries */
+        const int8_t *first = row + (lo * sw + r - p->pad_left) * p->in_x_stride;
+        for (int32_t c = 0; c < p->in_c; c++) {
+            int8_t *plane = dst + (c * sw + r) * plane_w;
+#if TA_MVE
+            const uint16x8_t offsets = vmulq_n_u16(vidupq_n_u16(0u, 1), (uint16_t)step);
+            const int8_t *src = first + c;
+            for (int32_t idx = lo; idx < hi; idx += 8, src += 8 * step) {
+                const mve_pred16_t pred = vctp16q((uint32_t)(hi - idx));
+                vstrbq_p_u16((uint8_t *)plane + idx, vldrbq_gather_offset_z_u16((const uint8_t *)src, offsets, pred),
+                             pred);
+            }
+#else
+            for (int32_t idx = lo; idx < hi; idx++) {
+                plane[idx] = first[(idx - lo) * step + c];
+            }
+#endif
+        }
     }
 }
+
+#define TA_DW_MVE_MAX_TAPS 64      /* filter_h * filter_w (the generator checks it) */
 
 #if TA_MVE
-/* One input vector of four channels: contiguous (multiplier 1) or gathered; predicated on a tail. */
-#define TA_DW_LOAD(ptr) (gather ? (tail ? vldrbq_gather_offset_z_s32((ptr), offsets, pred) \
-                                        : vldrbq_gather_offset_s32((ptr), offsets)) \
-                                : (tail ? vldrbq_z_s32((ptr), pred) : vldrbq_s32(ptr)))
-
-/* Four output pixels (ox .. ox + 3) of one channel group. base: the staged rows at column ox *
- * stride_w and the group's first input channel; w: the weights at the group's first channel. */
-TA_INLINE void ta_dw_mve_four(const ta_depthwise_mve_params *p, const int8_t *base, const int8_t *w,
-                              const int32_t *q, int8_t *out, uint32x4_t offsets, mve_pred16_t pred,
-                              const int gather, const int tail) {
-    const int32_t c = p->input.c;
-    const int32_t step = p->stride_w * c, tap_step = p->dilation_w * c, row_bytes = p->span_w * c;
-    int32x4_t a0 = vldrwq_s32(q), a1 = a0, a2 = a0, a3 = a0;
-    for (int32_t ky = 0; ky < p->filter_h; ky++) {
-        const int8_t *x = base + ky * row_bytes;
-        for (int32_t kx = 0; kx < p->filter_w; kx++, x += tap_step, w += p->channels) {
-            const int32x4_t wv = vldrbq_s32(w);
-            a0 = vaddq_s32(a0, vmulq_s32(TA_DW_LOAD(x), wv));
-            a1 = vaddq_s32(a1, vmulq_s32(TA_DW_LOAD(x + step), wv));
-            a2 = vaddq_s32(a2, vmulq_s32(TA_DW_LOAD(x + 2 * step), wv));
-            a3 = vaddq_s32(a3, vmulq_s32(TA_DW_LOAD(x + 3 * step), wv));
-        }
-    }
-    const int32_t oc = p->output.c;
-    const mve_pred16_t store = tail ? pred : 0xFFFF;
-    vstrbq_p_s32(out, ta_mve_requantize(a0, q + 4, p->output_offset, p->act_min, p->act_max), store);
-    vstrbq_p_s32(out + oc, ta_mve_requantize(a1, q + 4, p->output_offset, p->act_min, p->act_max), store);
-    vstrbq_p_s32(out + 2 * oc, ta_mve_requantize(a2, q + 4, p->output_offset, p->act_min, p->act_max), store);
-    vstrbq_p_s32(out + 3 * oc, ta_mve_requantize(a3, q + 4, p->output_offset, p->act_min, p->act_max), store);
-}
-
-TA_INLINE void ta_dw_mve_one(const ta_depthwise_mve_params *p, const int8_t *base, const int8_t *w,
-                             const int32_t *q, int8_t *out, uint32x4_t offsets, mve_pred16_t pred,
-                             const int gather, const int tail) {
-    const int32_t c = p->input.c;
-    const int32_t tap_step = p->dilation_w * c, row_bytes = p->span_w * c;
-    int32x4_t a0 = vldrwq_s32(q);
-    for (int32_t ky = 0; ky < p->filter_h; ky++) {
-        const int8_t *x = base + ky * row_bytes;
-        for (int32_t kx = 0; kx < p->filter_w; kx++, x += tap_step, w += p->channels) {
-            a0 = vaddq_s32(a0, vmulq_s32(TA_DW_LOAD(x), vldrbq_s32(w)));
-        }
-    }
-    vstrbq_p_s32(out, ta_mve_requantize(a0, q + 4, p->output_offset, p->act_min, p->act_max), tail ? pred : 0xFFFF);
-}
-
-/* One output row: whole channel groups, then the predicated tail group. */
-TA_INLINE void ta_dw_mve_row(const ta_depthwise_mve_params *p, const int8_t *rows, const int8_t *weights,
-                             const int32_t *channel, int8_t *out, const int gather) {
-    const int32_t oc = p->output.c, c = p->input.c, dm = p->depth_multiplier;
-    const int32_t whole = oc / 4 * 4;
-    for (int32_t c0 = 0; c0 < oc; c0 += 4) {
-        const int tail = c0 >= whole;
-        const mve_pred16_t pred = vctp32q((uint32_t)(oc - c0));
-        /* gather offsets: lane i reads input channel (c0 + i) / dm, relative to c0 / dm */
-        uint32_t lanes[4];
-        for (int32_t i = 0; i < 4; i++) {
-            lanes[i] = (uint32_t)((c0 + i) / dm - c0 / dm);
-        }
-        const uint32x4_t offsets = vldrwq_u32(lanes);
-        const int8_t *w = weights + c0;
-        const int32_t *q = channel + c0 * 4;
-        const int8_t *base = rows + c0 / dm;
-        int32_t ox = 0;
-        if (tail) {
-            for (; ox + 4 <= p->output.w; ox += 4) {
-                ta_dw_mve_four(p, base + ox * p->stride_w * c, w, q, out + ox * oc + c0, offsets, pred, gather, 1);
-            }
-            for (; ox < p->output.w; ox++) {
-                ta_dw_mve_one(p, base + ox * p->stride_w * c, w, q, out + ox * oc + c0, offsets, pred, gather, 1);
-            }
-        } else {
-            for (; ox + 4 <= p->output.w; ox += 4) {
-                ta_dw_mve_four(p, base + ox * p->stride_w * c, w, q, out + ox * oc + c0, offsets, pred, gather, 0);
-            }
-            for (; ox < p->output.w; ox++) {
-                ta_dw_mve_one(p, base + ox * p->stride_w * c, w, q, out + ox * oc + c0, offsets, pred, gather, 0);
-            }
-        }
-    }
-}
-#else
-static void ta_dw_c_row(const ta_depthwise_mve_params *p, const int8_t *rows, const int8_t *weights,
-                        const int32_t *channel, int8_t *out) {
-    const int32_t c = p->input.c, oc = p->output.c;
-    for (int32_t ox = 0; ox < p->output.w; ox++) {
-        for (int32_t o = 0; o < oc; o++) {
-            const int32_t *q = channel + (o / 4) * 16;
-            uint32_t acc = (uint32_t)q[o % 4];
-            for (int32_t ky = 0; ky < p->filter_h; ky++) {
-                for (int32_t kx = 0; kx < p->filter_w; kx++) {
-                    const int32_t x = rows[(ky * p->span_w + ox * p->stride_w + kx * p->dilation_w) * c
-                                           + o / p->depth_multiplier];
-                    acc += (uint32_t)(x * weights[(ky * p->filter_w + kx) * p->channels + o]);
-                }
-            }
-            out[ox * oc + o] = (int8_t)ta_mve_requantize_lane((int32_t)acc, q + 4, o % 4, p->output_offset,
-                                                              p->act_min, p->act_max);
-        }
-    }
+/* Requantize four pixels of one channel by its scalar constants and store them (lanes past out_w off). */
+TA_INLINE void ta_dw_mve_store(int32x4_t acc, int32_t mult, int32_t left, int32_t right, int32x4_t fix_mask,
+                               int32_t output_offset, int32x4_t lo, int32x4_t hi, int8_t *out, uint32x4_t lanes,
+                               int32_t left_pixels) {
+    int32x4_t x = vqrdmulhq_n_s32(vshlq_r_s32(acc, left), mult);
+    x = vqaddq_s32(x, vandq_s32(vshrq_n_s32(x, 31), fix_mask));
+    x = vaddq_n_s32(vrshlq_n_s32(x, right), output_offset);
+    x = vminq_s32(vmaxq_s32(x, lo), hi);
+    vstrbq_scatter_offset_p_s32(out, lanes, x, vctp32q((uint32_t)left_pixels));
 }
 #endif
+
+/* One output row from the staged slots (rows[ky] is the slot of filter row ky); tap[t] is where tap t
+ * reads in a channel's planes, relative to the output pixel. */
+static void ta_dw_mve_row(const ta_depthwise_mve_params *p, int8_t *const *rows, const int32_t *tap,
+                          const int8_t *weights, const int32_t *channel, int8_t *out) {
+    const int32_t sw = p->stride_w, plane_w = p->plane_w, fh = p->filter_h, fw = p->filter_w;
+    const int32_t out_w = p->out_w, dm = p->depth_multiplier, oxs = p->out_x_stride;
+    const int32_t output_offset = p->output_offset, act_min = p->act_min, act_max = p->act_max;
+#if TA_MVE
+    const uint32x4_t lanes = vmulq_n_u32(vidupq_n_u32(0u, 1), (uint32_t)oxs);
+    const int32x4_t lo = vdupq_n_s32(act_min), hi = vdupq_n_s32(act_max);
+    /* 3x3, stride 1, no dilation: the taps of a row at +0, +1, +2, weights held in registers */
+    const int32_t taps3 = fh == 3 && fw == 3 && sw == 1 && p->dilation_w == 1;
+#endif
+    for (int32_t oc = 0; oc < p->out_c; oc++, weights += fh * fw, channel += 4) {
+        const int32_t plane0 = (oc / dm) * sw * plane_w;
+        const int32_t bias = channel[0], mult = channel[1], left = channel[2], right = channel[3];
+#if TA_MVE
+        const int32x4_t fix_mask = vdupq_n_s32(right < 0 ? -1 : 0);
+        if (taps3) {
+            const int32_t w0 = weights[0], w1 = weights[1], w2 = weights[2], w3 = weights[3], w4 = weights[4];
+            const int32_t w5 = weights[5], w6 = weights[6], w7 = weights[7], w8 = weights[8];
+            const int8_t *r0 = rows[0] + plane0, *r1 = rows[1] + plane0, *r2 = rows[2] + plane0;
+            for (int32_t ox = 0; ox < out_w; ox += 4, r0 += 4, r1 += 4, r2 += 4) {
+                int32x4_t acc = vmlaq_n_s32(vdupq_n_s32(bias), vldrbq_s32(r0), w0);
+                acc = vmlaq_n_s32(acc, vldrbq_s32(r0 + 1), w1);
+                acc = vmlaq_n_s32(acc, vldrbq_s32(r0 + 2), w2);
+                acc = vmlaq_n_s32(acc, vldrbq_s32(r1), w3);
+                acc = vmlaq_n_s32(acc, vldrbq_s32(r1 + 1), w4);
+                acc = vmlaq_n_s32(acc, vldrbq_s32(r1 + 2), w5);
+                acc = vmlaq_n_s32(acc, vldrbq_s32(r2), w6);
+                acc = vmlaq_n_s32(acc, vldrbq_s32(r2 + 1), w7);
+                acc = vmlaq_n_s32(acc, vldrbq_s32(r2 + 2), w8);
+                ta_dw_mve_store(acc, mult, left, right, fix_mask, output_offset, lo, hi, out + ox * oxs + oc, lanes,
+                                out_w - ox);
+            }
+            continue;
+        }
+        for (int32_t ox = 0; ox < out_w; ox += 4) {
+            int32x4_t acc = vdupq_n_s32(bias);
+            const int8_t *w = weights;
+            const int32_t *t = tap;
+            for (int32_t ky = 0; ky < fh; ky++) {
+                const int8_t *row = rows[ky] + plane0 + ox;
+                for (int32_t kx = 0; kx < fw; kx++) {
+                    acc = vmlaq_n_s32(acc, vldrbq_s32(row + *t++), *w++);
+                }
+            }
+            ta_dw_mve_store(acc, mult, left, right, fix_mask, output_offset, lo, hi, out + ox * oxs + oc, lanes,
+                            out_w - ox);
+        }
+#else
+        (void)sw;
+        for (int32_t ox = 0; ox < out_w; ox++) {
+            uint32_t acc = (uint32_t)bias;
+            const int8_t *w = weights;
+            const int32_t *t = tap;
+            for (int32_t ky = 0; ky < fh; ky++) {
+                for (int32_t kx = 0; kx < fw; kx++) {
+                    acc += (uint32_t)(rows[ky][plane0 + ox + *t++] * *w++);
+                }
+            }
+            const int32_t y = ta_requantize((int32_t)acc, mult, left + right) + output_offset;
+            out[ox * oxs + oc] = (int8_t)ta_clamp32(y, act_min, act_max);
+        }
+#endif
+    }
+}
 
 ta_status ta_depthwise_conv2d_s8_mve(const ta_depthwise_mve_params *p, const int8_t *input, const int8_t *weights,
                                      const int32_t *channel, int8_t *output, int8_t *scratch) {
-    const int32_t image_bytes = p->input.h * p->input.w * p->input.c;
-    const int32_t out_row = p->output.w * p->output.c;
-    for (int32_t b = 0; b < p->input.n; b++) {
-        for (int32_t oy = 0; oy < p->output.h; oy++) {
-            int8_t *out = output + (b * p->output.h + oy) * out_row;
-            ta_dw_mve_rows(p, input + b * image_bytes, oy, scratch);
-#if TA_MVE
-            if (p->depth_multiplier == 1) {
-                ta_dw_mve_row(p, scratch, weights, channel, out, 0);
-            } else {
-                ta_dw_mve_row(p, scratch, weights, channel, out, 1);
+    const int32_t fh = p->filter_h;
+    const int32_t slot_bytes = p->in_c * p->stride_w * p->plane_w;
+    int32_t *staged = (int32_t *)(void *)scratch;          /* which input row each slot holds */
+    int8_t *slots = scratch + 16 * ((fh + 3) / 4);
+    int8_t *rows[16];
+    int32_t tap[TA_DW_MVE_MAX_TAPS];
+    for (int32_t t = 0; t < p->filter_h * p->filter_w; t++) {
+        const int32_t j = (t % p->filter_w) * p->dilation_w;        /* padded column of the tap, pixel 0 */
+        tap[t] = (j % p->stride_w) * p->plane_w + j / p->stride_w;
+    }
+    /* rolling slots (row iy in slot iy mod fh) need the rows of one output row to be distinct mod fh */
+    const int32_t rolling = p->dilation_h == 1 && fh <= 16;
+    for (int32_t b = 0; b < p->batches; b++) {
+        const int8_t *image = input + b * p->image_bytes;
+        int8_t *out_image = output + b * p->out_image_bytes;
+        for (int32_t s = 0; s < fh; s++) {
+            staged[s] = INT32_MIN;
+        }
+        for (int32_t oy = 0; oy < p->out_h; oy++) {
+            for (int32_t ky = 0; ky < fh; ky++) {
+                const int32_t iy = oy * p->stride_h - p->pad_top + ky * p->dilation_h;
+                const int32_t slot = rolling ? ((iy % fh) + fh) % fh : ky;
+                if (!rolling || staged[slot] != iy) {
+                    ta_dw_mve_stage(p, image, iy, slots + slot * slot_bytes);
+                    staged[slot] = iy;
+                }
+                if (ky < 16) {
+                    rows[ky] = slots + slot * slot_bytes;
+                }
             }
-#else
-            ta_dw_c_row(p, scratch, weights, channel, out);
-#endif
+            ta_dw_mve_row(p, rows, tap, weights, channel, out_image + oy * p->out_y_stride);
         }
     }
     return TA_OK;
