@@ -89,6 +89,6 @@ def lower(op, graph, target) -> KernelCall:
               ScratchArg()),
         constants=(ConstArray("weights", "int8_t", np.ascontiguousarray(taps).reshape(-1)),
                    ConstArray("channel", "int32_t", to_int32(channel.reshape(-1), "channel constants"))),
-        scratch_bytes=16 * -(-fh // 4) + fh * in_c * sw * plane_w,
+        scratch_bytes=16 * -(-fh // 4) + 16 * -(-out_w // 4) + fh * in_c * sw * plane_w,
         macs=y.num_elements * fh * fw,
     )

@@ -25,9 +25,10 @@ typedef struct {
     int32_t act_min, act_max;
 } ta_depthwise_mve_params;
 
-/* Scratch: 16 bytes of slot bookkeeping, then filter_h slots of in_c * stride_w planes of plane_w bytes. */
-#define TA_DEPTHWISE_S8_MVE_SCRATCH(filter_h, in_c, stride_w, plane_w) \
-    (16 * (((filter_h) + 3) / 4) + (filter_h) * (in_c) * (stride_w) * (plane_w))
+/* Scratch (16-byte aligned): slot bookkeeping (16 bytes per four filter rows), a row of int32 sums
+ * (out_w rounded up to 4), then filter_h slots of in_c * stride_w planes of plane_w bytes. */
+#define TA_DEPTHWISE_S8_MVE_SCRATCH(filter_h, out_w, in_c, stride_w, plane_w) \
+    (16 * (((filter_h) + 3) / 4) + 16 * (((out_w) + 3) / 4) + (filter_h) * (in_c) * (stride_w) * (plane_w))
 
 /* weights: [out_c][filter_h][filter_w] int8 (as walked).
  * channel: per output channel, 4 int32: bias - input_zero_point * sum(w), multiplier, left shift
