@@ -38,7 +38,7 @@ def lower(op, graph, target) -> KernelCall:
     pad_top, pad_left = conv_padding(o, x.shape, fh, fw, y.shape)
     rows = w.array().reshape(out_c, -1)
     col_len = -(-rows.shape[1] // BLOCK) * BLOCK
-    direct = int(fh == 1 and fw == 1 and pad_top == 0 and pad_left == 0 and depth % BLOCK == 0)
+    direct = int(fh == 1 and fw == 1 and pad_top == 0 and pad_left == 0)
     bias = channel_bias(rows, _bias(op), graph, x.zero_point)
     return KernelCall(
         function="ta_conv2d_s8_mve",
@@ -54,10 +54,10 @@ def lower(op, graph, target) -> KernelCall:
             ("act_min", act_min), ("act_max", act_max),
         ),
         args=(TensorArg(op.inputs[0]), ConstRef("weights"), ConstRef("channel"), TensorArg(op.outputs[0]),
-              ScratchArg() if not direct else "NULL"),
+              ScratchArg()),
         constants=(ConstArray("weights", "int8_t", quad_blocks(rows, col_len)),
                    ConstArray("channel", "int32_t", quad_table(bias, mult, shift))),
-        scratch_bytes=0 if direct else 2 * col_len,
+        scratch_bytes=2 * (col_len + BLOCK),
         macs=y.num_elements * fh * fw * depth,
         overlap=conv_overlap(op, graph, pad_top, pad_left) if not direct else None,
     )

@@ -1,8 +1,8 @@
 /* CONV_2D int8 for Helium (MVE). See ta_conv2d_s8_mve.h for the layouts.
  *
  * Output pixels go two at a time: their columns (the input window, padding filled with the input
- * zero point, [filter_h][filter_w][c] then zeros to col_len) are gathered into scratch, or read in
- * place for a 1x1 filter on whole vectors. Then for each group of four output channels the 2 x 4
+ * zero point, [filter_h][filter_w][c], copied as whole vectors) are gathered into scratch, or read
+ * in place for a 1x1 filter without padding. Then for each group of four output channels the 2 x 4
  * tile (ta_mve_dot_2x4) sums eight dot products with VMLADAVA.S8 on 16 int8 lanes: per 16 inputs
  * two column loads, four weight loads and eight VMLADAVA (128 MACs in 16 instructions with the
  * loop's SUBS and BNE). The input offset is in the bias, so the sums are of raw int8 values. Each
@@ -11,9 +11,40 @@
 #include "ta_conv2d_s8_mve.h"
 #include "ta_mve.h"
 
-/* The column of output pixel (oy, ox) of one batch image, into col. */
-static void ta_conv2d_mve_column(const ta_conv2d_mve_params *p, const int8_t *image, int32_t oy, int32_t ox,
-                                 int8_t *col) {
+/* n bytes from src to dst as whole vectors: up to 15 bytes past both ends are read or written. Past dst
+ * end is the next part of the column (written after) or the slack after it; past n, a column only
+ * meets zero weights. Reads stop at `end`: the last vector before it is tail-predicated. */
+TA_INLINE void ta_conv2d_mve_run(int8_t *dst, const int8_t *src, int32_t n, const int8_t *end) {
+#if TA_MVE
+    if (src + ((n + 15) & ~15) > end) {
+        ta_mve_copy(dst, src, n);
+        return;
+    }
+    for (; n > 0; n -= 16, src += 16, dst += 16) {
+        vstrbq_s8(dst, vldrbq_s8(src));
+    }
+#else
+    (void)end;
+    memcpy(dst, src, (size_t)n);
+#endif
+}
+
+TA_INLINE void ta_conv2d_mve_zp(int8_t *dst, int8_t zp, int32_t n) {
+#if TA_MVE
+    const int8x16_t v = vdupq_n_s8(zp);
+    for (; n > 0; n -= 16, dst += 16) {
+        vstrbq_s8(dst, v);
+    }
+#else
+    memset(dst, zp, (size_t)n);
+#endif
+}
+
+/* The column of output pixel (oy, ox) of one batch image (which ends at end), into col (col_len + 16
+ * bytes). Past filter_h * filter_w * c the column holds whatever the runs left there: the weights are
+ * zero (the host build, which reads it as plain C, clears it). */
+static void ta_conv2d_mve_column(const ta_conv2d_mve_params *p, const int8_t *image, const int8_t *end,
+                                 int32_t oy, int32_t ox, int8_t *col) {
     const int32_t c = p->input.c;
     const int32_t run = p->filter_w * c;
     const int8_t zp = (int8_t)p->input_zero_point;
@@ -23,27 +54,27 @@ static void ta_conv2d_mve_column(const ta_conv2d_mve_params *p, const int8_t *im
     for (int32_t ky = 0; ky < p->filter_h; ky++, dst += run) {
         const int32_t iy = oy * p->stride_h - p->pad_top + ky * p->dilation_h;
         if (iy < 0 || iy >= p->input.h) {
-            ta_mve_fill(dst, zp, run);
+            ta_conv2d_mve_zp(dst, zp, run);
             continue;
         }
         const int8_t *row = image + iy * p->input.w * c;
         if (whole_row) {
-            ta_mve_copy(dst, row + ix0 * c, run);
+            ta_conv2d_mve_run(dst, row + ix0 * c, run, end);
             continue;
         }
         for (int32_t kx = 0; kx < p->filter_w; kx++) {
             const int32_t ix = ix0 + kx * p->dilation_w;
             if (ix < 0 || ix >= p->input.w) {
-                ta_mve_fill(dst + kx * c, zp, c);
+                ta_conv2d_mve_zp(dst + kx * c, zp, c);
             } else {
-                ta_mve_copy(dst + kx * c, row + ix * c, c);
+                ta_conv2d_mve_run(dst + kx * c, row + ix * c, c, end);
             }
         }
     }
+#if !TA_MVE
     const int32_t used = p->filter_h * run;
-    if (used < p->col_len) {
-        ta_mve_fill(col + used, 0, p->col_len - used);
-    }
+    memset(col + used, 0, (size_t)(p->col_len - used));
+#endif
 }
 
 /* Every channel group of two output pixels (pixel 1 is pixel 0 again when `two` is 0). */
@@ -95,29 +126,30 @@ static void ta_conv2d_mve_pixels(const ta_conv2d_mve_params *p, const int8_t *co
 
 ta_status ta_conv2d_s8_mve(const ta_conv2d_mve_params *p, const int8_t *input, const int8_t *weights,
                            const int32_t *channel, int8_t *output, int8_t *scratch) {
-    const int32_t out_w = p->output.w;
+    const int32_t out_w = p->output.w, c = p->input.c, col_len = p->col_len;
     const int32_t pixels = p->output.h * out_w;
-    const int32_t image_bytes = p->input.h * p->input.w * p->input.c;
+    const int32_t image_bytes = p->input.h * p->input.w * c;
+    int8_t *cols[2] = {scratch, scratch + col_len + 16};
     for (int32_t b = 0; b < p->input.n; b++) {
         const int8_t *image = input + b * image_bytes;
+        const int8_t *end = image + image_bytes;
         int8_t *out = output + b * pixels * p->output.c;
         for (int32_t i = 0; i < pixels; i += 2) {
             const int32_t two = i + 1 < pixels;
-            const int32_t oy0 = i / out_w, ox0 = i % out_w;
-            const int32_t oy1 = two ? (i + 1) / out_w : oy0, ox1 = two ? (i + 1) % out_w : ox0;
-            const int8_t *col0, *col1;
-            if (p->direct) {
-                col0 = image + (oy0 * p->stride_h * p->input.w + ox0 * p->stride_w) * p->input.c;
-                col1 = image + (oy1 * p->stride_h * p->input.w + ox1 * p->stride_w) * p->input.c;
-            } else {
-                ta_conv2d_mve_column(p, image, oy0, ox0, scratch);
-                if (two) {
-                    ta_conv2d_mve_column(p, image, oy1, ox1, scratch + p->col_len);
+            const int8_t *col[2];
+            for (int32_t k = 0; k < 1 + two; k++) {
+                const int32_t oy = (i + k) / out_w, ox = (i + k) % out_w;
+                const int8_t *pixel = image + (oy * p->stride_h * p->input.w + ox * p->stride_w) * c;
+                /* a 1x1 window is read in place, its whole vectors past c meeting zero weights, unless
+                 * they would run past the image */
+                if (p->direct && pixel + col_len <= end) {
+                    col[k] = pixel;
+                } else {
+                    ta_conv2d_mve_column(p, image, end, oy, ox, cols[k]);
+                    col[k] = cols[k];
                 }
-                col0 = scratch;
-                col1 = two ? scratch + p->col_len : scratch;
             }
-            ta_conv2d_mve_pixels(p, col0, col1, weights, channel, out + i * p->output.c, two);
+            ta_conv2d_mve_pixels(p, col[0], two ? col[1] : col[0], weights, channel, out + i * p->output.c, two);
         }
     }
     return TA_OK;

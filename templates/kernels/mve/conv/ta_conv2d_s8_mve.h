@@ -12,20 +12,21 @@ typedef struct {
     int32_t dilation_h, dilation_w;
     int32_t pad_top, pad_left;
     int32_t col_len;            /* filter_h * filter_w * input.c rounded up to 16 */
-    int32_t direct;             /* 1: 1x1 filter, no padding, input.c % 16 == 0: columns read in place */
+    int32_t direct;             /* 1: 1x1 filter, no padding: columns read in place */
     int32_t input_zero_point;   /* fills padding: its product with the weights is folded into the bias */
     int32_t output_offset;
     int32_t act_min, act_max;
 } ta_conv2d_mve_params;
 
-/* Bytes of scratch the kernel needs: two columns, unless they are read in place. */
-#define TA_CONV2D_S8_MVE_SCRATCH(col_len, direct) ((direct) ? 0 : 2 * (col_len))
+/* Bytes of scratch the kernel needs: two columns with 16 bytes of slack each (a 1x1 layer copies
+ * only the pixels whose whole vectors would run past the image). */
+#define TA_CONV2D_S8_MVE_SCRATCH(col_len) (2 * ((col_len) + 16))
 
 /* weights: per group of four output channels (zero rows pad the last), the rows in blocks of sixteen:
  *   [col_len / 16][4][16] int8, each row [filter_h][filter_w][c] as in TFLite, zero-padded to col_len.
  * channel: per group, 16 int32: bias - input_zero_point * sum(w), then the requantization rows of
  *   ta_mve.h.
- * scratch: TA_CONV2D_S8_MVE_SCRATCH bytes, 16-byte aligned. */
+ * scratch: TA_CONV2D_S8_MVE_SCRATCH bytes. */
 ta_status ta_conv2d_s8_mve(const ta_conv2d_mve_params *p, const int8_t *input, const int8_t *weights,
                            const int32_t *channel, int8_t *output, int8_t *scratch);
 
