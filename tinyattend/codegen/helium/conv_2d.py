@@ -39,6 +39,11 @@ def lower(op, graph, target) -> KernelCall:
     rows = w.array().reshape(out_c, -1)
     col_len = -(-rows.shape[1] // BLOCK) * BLOCK
     direct = int(fh == 1 and fw == 1 and pad_top == 0 and pad_left == 0)
+    # The 1x1 path reads pixels p and p + 1 in place while it writes both: one output pixel more of lead
+    # than a raster kernel needs (codegen/ops/_overlap.py); the gathering path copies both first.
+    overlap = conv_overlap(op, graph, pad_top, pad_left)
+    if overlap is not None and direct:
+        overlap = (overlap[0], overlap[1] + out_c)
     bias = channel_bias(rows, _bias(op), graph, x.zero_point)
     return KernelCall(
         function="ta_conv2d_s8_mve",
@@ -54,11 +59,11 @@ def lower(op, graph, target) -> KernelCall:
             ("act_min", act_min), ("act_max", act_max),
         ),
         args=(TensorArg(op.inputs[0]), ConstRef("weights"), ConstRef("channel"), TensorArg(op.outputs[0]),
-              ScratchArg()),
+              "NULL" if direct and depth % BLOCK == 0 else ScratchArg()),
         constants=(ConstArray("weights", "int8_t", quad_blocks(rows, col_len)),
                    ConstArray("channel", "int32_t", quad_table(bias, mult, shift))),
-        scratch_bytes=2 * (col_len + BLOCK),
+        scratch_bytes=0 if direct and depth % BLOCK == 0 else 2 * (col_len + BLOCK),
         macs=y.num_elements * fh * fw * depth,
-        overlap=conv_overlap(op, graph, pad_top, pad_left) if not direct else None,
+        overlap=overlap,
     )
 

@@ -124,32 +124,47 @@ static void ta_conv2d_mve_pixels(const ta_conv2d_mve_params *p, const int8_t *co
 #endif
 }
 
+/* Where pixel (oy, ox)'s column is: in place (a 1x1 window without padding, unless its whole vectors
+ * would run past the image) or gathered into col. */
+TA_INLINE const int8_t *ta_conv2d_mve_source(const ta_conv2d_mve_params *p, const int8_t *image, const int8_t *end,
+                                             int32_t oy, int32_t ox, int8_t *col) {
+    if (p->direct) {
+        const int8_t *pixel = image + (oy * p->stride_h * p->input.w + ox * p->stride_w) * p->input.c;
+        if (pixel + p->col_len <= end) {
+            return pixel;
+        }
+    }
+    ta_conv2d_mve_column(p, image, end, oy, ox, col);
+    return col;
+}
+
 ta_status ta_conv2d_s8_mve(const ta_conv2d_mve_params *p, const int8_t *input, const int8_t *weights,
                            const int32_t *channel, int8_t *output, int8_t *scratch) {
-    const int32_t out_w = p->output.w, c = p->input.c, col_len = p->col_len;
+    const int32_t out_w = p->output.w, out_c = p->output.c;
     const int32_t pixels = p->output.h * out_w;
-    const int32_t image_bytes = p->input.h * p->input.w * c;
-    int8_t *cols[2] = {scratch, scratch + col_len + 16};
+    const int32_t image_bytes = p->input.h * p->input.w * p->input.c;
+    int8_t *col1 = scratch != NULL ? scratch + p->col_len + 16 : NULL;     /* NULL: every column in place */
     for (int32_t b = 0; b < p->input.n; b++) {
         const int8_t *image = input + b * image_bytes;
         const int8_t *end = image + image_bytes;
-        int8_t *out = output + b * pixels * p->output.c;
-        for (int32_t i = 0; i < pixels; i += 2) {
+        int8_t *out = output + b * pixels * out_c;
+        int32_t oy = 0, ox = 0;
+        for (int32_t i = 0; i < pixels; i += 2, out += 2 * out_c) {
+            const int8_t *x0 = ta_conv2d_mve_source(p, image, end, oy, ox, scratch);
+            const int8_t *x1 = x0;
             const int32_t two = i + 1 < pixels;
-            const int8_t *col[2];
-            for (int32_t k = 0; k < 1 + two; k++) {
-                const int32_t oy = (i + k) / out_w, ox = (i + k) % out_w;
-                const int8_t *pixel = image + (oy * p->stride_h * p->input.w + ox * p->stride_w) * c;
-                /* a 1x1 window is read in place, its whole vectors past c meeting zero weights, unless
-                 * they would run past the image */
-                if (p->direct && pixel + col_len <= end) {
-                    col[k] = pixel;
-                } else {
-                    ta_conv2d_mve_column(p, image, end, oy, ox, cols[k]);
-                    col[k] = cols[k];
+            if (++ox == out_w) {
+                ox = 0;
+                oy++;
+            }
+            if (two) {
+                x1 = ta_conv2d_mve_source(p, image, end, oy, ox, col1);
+                if (++ox == out_w) {
+                    ox = 0;
+                    oy++;
                 }
             }
-            ta_conv2d_mve_pixels(p, col[0], two ? col[1] : col[0], weights, channel, out + i * p->output.c, two);
+            ta_conv2d_mve_pixels(p, x0, x1, weights, channel, out, two);
         }
     }
     return TA_OK;
