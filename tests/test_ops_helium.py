@@ -88,6 +88,14 @@ def helium_tflite(name: str, per_channel: bool) -> bytes:
     return tflite
 
 
+@pytest.fixture
+def helium_depthwise_everywhere(monkeypatch):
+    """The Helium depthwise kernel on every layer it can run: by default narrower rows, other windows and
+    strides take the DSP fast kernel, which is cheaper there (codegen/helium/depthwise_conv_2d._pays)."""
+    from tinyattend.codegen.helium import depthwise_conv_2d
+    monkeypatch.setattr(depthwise_conv_2d, "_pays", lambda op, graph: True)
+
+
 def _assert_mve_kernels(out_dir, name):
     model_c = next(out_dir.rglob("model.c")).read_text()
     expected = {"convs": MVE_FUNCTIONS[::2], "depthwise": MVE_FUNCTIONS, "clamped": MVE_FUNCTIONS[:2],
@@ -99,7 +107,7 @@ def _assert_mve_kernels(out_dir, name):
 @pytest.mark.slow
 @pytest.mark.parametrize("per_channel", [True, False], ids=["per_channel", "per_tensor"])
 @pytest.mark.parametrize("name", sorted(MODELS))
-def test_helium_kernels_on_host(tmp_path, name, per_channel):
+def test_helium_kernels_on_host(tmp_path, helium_depthwise_everywhere, name, per_channel):
     """The plain-C side of each kernel, under AddressSanitizer and UBSan."""
     report = assert_bit_exact(helium_tflite(name, per_channel), tmp_path, kernels="helium", samples=30)
     assert report["kernels"] == "helium"
@@ -110,7 +118,7 @@ def test_helium_kernels_on_host(tmp_path, name, per_channel):
 @pytest.mark.slow
 @pytest.mark.parametrize("per_channel", [True, False], ids=["per_channel", "per_tensor"])
 @pytest.mark.parametrize("name", sorted(MODELS))
-def test_helium_kernels_on_emulated_m55(tmp_path, name, per_channel):
+def test_helium_kernels_on_emulated_m55(tmp_path, helium_depthwise_everywhere, name, per_channel):
     """The MVE intrinsics on QEMU's Cortex-M55, four inputs per model (all -128, all 127, two random)."""
     report = assert_bit_exact_on_board(helium_tflite(name, per_channel), tmp_path, board="cortex-m55",
                                        kernels="auto", samples=4)
@@ -125,3 +133,18 @@ def test_requantization_constants_split_the_shift():
     from tinyattend.codegen.helium._tables import lane_table
     table = lane_table(np.array([1, -2, 3, 4]), np.array([1 << 30] * 4), np.array([2, 0, -3, -31]))
     assert table.tolist() == [1, -2, 3, 4, *[1 << 30] * 4, 2, 0, 0, 0, 0, 0, -3, -31]
+
+
+def test_depthwise_takes_the_cheaper_kernel(tmp_path):
+    """A 3x3 stride-1 layer with 24-pixel rows takes the Helium kernel; a stride-2 one and a narrow one the DSP
+    fast kernel (fewer instructions there on the M55); both bit-exact."""
+    def build(tf):
+        L = tf.keras.layers
+        x = tf.keras.Input((24, 24, 8), batch_size=1)
+        y = L.DepthwiseConv2D(3, padding="same", activation="relu")(x)
+        y = L.DepthwiseConv2D(3, strides=2, padding="same")(y)
+        return tf.keras.Model(x, L.DepthwiseConv2D(3, padding="same")(y))
+    assert_bit_exact(int8_tflite(build, [(1, 24, 24, 8)]), tmp_path, kernels="helium", samples=10)
+    model_c = next(tmp_path.rglob("model.c")).read_text()
+    assert model_c.count("ta_depthwise_conv2d_s8_mve(") == 1
+    assert model_c.count("ta_depthwise_conv2d_s8_fast(") == 2

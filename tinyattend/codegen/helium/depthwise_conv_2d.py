@@ -33,7 +33,36 @@ def check(op, graph, target) -> list[str]:
     taps = w.array().reshape(-1, out_c).T
     if not fits_int32(channel_bias(taps, _bias(op), graph, x.zero_point)):
         return ["the folded bias does not fit int32"]
+    if not _pays(op, graph) and portable._lower_fast(op, graph, *_fast_args(op, graph)) is not None:
+        return ["the DSP fast kernel takes fewer instructions on this layer"]
     return []
+
+
+# Rows of at least this many output pixels (as walked) give the Helium kernel's 3x3 stride-1 path the
+# lead over the DSP fast kernel on the M55 (VWW, make bench: 48- and 24-wide rows 0.85-0.95x of the fast
+# kernel's instructions, 12-wide 1.18x, 6-wide 1.67x; stride-2 layers and other windows 1.8-2.7x; KWS's
+# 25-wide transposed rows 1.0x). Elsewhere the op takes the fast kernel when it can.
+MIN_ROW = 24
+
+
+def _pays(op, graph) -> bool:
+    x, w, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
+    _, fh, fw, _ = w.shape
+    o = op.options
+    out_h, out_w = y.shape[1], y.shape[2]
+    stride, dilation = (o["stride_h"], o["dilation_h_factor"]) if transposed_is_cheaper(out_h, out_w) \
+        else (o["stride_w"], o["dilation_w_factor"])
+    row = max(out_h, out_w) if transposed_is_cheaper(out_h, out_w) else out_w
+    return fh == 3 and fw == 3 and stride == 1 and dilation == 1 and row >= MIN_ROW
+
+
+def _fast_args(op, graph):
+    """The fast depthwise lowering's arguments (ops/depthwise_conv_2d._lower_fast), to ask whether it applies."""
+    x, w, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
+    mult, shift = channel_multipliers(graph, op, w.shape[3])
+    act_min, act_max = output_range(graph, op)
+    pad_top, pad_left = conv_padding(op.options, x.shape, w.shape[1], w.shape[2], y.shape)
+    return pad_top, pad_left, mult, shift, act_min, act_max
 
 
 def _bias(op):
