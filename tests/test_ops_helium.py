@@ -148,3 +148,29 @@ def test_depthwise_takes_the_cheaper_kernel(tmp_path):
     model_c = next(tmp_path.rglob("model.c")).read_text()
     assert model_c.count("ta_depthwise_conv2d_s8_mve(") == 1
     assert model_c.count("ta_depthwise_conv2d_s8_fast(") == 2
+
+
+def _left_shift_tflite() -> bytes:
+    """A conv whose output scale is rewritten below input scale x weight scale: requantization shifts left
+    (TFLite's shift > 0), the Helium conv's VSHL path."""
+    from tinyattend.ir.tflite_reader import read_tflite
+
+    def build(tf):
+        return tf.keras.Sequential([tf.keras.Input((5, 6, 16), batch_size=1),
+                                    tf.keras.layers.Conv2D(6, 3, padding="same")])
+    tflite = int8_tflite(build, [(1, 5, 6, 16)])
+    graph = read_tflite(tflite)
+    conv = next(op for op in graph.ops if op.type == "CONV_2D")
+    x, w = graph.tensor(conv.inputs[0]), graph.tensor(conv.inputs[1])
+    return with_output_quantization(tflite, float(x.scale * max(w.quant.scale) / 1.5), 3)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("board", ["host", pytest.param("cortex-m55", marks=on_qemu)])
+def test_helium_conv_left_shift(tmp_path, board):
+    tflite = _left_shift_tflite()
+    if board == "host":
+        assert_bit_exact(tflite, tmp_path, kernels="helium", samples=20)
+    else:
+        assert_bit_exact_on_board(tflite, tmp_path, board=board, kernels="helium", samples=4)
+    assert ".left_shift = 1," in next(tmp_path.rglob("model.c")).read_text()

@@ -56,7 +56,7 @@ def lower(op, graph, target) -> KernelCall:
             ("dilation_h", o["dilation_h_factor"]), ("dilation_w", o["dilation_w_factor"]),
             ("pad_top", pad_top), ("pad_left", pad_left), ("col_len", col_len), ("direct", direct),
             ("input_zero_point", x.zero_point), ("output_offset", y.zero_point),
-            ("act_min", act_min), ("act_max", act_max),
+            ("act_min", act_min), ("act_max", act_max), ("left_shift", int(bool((shift > 0).any()))),
         ),
         args=(TensorArg(op.inputs[0]), ConstRef("weights"), ConstRef("channel"), TensorArg(op.outputs[0]),
               "NULL" if direct and depth % BLOCK == 0 else ScratchArg()),

@@ -44,6 +44,19 @@ TA_INLINE int32x4_t ta_mve_requantize(int32x4_t acc, const int32_t *q, int32_t o
     return vminq_s32(x, vdupq_n_s32(act_max));
 }
 
+/* The same for a layer none of whose shifts is to the left (q[4..7] all zero): no VSHL. */
+TA_INLINE int32x4_t ta_mve_requantize_right(int32x4_t acc, const int32_t *q, int32_t output_offset,
+                                            int32_t act_min, int32_t act_max) {
+    const int32x4_t right = vldrwq_s32(q + 8);
+    int32x4_t x = vqrdmulhq_s32(acc, vldrwq_s32(q));
+    /* sign bit of (x & right): x < 0 and a right shift to do; then -1 before the rounding shift */
+    const int32x4_t fixup = vshrq_n_s32(vandq_s32(x, right), 31);
+    x = vrshlq_s32(vqaddq_s32(x, fixup), right);
+    x = vaddq_n_s32(x, output_offset);
+    x = vmaxq_s32(x, vdupq_n_s32(act_min));
+    return vminq_s32(x, vdupq_n_s32(act_max));
+}
+
 /* Eight dot products of int8 rows in blocks of 16: columns x0 and x1 (two pixels) with four weight rows
  * stored [blocks][4][16] at w. acc0 gets x0's four sums, acc1 x1's. Assembly because the eight
  * accumulators must stay in the even general registers VMLADAVA takes (r0 ... r12 and lr; lr is then not
@@ -58,38 +71,39 @@ TA_INLINE void ta_mve_dot_2x4(const int8_t *x0, const int8_t *x1, const int8_t *
     __asm__ volatile(
         "push   {r4-r11, lr}\n\t"
         "ldm    %[args], {r1, r3, r5, r9}\n\t"
-        /* the first block sets the accumulators (VMLADAV), the rest add to them (VMLADAVA) */
+        /* the first block sets the accumulators (VMLADAV), the rest add to them (VMLADAVA); one
+         * register holds each weight row in turn, so the asm leaves q5-q7 to the requantization */
         "vldrb.8 q2, [r1], #16\n\t"
         "vldrb.8 q3, [r3], #16\n\t"
         "vldrb.8 q4, [r5], #64\n\t"
-        "vldrb.8 q5, [r5, #-48]\n\t"
         "vmladav.s8 r0, q2, q4\n\t"
         "vmladav.s8 r2, q3, q4\n\t"
-        "vldrb.8 q6, [r5, #-32]\n\t"
-        "vmladav.s8 r4, q2, q5\n\t"
-        "vmladav.s8 r6, q3, q5\n\t"
-        "vldrb.8 q7, [r5, #-16]\n\t"
-        "vmladav.s8 r8, q2, q6\n\t"
-        "vmladav.s8 r10, q3, q6\n\t"
-        "vmladav.s8 r12, q2, q7\n\t"
-        "vmladav.s8 lr, q3, q7\n\t"
+        "vldrb.8 q4, [r5, #-48]\n\t"
+        "vmladav.s8 r4, q2, q4\n\t"
+        "vmladav.s8 r6, q3, q4\n\t"
+        "vldrb.8 q4, [r5, #-32]\n\t"
+        "vmladav.s8 r8, q2, q4\n\t"
+        "vmladav.s8 r10, q3, q4\n\t"
+        "vldrb.8 q4, [r5, #-16]\n\t"
+        "vmladav.s8 r12, q2, q4\n\t"
+        "vmladav.s8 lr, q3, q4\n\t"
         "subs   r9, r9, #1\n\t"
         "beq    2f\n\t"
         "1:\n\t"
         "vldrb.8 q2, [r1], #16\n\t"
         "vldrb.8 q3, [r3], #16\n\t"
         "vldrb.8 q4, [r5], #64\n\t"
-        "vldrb.8 q5, [r5, #-48]\n\t"
         "vmladava.s8 r0, q2, q4\n\t"
         "vmladava.s8 r2, q3, q4\n\t"
-        "vldrb.8 q6, [r5, #-32]\n\t"
-        "vmladava.s8 r4, q2, q5\n\t"
-        "vmladava.s8 r6, q3, q5\n\t"
-        "vldrb.8 q7, [r5, #-16]\n\t"
-        "vmladava.s8 r8, q2, q6\n\t"
-        "vmladava.s8 r10, q3, q6\n\t"
-        "vmladava.s8 r12, q2, q7\n\t"
-        "vmladava.s8 lr, q3, q7\n\t"
+        "vldrb.8 q4, [r5, #-48]\n\t"
+        "vmladava.s8 r4, q2, q4\n\t"
+        "vmladava.s8 r6, q3, q4\n\t"
+        "vldrb.8 q4, [r5, #-32]\n\t"
+        "vmladava.s8 r8, q2, q4\n\t"
+        "vmladava.s8 r10, q3, q4\n\t"
+        "vldrb.8 q4, [r5, #-16]\n\t"
+        "vmladava.s8 r12, q2, q4\n\t"
+        "vmladava.s8 lr, q3, q4\n\t"
         "subs   r9, r9, #1\n\t"
         "bne    1b\n\t"
         "2:\n\t"
@@ -100,8 +114,7 @@ TA_INLINE void ta_mve_dot_2x4(const int8_t *x0, const int8_t *x1, const int8_t *
         "pop    {r4-r11, lr}\n\t"
         : [y0] "=&w"(y0), [y1] "=&w"(y1)
         : [args] "r"(args)
-        : "r0", "r1", "r2", "r3", "r12", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12", "d13", "d14",
-          "d15", "memory", "cc");
+        : "r0", "r1", "r2", "r3", "r12", "d4", "d5", "d6", "d7", "d8", "d9", "memory", "cc");
     *acc0 = y0;
     *acc1 = y1;
 }

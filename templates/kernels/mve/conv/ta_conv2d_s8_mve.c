@@ -77,9 +77,11 @@ static void ta_conv2d_mve_column(const ta_conv2d_mve_params *p, const int8_t *im
 #endif
 }
 
-/* Every channel group of two output pixels (pixel 1 is pixel 0 again when `two` is 0). */
-static void ta_conv2d_mve_pixels(const ta_conv2d_mve_params *p, const int8_t *col0, const int8_t *col1,
-                                 const int8_t *weights, const int32_t *channel, int8_t *out, int32_t two) {
+/* Every channel group of two output pixels (pixel 1 is pixel 0 again when `two` is 0); `left`: some
+ * channel's requantization shifts left (a constant where it is inlined). */
+TA_INLINE void ta_conv2d_mve_pixels_with(const ta_conv2d_mve_params *p, const int8_t *col0, const int8_t *col1,
+                                         const int8_t *weights, const int32_t *channel, int8_t *out, int32_t two,
+                                         const int left) {
     /* locals: the output stores could alias *p, which would reload these every group */
     const int32_t out_c = p->output.c, col_len = p->col_len;
     const int32_t output_offset = p->output_offset, act_min = p->act_min, act_max = p->act_max;
@@ -90,8 +92,12 @@ static void ta_conv2d_mve_pixels(const ta_conv2d_mve_params *p, const int8_t *co
         int32x4_t acc0, acc1;
         ta_mve_dot_2x4(col0, col1, weights, blocks, &acc0, &acc1);
         const int32x4_t bias = vldrwq_s32(channel);
-        const int32x4_t y0 = ta_mve_requantize(vaddq_s32(acc0, bias), channel + 4, output_offset, act_min, act_max);
-        const int32x4_t y1 = ta_mve_requantize(vaddq_s32(acc1, bias), channel + 4, output_offset, act_min, act_max);
+        const int32x4_t y0 = left ? ta_mve_requantize(vaddq_s32(acc0, bias), channel + 4, output_offset, act_min, act_max)
+                                  : ta_mve_requantize_right(vaddq_s32(acc0, bias), channel + 4, output_offset, act_min,
+                                                            act_max);
+        const int32x4_t y1 = left ? ta_mve_requantize(vaddq_s32(acc1, bias), channel + 4, output_offset, act_min, act_max)
+                                  : ta_mve_requantize_right(vaddq_s32(acc1, bias), channel + 4, output_offset, act_min,
+                                                            act_max);
         if (oc + 4 <= out_c) {
             vstrbq_s32(out + oc, y0);
             if (out1) {
@@ -106,6 +112,7 @@ static void ta_conv2d_mve_pixels(const ta_conv2d_mve_params *p, const int8_t *co
         }
     }
 #else
+    (void)left;
     for (int32_t oc = 0; oc < out_c; oc += 4, channel += 16, weights += 4 * col_len) {
         for (int32_t lane = 0; lane < 8; lane++) {
             const int32_t pixel = lane / 4, ch = lane % 4;
@@ -122,6 +129,15 @@ static void ta_conv2d_mve_pixels(const ta_conv2d_mve_params *p, const int8_t *co
         }
     }
 #endif
+}
+
+static void ta_conv2d_mve_pixels(const ta_conv2d_mve_params *p, const int8_t *col0, const int8_t *col1,
+                                 const int8_t *weights, const int32_t *channel, int8_t *out, int32_t two) {
+    if (p->left_shift) {
+        ta_conv2d_mve_pixels_with(p, col0, col1, weights, channel, out, two, 1);
+    } else {
+        ta_conv2d_mve_pixels_with(p, col0, col1, weights, channel, out, two, 0);
+    }
 }
 
 /* Where pixel (oy, ox)'s column is: in place (a 1x1 window without padding, unless its whole vectors

@@ -16,6 +16,7 @@ typedef struct {
     int32_t input_zero_point;   /* fills padding: its product with the weights is folded into the bias */
     int32_t output_offset;
     int32_t act_min, act_max;
+    int32_t left_shift;         /* 1: some channel's requantization shifts left (else VSHL is skipped) */
 } ta_conv2d_mve_params;
 
 /* Bytes of scratch the kernel needs: two columns with 16 bytes of slack each (a 1x1 layer copies
