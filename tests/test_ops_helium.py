@@ -8,6 +8,7 @@ generation-time constants. Both must equal TFLM bit for bit.
 """
 import shutil
 
+import numpy as np
 import pytest
 
 from op_harness import assert_bit_exact, assert_bit_exact_on_board, int8_tflite, with_output_quantization
@@ -153,9 +154,11 @@ def test_depthwise_takes_the_cheaper_kernel(tmp_path):
     assert model_c.count("ta_depthwise_conv2d_s8_fast(") == 2
 
 
-def _left_shift_tflite() -> bytes:
-    """A conv whose output scale is rewritten below input scale x weight scale: requantization shifts left
-    (TFLite's shift > 0), the Helium conv's VSHL path."""
+def _left_shift_tflite() -> tuple[bytes, np.ndarray]:
+    """A conv whose output scale is rewritten just below input scale x weight scale: requantization
+    shifts left (TFLite's shift > 0), the Helium conv's VSHL path. Random inputs saturate such a layer,
+    so also inputs at the zero point but for one element one step off: each output is one weight
+    rescaled, inside int8."""
     from tinyattend.ir.tflite_reader import read_tflite
 
     def build(tf):
@@ -165,15 +168,19 @@ def _left_shift_tflite() -> bytes:
     graph = read_tflite(tflite)
     conv = next(op for op in graph.ops if op.type == "CONV_2D")
     x, w = graph.tensor(conv.inputs[0]), graph.tensor(conv.inputs[1])
-    return with_output_quantization(tflite, float(x.scale * max(w.quant.scale) / 1.5), 3)
+    rng = np.random.default_rng(1)
+    near = np.full((12, 1, 5, 6, 16), x.zero_point, np.int8)
+    for sample in near:
+        sample.flat[rng.integers(sample.size)] += rng.choice([-1, 1])
+    return with_output_quantization(tflite, float(x.scale * max(w.quant.scale) / 1.05), 3), near
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("board", ["host", pytest.param("cortex-m55", marks=on_qemu)])
 def test_helium_conv_left_shift(tmp_path, board):
-    tflite = _left_shift_tflite()
+    tflite, near = _left_shift_tflite()
     if board == "host":
-        assert_bit_exact(tflite, tmp_path, kernels="helium", samples=20)
+        assert_bit_exact(tflite, tmp_path, kernels="helium", samples=20, extra_inputs=near)
     else:
-        assert_bit_exact_on_board(tflite, tmp_path, board=board, kernels="helium", samples=4)
+        assert_bit_exact_on_board(tflite, tmp_path, board=board, kernels="helium", samples=2, extra_inputs=near)
     assert ".left_shift = 1," in next(tmp_path.rglob("model.c")).read_text()

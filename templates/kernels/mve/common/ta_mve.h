@@ -57,68 +57,6 @@ TA_INLINE int32x4_t ta_mve_requantize_right(int32x4_t acc, const int32_t *q, int
     return vminq_s32(x, vdupq_n_s32(act_max));
 }
 
-/* Eight dot products of int8 rows in blocks of 16: columns x0 and x1 (two pixels) with four weight rows
- * stored [blocks][4][16] at w. acc0 gets x0's four sums, acc1 x1's. Assembly because the eight
- * accumulators must stay in the even general registers VMLADAVA takes (r0 ... r12 and lr; lr is then not
- * free for a low-overhead loop, so the loop is SUBS + BNE): compiled from intrinsics, GCC spills them.
- * blocks >= 1. The loads are single VLDRB.8 (one beat group each), none of VLDM or VLD4x.
- * VMOV Qd[2], Qd[0], Rt, Rt2 puts Rt in lane 0 and Rt2 in lane 2 (the architecture's order, which
- * QEMU follows). */
-TA_INLINE void ta_mve_dot_2x4(const int8_t *x0, const int8_t *x1, const int8_t *w, int32_t blocks,
-                              int32x4_t *acc0, int32x4_t *acc1) {
-    const void *args[4] = {x0, x1, w, (const void *)(intptr_t)blocks};
-    int32x4_t y0, y1;
-    __asm__ volatile(
-        "push   {r4-r11, lr}\n\t"
-        "ldm    %[args], {r1, r3, r5, r9}\n\t"
-        /* the first block sets the accumulators (VMLADAV), the rest add to them (VMLADAVA); one
-         * register holds each weight row in turn, so the asm leaves q5-q7 to the requantization */
-        "vldrb.8 q2, [r1], #16\n\t"
-        "vldrb.8 q3, [r3], #16\n\t"
-        "vldrb.8 q4, [r5], #64\n\t"
-        "vmladav.s8 r0, q2, q4\n\t"
-        "vmladav.s8 r2, q3, q4\n\t"
-        "vldrb.8 q4, [r5, #-48]\n\t"
-        "vmladav.s8 r4, q2, q4\n\t"
-        "vmladav.s8 r6, q3, q4\n\t"
-        "vldrb.8 q4, [r5, #-32]\n\t"
-        "vmladav.s8 r8, q2, q4\n\t"
-        "vmladav.s8 r10, q3, q4\n\t"
-        "vldrb.8 q4, [r5, #-16]\n\t"
-        "vmladav.s8 r12, q2, q4\n\t"
-        "vmladav.s8 lr, q3, q4\n\t"
-        "subs   r9, r9, #1\n\t"
-        "beq    2f\n\t"
-        "1:\n\t"
-        "vldrb.8 q2, [r1], #16\n\t"
-        "vldrb.8 q3, [r3], #16\n\t"
-        "vldrb.8 q4, [r5], #64\n\t"
-        "vmladava.s8 r0, q2, q4\n\t"
-        "vmladava.s8 r2, q3, q4\n\t"
-        "vldrb.8 q4, [r5, #-48]\n\t"
-        "vmladava.s8 r4, q2, q4\n\t"
-        "vmladava.s8 r6, q3, q4\n\t"
-        "vldrb.8 q4, [r5, #-32]\n\t"
-        "vmladava.s8 r8, q2, q4\n\t"
-        "vmladava.s8 r10, q3, q4\n\t"
-        "vldrb.8 q4, [r5, #-16]\n\t"
-        "vmladava.s8 r12, q2, q4\n\t"
-        "vmladava.s8 lr, q3, q4\n\t"
-        "subs   r9, r9, #1\n\t"
-        "bne    1b\n\t"
-        "2:\n\t"
-        "vmov   %q[y0][2], %q[y0][0], r0, r8\n\t"
-        "vmov   %q[y0][3], %q[y0][1], r4, r12\n\t"
-        "vmov   %q[y1][2], %q[y1][0], r2, r10\n\t"
-        "vmov   %q[y1][3], %q[y1][1], r6, lr\n\t"
-        "pop    {r4-r11, lr}\n\t"
-        : [y0] "=&w"(y0), [y1] "=&w"(y1)
-        : [args] "r"(args)
-        : "r0", "r1", "r2", "r3", "r12", "d4", "d5", "d6", "d7", "d8", "d9", "memory", "cc");
-    *acc0 = y0;
-    *acc1 = y1;
-}
-
 /* n bytes from src to dst: whole vectors, then one tail-predicated vector. */
 TA_INLINE void ta_mve_copy(int8_t *dst, const int8_t *src, int32_t n) {
     for (; n >= 16; n -= 16, src += 16, dst += 16) {

@@ -2,12 +2,12 @@
  *
  * Output pixels go two at a time: their columns (the input window, padding filled with the input
  * zero point, [filter_h][filter_w][c], copied as whole vectors) are gathered into scratch, or read
- * in place for a 1x1 filter without padding. Then for each group of four output channels the 2 x 4
- * tile (ta_mve_dot_2x4) sums eight dot products with VMLADAVA.S8 on 16 int8 lanes: per 16 inputs
- * two column loads, four weight loads and eight VMLADAVA (128 MACs in 16 instructions with the
- * loop's SUBS and BNE). The input offset is in the bias, so the sums are of raw int8 values. Each
- * pixel's four results are requantized as one vector and stored with a tail predicate on the
- * last channel group. */
+ * in place for a 1x1 filter without padding. Then for each group of four output channels a 2 x 4
+ * tile sums eight dot products with VMLADAVA.S8 on 16 int8 lanes: per 16 inputs two column loads,
+ * four weight loads and eight VMLADAVA (128 MACs in 16 instructions with the loop's SUBS and BNE).
+ * The input offset is in the bias, so the sums are of raw int8 values. Each pixel's four results
+ * are requantized as one vector and stored with a tail predicate on the last channel group. The
+ * loads are single VLDRB.8/VLDRW.32 (no VLDM, no VLD4x). */
 #include "ta_conv2d_s8_mve.h"
 #include "ta_mve.h"
 
@@ -77,42 +77,124 @@ static void ta_conv2d_mve_column(const ta_conv2d_mve_params *p, const int8_t *im
 #endif
 }
 
-/* Every channel group of two output pixels (pixel 1 is pixel 0 again when `two` is 0); `left`: some
- * channel's requantization shifts left (a constant where it is inlined). */
-TA_INLINE void ta_conv2d_mve_pixels_with(const ta_conv2d_mve_params *p, const int8_t *col0, const int8_t *col1,
-                                         const int8_t *weights, const int32_t *channel, int8_t *out, int32_t two,
-                                         const int left) {
-    /* locals: the output stores could alias *p, which would reload these every group */
+#if TA_MVE
+/* Every channel group of two output pixels, in assembly: per group of four channels the 2 x 4 tile (two
+ * column loads, four weight loads through one register, eight VMLADAVA.S8 per 16 inputs, the first
+ * block VMLADAV; the eight accumulators in the even registers r0 ... r12 and lr, which VMLADAVA needs,
+ * so lr is no loop counter and the loop is SUBS + BNE; compiled from intrinsics GCC spills them), then
+ * both pixels' four sums requantized as ta_mve_requantize does (VSHL only when a shift is to the left, VQRDMULH, the
+ * sign fix-up, VRSHL, offset, clamp) and stored tail-predicated (VCTP on the channels left). The state
+ * between groups lives in `st`, so nothing is spilled around the tile. Pixel 1 may be pixel 0 again
+ * (col1 == col0, out1 == out0: the same bytes written twice). */
+static void ta_conv2d_mve_pixels(const ta_conv2d_mve_params *p, const int8_t *col0, const int8_t *col1,
+                                 const int8_t *weights, const int32_t *channel, int8_t *out, int32_t two) {
+    /* 0 x0, 4 x1, 8 blocks, 12 weights, 16 channel constants, 20 out0, 24 out1, 28 channels left,
+     * 32 output offset, 36 act_min, 40 act_max, 44 any left shift */
+    int32_t st[12] = {(int32_t)(intptr_t)col0, (int32_t)(intptr_t)col1, p->col_len / 16,
+                      (int32_t)(intptr_t)weights, (int32_t)(intptr_t)channel, (int32_t)(intptr_t)out,
+                      (int32_t)(intptr_t)(two ? out + p->output.c : out), p->output.c, p->output_offset,
+                      p->act_min, p->act_max, p->left_shift};
+    __asm__ volatile(
+        "push   {r4-r11, lr}\n\t"
+        "mov    r11, %[st]\n\t"
+        "ldr    r5, [r11, #12]\n\t"
+        "ldrd   r0, r1, [r11, #36]\n\t"
+        "vdup.32 q6, r0\n\t"
+        "vdup.32 q7, r1\n\t"
+        "4:\n\t"
+        "ldm    r11, {r1, r3, r9}\n\t"
+        "vldrb.8 q2, [r1], #16\n\t"
+        "vldrb.8 q3, [r3], #16\n\t"
+        "vldrb.8 q4, [r5], #64\n\t"
+        "vmladav.s8 r0, q2, q4\n\t"
+        "vmladav.s8 r2, q3, q4\n\t"
+        "vldrb.8 q4, [r5, #-48]\n\t"
+        "vmladav.s8 r4, q2, q4\n\t"
+        "vmladav.s8 r6, q3, q4\n\t"
+        "vldrb.8 q4, [r5, #-32]\n\t"
+        "vmladav.s8 r8, q2, q4\n\t"
+        "vmladav.s8 r10, q3, q4\n\t"
+        "vldrb.8 q4, [r5, #-16]\n\t"
+        "vmladav.s8 r12, q2, q4\n\t"
+        "vmladav.s8 lr, q3, q4\n\t"
+        "subs   r9, r9, #1\n\t"
+        "beq    2f\n\t"
+        "1:\n\t"
+        "vldrb.8 q2, [r1], #16\n\t"
+        "vldrb.8 q3, [r3], #16\n\t"
+        "vldrb.8 q4, [r5], #64\n\t"
+        "vmladava.s8 r0, q2, q4\n\t"
+        "vmladava.s8 r2, q3, q4\n\t"
+        "vldrb.8 q4, [r5, #-48]\n\t"
+        "vmladava.s8 r4, q2, q4\n\t"
+        "vmladava.s8 r6, q3, q4\n\t"
+        "vldrb.8 q4, [r5, #-32]\n\t"
+        "vmladava.s8 r8, q2, q4\n\t"
+        "vmladava.s8 r10, q3, q4\n\t"
+        "vldrb.8 q4, [r5, #-16]\n\t"
+        "vmladava.s8 r12, q2, q4\n\t"
+        "vmladava.s8 lr, q3, q4\n\t"
+        "subs   r9, r9, #1\n\t"
+        "bne    1b\n\t"
+        "2:\n\t"
+        "vmov   q0[2], q0[0], r0, r8\n\t"
+        "vmov   q0[3], q0[1], r4, r12\n\t"
+        "vmov   q1[2], q1[0], r2, r10\n\t"
+        "vmov   q1[3], q1[1], r6, lr\n\t"
+        "ldr    r0, [r11, #16]\n\t"
+        "vldrw.32 q2, [r0], #16\n\t"
+        "vadd.i32 q0, q0, q2\n\t"
+        "vadd.i32 q1, q1, q2\n\t"
+        "vldrw.32 q3, [r0], #16\n\t"
+        "vldrw.32 q4, [r0], #16\n\t"
+        "vldrw.32 q2, [r0], #16\n\t"
+        "str    r0, [r11, #16]\n\t"
+        "ldr    r7, [r11, #44]\n\t"
+        "cbz    r7, 3f\n\t"
+        "vshl.s32 q0, q0, q4\n\t"
+        "vshl.s32 q1, q1, q4\n\t"
+        "3:\n\t"
+        "vqrdmulh.s32 q0, q0, q3\n\t"
+        "vqrdmulh.s32 q1, q1, q3\n\t"
+        "vand   q3, q0, q2\n\t"
+        "vshr.s32 q3, q3, #31\n\t"
+        "vqadd.s32 q0, q0, q3\n\t"
+        "vand   q3, q1, q2\n\t"
+        "vshr.s32 q3, q3, #31\n\t"
+        "vqadd.s32 q1, q1, q3\n\t"
+        "vrshl.s32 q0, q0, q2\n\t"
+        "vrshl.s32 q1, q1, q2\n\t"
+        "ldr    r7, [r11, #32]\n\t"
+        "vadd.i32 q0, q0, r7\n\t"
+        "vadd.i32 q1, q1, r7\n\t"
+        "vmax.s32 q0, q0, q6\n\t"
+        "vmax.s32 q1, q1, q6\n\t"
+        "vmin.s32 q0, q0, q7\n\t"
+        "vmin.s32 q1, q1, q7\n\t"
+        "ldrd   r0, r2, [r11, #20]\n\t"
+        "ldr    r4, [r11, #28]\n\t"
+        "vctp.32 r4\n\t"
+        "vpstt\n\t"
+        "vstrbt.32 q0, [r0]\n\t"
+        "vstrbt.32 q1, [r2]\n\t"
+        "adds   r0, r0, #4\n\t"
+        "adds   r2, r2, #4\n\t"
+        "strd   r0, r2, [r11, #20]\n\t"
+        "subs   r4, r4, #4\n\t"
+        "str    r4, [r11, #28]\n\t"
+        "bgt    4b\n\t"
+        "pop    {r4-r11, lr}\n\t"
+        :
+        : [st] "r"(st)
+        : "r0", "r1", "r2", "r3", "r12", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10",
+          "d11", "d12", "d13", "d14", "d15", "memory", "cc");
+}
+#else
+/* Every channel group of two output pixels (pixel 1 is pixel 0 again when `two` is 0), as plain C. */
+static void ta_conv2d_mve_pixels(const ta_conv2d_mve_params *p, const int8_t *col0, const int8_t *col1,
+                                 const int8_t *weights, const int32_t *channel, int8_t *out, int32_t two) {
     const int32_t out_c = p->output.c, col_len = p->col_len;
     const int32_t output_offset = p->output_offset, act_min = p->act_min, act_max = p->act_max;
-#if TA_MVE
-    const int32_t blocks = col_len / 16;
-    int8_t *out1 = two ? out + out_c : NULL;
-    for (int32_t oc = 0; oc < out_c; oc += 4, channel += 16, weights += 4 * col_len) {
-        int32x4_t acc0, acc1;
-        ta_mve_dot_2x4(col0, col1, weights, blocks, &acc0, &acc1);
-        const int32x4_t bias = vldrwq_s32(channel);
-        const int32x4_t y0 = left ? ta_mve_requantize(vaddq_s32(acc0, bias), channel + 4, output_offset, act_min, act_max)
-                                  : ta_mve_requantize_right(vaddq_s32(acc0, bias), channel + 4, output_offset, act_min,
-                                                            act_max);
-        const int32x4_t y1 = left ? ta_mve_requantize(vaddq_s32(acc1, bias), channel + 4, output_offset, act_min, act_max)
-                                  : ta_mve_requantize_right(vaddq_s32(acc1, bias), channel + 4, output_offset, act_min,
-                                                            act_max);
-        if (oc + 4 <= out_c) {
-            vstrbq_s32(out + oc, y0);
-            if (out1) {
-                vstrbq_s32(out1 + oc, y1);
-            }
-        } else {
-            const mve_pred16_t tail = vctp32q((uint32_t)(out_c - oc));
-            vstrbq_p_s32(out + oc, y0, tail);
-            if (out1) {
-                vstrbq_p_s32(out1 + oc, y1, tail);
-            }
-        }
-    }
-#else
-    (void)left;
     for (int32_t oc = 0; oc < out_c; oc += 4, channel += 16, weights += 4 * col_len) {
         for (int32_t lane = 0; lane < 8; lane++) {
             const int32_t pixel = lane / 4, ch = lane % 4;
@@ -128,17 +210,8 @@ TA_INLINE void ta_conv2d_mve_pixels_with(const ta_conv2d_mve_params *p, const in
                                                                           output_offset, act_min, act_max);
         }
     }
+}
 #endif
-}
-
-static void ta_conv2d_mve_pixels(const ta_conv2d_mve_params *p, const int8_t *col0, const int8_t *col1,
-                                 const int8_t *weights, const int32_t *channel, int8_t *out, int32_t two) {
-    if (p->left_shift) {
-        ta_conv2d_mve_pixels_with(p, col0, col1, weights, channel, out, two, 1);
-    } else {
-        ta_conv2d_mve_pixels_with(p, col0, col1, weights, channel, out, two, 0);
-    }
-}
 
 /* Where pixel (oy, ox)'s column is: in place (a 1x1 window without padding, unless its whole vectors
  * would run past the image) or gathered into col. */
