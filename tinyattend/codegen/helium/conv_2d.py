@@ -39,10 +39,12 @@ def lower(op, graph, target) -> KernelCall:
     rows = w.array().reshape(out_c, -1)
     col_len = -(-rows.shape[1] // BLOCK) * BLOCK
     direct = int(fh == 1 and fw == 1 and pad_top == 0 and pad_left == 0)
-    # The 1x1 path reads pixels p and p + 1 in place while it writes both: one output pixel more of lead
-    # than a raster kernel needs (codegen/ops/_overlap.py); the gathering path copies both first.
+    rows_in_place = int(not direct and fw * depth % BLOCK == 0 and o["dilation_w_factor"] == 1)
+    # Read in place (1x1, or a window's rows), pixels p and p + 1 are read while both are written: one
+    # output pixel more of lead than a raster kernel needs (codegen/ops/_overlap.py); gathered columns
+    # are copied first.
     overlap = conv_overlap(op, graph, pad_top, pad_left)
-    if overlap is not None and direct:
+    if overlap is not None and (direct or rows_in_place):
         overlap = (overlap[0], overlap[1] + out_c)
     bias = channel_bias(rows, _bias(op), graph, x.zero_point)
     return KernelCall(
@@ -57,6 +59,7 @@ def lower(op, graph, target) -> KernelCall:
             ("pad_top", pad_top), ("pad_left", pad_left), ("col_len", col_len), ("direct", direct),
             ("input_zero_point", x.zero_point), ("output_offset", y.zero_point),
             ("act_min", act_min), ("act_max", act_max), ("left_shift", int(bool((shift > 0).any()))),
+            ("rows_in_place", rows_in_place),
         ),
         args=(TensorArg(op.inputs[0]), ConstRef("weights"), ConstRef("channel"), TensorArg(op.outputs[0]),
               "NULL" if direct and depth % BLOCK == 0 else ScratchArg()),

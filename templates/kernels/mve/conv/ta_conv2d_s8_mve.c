@@ -77,6 +77,12 @@ static void ta_conv2d_mve_column(const ta_conv2d_mve_params *p, const int8_t *im
 #endif
 }
 
+/* How a column is laid out where it is read: `count` runs of `blocks` whole vectors, `skip` bytes apart
+ * (one contiguous run for a gathered column; a window's rows in place for a pixel inside the image). */
+typedef struct {
+    int32_t blocks, count, skip;
+} ta_conv2d_mve_segments;
+
 #if TA_MVE
 /* Every channel group of two output pixels, in assembly: per group of four channels the 2 x 4 tile (two
  * column loads, four weight loads through one register, eight VMLADAVA.S8 per 16 inputs, the first
@@ -86,14 +92,16 @@ static void ta_conv2d_mve_column(const ta_conv2d_mve_params *p, const int8_t *im
  * sign fix-up, VRSHL, offset, clamp) and stored tail-predicated (VCTP on the channels left). The state
  * between groups lives in `st`, so nothing is spilled around the tile. Pixel 1 may be pixel 0 again
  * (col1 == col0, out1 == out0: the same bytes written twice). */
-static void ta_conv2d_mve_pixels(const ta_conv2d_mve_params *p, const int8_t *col0, const int8_t *col1,
-                                 const int8_t *weights, const int32_t *channel, int8_t *out, int32_t two) {
-    /* 0 x0, 4 x1, 8 blocks, 12 weights, 16 channel constants, 20 out0, 24 out1, 28 channels left,
-     * 32 output offset, 36 act_min, 40 act_max, 44 any left shift */
-    int32_t st[12] = {(int32_t)(intptr_t)col0, (int32_t)(intptr_t)col1, p->col_len / 16,
+static void ta_conv2d_mve_pixels(const ta_conv2d_mve_params *p, const ta_conv2d_mve_segments *seg,
+                                 const int8_t *col0, const int8_t *col1, const int8_t *weights,
+                                 const int32_t *channel, int8_t *out, int32_t two) {
+    /* 0 x0, 4 x1, 8 blocks per segment, 12 weights, 16 channel constants, 20 out0, 24 out1, 28 channels
+     * left, 32 output offset, 36 act_min, 40 act_max, 44 any left shift, 48 segments, 52 bytes from a
+     * segment's end to the next one's start */
+    int32_t st[14] = {(int32_t)(intptr_t)col0, (int32_t)(intptr_t)col1, seg->blocks,
                       (int32_t)(intptr_t)weights, (int32_t)(intptr_t)channel, (int32_t)(intptr_t)out,
                       (int32_t)(intptr_t)(two ? out + p->output.c : out), p->output.c, p->output_offset,
-                      p->act_min, p->act_max, p->left_shift};
+                      p->act_min, p->act_max, p->left_shift, seg->count, seg->skip};
     __asm__ volatile(
         "push   {r4-r11, lr}\n\t"
         "mov    r11, %[st]\n\t"
@@ -103,6 +111,7 @@ static void ta_conv2d_mve_pixels(const ta_conv2d_mve_params *p, const int8_t *co
         "vdup.32 q7, r1\n\t"
         "4:\n\t"
         "ldm    r11, {r1, r3, r9}\n\t"
+        "ldr    r7, [r11, #48]\n\t"
         "vldrb.8 q2, [r1], #16\n\t"
         "vldrb.8 q3, [r3], #16\n\t"
         "vldrb.8 q4, [r5], #64\n\t"
@@ -118,7 +127,7 @@ static void ta_conv2d_mve_pixels(const ta_conv2d_mve_params *p, const int8_t *co
         "vmladav.s8 r12, q2, q4\n\t"
         "vmladav.s8 lr, q3, q4\n\t"
         "subs   r9, r9, #1\n\t"
-        "beq    2f\n\t"
+        "beq    5f\n\t"
         "1:\n\t"
         "vldrb.8 q2, [r1], #16\n\t"
         "vldrb.8 q3, [r3], #16\n\t"
@@ -136,6 +145,14 @@ static void ta_conv2d_mve_pixels(const ta_conv2d_mve_params *p, const int8_t *co
         "vmladava.s8 lr, q3, q4\n\t"
         "subs   r9, r9, #1\n\t"
         "bne    1b\n\t"
+        "5:\n\t"
+        "subs   r7, r7, #1\n\t"
+        "beq    2f\n\t"
+        "ldr    r9, [r11, #52]\n\t"
+        "add    r1, r1, r9\n\t"
+        "add    r3, r3, r9\n\t"
+        "ldr    r9, [r11, #8]\n\t"
+        "b      1b\n\t"
         "2:\n\t"
         "vmov   q0[2], q0[0], r0, r8\n\t"
         "vmov   q0[3], q0[1], r4, r12\n\t"
@@ -191,9 +208,10 @@ static void ta_conv2d_mve_pixels(const ta_conv2d_mve_params *p, const int8_t *co
 }
 #else
 /* Every channel group of two output pixels (pixel 1 is pixel 0 again when `two` is 0), as plain C. */
-static void ta_conv2d_mve_pixels(const ta_conv2d_mve_params *p, const int8_t *col0, const int8_t *col1,
-                                 const int8_t *weights, const int32_t *channel, int8_t *out, int32_t two) {
-    const int32_t out_c = p->output.c, col_len = p->col_len;
+static void ta_conv2d_mve_pixels(const ta_conv2d_mve_params *p, const ta_conv2d_mve_segments *seg,
+                                 const int8_t *col0, const int8_t *col1, const int8_t *weights,
+                                 const int32_t *channel, int8_t *out, int32_t two) {
+    const int32_t out_c = p->output.c, col_len = p->col_len, seg_len = 16 * seg->blocks;
     const int32_t output_offset = p->output_offset, act_min = p->act_min, act_max = p->act_max;
     for (int32_t oc = 0; oc < out_c; oc += 4, channel += 16, weights += 4 * col_len) {
         for (int32_t lane = 0; lane < 8; lane++) {
@@ -204,7 +222,8 @@ static void ta_conv2d_mve_pixels(const ta_conv2d_mve_params *p, const int8_t *co
             const int8_t *col = pixel ? col1 : col0;
             uint32_t acc = (uint32_t)channel[ch];
             for (int32_t k = 0; k < col_len; k++) {
-                acc += (uint32_t)(col[k] * weights[(k / 16) * 64 + ch * 16 + k % 16]);
+                const int32_t at = (k / seg_len) * (seg_len + seg->skip) + k % seg_len;
+                acc += (uint32_t)(col[at] * weights[(k / 16) * 64 + ch * 16 + k % 16]);
             }
             out[pixel * out_c + oc + ch] = (int8_t)ta_mve_requantize_lane((int32_t)acc, channel + 4, ch,
                                                                           output_offset, act_min, act_max);
@@ -213,13 +232,23 @@ static void ta_conv2d_mve_pixels(const ta_conv2d_mve_params *p, const int8_t *co
 }
 #endif
 
-/* Where pixel (oy, ox)'s column is: in place (a 1x1 window without padding, unless its whole vectors
- * would run past the image) or gathered into col. */
+/* Whether pixel (oy, ox)'s window rows can be read in place: all inside the image, each a whole
+ * number of vectors (p->rows_in_place: filter_w * c % 16 == 0, dilation_w 1, and it is not 1x1). */
+TA_INLINE int32_t ta_conv2d_mve_inside(const ta_conv2d_mve_params *p, int32_t oy, int32_t ox) {
+    const int32_t iy = oy * p->stride_h - p->pad_top, ix = ox * p->stride_w - p->pad_left;
+    return p->rows_in_place && iy >= 0 && iy + (p->filter_h - 1) * p->dilation_h < p->input.h && ix >= 0
+           && ix + p->filter_w <= p->input.w;
+}
+
+/* Where pixel (oy, ox)'s column starts: in place (a 1x1 window without padding, unless its whole
+ * vectors would run past the image; `rows`: the window's first row, every row inside) or gathered
+ * into col. */
 TA_INLINE const int8_t *ta_conv2d_mve_source(const ta_conv2d_mve_params *p, const int8_t *image, const int8_t *end,
-                                             int32_t oy, int32_t ox, int8_t *col) {
-    if (p->direct) {
-        const int8_t *pixel = image + (oy * p->stride_h * p->input.w + ox * p->stride_w) * p->input.c;
-        if (pixel + p->col_len <= end) {
+                                             int32_t oy, int32_t ox, int8_t *col, int32_t rows) {
+    if (p->direct || rows) {
+        const int8_t *pixel = image + ((oy * p->stride_h - p->pad_top) * p->input.w
+                                       + ox * p->stride_w - p->pad_left) * p->input.c;
+        if (rows || pixel + p->col_len <= end) {
             return pixel;
         }
     }
@@ -232,6 +261,9 @@ ta_status ta_conv2d_s8_mve(const ta_conv2d_mve_params *p, const int8_t *input, c
     const int32_t out_w = p->output.w, out_c = p->output.c;
     const int32_t pixels = p->output.h * out_w;
     const int32_t image_bytes = p->input.h * p->input.w * p->input.c;
+    const int32_t run = p->filter_w * p->input.c;
+    const ta_conv2d_mve_segments gathered = {p->col_len / 16, 1, 0};
+    const ta_conv2d_mve_segments in_place = {run / 16, p->filter_h, p->dilation_h * p->input.w * p->input.c - run};
     int8_t *col1 = scratch != NULL ? scratch + p->col_len + 16 : NULL;     /* NULL: every column in place */
     for (int32_t b = 0; b < p->input.n; b++) {
         const int8_t *image = input + b * image_bytes;
@@ -239,21 +271,16 @@ ta_status ta_conv2d_s8_mve(const ta_conv2d_mve_params *p, const int8_t *input, c
         int8_t *out = output + b * pixels * out_c;
         int32_t oy = 0, ox = 0;
         for (int32_t i = 0; i < pixels; i += 2, out += 2 * out_c) {
-            const int8_t *x0 = ta_conv2d_mve_source(p, image, end, oy, ox, scratch);
-            const int8_t *x1 = x0;
             const int32_t two = i + 1 < pixels;
-            if (++ox == out_w) {
-                ox = 0;
+            const int32_t oy1 = ox + 1 < out_w ? oy : oy + 1, ox1 = ox + 1 < out_w ? ox + 1 : 0;
+            /* both pixels' rows in place, or both columns contiguous */
+            const int32_t rows = ta_conv2d_mve_inside(p, oy, ox) && (!two || ta_conv2d_mve_inside(p, oy1, ox1));
+            const int8_t *x0 = ta_conv2d_mve_source(p, image, end, oy, ox, scratch, rows);
+            const int8_t *x1 = two ? ta_conv2d_mve_source(p, image, end, oy1, ox1, col1, rows) : x0;
+            ta_conv2d_mve_pixels(p, rows ? &in_place : &gathered, x0, x1, weights, channel, out, two);
+            for (ox += 2; ox >= out_w; ox -= out_w) {
                 oy++;
             }
-            if (two) {
-                x1 = ta_conv2d_mve_source(p, image, end, oy, ox, col1);
-                if (++ox == out_w) {
-                    ox = 0;
-                    oy++;
-                }
-            }
-            ta_conv2d_mve_pixels(p, x0, x1, weights, channel, out, two);
         }
     }
     return TA_OK;

@@ -17,6 +17,8 @@ typedef struct {
     int32_t output_offset;
     int32_t act_min, act_max;
     int32_t left_shift;         /* 1: some channel's requantization shifts left (else VSHL is skipped) */
+    int32_t rows_in_place;      /* 1: filter_w * c % 16 == 0 and dilation_w 1: a window inside the image is
+                                 * read in place, row by row */
 } ta_conv2d_mve_params;
 
 /* Bytes of scratch the kernel needs: two columns with 16 bytes of slack each (a 1x1 layer copies
