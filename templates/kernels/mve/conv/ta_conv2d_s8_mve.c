@@ -88,123 +88,142 @@ typedef struct {
  * column loads, four weight loads through one register, eight VMLADAVA.S8 per 16 inputs, the first
  * block VMLADAV; the eight accumulators in the even registers r0 ... r12 and lr, which VMLADAVA needs,
  * so lr is no loop counter and the loop is SUBS + BNE; compiled from intrinsics GCC spills them), then
- * both pixels' four sums requantized as ta_mve_requantize does (VSHL only when a shift is to the left, VQRDMULH, the
- * sign fix-up, VRSHL, offset, clamp) and stored tail-predicated (VCTP on the channels left). The state
- * between groups lives in `st`, so nothing is spilled around the tile. Pixel 1 may be pixel 0 again
- * (col1 == col0, out1 == out0: the same bytes written twice). */
-static void ta_conv2d_mve_pixels(const ta_conv2d_mve_params *p, const ta_conv2d_mve_segments *seg,
-                                 const int8_t *col0, const int8_t *col1, const int8_t *weights,
-                                 const int32_t *channel, int8_t *out, int32_t two) {
-    /* 0 x0, 4 x1, 8 blocks per segment, 12 weights, 16 channel constants, 20 out0, 24 out1, 28 channels
-     * left, 32 output offset, 36 act_min, 40 act_max, 44 any left shift, 48 segments, 52 bytes from a
-     * segment's end to the next one's start */
-    int32_t st[14] = {(int32_t)(intptr_t)col0, (int32_t)(intptr_t)col1, seg->blocks,
-                      (int32_t)(intptr_t)weights, (int32_t)(intptr_t)channel, (int32_t)(intptr_t)out,
-                      (int32_t)(intptr_t)(two ? out + p->output.c : out), p->output.c, p->output_offset,
-                      p->act_min, p->act_max, p->left_shift, seg->count, seg->skip};
-    __asm__ volatile(
-        "push   {r4-r11, lr}\n\t"
-        "mov    r11, %[st]\n\t"
-        "ldr    r5, [r11, #12]\n\t"
-        "ldrd   r0, r1, [r11, #36]\n\t"
-        "vdup.32 q6, r0\n\t"
-        "vdup.32 q7, r1\n\t"
-        "4:\n\t"
-        "ldm    r11, {r1, r3, r9}\n\t"
-        "ldr    r7, [r11, #48]\n\t"
-        "vldrb.8 q2, [r1], #16\n\t"
-        "vldrb.8 q3, [r3], #16\n\t"
-        "vldrb.8 q4, [r5], #64\n\t"
-        "vmladav.s8 r0, q2, q4\n\t"
-        "vmladav.s8 r2, q3, q4\n\t"
-        "vldrb.8 q4, [r5, #-48]\n\t"
-        "vmladav.s8 r4, q2, q4\n\t"
-        "vmladav.s8 r6, q3, q4\n\t"
-        "vldrb.8 q4, [r5, #-32]\n\t"
-        "vmladav.s8 r8, q2, q4\n\t"
-        "vmladav.s8 r10, q3, q4\n\t"
-        "vldrb.8 q4, [r5, #-16]\n\t"
-        "vmladav.s8 r12, q2, q4\n\t"
-        "vmladav.s8 lr, q3, q4\n\t"
-        "subs   r9, r9, #1\n\t"
-        "beq    5f\n\t"
-        "1:\n\t"
-        "vldrb.8 q2, [r1], #16\n\t"
-        "vldrb.8 q3, [r3], #16\n\t"
-        "vldrb.8 q4, [r5], #64\n\t"
-        "vmladava.s8 r0, q2, q4\n\t"
-        "vmladava.s8 r2, q3, q4\n\t"
-        "vldrb.8 q4, [r5, #-48]\n\t"
-        "vmladava.s8 r4, q2, q4\n\t"
-        "vmladava.s8 r6, q3, q4\n\t"
-        "vldrb.8 q4, [r5, #-32]\n\t"
-        "vmladava.s8 r8, q2, q4\n\t"
-        "vmladava.s8 r10, q3, q4\n\t"
-        "vldrb.8 q4, [r5, #-16]\n\t"
-        "vmladava.s8 r12, q2, q4\n\t"
-        "vmladava.s8 lr, q3, q4\n\t"
-        "subs   r9, r9, #1\n\t"
-        "bne    1b\n\t"
-        "5:\n\t"
-        "subs   r7, r7, #1\n\t"
-        "beq    2f\n\t"
-        "ldr    r9, [r11, #52]\n\t"
-        "add    r1, r1, r9\n\t"
-        "add    r3, r3, r9\n\t"
-        "ldr    r9, [r11, #8]\n\t"
-        "b      1b\n\t"
-        "2:\n\t"
-        "vmov   q0[2], q0[0], r0, r8\n\t"
-        "vmov   q0[3], q0[1], r4, r12\n\t"
-        "vmov   q1[2], q1[0], r2, r10\n\t"
-        "vmov   q1[3], q1[1], r6, lr\n\t"
-        "ldr    r0, [r11, #16]\n\t"
-        "vldrw.32 q2, [r0], #16\n\t"
-        "vadd.i32 q0, q0, q2\n\t"
-        "vadd.i32 q1, q1, q2\n\t"
-        "vldrw.32 q3, [r0], #16\n\t"
-        "vldrw.32 q4, [r0], #16\n\t"
-        "vldrw.32 q2, [r0], #16\n\t"
-        "str    r0, [r11, #16]\n\t"
-        "ldr    r7, [r11, #44]\n\t"
-        "cbz    r7, 3f\n\t"
-        "vshl.s32 q0, q0, q4\n\t"
-        "vshl.s32 q1, q1, q4\n\t"
-        "3:\n\t"
-        "vqrdmulh.s32 q0, q0, q3\n\t"
-        "vqrdmulh.s32 q1, q1, q3\n\t"
-        "vand   q3, q0, q2\n\t"
-        "vshr.s32 q3, q3, #31\n\t"
-        "vqadd.s32 q0, q0, q3\n\t"
-        "vand   q3, q1, q2\n\t"
-        "vshr.s32 q3, q3, #31\n\t"
-        "vqadd.s32 q1, q1, q3\n\t"
-        "vrshl.s32 q0, q0, q2\n\t"
-        "vrshl.s32 q1, q1, q2\n\t"
-        "ldr    r7, [r11, #32]\n\t"
-        "vadd.i32 q0, q0, r7\n\t"
-        "vadd.i32 q1, q1, r7\n\t"
-        "vmax.s32 q0, q0, q6\n\t"
-        "vmax.s32 q1, q1, q6\n\t"
-        "vmin.s32 q0, q0, q7\n\t"
-        "vmin.s32 q1, q1, q7\n\t"
-        "ldrd   r0, r2, [r11, #20]\n\t"
-        "ldr    r4, [r11, #28]\n\t"
-        "vctp.32 r4\n\t"
-        "vpstt\n\t"
-        "vstrbt.32 q0, [r0]\n\t"
-        "vstrbt.32 q1, [r2]\n\t"
-        "adds   r0, r0, #4\n\t"
-        "adds   r2, r2, #4\n\t"
-        "strd   r0, r2, [r11, #20]\n\t"
-        "subs   r4, r4, #4\n\t"
-        "str    r4, [r11, #28]\n\t"
-        "bgt    4b\n\t"
-        "pop    {r4-r11, lr}\n\t"
-        :
-        : [st] "r"(st)
-        : "r0", "r1", "r2", "r3", "r12", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10",
-          "d11", "d12", "d13", "d14", "d15", "memory", "cc");
+ * both pixels' four sums requantized as ta_mve_requantize does (VSHL only when a shift is to the left,
+ * VQRDMULH, the sign fix-up, VRSHL, offset, clamp) and stored tail-predicated (VCTP on the channels
+ * left). The state between groups lives in `st`, so nothing is spilled around the tile. Pixel 1 may be
+ * pixel 0 again (col1 == col0, out1 == out0: the same bytes written twice). Two variants: contiguous
+ * columns, and columns as segments (a window's rows in place), which costs three instructions more per
+ * group and segment. */
+#define TA_CONV2D_MVE_START \
+    "push   {r4-r11, lr}\n\t" \
+    "mov    r11, %[st]\n\t" \
+    "ldr    r5, [r11, #12]\n\t" \
+    "ldrd   r0, r1, [r11, #36]\n\t" \
+    "vdup.32 q6, r0\n\t" \
+    "vdup.32 q7, r1\n\t" \
+    "4:\n\t" \
+    "ldm    r11, {r1, r3, r9}\n\t"
+
+#define TA_CONV2D_MVE_TILE \
+    "vldrb.8 q2, [r1], #16\n\t" \
+    "vldrb.8 q3, [r3], #16\n\t" \
+    "vldrb.8 q4, [r5], #64\n\t" \
+    "vmladav.s8 r0, q2, q4\n\t" \
+    "vmladav.s8 r2, q3, q4\n\t" \
+    "vldrb.8 q4, [r5, #-48]\n\t" \
+    "vmladav.s8 r4, q2, q4\n\t" \
+    "vmladav.s8 r6, q3, q4\n\t" \
+    "vldrb.8 q4, [r5, #-32]\n\t" \
+    "vmladav.s8 r8, q2, q4\n\t" \
+    "vmladav.s8 r10, q3, q4\n\t" \
+    "vldrb.8 q4, [r5, #-16]\n\t" \
+    "vmladav.s8 r12, q2, q4\n\t" \
+    "vmladav.s8 lr, q3, q4\n\t" \
+    "subs   r9, r9, #1\n\t" \
+    "beq    5f\n\t" \
+    "1:\n\t" \
+    "vldrb.8 q2, [r1], #16\n\t" \
+    "vldrb.8 q3, [r3], #16\n\t" \
+    "vldrb.8 q4, [r5], #64\n\t" \
+    "vmladava.s8 r0, q2, q4\n\t" \
+    "vmladava.s8 r2, q3, q4\n\t" \
+    "vldrb.8 q4, [r5, #-48]\n\t" \
+    "vmladava.s8 r4, q2, q4\n\t" \
+    "vmladava.s8 r6, q3, q4\n\t" \
+    "vldrb.8 q4, [r5, #-32]\n\t" \
+    "vmladava.s8 r8, q2, q4\n\t" \
+    "vmladava.s8 r10, q3, q4\n\t" \
+    "vldrb.8 q4, [r5, #-16]\n\t" \
+    "vmladava.s8 r12, q2, q4\n\t" \
+    "vmladava.s8 lr, q3, q4\n\t" \
+    "subs   r9, r9, #1\n\t" \
+    "bne    1b\n\t" \
+    "5:\n\t"
+
+#define TA_CONV2D_MVE_SEGMENT \
+    "subs   r7, r7, #1\n\t" \
+    "beq    2f\n\t" \
+    "ldr    r9, [r11, #52]\n\t" \
+    "add    r1, r1, r9\n\t" \
+    "add    r3, r3, r9\n\t" \
+    "ldr    r9, [r11, #8]\n\t" \
+    "b      1b\n\t" \
+    "2:\n\t"
+
+#define TA_CONV2D_MVE_FINISH \
+    "vmov   q0[2], q0[0], r0, r8\n\t" \
+    "vmov   q0[3], q0[1], r4, r12\n\t" \
+    "vmov   q1[2], q1[0], r2, r10\n\t" \
+    "vmov   q1[3], q1[1], r6, lr\n\t" \
+    "ldr    r0, [r11, #16]\n\t" \
+    "vldrw.32 q2, [r0], #16\n\t" \
+    "vadd.i32 q0, q0, q2\n\t" \
+    "vadd.i32 q1, q1, q2\n\t" \
+    "vldrw.32 q3, [r0], #16\n\t" \
+    "vldrw.32 q4, [r0], #16\n\t" \
+    "vldrw.32 q2, [r0], #16\n\t" \
+    "str    r0, [r11, #16]\n\t" \
+    "ldr    r7, [r11, #44]\n\t" \
+    "cbz    r7, 3f\n\t" \
+    "vshl.s32 q0, q0, q4\n\t" \
+    "vshl.s32 q1, q1, q4\n\t" \
+    "3:\n\t" \
+    "vqrdmulh.s32 q0, q0, q3\n\t" \
+    "vqrdmulh.s32 q1, q1, q3\n\t" \
+    "vand   q3, q0, q2\n\t" \
+    "vshr.s32 q3, q3, #31\n\t" \
+    "vqadd.s32 q0, q0, q3\n\t" \
+    "vand   q3, q1, q2\n\t" \
+    "vshr.s32 q3, q3, #31\n\t" \
+    "vqadd.s32 q1, q1, q3\n\t" \
+    "vrshl.s32 q0, q0, q2\n\t" \
+    "vrshl.s32 q1, q1, q2\n\t" \
+    "ldr    r7, [r11, #32]\n\t" \
+    "vadd.i32 q0, q0, r7\n\t" \
+    "vadd.i32 q1, q1, r7\n\t" \
+    "vmax.s32 q0, q0, q6\n\t" \
+    "vmax.s32 q1, q1, q6\n\t" \
+    "vmin.s32 q0, q0, q7\n\t" \
+    "vmin.s32 q1, q1, q7\n\t" \
+    "ldrd   r0, r2, [r11, #20]\n\t" \
+    "ldr    r4, [r11, #28]\n\t" \
+    "vctp.32 r4\n\t" \
+    "vpstt\n\t" \
+    "vstrbt.32 q0, [r0]\n\t" \
+    "vstrbt.32 q1, [r2]\n\t" \
+    "adds   r0, r0, #4\n\t" \
+    "adds   r2, r2, #4\n\t" \
+    "strd   r0, r2, [r11, #20]\n\t" \
+    "subs   r4, r4, #4\n\t" \
+    "str    r4, [r11, #28]\n\t" \
+    "bgt    4b\n\t" \
+    "pop    {r4-r11, lr}\n\t"
+
+#define TA_CONV2D_MVE_CLOBBERS "r0", "r1", "r2", "r3", "r12", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", \
+    "d9", "d10", "d11", "d12", "d13", "d14", "d15", "memory", "cc"
+
+/* st: 0 x0, 4 x1, 8 blocks per segment, 12 weights, 16 channel constants, 20 out0, 24 out1, 28 channels
+ * left, 32 output offset, 36 act_min, 40 act_max, 44 any left shift, 48 segments, 52 bytes from a
+ * segment's end to the next one's start. The kernel fills the layer's fields once; per pixel pair it sets
+ * 0, 4, 16, 20, 24, 28 (the assembly moves 16 ... 28 along as it goes). */
+enum { TA_CONV2D_MVE_STATE = 14 };
+
+static void ta_conv2d_mve_pixels(int32_t *st, const int8_t *col0, const int8_t *col1, const int32_t *channel,
+                                 int8_t *out, int8_t *out1, int32_t out_c, int32_t segmented) {
+    st[0] = (int32_t)(intptr_t)col0;
+    st[1] = (int32_t)(intptr_t)col1;
+    st[4] = (int32_t)(intptr_t)channel;
+    st[5] = (int32_t)(intptr_t)out;
+    st[6] = (int32_t)(intptr_t)out1;
+    st[7] = out_c;
+    if (!segmented) {
+        __asm__ volatile(TA_CONV2D_MVE_START TA_CONV2D_MVE_TILE TA_CONV2D_MVE_FINISH
+                         : : [st] "r"(st) : TA_CONV2D_MVE_CLOBBERS);
+    } else {
+        __asm__ volatile(TA_CONV2D_MVE_START "ldr    r7, [r11, #48]\n\t" TA_CONV2D_MVE_TILE TA_CONV2D_MVE_SEGMENT
+                         TA_CONV2D_MVE_FINISH
+                         : : [st] "r"(st) : TA_CONV2D_MVE_CLOBBERS);
+    }
 }
 #else
 /* Every channel group of two output pixels (pixel 1 is pixel 0 again when `two` is 0), as plain C. */
@@ -265,6 +284,10 @@ ta_status ta_conv2d_s8_mve(const ta_conv2d_mve_params *p, const int8_t *input, c
     const ta_conv2d_mve_segments gathered = {p->col_len / 16, 1, 0};
     const ta_conv2d_mve_segments in_place = {run / 16, p->filter_h, p->dilation_h * p->input.w * p->input.c - run};
     int8_t *col1 = scratch != NULL ? scratch + p->col_len + 16 : NULL;     /* NULL: every column in place */
+#if TA_MVE
+    int32_t st[TA_CONV2D_MVE_STATE] = {0, 0, 0, (int32_t)(intptr_t)weights, 0, 0, 0, 0, p->output_offset,
+                                       p->act_min, p->act_max, p->left_shift, 1, 0};
+#endif
     for (int32_t b = 0; b < p->input.n; b++) {
         const int8_t *image = input + b * image_bytes;
         const int8_t *end = image + image_bytes;
@@ -274,10 +297,19 @@ ta_status ta_conv2d_s8_mve(const ta_conv2d_mve_params *p, const int8_t *input, c
             const int32_t two = i + 1 < pixels;
             const int32_t oy1 = ox + 1 < out_w ? oy : oy + 1, ox1 = ox + 1 < out_w ? ox + 1 : 0;
             /* both pixels' rows in place, or both columns contiguous */
-            const int32_t rows = ta_conv2d_mve_inside(p, oy, ox) && (!two || ta_conv2d_mve_inside(p, oy1, ox1));
+            const int32_t rows = p->rows_in_place && ta_conv2d_mve_inside(p, oy, ox)
+                                 && (!two || ta_conv2d_mve_inside(p, oy1, ox1));
             const int8_t *x0 = ta_conv2d_mve_source(p, image, end, oy, ox, scratch, rows);
             const int8_t *x1 = two ? ta_conv2d_mve_source(p, image, end, oy1, ox1, col1, rows) : x0;
-            ta_conv2d_mve_pixels(p, rows ? &in_place : &gathered, x0, x1, weights, channel, out, two);
+            const ta_conv2d_mve_segments *seg = rows ? &in_place : &gathered;
+#if TA_MVE
+            st[2] = seg->blocks;
+            st[12] = seg->count;
+            st[13] = seg->skip;
+            ta_conv2d_mve_pixels(st, x0, x1, channel, out, two ? out + out_c : out, out_c, rows);
+#else
+            ta_conv2d_mve_pixels(p, seg, x0, x1, weights, channel, out, two);
+#endif
             for (ox += 2; ox >= out_w; ox -= out_w) {
                 oy++;
             }
