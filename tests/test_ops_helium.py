@@ -71,6 +71,16 @@ def _narrow(tf):
     return tf.keras.Model(x, L.Dense(6)(y))
 
 
+def _residual(tf):
+    """Residual ADDs of same-shape maps (798 elements: a tail of 2), one with a fused ReLU."""
+    L = tf.keras.layers
+    x = tf.keras.Input((6, 7, 19), batch_size=1)
+    a = L.Conv2D(19, 3, padding="same", activation="relu")(x)
+    y = L.ReLU()(L.Add()([a, x]))
+    b = L.Conv2D(19, 1)(y)
+    return tf.keras.Model(x, L.Add()([y, b]))
+
+
 def _clamped(tf):
     """Ends in a 1x1 conv and a depthwise whose output zero point is rewritten (see below)."""
     L = tf.keras.layers
@@ -80,7 +90,8 @@ def _clamped(tf):
 
 
 MODELS = {"convs": (_convs, (1, 11, 9, 3)), "depthwise": (_depthwise, (1, 13, 10, 8)),
-          "clamped": (_clamped, (1, 6, 7, 20)), "narrow": (_narrow, (1, 21, 5, 12))}
+          "clamped": (_clamped, (1, 6, 7, 20)), "narrow": (_narrow, (1, 21, 5, 12)),
+          "residual": (_residual, (1, 6, 7, 19))}
 
 
 def helium_tflite(name: str, per_channel: bool) -> bytes:
@@ -103,7 +114,7 @@ def _assert_mve_kernels(out_dir, name):
     model_c = next(out_dir.rglob("model.c")).read_text()
     pool = ("ta_avg_pool_s8_mve(",)
     expected = {"convs": MVE_FUNCTIONS[::2], "depthwise": MVE_FUNCTIONS + pool, "clamped": MVE_FUNCTIONS[:2],
-                "narrow": MVE_FUNCTIONS + pool}[name]
+                "narrow": MVE_FUNCTIONS + pool, "residual": ("ta_conv2d_s8_mve(", "ta_add_s8_mve(")}[name]
     for function in expected:
         assert function in model_c, f"{function} should have been generated"
 
