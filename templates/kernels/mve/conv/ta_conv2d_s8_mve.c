@@ -51,7 +51,7 @@ static void ta_conv2d_mve_column(const ta_conv2d_mve_params *p, const int8_t *im
     const int32_t ix0 = ox * p->stride_w - p->pad_left;
     const int32_t whole_row = p->dilation_w == 1 && ix0 >= 0 && ix0 + p->filter_w <= p->input.w;
     int8_t *dst = col;
-    for (int32_t ky = 0; ky < p->filter_h; ky++, dst += run) {
+    for (int32_t ky = 0; ky < p->filter_h; ky++, dst += p->row_pitch) {
         const int32_t iy = oy * p->stride_h - p->pad_top + ky * p->dilation_h;
         if (iy < 0 || iy >= p->input.h) {
             ta_conv2d_mve_zp(dst, zp, run);
@@ -72,8 +72,11 @@ static void ta_conv2d_mve_column(const ta_conv2d_mve_params *p, const int8_t *im
         }
     }
 #if !TA_MVE
-    const int32_t used = p->filter_h * run;
-    memset(col + used, 0, (size_t)(p->col_len - used));
+    /* the host reads every byte: clear what the runs did not write (row padding, the tail) */
+    for (int32_t ky = 0; ky < p->filter_h; ky++) {
+        const int32_t end_of_row = ky + 1 < p->filter_h ? (ky + 1) * p->row_pitch : p->col_len;
+        memset(col + ky * p->row_pitch + run, 0, (size_t)(end_of_row - ky * p->row_pitch - run));
+    }
 #endif
 }
 
@@ -251,12 +254,15 @@ static void ta_conv2d_mve_pixels(const ta_conv2d_mve_params *p, const ta_conv2d_
 }
 #endif
 
-/* Whether pixel (oy, ox)'s window rows can be read in place: all inside the image, each a whole
- * number of vectors (p->rows_in_place: filter_w * c % 16 == 0, dilation_w 1, and it is not 1x1). */
-TA_INLINE int32_t ta_conv2d_mve_inside(const ta_conv2d_mve_params *p, int32_t oy, int32_t ox) {
+/* Whether pixel (oy, ox)'s window rows can be read in place (p->rows_in_place): all inside the image,
+ * and the last row's whole vectors (row_pitch bytes: past a row's run they meet zero weights) not past
+ * the image's end. */
+TA_INLINE int32_t ta_conv2d_mve_inside(const ta_conv2d_mve_params *p, const int8_t *image, const int8_t *end,
+                                       int32_t oy, int32_t ox) {
     const int32_t iy = oy * p->stride_h - p->pad_top, ix = ox * p->stride_w - p->pad_left;
-    return p->rows_in_place && iy >= 0 && iy + (p->filter_h - 1) * p->dilation_h < p->input.h && ix >= 0
-           && ix + p->filter_w <= p->input.w;
+    const int32_t last = iy + (p->filter_h - 1) * p->dilation_h;
+    return iy >= 0 && last < p->input.h && ix >= 0 && ix + p->filter_w <= p->input.w
+           && image + (last * p->input.w + ix) * p->input.c + p->row_pitch <= end;
 }
 
 /* Where pixel (oy, ox)'s column starts: in place (a 1x1 window without padding, unless its whole
@@ -280,9 +286,9 @@ ta_status ta_conv2d_s8_mve(const ta_conv2d_mve_params *p, const int8_t *input, c
     const int32_t out_w = p->output.w, out_c = p->output.c;
     const int32_t pixels = p->output.h * out_w;
     const int32_t image_bytes = p->input.h * p->input.w * p->input.c;
-    const int32_t run = p->filter_w * p->input.c;
     const ta_conv2d_mve_segments gathered = {p->col_len / 16, 1, 0};
-    const ta_conv2d_mve_segments in_place = {run / 16, p->filter_h, p->dilation_h * p->input.w * p->input.c - run};
+    const ta_conv2d_mve_segments in_place = {p->row_pitch / 16, p->filter_h,
+                                             p->dilation_h * p->input.w * p->input.c - p->row_pitch};
     int8_t *col1 = scratch != NULL ? scratch + p->col_len + 16 : NULL;     /* NULL: every column in place */
 #if TA_MVE
     int32_t st[TA_CONV2D_MVE_STATE] = {0, 0, 0, (int32_t)(intptr_t)weights, 0, 0, 0, 0, p->output_offset,
@@ -297,8 +303,8 @@ ta_status ta_conv2d_s8_mve(const ta_conv2d_mve_params *p, const int8_t *input, c
             const int32_t two = i + 1 < pixels;
             const int32_t oy1 = ox + 1 < out_w ? oy : oy + 1, ox1 = ox + 1 < out_w ? ox + 1 : 0;
             /* both pixels' rows in place, or both columns contiguous */
-            const int32_t rows = p->rows_in_place && ta_conv2d_mve_inside(p, oy, ox)
-                                 && (!two || ta_conv2d_mve_inside(p, oy1, ox1));
+            const int32_t rows = p->rows_in_place && ta_conv2d_mve_inside(p, image, end, oy, ox)
+                                 && (!two || ta_conv2d_mve_inside(p, image, end, oy1, ox1));
             const int8_t *x0 = ta_conv2d_mve_source(p, image, end, oy, ox, scratch, rows);
             const int8_t *x1 = two ? ta_conv2d_mve_source(p, image, end, oy1, ox1, col1, rows) : x0;
             const ta_conv2d_mve_segments *seg = rows ? &in_place : &gathered;
