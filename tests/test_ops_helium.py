@@ -81,6 +81,17 @@ def _residual(tf):
     return tf.keras.Model(x, L.Add()([y, b]))
 
 
+def _kws_first(tf):
+    """KWS's first layer shape: a 10x4 window on one channel, stride 2, 64 filters (columns gathered, one
+    vector per window row where the window is inside), two filters of 3 channels (rows in place, padded)."""
+    L = tf.keras.layers
+    x = tf.keras.Input((20, 10, 1), batch_size=1)
+    y = L.Conv2D(64, (10, 4), strides=2, padding="same", activation="relu")(x)
+    y = L.Conv2D(3, 1)(y)
+    y = L.Conv2D(5, (3, 2), padding="same")(y)
+    return tf.keras.Model(x, L.Dense(4)(L.Flatten()(y)))
+
+
 def _clamped(tf):
     """Ends in a 1x1 conv and a depthwise whose output zero point is rewritten (see below)."""
     L = tf.keras.layers
@@ -91,7 +102,7 @@ def _clamped(tf):
 
 MODELS = {"convs": (_convs, (1, 11, 9, 3)), "depthwise": (_depthwise, (1, 13, 10, 8)),
           "clamped": (_clamped, (1, 6, 7, 20)), "narrow": (_narrow, (1, 21, 5, 12)),
-          "residual": (_residual, (1, 6, 7, 19))}
+          "residual": (_residual, (1, 6, 7, 19)), "kws_first": (_kws_first, (1, 20, 10, 1))}
 
 
 def helium_tflite(name: str, per_channel: bool) -> bytes:
@@ -114,7 +125,8 @@ def _assert_mve_kernels(out_dir, name):
     model_c = next(out_dir.rglob("model.c")).read_text()
     pool = ("ta_avg_pool_s8_mve(",)
     expected = {"convs": MVE_FUNCTIONS[::2], "depthwise": MVE_FUNCTIONS + pool, "clamped": MVE_FUNCTIONS[:2],
-                "narrow": MVE_FUNCTIONS + pool, "residual": ("ta_conv2d_s8_mve(", "ta_add_s8_mve(")}[name]
+                "narrow": MVE_FUNCTIONS + pool, "residual": ("ta_conv2d_s8_mve(", "ta_add_s8_mve("),
+                "kws_first": MVE_FUNCTIONS[::2]}[name]
     for function in expected:
         assert function in model_c, f"{function} should have been generated"
 

@@ -51,6 +51,20 @@ static void ta_conv2d_mve_column(const ta_conv2d_mve_params *p, const int8_t *im
     const int32_t ix0 = ox * p->stride_w - p->pad_left;
     const int32_t whole_row = p->dilation_w == 1 && ix0 >= 0 && ix0 + p->filter_w <= p->input.w;
     int8_t *dst = col;
+#if TA_MVE
+    /* the whole window inside the image, each row one vector (KWS's 10x4 window on one channel): a load and
+     * a store per row */
+    const int32_t iy0 = oy * p->stride_h - p->pad_top, last = iy0 + (p->filter_h - 1) * p->dilation_h;
+    if (whole_row && run <= 16 && iy0 >= 0 && last < p->input.h
+        && image + (last * p->input.w + ix0) * c + 16 <= end) {
+        const int8_t *src = image + (iy0 * p->input.w + ix0) * c;
+        const int32_t step = p->dilation_h * p->input.w * c, pitch = p->row_pitch;
+        for (int32_t ky = p->filter_h; ky > 0; ky--, src += step, dst += pitch) {
+            vstrbq_s8(dst, vldrbq_s8(src));
+        }
+        return;
+    }
+#endif
     for (int32_t ky = 0; ky < p->filter_h; ky++, dst += p->row_pitch) {
         const int32_t iy = oy * p->stride_h - p->pad_top + ky * p->dilation_h;
         if (iy < 0 || iy >= p->input.h) {
