@@ -16,11 +16,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def int8_tflite(build_model, input_shapes, *, samples: int = 32, seed: int = 0, low: float = -1.0,
-                high: float = 1.0, per_channel_dense: bool = True, float_io: bool = False) -> bytes:
+                 high: float = 1.0, per_channel_dense: bool = True, float_io: bool = False,
+                 per_channel: bool = True) -> bytes:
     """Full-integer int8 TFLite from `build_model(tf) -> keras.Model or tf.function`.
 
     input_shapes: list of shapes, batch dimension included (1, ...).
     float_io: float32 model input and output (QUANTIZE first, DEQUANTIZE last) instead of int8.
+    per_channel: False quantizes every weight tensor per tensor (convolutions too).
     """
     import tensorflow as tf
     model = build_model(tf)
@@ -42,6 +44,8 @@ def int8_tflite(build_model, input_shapes, *, samples: int = 32, seed: int = 0, 
     converter.inference_output_type = tf.float32 if float_io else tf.int8
     if not per_channel_dense:
         converter._experimental_disable_per_channel_quantization_for_dense_layers = True
+    if not per_channel:
+        converter._experimental_disable_per_channel = True
     return converter.convert()
 
 

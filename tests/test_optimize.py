@@ -65,42 +65,42 @@ def cmsis_nn_tree(tmp_path, monkeypatch):
     return root
 
 
-def test_auto_takes_cmsis_nn_on_helium_cores(cmsis_nn_tree):
-    """On a core with MVE, CMSIS-NN's Helium kernels beat our DSP-only ones: auto takes them when CMSIS-NN
-    is at hand; elsewhere, for --optimize size and for an explicit kernel set it changes nothing."""
+def test_auto_takes_helium_on_mve_cores(cmsis_nn_tree):
+    """On a core with MVE auto takes our Helium kernels, CMSIS-NN at hand or not; elsewhere, for
+    --optimize size and for an explicit kernel set it changes nothing."""
     from tinyattend.boards import load_board
     from tinyattend.pipeline import resolve_kernels
     m55, m7 = load_board("cortex-m55"), load_board("cortex-m7")
-    assert resolve_kernels("auto", m55, "balanced") == ("cmsis-nn", None)
-    assert resolve_kernels("auto", m55, "speed") == ("cmsis-nn", None)
+    assert resolve_kernels("auto", m55, "balanced") == ("helium", None)
+    assert resolve_kernels("auto", m55, "speed") == ("helium", None)
     assert resolve_kernels("auto", m55, "size") == ("auto", None)
     assert resolve_kernels("fast", m55, "balanced") == ("fast", None)
+    assert resolve_kernels("cmsis-nn", m55, "balanced") == ("cmsis-nn", None)
     assert resolve_kernels("auto", m7, "balanced") == ("auto", None)
 
 
-def test_auto_on_helium_without_cmsis_nn_says_how_to_get_it(monkeypatch, tmp_path):
+def test_auto_on_helium_needs_no_cmsis_nn(monkeypatch, tmp_path):
     from tinyattend.boards import load_board
     from tinyattend.pipeline import resolve_kernels, write_project
     monkeypatch.delenv("CMSIS_NN_PATH", raising=False)
-    kernels, warning = resolve_kernels("auto", load_board("cortex-m55"), "balanced")
-    assert kernels == "auto" and "CMSIS_NN_PATH" in warning
+    assert resolve_kernels("auto", load_board("cortex-m55"), "balanced") == ("helium", None)
 
     def build(tf):
         return tf.keras.Sequential([tf.keras.Input((6, 6, 4), batch_size=1), tf.keras.layers.Conv2D(8, 3)])
     report = write_project(tmp_path / "out", int8_tflite(build, [(1, 6, 6, 4)]), load_board("cortex-m55"),
                            kernels="auto", optimize="balanced", model_name="m", measure_tflm_arena=False)
-    assert report["kernels_requested"] == "auto" and report["kernels"] == "auto"
-    assert any("CMSIS_NN_PATH" in w for w in report["warnings"])
-    assert "ta_conv2d_s8_fast(" in (tmp_path / "out" / "model" / "model.c").read_text()
+    assert report["kernels_requested"] == "auto" and report["kernels"] == "helium"
+    assert not any("CMSIS_NN_PATH" in w for w in report.get("warnings", []))
+    assert "ta_conv2d_s8_mve(" in (tmp_path / "out" / "model" / "model.c").read_text()
 
 
-def test_auto_on_helium_generates_cmsis_nn_calls(cmsis_nn_tree, tmp_path):
+def test_cmsis_nn_stays_selectable_on_helium(cmsis_nn_tree, tmp_path):
     from tinyattend.boards import load_board
     from tinyattend.pipeline import write_project
 
     def build(tf):
         return tf.keras.Sequential([tf.keras.Input((6, 6, 4), batch_size=1), tf.keras.layers.Conv2D(8, 3)])
     report = write_project(tmp_path / "out", int8_tflite(build, [(1, 6, 6, 4)]), load_board("cortex-m55"),
-                           kernels="auto", optimize="balanced", model_name="m", measure_tflm_arena=False)
-    assert report["kernels_requested"] == "auto" and report["kernels"] == "cmsis-nn"
+                           kernels="cmsis-nn", optimize="balanced", model_name="m", measure_tflm_arena=False)
+    assert report["kernels"] == "cmsis-nn"
     assert "arm_convolve" in (tmp_path / "out" / "model" / "model.c").read_text()

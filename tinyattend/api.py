@@ -19,7 +19,7 @@ from typing import Any, Union
 from .codegen.prefix import DEFAULT_PREFIX, check_prefix
 from .errors import BadModelError, OptionError
 
-KERNEL_SETS = ("portable", "fast", "cmsis-nn", "auto")          # as the CLI's --kernels
+KERNEL_SETS = ("portable", "fast", "helium", "cmsis-nn", "auto")          # as the CLI's --kernels
 OPTIMIZE_GOALS = ("speed", "size", "balanced")                  # as the CLI's --optimize
 
 # A model: a path (.onnx, .tflite, .keras/.h5, SavedModel directory), an onnx.ModelProto, a Keras model,

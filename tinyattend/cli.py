@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-KERNEL_SETS = ("portable", "fast", "cmsis-nn", "auto")
+KERNEL_SETS = ("portable", "fast", "helium", "cmsis-nn", "auto")
 OPTIMIZE_GOALS = ("speed", "size", "balanced")
 
 
@@ -63,8 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ONNX only: auto (default; $TINYATTEND_ONNX_FRONTEND): onnx2tf's direct TFLite writer without "
                         "TensorFlow, else onnx2tf's TensorFlow path; direct or tensorflow: that path only"),
     p.add_argument("--kernels", choices=KERNEL_SETS, default="auto",
-                   help="auto (default): the fastest bit-exact kernels for the board: fast; cmsis-nn on Helium "
-                        "(MVE) cores when CMSIS_NN_PATH is set; portable with --optimize size")
+                   help="auto (default): the fastest bit-exact kernels for the board: fast; helium (our MVE "
+                        "kernels) on Helium cores; portable with --optimize size")
     p.add_argument("--optimize", choices=OPTIMIZE_GOALS, default="balanced",
                    help="what --kernels auto trades: size (portable kernels: least flash and RAM), balanced "
                         "(default: fast kernels within the flash and RAM of TFLM + CMSIS-NN) or speed")

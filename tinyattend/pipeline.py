@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 
 from .boards import Board, load_board
-from .build.cmsis_nn import cmsis_nn_root
 from .codegen.generate import generate
 from .codegen.lowering import Target, edge_quant
 from .codegen.prefix import DEFAULT_PREFIX
@@ -50,16 +49,12 @@ def io_entry(graph, index: int) -> dict:
 def resolve_kernels(kernels: str, board: Board, optimize: str) -> tuple[str, str | None]:
     """What `--kernels auto` runs on this board, and a warning when it could do better.
 
-    On a core with Helium (MVE) CMSIS-NN's MVE kernels take 1.2-2.7x fewer instructions than our
-    DSP-only fast set (make bench, Cortex-M55), so auto takes cmsis-nn there when CMSIS-NN is at
-    hand (CMSIS_NN_PATH). --optimize size keeps the portable kernels everywhere."""
+    On a core with Helium (MVE) auto takes tinyattend's own MVE kernels (`helium`, codegen/helium/;
+    the DSP fast kernels for the ops it has none for); CMSIS-NN stays selectable with --kernels
+    cmsis-nn. --optimize size keeps the portable kernels everywhere."""
     if kernels != "auto" or optimize == "size" or not board.has_mve:
         return kernels, None
-    if cmsis_nn_root(required=False) is not None:
-        return "cmsis-nn", None
-    return kernels, ("this core has Helium (MVE), where CMSIS-NN's kernels are faster than tinyattend's "
-                     "DSP kernels: set CMSIS_NN_PATH to a CMSIS-NN v7.0.0 tree and convert again for --kernels "
-                     "auto to use them")
+    return "helium", None
 
 
 def write_project(stage: Path, tflite: bytes, board: Board, *, kernels: str, optimize: str,

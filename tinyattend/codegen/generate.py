@@ -9,6 +9,7 @@ from ..ir.quant import MultiplierOutOfRange
 from ..plan.arena import ArenaPlan, lower_bound, plan_arena
 from ..plan.liveness import live_ranges
 from .cmsis_nn import registry as cmsis_nn_registry
+from .helium import KERNEL_SET as HELIUM, registry as helium_registry
 from .cnames import ConstantOverflow, c_comment_text
 from .emit import GeneratedFile, generate_sources
 from .library import library_files
@@ -42,8 +43,13 @@ class GeneratedModel:
 def kernel_module(op, graph: Graph, target: Target):
     """The op module that lowers `op` for the target: CMSIS-NN's when the kernel set is
     cmsis-nn and its check passes (or there is no portable one), else the portable one;
-    None when there is neither."""
+    None when there is neither. The helium set likewise takes its MVE kernel when its check passes,
+    else the op's own module (which takes the DSP fast kernels for it)."""
     portable = registry().get(op.type)
+    if target.kernels == HELIUM:
+        module = helium_registry().get(op.type)
+        if module is not None and not module.check(op, graph, target):
+            return module
     if target.kernels == "cmsis-nn":
         module = cmsis_nn_registry().get(op.type)
         if module is not None and (portable is None or not module.check(op, graph, target)):

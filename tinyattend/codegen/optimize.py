@@ -24,6 +24,8 @@ BALANCED_WIDENING_BYTES = 40 * 1024
 
 def plan_widening(graph: Graph, target: Target) -> Target:
     """The target with `wide_ops` set: the CONV_2D ops whose weights are stored as int16."""
+    if target.kernels == "helium":          # its convolutions take the MVE kernel, int8 weights only
+        return target
     candidates = [op for op in graph.ops if op.type == "CONV_2D" and fast_conv(op, graph, target)]
     if target.optimize == "speed":
         return replace(target, wide_ops=frozenset(op.index for op in candidates))

@@ -158,7 +158,7 @@ def run_one(name: str, tflite: Path, board_name: str, kernels: str, root: Path, 
     result = bench(out, board, timeout=600)
     result["arena_unfused_bytes"] = report.get("arena_unfused_bytes")     # the plan without fusion (issue 17)
     code, const = code_and_const_bytes(out / "firmware")
-    # The row is named by the set asked for; `auto` may have taken another (cmsis-nn on Helium cores).
+    # The row is named by the set asked for; `auto` may have taken another (helium on Helium cores).
     result.update({"kernels": kernels, "kernels_used": result["kernels"]})
     result.update({"runtime_code_bytes": code, "const_bytes": const, "tflite_bytes": tflite.stat().st_size,
                    "optimize": optimize, "commit": source_commit()})
@@ -301,8 +301,9 @@ def bench_all_command(args) -> int:
             if m not in ZOO_MODELS or b == "cortex-m7"]
     jobs += [(m, b, "auto", "balanced") for m in models for b in ("cortex-m4", "cortex-m55") if m in ZOO_MODELS]
     jobs += [(m, "cortex-m7", "auto", goal) for m in models for goal in OTHER_GOALS if m not in ZOO_MODELS]
-    # On the Helium core `auto` takes CMSIS-NN's MVE kernels when CMSIS_NN_PATH is set (pipeline.resolve_kernels).
-    jobs += [(m, "cortex-m55", "auto", "balanced") for m in models if m not in ZOO_MODELS]
+    # On the Helium core our MVE set side by side with CMSIS-NN's, portable and the DSP fast set; `auto` takes
+    # the MVE set there (pipeline.resolve_kernels).
+    jobs += [(m, "cortex-m55", k, "balanced") for m in models for k in ("helium", "auto") if m not in ZOO_MODELS]
     jobs = list(dict.fromkeys(jobs))
     jobs = [job for job in jobs if (not args.models or job[0] in args.models)
             and (not args.boards or job[1] in args.boards) and (not args.kernel_sets or job[2] in args.kernel_sets)]

@@ -12,7 +12,7 @@ import numpy as np
 from ...ir.quant import multiply_by_quantized_multiplier
 from ..cnames import ConstantOverflow
 
-FAST_KERNEL_SETS = ("fast", "auto")
+FAST_KERNEL_SETS = ("fast", "auto", "helium")     # helium: for the ops it has no MVE kernel for
 ACC_LIMIT = 1 << 30     # ta_requantize_fast needs |acc| < 2^30 (SMMULR on 2*acc)
 
 
