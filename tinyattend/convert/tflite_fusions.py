@@ -9,6 +9,8 @@ On the float model before calibration (so the int8 model never has the unfused o
 - an ADD of a constant vector over the last axis after a FULLY_CONNECTED without bias becomes its bias;
 - the forms a LayerNorm takes in the direct writer's output, as ops with int8 kernels: POW(x, 2) becomes
   MUL(x, x), POW(x, -0.5) RSQRT(x), and DIV(a, SQRT(b)) becomes MUL(a, RSQRT(b)) (the TensorFlow path writes the latter itself);
+- MUL by a constant of ones, ADD or SUB of zeros (a randomly initialised scale or bias) dropped, as TF's
+  converter folds them (else the int8 model keeps them as requantizing QUANTIZE ops);
 - SLICE with constant begin and size as STRIDED_SLICE (the op our kernels and the TensorFlow path use);
 - PADV2's padding value as the 0-D tensor TF's quantizer requires (the direct writer gives it shape [1]:
   ResNet's MaxPool padding).
@@ -31,7 +33,8 @@ TAKES_ACTIVATION = {OPS.CONV_2D, OPS.DEPTHWISE_CONV_2D, OPS.FULLY_CONNECTED, OPS
 def fused(float_tflite: bytes) -> tuple[bytes, int]:
     """(the model with the fusions above made, how many ops went or changed kind)."""
     model = read_model(float_tflite)
-    count = matmuls_to_fully_connected(model) + squares_to_mul(model) + divisions_by_sqrt_to_rsqrt(model)
+    count = identities_dropped(model)
+    count += matmuls_to_fully_connected(model) + squares_to_mul(model) + divisions_by_sqrt_to_rsqrt(model)
     count += scalar_pad_values(model) + slices_to_strided_slices(model)
     count += fuse_biases(model) + fuse_activations(model)
     return (write_model(model) if count else float_tflite), count
@@ -203,3 +206,35 @@ def slices_to_strided_slices(model) -> int:
         op.builtinOptions = schema.StridedSliceOptionsT()
         changed += 1
     return changed
+
+
+def identities_dropped(model) -> int:
+    graph = model.subgraphs[0]
+    outputs = set(int(i) for i in graph.outputs)
+    neutral = {OPS.MUL: 1.0, OPS.ADD: 0.0, OPS.SUB: 0.0}
+    gone = []
+    for op in graph.operators:
+        code = builtin_code(model, op)
+        if code not in neutral or len(op.inputs) != 2 or int(op.outputs[0]) in outputs:
+            continue
+        if op.builtinOptions is not None and op.builtinOptions.fusedActivationFunction != ACT.NONE:
+            continue
+        inputs = [int(i) for i in op.inputs]
+        for slot in ((0, 1) if code != OPS.SUB else (1,)):           # x - 0, not 0 - x
+            constant, other = graph.tensors[inputs[slot]], inputs[1 - slot]
+            if not is_constant(model, constant) or constant.type != schema.TensorType.FLOAT32 or \
+                    is_constant(model, graph.tensors[other]):
+                continue
+            same_shape = [int(d) for d in graph.tensors[other].shape] == \
+                [int(d) for d in graph.tensors[int(op.outputs[0])].shape]
+            if same_shape and np.all(constant_values(model, constant) == neutral[code]):
+                _replace_reads(graph, int(op.outputs[0]), other)
+                gone.append(op)
+                break
+    graph.operators = [op for op in graph.operators if not any(op is g for g in gone)]
+    return len(gone)
+
+
+def _replace_reads(graph, old: int, new: int) -> None:
+    for op in graph.operators:
+        op.inputs = np.asarray([new if int(i) == old else int(i) for i in op.inputs], np.int32)
