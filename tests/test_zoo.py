@@ -259,9 +259,11 @@ def _reshape_into_conv_transpose():
 @pytest.mark.slow
 @pytest.mark.parametrize("fixed", [True, False])
 def test_reshape_into_conv_transpose_converts(fixed, tmp_path, monkeypatch):
-    """With onnx2tf's layout fix the model converts and prepares; without it the converter stops at the
-    broken TF graph with an UnsupportedOpError (not a TRANSPOSE_CONV prepare failure in LiteRT)."""
+    """On the TensorFlow path (the direct front end converts this model without it): with onnx2tf's layout
+    fix the model converts and prepares; without it the converter stops at the broken TF graph with an
+    UnsupportedOpError (not a TRANSPOSE_CONV prepare failure in LiteRT)."""
     pytest.importorskip("onnx2tf")
+    monkeypatch.setenv("TINYATTEND_ONNX_FRONTEND", "tensorflow")
     import contextlib
     import warnings
 
