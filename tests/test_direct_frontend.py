@@ -217,6 +217,29 @@ def test_a_channel_slice_converts_directly_without_transposes_and_verifies(tmp_p
 
 
 @pytest.mark.slow
+def test_shapes_the_quantizer_left_unknown_are_restored(tmp_path):
+    """TF's quantizer can write an activation whose dimensions it did not infer as 1s with a -1 signature
+    (mobilevitv2's SLICEs); the direct path writes the shapes LiteRT computes when it runs the model."""
+    from tinyattend.convert import convert_model
+    from tinyattend.convert.onnx_direct import with_static_shapes
+    from tinyattend.convert.tflite_objects import read_model, write_model
+    from tinyattend.ir.tflite_reader import read_tflite
+
+    tflite = convert_model(mf.save(channel_slice_model(), tmp_path / "slices.onnx"), progress=False).tflite
+    assert with_static_shapes(tflite) is tflite                   # nothing unknown: not even parsed again
+    model = read_model(tflite)
+    graph = model.subgraphs[0]
+    sliced = next(int(op.outputs[0]) for op in graph.operators
+                  if model.operatorCodes[op.opcodeIndex].builtinCode == 45)          # STRIDED_SLICE
+    true_shape = [int(d) for d in graph.tensors[sliced].shape]
+    graph.tensors[sliced].shape = np.ones(4, np.int32)
+    graph.tensors[sliced].shapeSignature = np.asarray([-1, -1, -1, 1], np.int32)
+    broken = write_model(model)
+    repaired = read_tflite(with_static_shapes(broken), "repaired")
+    assert list(repaired.tensor(sliced).shape) == true_shape != [1, 1, 1, 1]
+
+
+@pytest.mark.slow
 def test_a_model_the_direct_writer_gets_wrong_falls_back_to_the_tensorflow_path(tmp_path, monkeypatch, capsys):
     model = mf.save(channel_shuffle_model(), tmp_path / "shuffle.onnx")
     out = tmp_path / "out"

@@ -73,10 +73,41 @@ def convert_onnx_direct(onnx_path: Path, onnx_model, onnx_in: OnnxInput, calib_n
         said = [line.strip() for line in captured.tail().splitlines() if "error:" in line]
         raise DirectPathUnavailable("the int8 quantizer refused the direct float model ("
                                     + (said[0][:300] if said else _first_line(err)) + ")") from None
-    tflite = int8_slices_as_strided_slices(tflite)
+    tflite = int8_slices_as_strided_slices(with_static_shapes(tflite))
     progress.done("quantizing to int8 (TF's MLIR quantizer)", time.monotonic() - start, cpu_seconds() - start_cpu)
     _check_generatable(tflite)
     return tflite, perm, float_tflite
+
+
+def with_static_shapes(tflite: bytes) -> bytes:
+    """The int8 model with every activation's shape as LiteRT computes it when it runs the model.
+
+    TF's quantizer can write an output whose dimensions it did not infer as 1s with a -1 signature (a SLICE
+    of mobilevitv2: [1, 1, 1, 1] for [1, 4, 36, 1]); LiteRT resizes such tensors when it runs the op, TFLM
+    and our code generator take the flatbuffer's shapes as they are. One invoke on the zero input."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    from .tflite_objects import read_model, write_model
+
+    model = read_model(tflite)
+    graph = model.subgraphs[0]
+    if not any(t.shapeSignature is not None and min(int(d) for d in t.shapeSignature) < 0
+               for t in graph.tensors if t.shapeSignature is not None and len(t.shapeSignature)):
+        return tflite
+    with silenced():
+        interpreter = Interpreter(model_content=tflite, experimental_preserve_all_tensors=True,
+                                  experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+        interpreter.allocate_tensors()
+        interpreter.invoke()               # a tensor LiteRT marks dynamic gets its shape when its op runs
+    shapes = {d["index"]: [int(v) for v in d["shape"]] for d in interpreter.get_tensor_details()}
+    changed = 0
+    for index, tensor in enumerate(graph.tensors):
+        prepared = shapes.get(index)
+        if prepared is None or [int(d) for d in tensor.shape] == prepared or min(prepared, default=0) < 0:
+            continue
+        tensor.shape, tensor.shapeSignature = np.asarray(prepared, np.int32), None
+        changed += 1
+    return write_model(model) if changed else tflite
 
 
 def int8_slices_as_strided_slices(tflite: bytes) -> bytes:
