@@ -193,27 +193,27 @@ def test_forced_tensorflow_path_and_a_bad_frontend_name(tmp_path, monkeypatch, c
     assert not (tmp_path / "bad").exists()
 
 
-@pytest.mark.slow
-def test_layernorm_forms_convert_directly_and_verify(tmp_path):
-    model = mf.save(layernorm_model(), tmp_path / "ln.onnx")
+def _direct_and_bit_exact(model, tmp_path) -> dict:
+    """Convert `model` for the host; it must take the direct path and verify bit-exact. Its op histogram."""
     out = tmp_path / "out"
-    assert main(["convert", str(model), "--board", "host", "-o", str(out)]) == 0
+    assert main(["convert", str(mf.save(model, tmp_path / f"{model.graph.name}.onnx")), "--board", "host",
+                 "-o", str(out)]) == 0
     report = json.loads((out / "report.json").read_text())
     assert report["frontend"]["path"] == "direct"
-    assert report["op_histogram"].get("RSQRT") == 1 and "POW" not in report["op_histogram"]
     assert main(["verify", str(out), "--samples", "3"]) == 0
+    return report["op_histogram"]
+
+
+@pytest.mark.slow
+def test_layernorm_forms_convert_directly_and_verify(tmp_path):
+    ops = _direct_and_bit_exact(layernorm_model(), tmp_path)
+    assert ops.get("RSQRT") == 1 and "POW" not in ops
 
 
 @pytest.mark.slow
 def test_a_channel_slice_converts_directly_without_transposes_and_verifies(tmp_path):
-    model = mf.save(channel_slice_model(), tmp_path / "slices.onnx")
-    out = tmp_path / "out"
-    assert main(["convert", str(model), "--board", "host", "-o", str(out)]) == 0
-    report = json.loads((out / "report.json").read_text())
-    assert report["frontend"]["path"] == "direct"
-    ops = report["op_histogram"]
+    ops = _direct_and_bit_exact(channel_slice_model(), tmp_path)
     assert ops["STRIDED_SLICE"] == 1 and not {"TRANSPOSE", "SLICE", "RELU"} & set(ops), ops
-    assert main(["verify", str(out), "--samples", "3"]) == 0
 
 
 @pytest.mark.slow

@@ -59,8 +59,17 @@ def fuse_activations(model) -> int:
         if user is None or builtin_code(model, user) not in ACTIVATIONS or any(user is g for g in gone):
             continue
         op.builtinOptions.fusedActivationFunction = ACTIVATIONS[builtin_code(model, user)]
-        op.outputs[0] = int(user.outputs[0])
-        gone.append(user)
+        _absorb(op, user, gone)
+    return _without(graph, gone)
+
+
+def _absorb(op, user, gone: list) -> None:
+    """`op` writes what `user` (its output's one reader) wrote; `user` goes."""
+    op.outputs[0] = int(user.outputs[0])
+    gone.append(user)
+
+
+def _without(graph, gone: list) -> int:
     graph.operators = [op for op in graph.operators if not any(op is g for g in gone)]
     return len(gone)
 
@@ -111,10 +120,8 @@ def fuse_biases(model) -> int:
         bias = constant_values(model, other).astype(np.float32).reshape(units)
         op.inputs[2] = new_constant(model, bias, schema.TensorType.FLOAT32, bytes(other.name or b"") + b"/bias")
         op.builtinOptions.fusedActivationFunction = user.builtinOptions.fusedActivationFunction
-        op.outputs[0] = int(user.outputs[0])
-        gone.append(user)
-    graph.operators = [op for op in graph.operators if not any(op is g for g in gone)]
-    return len(gone)
+        _absorb(op, user, gone)
+    return _without(graph, gone)
 
 
 def squares_to_mul(model) -> int:
@@ -231,8 +238,7 @@ def identities_dropped(model) -> int:
                 _replace_reads(graph, int(op.outputs[0]), other)
                 gone.append(op)
                 break
-    graph.operators = [op for op in graph.operators if not any(op is g for g in gone)]
-    return len(gone)
+    return _without(graph, gone)
 
 
 def _replace_reads(graph, old: int, new: int) -> None:
