@@ -14,22 +14,13 @@ build), on the same constants, so both are bit-exact with TFLM.
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from functools import lru_cache
+
+from ..op_modules import modules_by_op_type
 
 KERNEL_SET = "helium"
 
 
 @lru_cache(maxsize=1)
 def registry() -> dict:
-    table = {}
-    for info in pkgutil.iter_modules(__path__):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        for op_type in getattr(module, "OP_TYPES", ()):
-            if op_type in table:
-                raise RuntimeError(f"{op_type} is claimed by {table[op_type].__name__} and {module.__name__}")
-            table[op_type] = module
-    return table
+    return modules_by_op_type(__path__, __name__)

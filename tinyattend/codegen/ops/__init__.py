@@ -13,21 +13,14 @@ MAX_RANK through `max_rank()` to refuse a model before conversion (tinyattend/co
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from functools import lru_cache
+
+from ..op_modules import modules_by_op_type
 
 
 @lru_cache(maxsize=1)
 def registry() -> dict:
-    table = {}
-    for info in pkgutil.iter_modules(__path__):
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        for op_type in getattr(module, "OP_TYPES", ()):
-            if op_type in table:
-                raise RuntimeError(f"{op_type} is claimed by {table[op_type].__name__} and {module.__name__}")
-            table[op_type] = module
-    return table
+    return modules_by_op_type(__path__, __name__)
 
 
 def supported_op_types() -> list[str]:
