@@ -226,7 +226,7 @@ def test_shapes_the_quantizer_left_unknown_are_restored(tmp_path):
     from tinyattend.ir.tflite_reader import read_tflite
 
     tflite = convert_model(mf.save(channel_slice_model(), tmp_path / "slices.onnx"), progress=False).tflite
-    assert with_static_shapes(tflite) is tflite                   # nothing unknown: not even parsed again
+    assert with_static_shapes(tflite) is tflite                   # nothing unknown: returned as it is
     model = read_model(tflite)
     graph = model.subgraphs[0]
     sliced = next(int(op.outputs[0]) for op in graph.operators

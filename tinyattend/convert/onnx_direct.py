@@ -89,11 +89,10 @@ def with_static_shapes(tflite: bytes) -> bytes:
 
     from .tflite_objects import read_model, write_model
 
+    if not _has_unknown_dimensions(tflite):
+        return tflite
     model = read_model(tflite)
     graph = model.subgraphs[0]
-    if not any(t.shapeSignature is not None and min(int(d) for d in t.shapeSignature) < 0
-               for t in graph.tensors if t.shapeSignature is not None and len(t.shapeSignature)):
-        return tflite
     with silenced():
         interpreter = Interpreter(model_content=tflite, experimental_preserve_all_tensors=True,
                                   experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
@@ -108,6 +107,18 @@ def with_static_shapes(tflite: bytes) -> bytes:
         tensor.shape, tensor.shapeSignature = np.asarray(prepared, np.int32), None
         changed += 1
     return write_model(model) if changed else tflite
+
+
+def _has_unknown_dimensions(tflite: bytes) -> bool:
+    """Some tensor of subgraph 0 has a -1 in its shape signature (read in place: no copy of the weights)."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    graph = schema.Model.GetRootAsModel(tflite, 0).Subgraphs(0)
+    for index in range(graph.TensorsLength()):
+        tensor = graph.Tensors(index)
+        if tensor.ShapeSignatureLength() and int(tensor.ShapeSignatureAsNumpy().min()) < 0:
+            return True
+    return False
 
 
 def int8_slices_as_strided_slices(tflite: bytes) -> bytes:
