@@ -114,13 +114,20 @@ def time_limit(seconds: float, what: str):
         yield
         return
 
+    fired = []
+
     def expire(signum, frame):
+        fired.append(True)
         raise TimeLimitExceeded()
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         yield
-    except TimeLimitExceeded:
+    except BaseException as err:
+        # a library may catch the signal's exception and raise its own (ONNX Runtime's import, interrupted,
+        # raises "ImportError: initialization failed"): once the timer fired, the time limit is the cause
+        if not (fired or isinstance(err, TimeLimitExceeded)):
+            raise
         raise ResourceLimitError(f"{what} ran over tinyattend's time limit of {seconds:g} s",
                                  "check the model (huge paddings, shapes or batch sizes make the converter run "
                                  "for hours); if it is meant to take this long, raise the limit with "

@@ -21,6 +21,10 @@ from .errors import ResourceLimitError
 from .guard import LimitSignal
 
 INTERVAL_SECONDS = 0.2
+# Finding the children means reading every process's /proc entry (psutil), 5-200 ms on a busy machine,
+# with the GIL handed to and fro per file: this process alone is sampled every INTERVAL_SECONDS, with
+# its children every CHILDREN_EVERY-th sample.
+CHILDREN_EVERY = 5
 GRACE_SECONDS = 15.0
 FIX = ("check the model (a corrupt or hostile file can make the converter build enormous graphs); if it is "
        "meant to need this much, raise the limit with TINYATTEND_MAX_MEMORY_BYTES=N")
@@ -30,8 +34,8 @@ class MemoryLimitExceeded(LimitSignal):
     """Raised in the main thread by the watchdog's signal."""
 
 
-def resident_bytes() -> int | None:
-    """Resident memory of this process and its children, or None where it cannot be read."""
+def resident_bytes(children: bool = True) -> int | None:
+    """Resident memory of this process (and its children), or None where it cannot be read."""
     try:
         import psutil
     except ImportError:
@@ -39,7 +43,7 @@ def resident_bytes() -> int | None:
     try:
         me = psutil.Process()
         total = me.memory_info().rss
-        for child in me.children(recursive=True):
+        for child in (me.children(recursive=True) if children else ()):
             with contextlib.suppress(psutil.Error):
                 total += child.memory_info().rss
         return total
@@ -62,11 +66,17 @@ def memory_limit(max_bytes: int, what: str, staging_dirs=()):
     main_id = threading.main_thread().ident
 
     def interrupt(signum, frame):
+        seen["fired"] = True
         raise MemoryLimitExceeded()
 
     def watch():
+        samples, children_bytes = 0, 0
         while not done.wait(INTERVAL_SECONDS):
-            used = resident_bytes() or 0
+            samples += 1
+            own = resident_bytes(children=False) or 0
+            if samples % CHILDREN_EVERY == 0:
+                children_bytes = max(0, (resident_bytes() or 0) - own)
+            used = own + children_bytes      # the children as last measured
             if used <= max_bytes:
                 continue
             seen["bytes"] = used
@@ -86,7 +96,10 @@ def memory_limit(max_bytes: int, what: str, staging_dirs=()):
     watcher.start()
     try:
         yield
-    except MemoryLimitExceeded:
+    except BaseException as err:
+        # as guard.time_limit: a library may have turned the signal's exception into its own
+        if not (seen.get("fired") or isinstance(err, MemoryLimitExceeded)):
+            raise
         raise ResourceLimitError(f"{what} used {_gib(seen.get('bytes', 0))}, over tinyattend's memory limit of "
                                  f"{_gib(max_bytes)}", FIX) from None
     finally:

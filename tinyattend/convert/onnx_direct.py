@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..progress import cpu_seconds
+from .onnx2tf_lean import lean_direct_writer
 from .onnx_graph import OnnxInput
 from .onnx_rewrites import for_onnx2tf
 from .quiet import quiet_python_loggers, silenced
@@ -45,8 +46,9 @@ def convert_onnx_direct(onnx_path: Path, onnx_model, onnx_in: OnnxInput, calib_n
     from .mlir_quantizer import (QuantizerUnavailable, converter_extension, preload_in_background,
                                  quantize_calibrated)
     from .ranges import calibrated
-    from .tflite_fusions import fused
-    from .tflite_transposes import without_transpose_pairs
+    from .tflite_fusions import fuse_all
+    from .tflite_objects import read_model, write_model
+    from .tflite_transposes import sink_transposes
 
     float_tflite = direct_float_tflite(onnx_model, onnx_in, progress, beside_import=preload_in_background)
     try:
@@ -55,20 +57,23 @@ def convert_onnx_direct(onnx_path: Path, onnx_model, onnx_in: OnnxInput, calib_n
     except QuantizerUnavailable as err:
         raise DirectPathUnavailable(str(err)) from None
     with progress.step("sinking layout TRANSPOSEs, fusing activations and biases"):
-        float_tflite, _ = without_transpose_pairs(float_tflite)
-        float_tflite, _ = fused(float_tflite)
-    _check_op_types(float_tflite)
+        # one object model through the rewrites, the op check and the calibration's ranges: each read or
+        # write of the flatbuffer as objects costs 0.1-0.2 s
+        model = read_model(float_tflite)
+        if sink_transposes(model) + fuse_all(model):
+            float_tflite = write_model(model)
+    _check_op_types(model)
     perm = _layout_of(float_tflite, onnx_in.shape)
     samples = calib_nchw if perm is None else np.transpose(calib_nchw, perm)
     samples = np.ascontiguousarray(samples, np.float32)
     with progress.step("checking the float TFLite model against ONNX Runtime"):
         _check_float_model(float_tflite, samples[:1], calib_nchw[:1], perm, reference)
     with progress.bar("calibrating", len(samples)) as bar:
-        model = calibrated(float_tflite, samples, bar)
+        with_ranges = calibrated(float_tflite, samples, bar, model)
     start, start_cpu = time.monotonic(), cpu_seconds()
     try:
         with silenced(progress) as captured:
-            tflite = quantize_calibrated(model)
+            tflite = quantize_calibrated(with_ranges)
     except Exception as err:   # noqa: BLE001 - the C++ quantizer raises an empty RuntimeError; its log says why
         said = [line.strip() for line in captured.tail().splitlines() if "error:" in line]
         raise DirectPathUnavailable("the int8 quantizer refused the direct float model ("
@@ -124,9 +129,16 @@ def _has_unknown_dimensions(tflite: bytes) -> bool:
 def int8_slices_as_strided_slices(tflite: bytes) -> bytes:
     """TF's quantizer writes a stride-1 STRIDED_SLICE back as SLICE; as STRIDED_SLICE again (the same bytes
     move: int8 slicing does no arithmetic) it has our kernel, and TFLM's."""
+    from ai_edge_litert import schema_py_generated as schema
+
     from .tflite_fusions import slices_to_strided_slices
     from .tflite_objects import read_model, write_model
 
+    codes = schema.Model.GetRootAsModel(tflite, 0)
+    slice_code = schema.BuiltinOperator.SLICE
+    if not any(max(codes.OperatorCodes(i).BuiltinCode(), codes.OperatorCodes(i).DeprecatedBuiltinCode()) == slice_code
+               for i in range(codes.OperatorCodesLength())):
+        return tflite                      # no SLICE: not worth reading the model as objects
     model = read_model(tflite)
     return write_model(model) if slices_to_strided_slices(model) else tflite
 
@@ -155,7 +167,7 @@ def direct_float_tflite(onnx_model, onnx_in: OnnxInput, progress, beside_import=
         tempfile.tempdir = str(work)
         with progress.step("running onnx2tf (ONNX -> float TFLite, no TensorFlow)"):
             try:
-                with silenced(progress):
+                with silenced(progress), lean_direct_writer():
                     onnx2tf.convert(
                         input_onnx_file_path=str(copy),
                         output_folder_path=str(work / "out"),
@@ -223,16 +235,15 @@ def _check_float_model(float_tflite: bytes, sample: np.ndarray, sample_nchw: np.
                                     f"output range {span:.3g})")
 
 
-def _check_op_types(float_tflite: bytes) -> None:
-    """Every op of the float model has a kernel: checked before calibration, so a model the direct path
-    cannot take costs seconds, not a calibration (LayerNorm written with SQRT and DIV, for one)."""
+def _check_op_types(model) -> None:
+    """Every op of the float model (as objects) has a kernel: checked before calibration, so a model the
+    direct path cannot take costs seconds, not a calibration (LayerNorm written with SQRT and DIV, for one)."""
     from ai_edge_litert import schema_py_generated as schema
 
     from ..codegen.ops import supported_op_types
-    from .tflite_objects import builtin_code, read_model
+    from .tflite_objects import builtin_code
 
     names = {value: name for name, value in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
-    model = read_model(float_tflite)
     supported = set(supported_op_types())
     missing = sorted({names.get(builtin_code(model, op), "CUSTOM") for op in model.subgraphs[0].operators}
                      - supported)

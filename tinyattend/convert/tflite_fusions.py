@@ -33,11 +33,16 @@ TAKES_ACTIVATION = {OPS.CONV_2D, OPS.DEPTHWISE_CONV_2D, OPS.FULLY_CONNECTED, OPS
 def fused(float_tflite: bytes) -> tuple[bytes, int]:
     """(the model with the fusions above made, how many ops went or changed kind)."""
     model = read_model(float_tflite)
+    count = fuse_all(model)
+    return (write_model(model) if count else float_tflite), count
+
+
+def fuse_all(model) -> int:
+    """Make every fusion above in `model` (a private copy), in place; how many ops went or changed kind."""
     count = identities_dropped(model)
     count += matmuls_to_fully_connected(model) + squares_to_mul(model) + divisions_by_sqrt_to_rsqrt(model)
     count += scalar_pad_values(model) + slices_to_strided_slices(model)
-    count += fuse_biases(model) + fuse_activations(model)
-    return (write_model(model) if count else float_tflite), count
+    return count + fuse_biases(model) + fuse_activations(model)
 
 
 def _single_reader(graph, readers, tensor: int):

@@ -48,12 +48,15 @@ def collisions(ranges, offsets: dict) -> list[str]:
     """Every pair of buffers alive together whose bytes meet, other than an output over the
     input it leads, placed at least the lead below it (and pinned ranges where pinned)."""
     problems = []
+    by_name = {r.buffer: r for r in ranges}
+    position = {r.buffer: i for i, r in enumerate(ranges)}
+    together = alive_together(ranges)
     for i, a in enumerate(ranges):
         if a.pinned is not None and offsets[a.buffer] != offsets[a.pinned[0]] + a.pinned[1]:
             problems.append(f"{a.buffer} is not {a.pinned[1]} bytes above {a.pinned[0]}")
-        for b in ranges[i + 1:]:
+        for b in sorted((by_name[n] for n in together[a.buffer] if position[n] > i), key=lambda r: position[r.buffer]):
             oa, ob = offsets[a.buffer], offsets[b.buffer]
-            if not a.overlaps_in_time(b) or oa + a.size <= ob or ob + b.size <= oa:
+            if oa + a.size <= ob or ob + b.size <= oa:
                 continue
             out, source = (a, b) if a.leads and a.leads[0] == b.buffer else (b, a)
             if not (out.leads and out.leads[0] == source.buffer and out.first == source.last
@@ -105,16 +108,29 @@ def _blocks(ranges: list[LiveRange], fused: frozenset) -> list[list[tuple[int, L
     return blocks
 
 
-def _first_fit(blocks: list[list[tuple[int, LiveRange]]]) -> tuple[dict, int]:
-    placed: list[tuple[int, LiveRange]] = []
+def alive_together(ranges: list[LiveRange]) -> dict[str, tuple[str, ...]]:
+    """For each buffer, the other buffers alive at some common time (a sweep over first uses: a
+    layer-by-layer graph has a few per buffer, so first fit looks at those, not at all placed)."""
+    order = sorted(ranges, key=lambda r: (r.first, r.last))
+    together: dict[str, list[str]] = {r.buffer: [] for r in ranges}
+    for i, a in enumerate(order):
+        for b in order[i + 1:]:
+            if b.first > a.last:
+                break
+            together[a.buffer].append(b.buffer)
+            together[b.buffer].append(a.buffer)
+    return {name: tuple(others) for name, others in together.items()}
+
+
+def _first_fit(blocks: list[list[tuple[int, LiveRange]]], together: dict[str, tuple[str, ...]]) -> tuple[dict, int]:
+    placed: dict[str, tuple[int, LiveRange]] = {}
     offsets: dict[str, int] = {}
     for block in blocks:
         forbidden = []                    # open intervals of offsets the block may not take
         for rel, buf in block:
-            first, last = buf.first, buf.last
-            for at, other in placed:
-                # buf.overlaps_in_time(other), inlined: the fusion policy plans the arena many times a model
-                if other.first <= last and first <= other.last:
+            for name in together[buf.buffer]:
+                if name in placed:
+                    at, other = placed[name]
                     lo, hi = _forbidden(buf, other, at)
                     if lo < hi:
                         forbidden.append((lo - rel, hi - rel))
@@ -126,8 +142,8 @@ def _first_fit(blocks: list[list[tuple[int, LiveRange]]]) -> tuple[dict, int]:
             candidate = max(candidate, hi)
         for rel, buf in block:
             offsets[buf.buffer] = candidate + rel
-            placed.append((candidate + rel, buf))
-    size = max((off + b.size for off, b in placed), default=0)
+            placed[buf.buffer] = (candidate + rel, buf)
+    size = max((off + b.size for off, b in placed.values()), default=0)
     return offsets, size
 
 
@@ -153,11 +169,12 @@ ORDERS = {
 SEARCH_BUDGET = 300_000
 
 
-def _best_over_orders(ranges: list[LiveRange], fused: frozenset) -> tuple[dict, int]:
+def _best_over_orders(ranges: list[LiveRange], fused: frozenset, together=None) -> tuple[dict, int]:
     blocks = _blocks(ranges, fused)
+    together = alive_together(ranges) if together is None else together
     best = None
     for key in ORDERS.values():
-        offsets, size = _first_fit(sorted(blocks, key=lambda block: _block_key(key, block)))
+        offsets, size = _first_fit(sorted(blocks, key=lambda block: _block_key(key, block)), together)
         if best is None or size < best[1]:
             best = (offsets, size)
     return best
@@ -167,14 +184,15 @@ def plan_arena(ranges: list[LiveRange]) -> ArenaPlan:
     pairs = sorted(r.buffer for r in ranges if r.leads is not None and r.pinned is None)
     # Greedy is not monotonic: keep the plan that ignores every overlap as a candidate too,
     # so allowing overlaps never makes the arena larger.
-    best = _best_over_orders([replace(r, leads=None) for r in ranges], frozenset())
+    together = alive_together(ranges)     # the same lifetimes for every plan tried below
+    best = _best_over_orders([replace(r, leads=None) for r in ranges], frozenset(), together)
     for start in (frozenset(), frozenset(pairs)):
         fused = start
-        current = _best_over_orders(ranges, fused)
+        current = _best_over_orders(ranges, fused, together)
         if pairs and len(pairs) * len(ranges) ** 2 <= SEARCH_BUDGET:
             for name in pairs:            # one pass: toggle each pair, keep what shrinks the arena
                 trial = fused ^ {name}
-                plan = _best_over_orders(ranges, trial)
+                plan = _best_over_orders(ranges, trial, together)
                 if plan[1] < current[1]:
                     fused, current = trial, plan
         if best is None or current[1] < best[1]:
