@@ -2,6 +2,7 @@
 without TensorFlow; and the fall-back to the TensorFlow path."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -109,6 +110,31 @@ def test_layout_transposes_sink_through_the_gate_and_into_the_mean(direct_float)
         x = rng.standard_normal((1, 16, 16, 3)).astype(np.float32)
         # Elementwise chains give the same floats; the MEAN sums in another order (last bits may differ).
         np.testing.assert_allclose(_run_float(direct_float, x), _run_float(after_model, x), rtol=1e-5, atol=1e-6)
+
+
+def test_lean_direct_writer_writes_the_same_model(direct_float, monkeypatch):
+    """Without pass snapshots and progress threads (onnx2tf_lean) onnx2tf writes the very bytes it writes
+    with them, and the installed onnx2tf has both attributes the patches replace (else they do nothing)."""
+    import onnx2tf.tflite_builder as builder
+    from onnx2tf.tflite_builder.core.model_ir_pass_state import ModelIRPassState
+
+    from tinyattend.convert import onnx_direct
+    from tinyattend.convert.onnx2tf_lean import lean_direct_writer
+    from tinyattend.convert.onnx_checks import onnx_input
+
+    snapshot, export = ModelIRPassState.snapshot, builder.export_tflite_model_flatbuffer_direct
+    with lean_direct_writer() as patched:
+        assert patched == 2
+        assert ModelIRPassState.snapshot is not snapshot and builder.export_tflite_model_flatbuffer_direct is not export
+    assert ModelIRPassState.snapshot is snapshot and builder.export_tflite_model_flatbuffer_direct is export
+
+    @contextlib.contextmanager
+    def unpatched():
+        yield 0
+    monkeypatch.setattr(onnx_direct, "lean_direct_writer", unpatched)
+    model = gated_model()
+    plain = onnx_direct.direct_float_tflite(model, onnx_input(model, Path("gated.onnx"), None), SILENT)
+    assert plain == direct_float
 
 
 def _python(code: str, env: dict | None = None) -> dict:
