@@ -475,6 +475,21 @@ def test_quantization_error_summary_line():
                     "(0.01 over [-1, 1]), mean |err| 0.005, top-1 agreement 100.0%"), line
 
 
+def test_top1_ties_at_the_int8_step_are_told_apart_from_disagreement():
+    """An untrained head's classes closer than one int8 output step tie; argmax takes the first of them."""
+    from tinyattend.convert.quant_error import describe, top1_agreement
+
+    reference = np.array([[0.10, 0.11, 0.0], [0.3, 0.1, 0.0], [0.0, 0.2, 0.1], [0.0, 0.1, 0.2]])
+    got = np.array([[0.1, 0.1, 0.0],          # tie, float's class 1 among the tied: argmax says 0
+                    [0.3, 0.1, 0.0],          # agrees
+                    [0.2, 0.1, 0.0],          # disagrees: the int8 output at class 1 is lower
+                    [0.0, 0.2, 0.2]])         # tie, float's class 2 among the tied
+    assert top1_agreement(reference, got) == (0.25, 0.5)
+    line = describe({"samples": 4, "top1_agreement": 0.25, "top1_tied": 0.5, "max_abs_error": 0.2,
+                     "mean_abs_error": 0.05, "output_range": [0.0, 0.3], "sqnr_db": 3.0, "max_error_over_range": 0.67})
+    assert line.endswith("top-1 agreement 25.0% (+50.0% tied at the int8 output's step)"), line
+
+
 # --- small units ---------------------------------------------------------------------------------------
 def test_progress_lines():
     stream = io.StringIO()

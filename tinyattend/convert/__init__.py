@@ -276,8 +276,14 @@ def _measured_quantization_error(float_fn, tflite, held_out, perm, progress, ref
                         f"model on the held-out samples ({type(err).__name__}: {first}); `tinyattend verify` "
                         f"still checks the generated C against TFLM")
     if quant_error is not None and quant_error["top1_agreement"] < 0.9 and not synthetic:
+        tied = quant_error.get("top1_tied") or 0.0
+        because = ""
+        if tied:
+            because = (f"; on {tied:.1%} the int8 output ties at its top, the float model's class among those tied: "
+                       f"the classes are closer than one step of the int8 output (an untrained or uncalibrated "
+                       f"head?), so check the model and the calibration data, not the kernels")
         warnings.append(f"int8 and float models agree on the top-1 output for only "
-                        f"{quant_error['top1_agreement']:.1%} of held-out samples")
+                        f"{quant_error['top1_agreement']:.1%} of held-out samples{because}")
     return quant_error, warnings
 
 

@@ -3,7 +3,9 @@
 The float model runs in its own runtime (onnxruntime for ONNX, TensorFlow for Keras/SavedModel) on
 float samples in its own layout; the int8 model runs in LiteRT on the same samples, quantized with
 the TFLite input's scale/zero point and in its layout (NHWC); its int8 output is dequantized.
-top1_agreement is the fraction of samples whose argmax (over the last axis) agrees. Absolute errors
+top1_agreement is the fraction of samples whose argmax (over the last axis) agrees; top1_tied the fraction
+where it does not only because the int8 output ties at its top (classes less than an output step apart,
+as an untrained model's are), the float model's class among those tied. Absolute errors
 mean nothing without the output's scale, so the summary also states them relative to it:
 sqnr_db = 10 log10(sum(float^2) / sum((float - int8)^2)) over all held-out outputs, and
 max_error_over_range = max |err| / (max - min of the float outputs).
@@ -78,18 +80,29 @@ def quantization_error(float_fn: Callable[[np.ndarray], np.ndarray], tflite: byt
     last = ref_shape[-1] if ref_shape else 1
     ref_last = reference.reshape(len(held_out), -1, last)
     got_last = got.reshape(ref_last.shape)
-    agreement = float(np.mean(np.argmax(ref_last, -1) == np.argmax(got_last, -1)))
+    agreement, tied = top1_agreement(ref_last, got_last)
     error = np.abs(reference - got)
     span = float(reference.max() - reference.min())
     return {
         "samples": int(len(held_out)),
         "top1_agreement": round(agreement, 6),
+        "top1_tied": round(tied, 6),       # samples whose int8 top value is shared by the float top class
         "max_abs_error": float(error.max()),
         "mean_abs_error": float(error.mean()),
         "output_range": [float(reference.min()), float(reference.max())],
         "sqnr_db": output_sqnr_db(reference, got),
         "max_error_over_range": float(error.max()) / span if span > 0 else None,
     }
+
+
+def top1_agreement(reference: np.ndarray, got: np.ndarray) -> tuple[float, float]:
+    """(fraction of rows whose argmax over the last axis agree, fraction that disagree only by a tie).
+    int8 outputs a step apart or less tie: argmax takes the first, which need not be the float model's
+    class although the int8 output at that class is as high as any."""
+    float_top, int8_top = np.argmax(reference, -1), np.argmax(got, -1)
+    at_float_top = np.take_along_axis(got, float_top[..., None], -1)[..., 0]
+    tied = (at_float_top == got.max(-1)) & (float_top != int8_top)
+    return float(np.mean(float_top == int8_top)), float(np.mean(tied))
 
 
 def float_reference_outputs(float_fn: Callable[[np.ndarray], np.ndarray], held_out: np.ndarray) -> list[np.ndarray]:
@@ -119,7 +132,9 @@ def describe(q: dict) -> str:
     else:
         parts.append(f"max |err| {q['max_abs_error']:.4g} (the float output is constant)")
     parts.append(f"mean |err| {q['mean_abs_error']:.3g}")
-    parts.append(f"top-1 agreement {100 * q['top1_agreement']:.1f}%")
+    tied = q.get("top1_tied") or 0.0
+    parts.append(f"top-1 agreement {100 * q['top1_agreement']:.1f}%"
+                 + (f" (+{100 * tied:.1f}% tied at the int8 output's step)" if tied else ""))
     return f"int8 vs float on {q['samples']} held-out samples: " + ", ".join(parts)
 
 
