@@ -21,7 +21,7 @@ import json
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 TINYATTEND = [sys.executable, "-c", "import sys; from tinyattend.cli import main; sys.exit(main())"]
@@ -184,6 +184,14 @@ def measure(spec: Spec, work: Path, samples: int) -> Row:
         return row
     row.params = next(json.loads(line)["params"] for line in log.splitlines() if line.startswith('{"params"'))
     board = "cortex-m7" if row.params < M7_WEIGHT_LIMIT else "cortex-m7-psram"
+    row = _convert_and_run(row, onnx_path, out, board, samples)
+    if row.board == "cortex-m7" and row.failed_at == "bench" and "does not fit" in (row.error or ""):
+        # weights just under the limit, plus the fast kernels' re-laid-out constants and the code
+        row = _convert_and_run(replace(row, failed_at=None, error=None), onnx_path, out, "cortex-m7-psram", samples)
+    return row
+
+
+def _convert_and_run(row: Row, onnx_path: Path, out: Path, board: str, samples: int) -> Row:
     row.board = board
     code, log, seconds = _run([*TINYATTEND, "convert", str(onnx_path), "--board", board, "-o", str(out)], 1800)
     row.convert_seconds = round(seconds, 1)
@@ -197,7 +205,10 @@ def measure(spec: Spec, work: Path, samples: int) -> Row:
     span = error.get("output_range")
     if span and error.get("max_abs_error") is not None and span[1] > span[0]:
         row.error_over_range = round(error["max_abs_error"] / (span[1] - span[0]), 4)
-    row.oracle = report.get("oracle") or report.get("reference")
+    oracle = report.get("oracle") or {}
+    litert = sorted(op for op, who in (oracle.get("ops") or {}).items() if who != "tflm")
+    # TFLM, or TFLM with these ops checked against LiteRT's reference kernels (TFLM has none for them)
+    row.oracle = "TFLM" if not litert else "TFLM + LiteRT ref: " + ", ".join(litert)
     code, log, seconds = _run([*TINYATTEND, "verify", str(out), "--samples", str(samples)], 1800)
     row.seconds["verify"] = round(seconds, 1)
     row.host_bit_exact = code == 0 and "PASS" in log
@@ -229,7 +240,7 @@ def _fmt(value, kind: str = "") -> str:
 
 def markdown(rows: list[Row]) -> str:
     head = ("| model | source | input | params | MACs | convert s | SQNR dB | max err / range | host bit-exact "
-            "| M7 instructions | M7 peak RAM | M7 bit-exact | fails at |\n|" + "---|" * 13)
+            "| M7 instructions | M7 peak RAM | M7 bit-exact | oracle | fails at |\n|" + "---|" * 14)
     lines = [head]
     for r in rows:
         fails = f"{r.failed_at}: {r.error}" if r.failed_at else ""
@@ -237,7 +248,7 @@ def markdown(rows: list[Row]) -> str:
         lines.append(f"| {r.name} | {r.source} | {r.size} | {_fmt(r.params, 'M')} | {_fmt(r.macs, 'M')} | "
                      f"{_fmt(r.convert_seconds)} | {_fmt(r.sqnr_db)} | {_fmt(r.error_over_range)} | "
                      f"{_fmt(r.host_bit_exact)} | {_fmt(r.m7_instructions, 'M')}{board} | {_fmt(r.m7_peak_ram, 'K')} | "
-                     f"{_fmt(r.m7_bit_exact)} | {fails.replace('|', '/')} |")
+                     f"{_fmt(r.m7_bit_exact)} | {r.oracle or '-'} | {fails.replace('|', '/')} |")
     done = sum(1 for r in rows if r.host_bit_exact and r.m7_bit_exact)
     lines.append(f"\n{done} of {len(rows)} models convert and run bit-exact on the host and the emulated M7. "
                  "Instructions are QEMU `-icount shift=0` counts (not cycles). Models have random weights, their "
