@@ -226,6 +226,14 @@ def _convert_and_run(row: Row, onnx_path: Path, out: Path, board: str, samples: 
     return row
 
 
+def _row_from_json(entry: dict) -> Row:
+    row = Row(**{k: v for k, v in entry.items() if k in Row.__dataclass_fields__})
+    if isinstance(row.oracle, dict):                  # written before the oracle column
+        litert = sorted(op for op, who in (row.oracle.get("ops") or {}).items() if who != "tflm")
+        row.oracle = "TFLM" if not litert else "TFLM + LiteRT ref: " + ", ".join(litert)
+    return row
+
+
 def _fmt(value, kind: str = "") -> str:
     if value is None:
         return "-"
@@ -262,6 +270,8 @@ def main(argv=None) -> int:
     parser.add_argument("--models", help="comma-separated subset of: " + ", ".join(s.name for s in MODELS))
     parser.add_argument("--samples", type=int, default=10, help="verify samples per model (default 10)")
     parser.add_argument("--size", type=int, help="override every model's input size")
+    parser.add_argument("--table", nargs="+", type=Path, metavar="JSON",
+                        help="only write the table of earlier runs' coverage.json files (in the order given)")
     parser.add_argument("--export-one", help=argparse.SUPPRESS)
     parser.add_argument("--to", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -270,6 +280,13 @@ def main(argv=None) -> int:
         spec = specs[args.export_one]
         spec = Spec(spec.name, spec.source, spec.builder, args.size or spec.size, spec.kwargs)
         print(json.dumps({"params": export(spec, args.to)}))
+        return 0
+    if args.table:
+        rows = [_row_from_json(entry) for path in args.table for entry in json.loads(path.read_text())]
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "coverage.json").write_text(json.dumps([asdict(r) for r in rows], indent=1))
+        (args.out / "coverage.md").write_text(markdown(rows))
+        print(markdown(rows))
         return 0
     names = args.models.split(",") if args.models else list(specs)
     unknown = [n for n in names if n not in specs]
