@@ -3,6 +3,8 @@ channel shuffle as a Gather, per-channel constants at full rank. Each keeps the 
 Runtime: exact for these pure data moves) and removes the form onnx2tf mis-converts."""
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import onnx.helper as helper
 from onnx import TensorProto, numpy_helper
@@ -23,6 +25,10 @@ def _model(nodes, initializers):
 
 def _same_function(model, rewrite):
     return rewrite_keeps_function(model, rewrite, SHAPE)
+
+
+def onnx_copy(model):
+    return copy.deepcopy(model)
 
 
 def _ops(model):
@@ -46,6 +52,25 @@ def _torch_channel_shuffle(groups):
 def test_shape_arithmetic_folds_to_constants():
     model = _same_function(_torch_channel_shuffle(2), rewrites.fold_shape_computations)
     assert _ops(model) == ["Reshape", "Transpose", "Reshape"], _ops(model)
+
+
+def test_shape_of_a_reshape_with_computed_target_folds_in_a_second_round():
+    """EfficientViT's attention: Reshape(x, Concat(Shape(x)[0], ...)) then Shape of that Reshape's output. Its
+    shape is static only once the first round folded the target; fold_shapes goes round again."""
+    nodes = [helper.make_node("Shape", ["x"], ["s"]),
+             helper.make_node("Slice", ["s", "one", "two"], ["channels"]),
+             helper.make_node("Div", ["channels", "heads"], ["per_head"]),      # no data propagation through Div
+             helper.make_node("Concat", ["batch", "heads", "per_head", "tokens"], ["target"], axis=0),
+             helper.make_node("Reshape", ["x", "target"], ["r"]),
+             helper.make_node("Shape", ["r"], ["rs"]),
+             helper.make_node("Reshape", ["r", "rs"], ["y"])]
+    model = _model(nodes, {"one": np.array([1], np.int64), "two": np.array([2], np.int64),
+                           "heads": np.array([2], np.int64), "batch": np.array([1], np.int64),
+                           "tokens": np.array([60], np.int64)})
+    once = rewrites.fold_shape_computations(onnx_copy(model))
+    assert "Shape" in _ops(once), "one round folds this already: the test no longer covers the second round"
+    folded = _same_function(model, rewrites.fold_shapes)
+    assert _ops(folded) == ["Reshape", "Reshape"], _ops(folded)
 
 
 def test_channel_shuffle_becomes_a_channel_gather():
