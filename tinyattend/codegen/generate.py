@@ -38,6 +38,7 @@ class GeneratedModel:
     lowered: list
     buffer_of: dict
     report: dict
+    graph: Graph | None = None     # the graph lowered: after pad folding and fusion (fusion/)
 
 
 def kernel_module(op, graph: Graph, target: Target):
@@ -226,6 +227,8 @@ def generate(graph: Graph, target: Target, model_name: str, prefix: str = DEFAUL
         # fusion/: each fused or banded op, with the original graph's op indices (pad folding's)
         "fused_groups": [{"op": op.index, "type": op.type, "depthwise": op.options["depthwise"].index,
                           "expand": op.options["expand"].index if op.options["expand"] is not None else None,
+                          "project": getattr(op.options.get("project"), "index", None),
+                          "residual": getattr(op.options.get("residual"), "index", None),
                           "band_rows": op.options["band_rows"], "scratch_bytes": low.scratch_bytes,
                           "expanded_bytes": graph.tensor(op.options["depthwise"].inputs[0]).nbytes}
                          for op, low in zip(graph.ops, lowered) if op.type in expand_depthwise.OP_TYPES],
@@ -241,4 +244,5 @@ def generate(graph: Graph, target: Target, model_name: str, prefix: str = DEFAUL
         "buffers": [{"buffer": r.buffer, "offset": plan.offsets[r.buffer], "size": r.size, "first": r.first,
                      "last": r.last, "tensors": list(r.tensors)} for r in plan.ranges],
     }
-    return GeneratedModel(files=files, plan=plan, lowered=lowered, buffer_of=buffer_of, report=report)
+    return GeneratedModel(files=files, plan=plan, lowered=lowered, buffer_of=buffer_of, report=report,
+                          graph=graph)
