@@ -1,7 +1,7 @@
 """The code-generation stage: check support, lower every op, plan the arena, emit C."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import UnsupportedOpError
 from ..ir.graph import Graph
@@ -18,6 +18,7 @@ from .prefix import DEFAULT_PREFIX, check_prefix
 from .graph_rewrites import fold_pad_into_conv, transpose_conv_to_conv
 from .fusion import expand_depthwise, upsample_mul
 from .fusion.policy import choose_fusion, fusion_enabled
+from .lean import choose_lean_kernels
 from .optimize import plan_widening
 from .ops import registry, supported_op_types
 
@@ -148,6 +149,8 @@ FIX_OVERFLOW = ("the model's quantization parameters or options are out of any s
 
 
 def _lower(op, graph: Graph, target: Target, model_name: str):
+    if op.index in target.lean_ops:       # lean.py: the portable kernels, which need no scratch
+        target = replace(target, kernels="portable", wide_ops=frozenset(), lean_ops=frozenset())
     if op.type in expand_depthwise.OP_TYPES:
         module = expand_depthwise
     elif op.type == upsample_mul.OP_TYPE:
@@ -187,7 +190,7 @@ def generate(graph: Graph, target: Target, model_name: str, prefix: str = DEFAUL
         # a fused op's options are rebuilt for each band height tried: keyed by what they hold
         options = tuple(op.options.values()) if op.type in expand_depthwise.OP_TYPES else (op.options,)
         key = (op.type, op.inputs, op.outputs, tuple(map(id, options)), op.index in target.wide_ops,
-               op.index if named else None)
+               op.index in target.lean_ops, op.index if named else None)
         hit = lowerings.get(key)
         if hit is None or any(a is not b for a, b in zip(hit[0], options)):
             hit = lowerings[key] = (options, _lower(op, graph, target, model_name))
@@ -204,6 +207,7 @@ def generate(graph: Graph, target: Target, model_name: str, prefix: str = DEFAUL
         # the attention condensers' upsampled map is never written: less RAM, no more work
         graph, target = upsample_mul.fuse(graph, target)
     graph, target, built = choose_fusion(graph, target, build)     # fusion/policy.py
+    target, built = choose_lean_kernels(graph, target, built, build, model_name)     # lean.py
     lowered, ranges, buffer_of, plan = built.lowered, built.ranges, built.buffer_of, built.plan
     try:
         files = generate_sources(graph, lowered, plan, buffer_of, model_name)
@@ -237,6 +241,7 @@ def generate(graph: Graph, target: Target, model_name: str, prefix: str = DEFAUL
                                      - sum(op.type == "TRANSPOSE_CONV" for op in graph.ops),
         "kernels": target.kernels,
         "wide_weight_ops": sorted(target.wide_ops),
+        "lean_ops": sorted(target.lean_ops),   # lean.py: ops on the portable kernels for RAM
         "libraries": libraries,
         "prefix": prefix,
         "scratch_bytes": sum(low.scratch_bytes for low in lowered if isinstance(low, KernelCall)),
