@@ -96,7 +96,8 @@ def _write_project(stage: Path, tflite: bytes, board: Board, *, kernels: str, op
         refuse(f"{model_name}: one inference", model_stats(tflite)["macs"], "max_macs", " MACs")
         requested = kernels
         kernels, kernel_warning = resolve_kernels(kernels, board, optimize)
-        target = Target(board=board, kernels=kernels, optimize=optimize, arena_limit=arena_limit(board, ram))
+        target = Target(board=board, kernels=kernels, optimize=optimize, arena_limit=arena_limit(board, ram),
+                        auto_kernels=requested == "auto")
         generated = generate(graph, target, model_name, prefix)
     model_dir = stage / "model"
     model_dir.mkdir(parents=True, exist_ok=True)

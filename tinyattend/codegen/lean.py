@@ -6,9 +6,9 @@ Where such a scratch buffer sits at the peak of the plan, it raises the arena ab
 portable kernel (no scratch) needs -- on an attention block of 64 tokens of 24 channels above
 TFLM's own arena (18,432 B against 14,640; portable 9,728). Two steps, after fusion:
 
-  1. unless --optimize speed: lower with the portable kernel each op whose scratch is at the
-     peak (or on top of the arena) where that takes at least min_gain() off the arena, one at a
-     time, the largest scratch first;
+  1. with --kernels auto, unless --optimize speed: lower with the portable kernel each op whose
+     scratch is at the peak (or on top of the arena) where that takes at least min_gain() off the
+     arena, one at a time, the largest scratch first (an explicit kernel set is kept);
   2. with an arena limit (--ram, or the board's RAM, less the stack): while the plan is over
      it, lower with the portable kernel the op at the peak that costs the fewest MACs among
      those that shrink the arena (the fastest plan that fits, greedily); refuse with the numbers
@@ -31,7 +31,7 @@ def choose_lean_kernels(graph, target, built, build, model_name: str):
     """(target, built) with target.lean_ops chosen; build(graph, target) lowers and plans."""
     if target.kernels not in LEAN_KERNEL_SETS:
         return target, built
-    if target.optimize != "speed":
+    if target.auto_kernels and target.optimize != "speed":
         for _ in range(MAX_STEPS):
             plan = built.plan
             for p in sorted(_at_peak(graph, target, built), key=lambda p: -built.lowered[p].scratch_bytes):
