@@ -328,3 +328,13 @@ def test_fused_block_is_bit_exact_on_the_emulated_m7(tmp_path, monkeypatch, chai
                           for g in groups)
     if band_rows == 100:
         assert all(g["band_rows"] == report["layers"][g["op"]]["output"][1] for g in groups)    # one band
+    if chain_index != 1:     # the residual blocks: projection and ADD in the band loop, output over input
+        assert any(g["residual"] is not None for g in groups)
+
+
+def test_bench_table_shows_peak_ram_before_and_after_fusion():
+    from tinyattend.run.bench_all import markdown
+    row = dict(model="m", board="cortex-m7", kernels="auto", bit_exact=True, instructions=10, peak_ram_bytes=1664,
+               arena_bytes=1000, arena_unfused_bytes=3000, stack_bytes=664, runtime_code_bytes=1, const_bytes=1,
+               ratios={"baseline_arena": 4000})
+    assert "| m | cortex-m7 | auto | 3,000 | 1,000 | 0.33 | 3,664 | 1,664 | 0.916 -> 0.416 |" in markdown([row])
