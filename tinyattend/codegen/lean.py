@@ -15,13 +15,15 @@ TFLM's own arena (18,432 B against 14,640; portable 9,728). Two steps, after fus
      when no op shrinks it any more.
 
 Target.lean_ops holds the chosen op indices; generate._lower takes the portable kernels for them.
+TINYATTEND_FUSION=off (fusion/policy.py's knob) leaves out step 1 too: the plan before issue 17.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 
 from ..errors import DoesNotFitError
-from .fusion.policy import min_gain
+from .fusion.policy import FORCE_VARIABLE, min_gain
 
 LEAN_KERNEL_SETS = ("auto", "fast", "helium")   # portable needs no scratch; cmsis-nn runs TFLM's graph
 MAX_STEPS = 64
@@ -31,7 +33,9 @@ def choose_lean_kernels(graph, target, built, build, model_name: str):
     """(target, built) with target.lean_ops chosen; build(graph, target) lowers and plans."""
     if target.kernels not in LEAN_KERNEL_SETS:
         return target, built
-    if target.auto_kernels and target.optimize != "speed":
+    # issue 17's measurement knob (TINYATTEND_FUSION=off) gives the plan before that issue's work
+    choose = target.auto_kernels and target.optimize != "speed" and os.environ.get(FORCE_VARIABLE, "") != "off"
+    if choose:
         for _ in range(MAX_STEPS):
             plan = built.plan
             for p in sorted(_at_peak(graph, target, built), key=lambda p: -built.lowered[p].scratch_bytes):
