@@ -237,7 +237,8 @@ def _absorb_projections(graph, target, built, build):
     """Step 4b: take every projection (and residual) in at once; keep that if the arena drops by
     min_gain() (with the knob at "all", always). A projection whose sub-kernels the fused kernel
     cannot call (another kernel set's) leaves the graph as it was."""
-    found = projections(graph)
+    # on Helium the unfused projection and ADD take the MVE kernels, which the band loop does not call
+    found = projections(graph) if target.kernels != "helium" else {}
     if not found:
         return graph, target, built
     rows = {}
