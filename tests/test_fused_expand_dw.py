@@ -297,6 +297,8 @@ def test_no_live_buffer_is_overwritten_in_a_fused_plan(monkeypatch):
         generated = generate(graph, target, "two_blocks")
         fused_graph = _fused_graph(generated, graph, target)
         assert sum(op.type == "FUSED_EXPAND_DEPTHWISE" for op in fused_graph.ops) == 2
+        assert [op.options.get("residual") is not None for op in fused_graph.ops if "depthwise" in op.options] \
+            == [True, False]     # the first block's projection and residual ADD run in its band loop
         assert clobbered(generated, fused_graph) == []
         # the check sees a scratch buffer moved onto the fused op's input
         fused = next(p for p, op in enumerate(fused_graph.ops) if op.type == "FUSED_EXPAND_DEPTHWISE")

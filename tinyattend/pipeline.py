@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import time
 from pathlib import Path
 
@@ -99,6 +100,7 @@ def _write_project(stage: Path, tflite: bytes, board: Board, *, kernels: str, op
         target = Target(board=board, kernels=kernels, optimize=optimize, arena_limit=arena_limit(board, ram),
                         auto_kernels=requested == "auto")
         generated = generate(graph, target, model_name, prefix)
+        generated, ceiling_warning = _within_tflm_arena(generated, graph, target, model_name, prefix, tflm)
     model_dir = stage / "model"
     model_dir.mkdir(parents=True, exist_ok=True)
     for source in generated.files:
@@ -128,6 +130,8 @@ def _write_project(stage: Path, tflite: bytes, board: Board, *, kernels: str, op
     full["oracle"] = oracle_report(op.type for op in graph.ops)   # what `verify` compares with, per op
     if kernel_warning:
         full.setdefault("warnings", []).append(kernel_warning)
+    if ceiling_warning:
+        full.setdefault("warnings", []).append(ceiling_warning)
     full.setdefault("params", sum(t.num_elements for t in graph.tensors if t.is_constant))
     full.setdefault("macs", generated.report["generated_macs"])
     from .verify import TflmCrashed
@@ -208,6 +212,27 @@ class _Measurements:
 
 def _layer_error_warning(err: Exception) -> str:
     return f"per-layer quantization error not measured: {type(err).__name__}: {str(err)[:200]}"
+
+
+def _within_tflm_arena(generated, graph, target, model_name: str, prefix: str, tflm):
+    """Issue 17's RAM ceiling: when the plan's arena is above TFLM's (measured beside generation),
+    plan again with it as the arena limit (codegen/lean.py: the lean kernels at the peak). Returns
+    (generated, warning or None); a model that cannot get below TFLM keeps its first plan."""
+    from .codegen.lean import tflm_ceiling
+    if tflm is None:
+        return generated, None
+    try:
+        tflm_bytes = tflm.result().get("tflm_arena_bytes")
+    except Exception:  # noqa: BLE001 - reported where the measurement is collected
+        return generated, None
+    limit = tflm_ceiling(target, generated.plan.size, tflm_bytes)
+    if limit is None:
+        return generated, None
+    try:
+        return generate(graph, replace(target, arena_limit=limit), model_name, prefix), None
+    except DoesNotFitError:
+        return generated, (f"the arena ({generated.plan.size:,} B) is above TFLM's ({tflm_bytes:,} B) even with the "
+                           "portable kernels where the fast ones' scratch is at its peak")
 
 
 class _Background:

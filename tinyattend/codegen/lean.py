@@ -4,18 +4,16 @@ The fast kernels buy instructions with scratch: the fast BATCH_MATMUL widens bot
 int16, the fast depthwise pads whole channel planes, the fast FULLY_CONNECTED stages its input.
 Where such a scratch buffer sits at the peak of the plan, it raises the arena above what the
 portable kernel (no scratch) needs -- on an attention block of 64 tokens of 24 channels above
-TFLM's own arena (18,432 B against 14,640; portable 9,728). Two steps, after fusion:
+TFLM's own arena (18,432 B against 14,640; portable 9,728).
 
-  1. with --kernels auto, unless --optimize speed: lower with the portable kernel each op whose
-     scratch is at the peak (or on top of the arena) where that takes at least min_gain() off the
-     arena, one at a time, the largest scratch first (an explicit kernel set is kept);
-  2. with an arena limit (--ram, or the board's RAM, less the stack): while the plan is over
-     it, lower with the portable kernel the op at the peak that costs the fewest MACs among
-     those that shrink the arena (the fastest plan that fits, greedily); refuse with the numbers
-     when no op shrinks it any more.
-
-Target.lean_ops holds the chosen op indices; generate._lower takes the portable kernels for them.
-TINYATTEND_FUSION=off (fusion/policy.py's knob) leaves out step 1 too: the plan before issue 17.
+With an arena limit (Target.arena_limit), while the plan is over it: lower with the portable
+kernel the op at the peak (its scratch live at the peak or reaching the arena's top) that costs
+the fewest MACs among those whose portable kernel shrinks the arena -- the fastest plan found
+that fits, greedily; refuse with the numbers when no op shrinks it any more. The limit is --ram
+(or the board's RAM) less the stack, and, with --kernels auto (not --optimize speed), TFLM's
+arena less STACK_ALLOWANCE (pipeline.py asks for a second plan when the first is above it:
+`tflm_ceiling`). Target.lean_ops holds the chosen op indices; generate._lower takes the portable
+kernels for them.
 """
 from __future__ import annotations
 
@@ -23,29 +21,31 @@ import os
 from dataclasses import replace
 
 from ..errors import DoesNotFitError
-from .fusion.policy import FORCE_VARIABLE, min_gain
+from .fusion.policy import FORCE_VARIABLE
 
 LEAN_KERNEL_SETS = ("auto", "fast", "helium")   # portable needs no scratch; cmsis-nn runs TFLM's graph
-MAX_STEPS = 64
+# our peak RAM is the arena plus the stack's high-water mark (about 0.7 KB on the M7), TFLM's
+# figure its arena alone: the ceiling keeps that much below TFLM's arena
+STACK_ALLOWANCE = 1024
+
+
+def tflm_ceiling(target, arena_bytes: int, tflm_arena_bytes: int | None) -> int | None:
+    """The arena limit that keeps the plan's peak RAM within TFLM's arena, when the plan is above
+    it and the kernels are ours to choose (--kernels auto, not --optimize speed, fusion's
+    measurement knob not "off"); else None (keep the plan)."""
+    if not tflm_arena_bytes or not target.auto_kernels or target.optimize == "speed" \
+            or target.kernels not in LEAN_KERNEL_SETS or os.environ.get(FORCE_VARIABLE, "") == "off":
+        return None
+    limit = tflm_arena_bytes - STACK_ALLOWANCE
+    if arena_bytes <= limit or (target.arena_limit is not None and target.arena_limit <= limit):
+        return None
+    return limit
 
 
 def choose_lean_kernels(graph, target, built, build, model_name: str):
     """(target, built) with target.lean_ops chosen; build(graph, target) lowers and plans."""
     if target.kernels not in LEAN_KERNEL_SETS:
         return target, built
-    # issue 17's measurement knob (TINYATTEND_FUSION=off) gives the plan before that issue's work
-    choose = target.auto_kernels and target.optimize != "speed" and os.environ.get(FORCE_VARIABLE, "") != "off"
-    if choose:
-        for _ in range(MAX_STEPS):
-            plan = built.plan
-            for p in sorted(_at_peak(graph, target, built), key=lambda p: -built.lowered[p].scratch_bytes):
-                trial_target = replace(target, lean_ops=target.lean_ops | {p})
-                trial = build(graph, trial_target)
-                if trial.plan.size <= plan.size - min_gain(plan.size):
-                    target, built = trial_target, trial
-                    break
-            else:
-                break
     limit = target.arena_limit
     while limit is not None and built.plan.size > limit:
         best = None
