@@ -7,9 +7,10 @@ portable kernel (no scratch) needs -- on an attention block of 64 tokens of 24 c
 TFLM's own arena (18,432 B against 14,640; portable 9,728).
 
 With an arena limit (Target.arena_limit), while the plan is over it: lower with the portable
-kernel the op at the peak (its scratch live at the peak or reaching the arena's top) that costs
-the fewest MACs among those whose portable kernel shrinks the arena -- the fastest plan found
-that fits, greedily; refuse with the numbers when no op shrinks it any more. The limit is --ram
+kernel one op at the peak (its scratch live at the peak or reaching the arena's top): of those
+whose portable kernel brings the arena within the limit, the one with the fewest MACs; else the
+one that shrinks it most -- the fastest plan found that fits, greedily; refuse with the numbers
+when no op shrinks it any more. The limit is --ram
 (or the board's RAM) less the stack, and, with --kernels auto (not --optimize speed), TFLM's
 arena less STACK_ALLOWANCE (pipeline.py asks for a second plan when the first is above it:
 `tflm_ceiling`). Target.lean_ops holds the chosen op indices; generate._lower takes the portable
@@ -48,20 +49,22 @@ def choose_lean_kernels(graph, target, built, build, model_name: str):
         return target, built
     limit = target.arena_limit
     while limit is not None and built.plan.size > limit:
-        best = None
-        for p in sorted(_at_peak(graph, target, built), key=lambda p: built.lowered[p].macs):
+        trials = []
+        for p in _at_peak(graph, target, built):
             trial_target = replace(target, lean_ops=target.lean_ops | {p})
             trial = build(graph, trial_target)
             if trial.plan.size < built.plan.size:
-                best = (trial_target, trial)
-                break
+                trials.append((built.lowered[p].macs, trial.plan.size, trial_target, trial))
+        # one that fits, the fewest MACs on the slower kernel; else the one that shrinks the arena most
+        fitting = [t for t in trials if t[1] <= limit]
+        best = min(fitting, key=lambda t: t[:2]) if fitting else min(trials, key=lambda t: t[1::-1], default=None)
         if best is None:
             raise DoesNotFitError(
                 f"{model_name}: the arena needs {built.plan.size:,} B with the lean kernels at its peak "
                 f"({len(target.lean_ops)} layer(s)); the RAM budget leaves {limit:,} B for it "
                 f"({built.plan.size - limit:,} B too many)",
                 "raise --ram (or use a board with more RAM), or use a smaller input resolution or model")
-        target, built = best
+        target, built = best[2:]
     return target, built
 
 
