@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from op_harness import assert_bit_exact, assert_bit_exact_on_board, int8_tflite
-from tinyattend.codegen.fusion.expand_depthwise import Geometry, schedule
+from tinyattend.codegen.fusion.expand_depthwise import Geometry, overlap_lead, schedule
 from tinyattend.codegen.fusion.policy import FORCE_VARIABLE
 
 
@@ -80,6 +80,53 @@ def test_schedule_refuses_middle_bands_of_different_shapes():
     assert [band.pad_top for _, band in bands] == [2, 0, 0]
 
 
+def clobbered_rows(g: Geometry, band_rows: int, in_row: int, out_row: int, expands: bool, residual: bool,
+                   lead: int) -> list[tuple[int, int]]:
+    """Run the kernel's loop on byte addresses, with its output `lead` bytes below its input:
+    (band, input row) for every input row read after an output byte was written over it. A band
+    reads its new expanded rows' input (or, with no expansion, its depthwise window's rows) and
+    its residual rows, then writes its output rows."""
+    written, bad = -10**9, []          # the end of the output bytes written so far
+    for b, (_, band) in enumerate(schedule(g, band_rows)):
+        reads = list(range(band.new_from if expands else band.lo, band.hi))
+        if residual:
+            reads += list(range(band.out_first, band.out_first + band.out_rows))
+        bad += [(b, r) for r in reads if r * in_row < written]
+        written = (band.out_first + band.out_rows) * out_row - lead
+    return bad
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_overlap_lead_keeps_every_input_row_until_read(seed):
+    """The lead the fused op with a projection declares (its output over its input, a few rows
+    below): no input row is overwritten before a band reads it, and one byte less would be
+    wrong wherever the lead is positive."""
+    rng = np.random.default_rng(100 + seed)
+    tight = 0
+    for _ in range(150):
+        fh = int(rng.integers(1, 6))
+        stride = int(rng.integers(1, fh + 1))
+        in_h = int(rng.integers(1, 30))
+        pad_top, pad_bottom = int(rng.integers(0, fh)), int(rng.integers(0, fh))
+        out_h = (in_h + pad_top + pad_bottom - fh) // stride + 1
+        if out_h < 1:
+            continue
+        g = Geometry(in_h, out_h, stride, pad_top, fh)
+        in_row = int(rng.integers(1, 64))
+        residual = stride == 1 and out_h == in_h and bool(rng.integers(0, 2))
+        out_row = in_row if residual else int(rng.integers(1, 64))
+        expands = bool(rng.integers(0, 2))
+        for band_rows in range(1, out_h + 1):
+            if schedule(g, band_rows) is None:
+                continue
+            lead = overlap_lead(g, band_rows, in_row, out_row, expands)
+            assert clobbered_rows(g, band_rows, in_row, out_row, expands, residual, lead) == []
+            if lead > 0:
+                assert clobbered_rows(g, band_rows, in_row, out_row, expands, residual, lead - 1)
+                tight += 1
+    assert tight > 50
+
+
 # --- bit-exact against TFLM: small inverted-residual blocks, every band height the kernel takes ---
 
 def block(hwc, ratio, stride, kernel=3, padding="same", project=True, residual=True, act="relu6"):
@@ -143,6 +190,13 @@ def test_fused_blocks_are_bit_exact_on_the_host(tmp_path, monkeypatch, hwc, band
         assert len(groups) == len(blocks) and "DEPTHWISE_CONV_2D" not in report["ops"]
         assert all(report["ops"][g["op"]] == "FUSED_EXPAND_DEPTHWISE" for g in groups)
         assert min(g["band_rows"] for g in groups) <= band_rows
+        # the projections and residual ADDs are taken in (the knob's "all")
+        projected = [options.get("project", True) for _, _, options in blocks]
+        residuals = [p and options.get("residual", True) and stride == 1 for (_, stride, options), p
+                     in zip(blocks, projected)]
+        assert [g["project"] is not None for g in groups] == projected
+        assert [g["residual"] is not None for g in groups] == residuals
+        assert "ADD" not in report["ops"] and report["ops"].count("CONV_2D") == 0
         model_c = next((tmp_path / kernels).rglob("model.c")).read_text()
         assert (".expand_fast = 1," in model_c) == (kernels == "fast")
         if kernels == "portable":
@@ -243,6 +297,8 @@ def test_no_live_buffer_is_overwritten_in_a_fused_plan(monkeypatch):
         generated = generate(graph, target, "two_blocks")
         fused_graph = _fused_graph(generated, graph, target)
         assert sum(op.type == "FUSED_EXPAND_DEPTHWISE" for op in fused_graph.ops) == 2
+        assert [op.options.get("residual") is not None for op in fused_graph.ops if "depthwise" in op.options] \
+            == [True, False]     # the first block's projection and residual ADD run in its band loop
         assert clobbered(generated, fused_graph) == []
         # the check sees a scratch buffer moved onto the fused op's input
         fused = next(p for p, op in enumerate(fused_graph.ops) if op.type == "FUSED_EXPAND_DEPTHWISE")
@@ -253,16 +309,9 @@ def test_no_live_buffer_is_overwritten_in_a_fused_plan(monkeypatch):
 
 
 def _fused_graph(generated, graph, target):
-    """The graph generate() lowered (the fused one): rebuilt from the report's op list."""
-    from tinyattend.codegen.fusion.inverted_residual import fuse
-    from tinyattend.codegen.graph_rewrites import fold_pad_into_conv
-    from tinyattend.codegen.optimize import plan_widening
-    graph = fold_pad_into_conv(graph)
-    target = plan_widening(graph, target)
-    rows = {g["depthwise"]: g["band_rows"] for g in generated.report["fused_groups"]}
-    fused, _ = fuse(graph, target, rows)
-    assert [op.type for op in fused.ops] == generated.report["ops"]
-    return fused
+    """The graph generate() lowered (the fused one)."""
+    assert [op.type for op in generated.graph.ops] == generated.report["ops"]
+    return generated.graph
 
 
 # --- the real instructions: the fast sub-kernels on the emulated Cortex-M7 ---
@@ -281,3 +330,13 @@ def test_fused_block_is_bit_exact_on_the_emulated_m7(tmp_path, monkeypatch, chai
                           for g in groups)
     if band_rows == 100:
         assert all(g["band_rows"] == report["layers"][g["op"]]["output"][1] for g in groups)    # one band
+    if chain_index != 1:     # the residual blocks: projection and ADD in the band loop, output over input
+        assert any(g["residual"] is not None for g in groups)
+
+
+def test_bench_table_shows_peak_ram_before_and_after_fusion():
+    from tinyattend.run.bench_all import markdown
+    row = dict(model="m", board="cortex-m7", kernels="auto", bit_exact=True, instructions=10, peak_ram_bytes=1664,
+               arena_bytes=1000, arena_unfused_bytes=3000, stack_bytes=664, runtime_code_bytes=1, const_bytes=1,
+               ratios={"baseline_arena": 4000})
+    assert "| m | cortex-m7 | auto | 3,000 | 1,000 | 0.33 | 3,664 | 1,664 | 0.916 -> 0.416 |" in markdown([row])

@@ -201,7 +201,7 @@ def convert(model: ModelLike, board: str = "cortex-m7", out: str | Path = "out",
             kernels: str = "auto", optimize: str = "balanced", *, prefix: str = DEFAULT_PREFIX,
             input_shape: tuple[int, ...] | None = None, mean: tuple[float, ...] | None = None,
             std: tuple[float, ...] | None = None, layout: str | None = None, calib_samples: int = 200,
-            progress: bool = False, frontend: str | None = None) -> ConvertResult:
+            progress: bool = False, frontend: str | None = None, ram: int | None = None) -> ConvertResult:
     """Convert `model` to a calibrated int8 model and generate its C library into `out` (model/, a firmware
     or host project, model.tflite, report.json, README.md). `out` is replaced only if tinyattend wrote it.
 
@@ -210,7 +210,10 @@ def convert(model: ModelLike, board: str = "cortex-m7", out: str | Path = "out",
     prefix: the library's C names and file names (`kws` -> kws_model.h, kws_invoke, KWS_ARENA_SIZE).
     progress: print the converter's step lines to stderr.
     frontend: ONNX only: "auto" (default: the TensorFlow-free direct path, else onnx2tf's TensorFlow path),
-    "direct" or "tensorflow"; None reads $TINYATTEND_ONNX_FRONTEND."""
+    "direct" or "tensorflow"; None reads $TINYATTEND_ONNX_FRONTEND.
+    ram: bytes of RAM for the arena plus the firmware's stack (default: the board's RAM region): the
+    fastest plan found that fits (the lean kernels where the fast ones' scratch is at the peak), else
+    DoesNotFitError."""
     from .boards import load_board
     from .pipeline import convert_project
     _choice("kernels", kernels, KERNEL_SETS)
@@ -220,6 +223,8 @@ def convert(model: ModelLike, board: str = "cortex-m7", out: str | Path = "out",
         _choice("layout", layout, ("nchw", "nhwc"))
     if frontend is not None:
         _choice("frontend", frontend, ("auto", "direct", "tensorflow"))
+    if ram is not None and (isinstance(ram, bool) or not isinstance(ram, int) or ram <= 0):
+        raise OptionError(f"ram={ram!r}: give the bytes of RAM as a positive integer", "e.g. ram=256 * 1024")
     target = load_board(board)
     with tempfile.TemporaryDirectory(prefix="tinyattend-model-") as tmp:
         path, name = _model_path(model, Path(tmp))
@@ -227,7 +232,7 @@ def convert(model: ModelLike, board: str = "cortex-m7", out: str | Path = "out",
                                  input_shape=tuple(input_shape) if input_shape else None, mean=mean, std=std,
                                  layout=layout, calib_samples=calib_samples, kernels=kernels, optimize=optimize,
                                  prefix=prefix, model_name=name, progress=None if progress else False,
-                                 frontend=frontend)
+                                 frontend=frontend, ram=ram)
     return convert_result(Path(out), report)
 
 

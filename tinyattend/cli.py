@@ -24,6 +24,19 @@ def _shape(text: str) -> tuple[int, ...]:
     return dims
 
 
+def _bytes(text: str) -> int:
+    """A byte count: 131072, 128K or 1M (K = 1024)."""
+    units = {"K": 1024, "M": 1024 * 1024}
+    body, unit = (text[:-1], units[text[-1].upper()]) if text and text[-1].upper() in units else (text, 1)
+    try:
+        value = int(body) * unit
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a byte count; write e.g. 262144, 256K or 1M")
+    return value
+
+
 def _count(text: str) -> int:
     try:
         value = int(text)
@@ -68,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--optimize", choices=OPTIMIZE_GOALS, default="balanced",
                    help="what --kernels auto trades: size (portable kernels: least flash and RAM), balanced "
                         "(default: fast kernels within the flash and RAM of TFLM + CMSIS-NN) or speed")
+    p.add_argument("--ram", type=_bytes, default=None,
+                   help="bytes of RAM for the arena plus the stack (e.g. 256K; default: the board's RAM): the "
+                        "fastest plan that fits (lean kernels where the fast ones' scratch is at the peak), else an error")
     p.add_argument("--prefix", default="ta", help="prefix of the library's C names and files (default ta): "
                    "--prefix kws gives kws_model.h, kws_invoke, KWS_ARENA_SIZE, so models link side by side")
 
@@ -135,7 +151,7 @@ def convert_verb(args: argparse.Namespace) -> int:
     result = convert(args.model, board=args.board, out=args.out, calib=args.calib, kernels=args.kernels,
                      optimize=args.optimize, prefix=args.prefix, input_shape=args.input_shape, mean=args.mean,
                      std=args.std, layout=args.layout, calib_samples=args.calib_samples, progress=True,
-                     frontend=args.frontend)
+                     frontend=args.frontend, ram=args.ram)
     print_summary(result.report, args.out)
     return 0
 

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import time
 from pathlib import Path
 
@@ -59,17 +60,31 @@ def resolve_kernels(kernels: str, board: Board, optimize: str) -> tuple[str, str
 
 def write_project(stage: Path, tflite: bytes, board: Board, *, kernels: str, optimize: str,
                   model_name: str, calibration: np.ndarray | None = None, report: dict | None = None,
-                  measure_tflm_arena: bool = True, prefix: str = DEFAULT_PREFIX, progress=None) -> dict:
+                  measure_tflm_arena: bool = True, prefix: str = DEFAULT_PREFIX, progress=None,
+                  ram: int | None = None) -> dict:
     """Generate C for `tflite` into `stage` (model/, host/ or firmware/, report.json, README.md).
-    `prefix` names the library's symbols and files (codegen.prefix). Returns the report."""
+    `prefix` names the library's symbols and files (codegen.prefix). `ram`: the bytes the arena plus
+    the firmware's stack may take (default: the board's RAM; codegen/lean.py). Returns the report."""
     with guard_stage("code generation"):
         return _write_project(stage, tflite, board, kernels=kernels, optimize=optimize, model_name=model_name,
                               calibration=calibration, report=report, measure_tflm_arena=measure_tflm_arena,
-                              prefix=prefix, progress=progress)
+                              prefix=prefix, progress=progress, ram=ram)
+
+
+def arena_limit(board: Board, ram: int | None) -> int | None:
+    """The most bytes the arena may take: `ram` (else the board's RAM region) less the firmware's
+    stack (build.firmware.check_fits's sum); None for the host without --ram."""
+    from .build.firmware import DEFAULT_STACK_SIZE
+    if ram is None:
+        if board.is_host or board.ram is None:
+            return None
+        ram = board.ram.length
+    return ram - int(board.firmware.get("stack_size", DEFAULT_STACK_SIZE))
 
 
 def _write_project(stage: Path, tflite: bytes, board: Board, *, kernels: str, optimize: str,
-                   model_name: str, calibration, report, measure_tflm_arena: bool, prefix: str, progress) -> dict:
+                   model_name: str, calibration, report, measure_tflm_arena: bool, prefix: str, progress,
+                   ram: int | None = None) -> dict:
     progress = progress or SILENT
     tflm = None
     if measure_tflm_arena:
@@ -82,8 +97,10 @@ def _write_project(stage: Path, tflite: bytes, board: Board, *, kernels: str, op
         refuse(f"{model_name}: one inference", model_stats(tflite)["macs"], "max_macs", " MACs")
         requested = kernels
         kernels, kernel_warning = resolve_kernels(kernels, board, optimize)
-        target = Target(board=board, kernels=kernels, optimize=optimize)
+        target = Target(board=board, kernels=kernels, optimize=optimize, arena_limit=arena_limit(board, ram),
+                        auto_kernels=requested == "auto")
         generated = generate(graph, target, model_name, prefix)
+        generated, ceiling_warning = _within_tflm_arena(generated, graph, target, model_name, prefix, tflm)
     model_dir = stage / "model"
     model_dir.mkdir(parents=True, exist_ok=True)
     for source in generated.files:
@@ -102,6 +119,7 @@ def _write_project(stage: Path, tflite: bytes, board: Board, *, kernels: str, op
         "model": model_name,
         "board": board.name,
         "optimize": optimize,
+        "ram_budget_bytes": ram,
         "input": io_entry(graph, x.index),
         "output": io_entry(graph, y.index),
         "weight_bytes": full.get("weight_bytes", const_bytes),
@@ -112,6 +130,8 @@ def _write_project(stage: Path, tflite: bytes, board: Board, *, kernels: str, op
     full["oracle"] = oracle_report(op.type for op in graph.ops)   # what `verify` compares with, per op
     if kernel_warning:
         full.setdefault("warnings", []).append(kernel_warning)
+    if ceiling_warning:
+        full.setdefault("warnings", []).append(ceiling_warning)
     full.setdefault("params", sum(t.num_elements for t in graph.tensors if t.is_constant))
     full.setdefault("macs", generated.report["generated_macs"])
     from .verify import TflmCrashed
@@ -194,6 +214,27 @@ def _layer_error_warning(err: Exception) -> str:
     return f"per-layer quantization error not measured: {type(err).__name__}: {str(err)[:200]}"
 
 
+def _within_tflm_arena(generated, graph, target, model_name: str, prefix: str, tflm):
+    """Issue 17's RAM ceiling: when the plan's arena is above TFLM's (measured beside generation),
+    plan again with it as the arena limit (codegen/lean.py: the lean kernels at the peak). Returns
+    (generated, warning or None); a model that cannot get below TFLM keeps its first plan."""
+    from .codegen.lean import tflm_ceiling
+    if tflm is None:
+        return generated, None
+    try:
+        tflm_bytes = tflm.result().get("tflm_arena_bytes")
+    except Exception:  # noqa: BLE001 - reported where the measurement is collected
+        return generated, None
+    limit = tflm_ceiling(target, generated.plan.size, tflm_bytes)
+    if limit is None:
+        return generated, None
+    try:
+        return generate(graph, replace(target, arena_limit=limit), model_name, prefix), None
+    except DoesNotFitError:
+        return generated, (f"the arena ({generated.plan.size:,} B) is above TFLM's ({tflm_bytes:,} B) even with the "
+                           "portable kernels where the fast ones' scratch is at its peak")
+
+
 class _Background:
     """fn(*args) in a daemon thread; result() waits for it and returns its value or raises its error."""
 
@@ -263,7 +304,8 @@ def convert_project(model: Path, board: Board, out: Path, *, calib: str | None =
                     input_shape: tuple[int, ...] | None = None, mean: tuple[float, ...] | None = None,
                     std: tuple[float, ...] | None = None, layout: str | None = None, calib_samples: int = 200,
                     kernels: str = "auto", optimize: str = "balanced", prefix: str = DEFAULT_PREFIX,
-                    model_name: str | None = None, progress=None, frontend: str | None = None) -> dict:
+                    model_name: str | None = None, progress=None, frontend: str | None = None,
+                    ram: int | None = None) -> dict:
     """Convert `model` (a file or SavedModel directory) and write the project to `out` atomically
     (replacing an OUT tinyattend wrote earlier). Returns report.json's contents."""
     out = Path(out)
@@ -278,13 +320,14 @@ def convert_project(model: Path, board: Board, out: Path, *, calib: str | None =
         report = _convert_into(stage, model, board, calib=calib, input_shape=input_shape, mean=mean, std=std,
                                layout=layout, calib_samples=calib_samples, kernels=kernels, optimize=optimize,
                                prefix=prefix, model_name=model_name, progress=progress, started=started,
-                               frontend=frontend)
+                               frontend=frontend, ram=ram)
     progress.note(f"total {report['total_seconds']:.1f} s")
     return report
 
 
 def _convert_into(stage: Path, model: Path, board: Board, *, calib, input_shape, mean, std, layout, calib_samples,
-                  kernels, optimize, prefix, model_name, progress, started: float, frontend=None) -> dict:
+                  kernels, optimize, prefix, model_name, progress, started: float, frontend=None,
+                  ram: int | None = None) -> dict:
     from .convert import convert_model
     conversion = convert_model(Path(model), calib=calib, input_shape=input_shape, mean=mean, std=std,
                                layout=layout, calib_samples=calib_samples, progress=progress,
@@ -296,7 +339,7 @@ def _convert_into(stage: Path, model: Path, board: Board, *, calib, input_shape,
     measurements = _Measurements(conversion, len(conversion_report["warnings"]))
     report = write_project(stage, conversion.tflite, board, kernels=kernels, optimize=optimize,
                            model_name=model_name or Path(model).name, calibration=conversion.calibration,
-                           report=conversion_report, prefix=prefix, progress=progress)
+                           report=conversion_report, prefix=prefix, progress=progress, ram=ram)
     measurements.collect(report, progress)
     report["total_seconds"] = round(time.monotonic() - started, 2)
     report["stage_seconds"] = progress.timings

@@ -1,7 +1,7 @@
 """The code-generation stage: check support, lower every op, plan the arena, emit C."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import UnsupportedOpError
 from ..ir.graph import Graph
@@ -18,6 +18,7 @@ from .prefix import DEFAULT_PREFIX, check_prefix
 from .graph_rewrites import fold_pad_into_conv, transpose_conv_to_conv
 from .fusion import expand_depthwise, upsample_mul
 from .fusion.policy import choose_fusion, fusion_enabled
+from .lean import choose_lean_kernels
 from .optimize import plan_widening
 from .ops import registry, supported_op_types
 
@@ -38,6 +39,7 @@ class GeneratedModel:
     lowered: list
     buffer_of: dict
     report: dict
+    graph: Graph | None = None     # the graph lowered: after pad folding and fusion (fusion/)
 
 
 def kernel_module(op, graph: Graph, target: Target):
@@ -147,6 +149,8 @@ FIX_OVERFLOW = ("the model's quantization parameters or options are out of any s
 
 
 def _lower(op, graph: Graph, target: Target, model_name: str):
+    if op.index in target.lean_ops:       # lean.py: the portable kernels, which need no scratch
+        target = replace(target, kernels="portable", wide_ops=frozenset(), lean_ops=frozenset())
     if op.type in expand_depthwise.OP_TYPES:
         module = expand_depthwise
     elif op.type == upsample_mul.OP_TYPE:
@@ -186,7 +190,7 @@ def generate(graph: Graph, target: Target, model_name: str, prefix: str = DEFAUL
         # a fused op's options are rebuilt for each band height tried: keyed by what they hold
         options = tuple(op.options.values()) if op.type in expand_depthwise.OP_TYPES else (op.options,)
         key = (op.type, op.inputs, op.outputs, tuple(map(id, options)), op.index in target.wide_ops,
-               op.index if named else None)
+               op.index in target.lean_ops, op.index if named else None)
         hit = lowerings.get(key)
         if hit is None or any(a is not b for a, b in zip(hit[0], options)):
             hit = lowerings[key] = (options, _lower(op, graph, target, model_name))
@@ -203,6 +207,7 @@ def generate(graph: Graph, target: Target, model_name: str, prefix: str = DEFAUL
         # the attention condensers' upsampled map is never written: less RAM, no more work
         graph, target = upsample_mul.fuse(graph, target)
     graph, target, built = choose_fusion(graph, target, build)     # fusion/policy.py
+    target, built = choose_lean_kernels(graph, target, built, build, model_name)     # lean.py
     lowered, ranges, buffer_of, plan = built.lowered, built.ranges, built.buffer_of, built.plan
     try:
         files = generate_sources(graph, lowered, plan, buffer_of, model_name)
@@ -226,6 +231,8 @@ def generate(graph: Graph, target: Target, model_name: str, prefix: str = DEFAUL
         # fusion/: each fused or banded op, with the original graph's op indices (pad folding's)
         "fused_groups": [{"op": op.index, "type": op.type, "depthwise": op.options["depthwise"].index,
                           "expand": op.options["expand"].index if op.options["expand"] is not None else None,
+                          "project": getattr(op.options.get("project"), "index", None),
+                          "residual": getattr(op.options.get("residual"), "index", None),
                           "band_rows": op.options["band_rows"], "scratch_bytes": low.scratch_bytes,
                           "expanded_bytes": graph.tensor(op.options["depthwise"].inputs[0]).nbytes}
                          for op, low in zip(graph.ops, lowered) if op.type in expand_depthwise.OP_TYPES],
@@ -234,6 +241,7 @@ def generate(graph: Graph, target: Target, model_name: str, prefix: str = DEFAUL
                                      - sum(op.type == "TRANSPOSE_CONV" for op in graph.ops),
         "kernels": target.kernels,
         "wide_weight_ops": sorted(target.wide_ops),
+        "lean_ops": sorted(target.lean_ops),   # lean.py: ops on the portable kernels for RAM
         "libraries": libraries,
         "prefix": prefix,
         "scratch_bytes": sum(low.scratch_bytes for low in lowered if isinstance(low, KernelCall)),
@@ -241,4 +249,5 @@ def generate(graph: Graph, target: Target, model_name: str, prefix: str = DEFAUL
         "buffers": [{"buffer": r.buffer, "offset": plan.offsets[r.buffer], "size": r.size, "first": r.first,
                      "last": r.last, "tensors": list(r.tensors)} for r in plan.ranges],
     }
-    return GeneratedModel(files=files, plan=plan, lowered=lowered, buffer_of=buffer_of, report=report)
+    return GeneratedModel(files=files, plan=plan, lowered=lowered, buffer_of=buffer_of, report=report,
+                          graph=graph)

@@ -47,20 +47,42 @@ def _op_axis(ax, labels: list[str], positions=None) -> None:
     ax.set_xlim(min(positions, default=0) - 0.6, max(positions, default=0) + 0.6)
 
 
-def arena_timeline(buffers: list[dict], timeline: list[dict], ops: list[str], arena_bytes: int) -> bytes:
+def fused_label(group: dict) -> str:
+    """What a fused op (report.json's fused_groups) runs as one kernel: 'expand+dw+project+add'."""
+    parts = [name for name, key in (("expand", "expand"), ("dw", "depthwise"), ("project", "project"),
+                                    ("add", "residual")) if group.get(key) is not None]
+    return "+".join(parts)
+
+
+def arena_timeline(buffers: list[dict], timeline: list[dict], ops: list[str], arena_bytes: int,
+                   fused_groups: list[dict] | None = None) -> bytes:
     """Which buffer occupies which arena bytes while which op runs; the peak op is marked.
 
     buffers: {buffer, offset, size, first, last} (first -1: the model input, before op 0;
     last == len(ops): the model output, after the last op). timeline: {op, bytes_live}.
+    fused_groups: report.json's (codegen/fusion/): each fused op is one x position, labelled with
+    the layers it runs, and its scratch is labelled as the band ring buffer it holds.
     """
     n_ops = len(ops)
+    groups = {g["op"]: g for g in fused_groups or []}
+    ops = [f"{op}[{fused_label(groups[i])}]" if i in groups else op for i, op in enumerate(ops)]
     fig = Figure(figsize=(_width(n_ops + 2), 5.2))
     ax = fig.add_subplot()
     colours = matplotlib.colormaps["tab20"]
+    rings = 0
     for i, buf in enumerate(sorted(buffers, key=lambda b: (b["first"], b["offset"]))):
         start, end = max(buf["first"], -1) - 0.45, min(buf["last"], n_ops) + 0.45
         # Tiny buffers (a classifier's logits) get a minimum height so they stay visible.
         height = max(buf["size"], 0.012 * max(arena_bytes, 1))
+        group = groups.get(buf["first"]) if buf["buffer"] == f"scratch{buf['first']}" else None
+        if group is not None:       # a fused op's scratch: its ring of band rows, not a tensor
+            rings += 1
+            ax.add_patch(Rectangle((start, buf["offset"]), end - start, height, facecolor="white",
+                                   edgecolor=WORST, linewidth=0.8, hatch="...", alpha=0.9))
+            if buf["size"] >= 0.04 * max(arena_bytes, 1):
+                ax.text(end + 0.1, buf["offset"] + height / 2, f"ring: {group['band_rows']}-row bands, {buf['size']:,} B",
+                        ha="left", va="center", fontsize=6, color=WORST)
+            continue
         ax.add_patch(Rectangle((start, buf["offset"]), end - start, height, facecolor=colours(i % 20),
                                edgecolor="black", linewidth=0.5, alpha=0.85))
         if buf["size"] >= 0.06 * max(arena_bytes, 1) and end - start >= 0.9:
@@ -96,7 +118,9 @@ def arena_timeline(buffers: list[dict], timeline: list[dict], ops: list[str], ar
     ax.set_ylabel("arena offset (bytes)")
     ax.set_xlabel("op (execution order)")
     ax.set_title("Arena timeline: each box is one buffer, over the ops it is live for"
-                 + ("\n(hatched: an op's output written over the input it reads for the last time)" if shared else ""),
+                 + ("\n(hatched: an op's output written over the input it reads for the last time)" if shared else "")
+                 + (f"\n(dotted red: the band ring buffers of {rings} fused op{'s' if rings > 1 else ''}, each one "
+                    "x position running the layers in [ ])" if rings else ""),
                  pad=22)
     return _png(fig)
 

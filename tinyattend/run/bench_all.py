@@ -246,11 +246,19 @@ def markdown(rows: list[dict]) -> str:
     fused = [r for r in rows if r["bit_exact"] and r.get("arena_unfused_bytes")
              and r["arena_unfused_bytes"] != r["arena_bytes"]]
     if fused:
-        lines += ["", "Fusion (issue 17: expansion + depthwise in bands, depthwise layers in bands, the attention",
-                  "condensers' upsampling fused into their MUL): the arena planned without it, and with it.", "",
-                  "| model | board | kernels | arena unfused | arena | ratio |", "|---|---|---|---|---|---|"]
-        lines += [f"| {r['model']} | {r['board']} | {r['kernels']} | {r['arena_unfused_bytes']:,} | {r['arena_bytes']:,} | "
-                  f"{r['arena_bytes'] / r['arena_unfused_bytes']:.2f} |" for r in fused]
+        lines += ["", "Fusion (issue 17: expansion + depthwise + projection + residual ADD in bands, depthwise layers",
+                  "in bands, the attention condensers' upsampling fused into their MUL): the arena planned without",
+                  "it and with it, and peak RAM before and after (before = the unfused arena + this run's stack",
+                  "high-water, not a separate run; RAM ratio against the baseline's arena as above).", "",
+                  "| model | board | kernels | arena unfused | arena | ratio | peak RAM unfused | peak RAM | "
+                  "RAM ratio unfused -> fused |", "|---|---|---|---|---|---|---|---|---|"]
+        for r in fused:
+            before = r["arena_unfused_bytes"] + r["stack_bytes"]
+            base = r.get("ratios", {}).get("baseline_arena")
+            ram = f"{before / base:.3f} -> {r['peak_ram_bytes'] / base:.3f}" if base else ""
+            lines.append(f"| {r['model']} | {r['board']} | {r['kernels']} | {r['arena_unfused_bytes']:,} | "
+                         f"{r['arena_bytes']:,} | {r['arena_bytes'] / r['arena_unfused_bytes']:.2f} | {before:,} | "
+                         f"{r['peak_ram_bytes']:,} | {ram} |")
     commits = sorted({r.get("commit", "unknown") for r in rows})
     lines += ["", f"Measured at tinyattend commit{'s' if len(commits) > 1 else ''} {', '.join(commits)}."]
     return "\n".join(lines) + "\n"

@@ -5,6 +5,11 @@ are computed into a buffer in the op's scratch, below the rows the previous band
 the depthwise runs over that buffer. Both steps call the unfused layers' own kernels with the
 band's shapes, lowered here by their own op modules from band-shaped copies of the two ops: the
 same requantization constants, so the same output bytes; only the schedule changes.
+With a projection (a 1x1 CONV_2D reading the depthwise output, options["project"]) the depthwise
+band goes to scratch and the projection writes the band's output rows; with a residual ADD of the
+op's input (options["residual"]) the projection's band goes to scratch too and the ADD writes the
+output rows. Then only a band of the depthwise (and projection) output exists, and the output may
+overlap the input a few rows below it (`overlap_lead`): the block's input and output share bytes.
 
 `schedule` mirrors the kernel's loop arithmetic; the kernel is given one parameter set per band
 kind (first, middle, last), and a band count whose middle bands differ in shape is refused.
@@ -18,7 +23,7 @@ import numpy as np
 
 from ...ir.graph import Graph, Op, Tensor
 from ..lowering import ConstArray, ConstRef, KernelCall, ScratchArg, TensorArg, Target
-from ..ops import conv_2d, depthwise_conv_2d
+from ..ops import add, conv_2d, depthwise_conv_2d
 from ..ops.padding import conv_padding
 
 OP_TYPE = "FUSED_EXPAND_DEPTHWISE"
@@ -30,7 +35,10 @@ SOURCES = ("fused/ta_fused_expand_dw_s8.c", "fused/ta_fused_expand_dw_s8.h")
 ALIGN = 16
 # Which sub-kernels the layer calls (TA_PATH_* in the fused kernel): the others are compiled out.
 PATHS = {("expand", False): "TA_PATH_FUSED_EXPAND_PORTABLE", ("expand", True): "TA_PATH_FUSED_EXPAND_FAST",
-         ("depthwise", False): "TA_PATH_FUSED_DW_PORTABLE", ("depthwise", True): "TA_PATH_FUSED_DW_FAST"}
+         ("depthwise", False): "TA_PATH_FUSED_DW_PORTABLE", ("depthwise", True): "TA_PATH_FUSED_DW_FAST",
+         ("project", False): "TA_PATH_FUSED_PROJECT_PORTABLE", ("project", True): "TA_PATH_FUSED_PROJECT_FAST",
+         ("residual", False): "TA_PATH_FUSED_ADD_PORTABLE", ("residual", True): "TA_PATH_FUSED_ADD_FAST"}
+ROLES = ("expand", "depthwise", "project", "residual")
 
 
 @dataclass(frozen=True)
@@ -92,29 +100,56 @@ def band_bytes(g: Geometry, band_rows: int, mid_row_bytes: int) -> int:
     return (rows * mid_row_bytes + ALIGN - 1) // ALIGN * ALIGN
 
 
-def _band_ops(op: Op, graph: Graph, band: Band) -> tuple[Graph, Op | None, Op]:
-    """A copy of the graph with band-shaped tensors, and the two ops on them: the expansion of
-    rows [new_from, hi) (None when the band computes no row) and the depthwise over [lo, hi)."""
+def _band_ops(op: Op, graph: Graph, band: Band) -> tuple[Graph, dict]:
+    """A copy of the graph with band-shaped tensors, and the ops on them by role: the expansion of
+    rows [new_from, hi) (absent when the band computes no row), the depthwise over [lo, hi), and the
+    projection and residual ADD of the band's output rows (when the op has them)."""
     expand, dw = op.options["expand"], op.options["depthwise"]
+    project, residual = op.options.get("project"), op.options.get("residual")
     mid, y = graph.tensor(dw.inputs[0]), graph.tensor(dw.outputs[0])
     tensors = list(graph.tensors)
 
-    def band_tensor(like: Tensor, rows: int) -> int:
+    def band_tensor(index: int, rows: int) -> int:
+        like = graph.tensor(index)
         tensors.append(Tensor(len(tensors), like.name, (1, rows, *like.shape[2:]), like.dtype, like.quant))
         return len(tensors) - 1
 
+    subs = {}
     new_rows = band.hi - band.new_from
-    sub_expand = None
     if new_rows > 0 and expand is not None:
-        x = graph.tensor(expand.inputs[0])
-        sub_expand = replace(expand, inputs=(band_tensor(x, new_rows), *expand.inputs[1:]),
-                             outputs=(band_tensor(mid, new_rows),))
+        subs["expand"] = replace(expand, inputs=(band_tensor(expand.inputs[0], new_rows), *expand.inputs[1:]),
+                                 outputs=(band_tensor(dw.inputs[0], new_rows),))
     _, pad_left = conv_padding(dw.options, mid.shape, graph.tensor(dw.inputs[1]).shape[1],
                                graph.tensor(dw.inputs[1]).shape[2], y.shape)
     options = dict(dw.options, padding="EXPLICIT", pad_top=band.pad_top, pad_left=pad_left)
-    sub_dw = replace(dw, inputs=(band_tensor(mid, band.hi - band.lo), *dw.inputs[1:]),
-                     outputs=(band_tensor(y, band.out_rows),), options=MappingProxyType(options))
-    return replace(graph, tensors=tuple(tensors)), sub_expand, sub_dw
+    subs["depthwise"] = replace(dw, inputs=(band_tensor(dw.inputs[0], band.hi - band.lo), *dw.inputs[1:]),
+                                outputs=(band_tensor(dw.outputs[0], band.out_rows),),
+                                options=MappingProxyType(options))
+    if project is not None:
+        subs["project"] = replace(project, inputs=(subs["depthwise"].outputs[0], *project.inputs[1:]),
+                                  outputs=(band_tensor(project.outputs[0], band.out_rows),))
+    if residual is not None:
+        inputs = tuple(subs["project"].outputs[0] if t == project.outputs[0] else band_tensor(t, band.out_rows)
+                       for t in residual.inputs)
+        subs["residual"] = replace(residual, inputs=inputs, outputs=(band_tensor(residual.outputs[0], band.out_rows),))
+    return replace(graph, tensors=tuple(tensors)), subs
+
+
+def overlap_lead(g: Geometry, band_rows: int, in_row_bytes: int, out_row_bytes: int, computes_rows: bool) -> int:
+    """The least lead (bytes) the op's output may start below its input: after each band, the
+    output rows written so far must lie below every input row a later band reads (its new
+    expanded rows' input, or with no expansion the depthwise window's rows). Within a band the
+    output is written after the band's reads, and the residual ADD reads each input byte before it
+    writes the byte at the same place or lower (a lead >= 0)."""
+    bands = [band for _, band in schedule(g, band_rows)]
+    lead, first_read = 0, None          # the lowest input row a later band reads
+    for band, later in zip(reversed(bands[:-1]), reversed(bands[1:])):
+        start = later.new_from if computes_rows else later.lo
+        if start < later.hi:
+            first_read = start if first_read is None else min(first_read, start)
+        if first_read is not None:
+            lead = max(lead, (band.out_first + band.out_rows) * out_row_bytes - first_read * in_row_bytes)
+    return lead
 
 
 def _weights(call: KernelCall) -> tuple[object, object]:
@@ -161,10 +196,13 @@ def _render(value, symbols: dict) -> str:
 
 
 def _stage(call: KernelCall, band_graph: Graph, consts: _Constants, tag: str) -> tuple[str, str]:
-    """(declaration of the sub-call's params struct, the ta_fused_stage initializer)."""
+    """(declaration of the sub-call's params struct, the ta_fused_stage initializer). An ADD has no
+    weights: its constants (the fast form's tables) are in its params struct."""
     symbols = {c.name: consts.add(c, f"{tag}_{c.name}") for c in call.constants}
-    weights, bias = _weights(call)
-    if isinstance(weights, ConstRef):
+    weights, bias = _weights(call) if not call.function.startswith("ta_add") else ("NULL", None)
+    if weights == "NULL":
+        weights_c = weights
+    elif isinstance(weights, ConstRef):
         weights_c = symbols[weights.name]
     else:
         weights_c = consts.add(_as_array(weights, band_graph), f"{tag}_weights")
@@ -175,27 +213,42 @@ def _stage(call: KernelCall, band_graph: Graph, consts: _Constants, tag: str) ->
     return declaration, f"{{&{name}, {weights_c}, {bias_c}}}"
 
 
+def _aligned(n: int) -> int:
+    return (n + ALIGN - 1) // ALIGN * ALIGN
+
+
 def lower(op: Op, graph: Graph, target: Target) -> KernelCall:
     expand, dw = op.options["expand"], op.options["depthwise"]
+    project, residual = op.options.get("project"), op.options.get("residual")
     band_rows = op.options["band_rows"]
     g = geometry(dw, graph)
     bands = schedule(g, band_rows)
     x, mid, y = graph.tensor(op.inputs[0]), graph.tensor(dw.inputs[0]), graph.tensor(dw.outputs[0])
+    out = graph.tensor(op.outputs[0])
     mid_row = mid.shape[2] * mid.shape[3]
+    dw_row = y.shape[2] * y.shape[3]
+    # scratch: the expanded rows, the depthwise band (with a projection), the projection's band
+    # (with a residual ADD), then the sub-kernels' own scratch
     buffer = band_bytes(g, band_rows, mid_row) if expand is not None else 0
-    sub_target = replace(target, wide_ops=frozenset({expand.index}) if op.options["expand_wide"] else frozenset())
+    dw_band = _aligned(band_rows * dw_row) if project is not None else 0
+    project_band = _aligned(band_rows * out.shape[2] * out.shape[3]) if residual is not None else 0
+    wide = {expand.index} if expand is not None and op.options["expand_wide"] else set()
+    if project is not None and op.options.get("project_wide"):
+        wide.add(project.index)
+    sub_target = replace(target, wide_ops=frozenset(wide))
     consts = _Constants(op.index)
-    declarations, stages = [], {"expand": {}, "depthwise": {}}
+    declarations, stages = [], {role: {} for role in ROLES}
     sources, paths, families, scratch = set(SOURCES), set(), {}, 0
+    modules = {"expand": conv_2d, "depthwise": depthwise_conv_2d, "project": conv_2d, "residual": add}
     for kind, band in bands:
         if kind in stages["depthwise"]:
             continue
-        band_graph, sub_expand, sub_dw = _band_ops(op, graph, band)
-        for role, sub, module in (("expand", sub_expand, conv_2d), ("depthwise", sub_dw, depthwise_conv_2d)):
-            if sub is None:
-                continue
-            call = module.lower(sub, band_graph, sub_target)
+        band_graph, subs = _band_ops(op, graph, band)
+        for role, sub in subs.items():
+            call = modules[role].lower(sub, band_graph, sub_target)
             fast = call.function.endswith("_fast")
+            if not fast and not call.function.endswith("_s8"):
+                raise ValueError(f"op {op.index}: the fused {role} lowered to {call.function}, which it cannot call")
             if families.setdefault(role, fast) != fast:
                 raise ValueError(f"op {op.index}: band kinds of the fused {role} took different kernels")
             declaration, stages[role][kind] = _stage(call, band_graph, consts, f"{role[0]}{kind}")
@@ -205,29 +258,43 @@ def lower(op: Op, graph: Graph, target: Target) -> KernelCall:
             paths.add(PATHS[(role, fast)])
             scratch = max(scratch, call.scratch_bytes)
     kinds = sorted(stages["depthwise"])
-    some_expand = next(iter(stages["expand"].values()), "{NULL, NULL, NULL}")
-    expand_init = ", ".join(stages["expand"].get(k, some_expand) for k in range(3))
-    dw_init = ", ".join(stages["depthwise"].get(k, stages["depthwise"][kinds[0]]) for k in range(3))
+    none = "{NULL, NULL, NULL}"
+
+    def init(role: str) -> str:
+        some = stages[role].get(kinds[0], next(iter(stages[role].values()), none))
+        return ", ".join(stages[role].get(k, some) for k in range(3))
     fields = {"in_h": g.in_h, "out_h": g.out_h, "band_rows": band_rows, "stride_h": g.stride,
               "pad_top": g.pad_top, "filter_h": g.filter_h, "in_row_bytes": x.shape[2] * x.shape[3],
-              "mid_row_bytes": mid_row, "out_row_bytes": y.shape[2] * y.shape[3], "band_bytes": buffer,
+              "mid_row_bytes": mid_row, "dw_row_bytes": dw_row, "out_row_bytes": out.shape[2] * out.shape[3],
+              "band_bytes": buffer, "project_band_offset": buffer + dw_band,
+              "sub_scratch_offset": buffer + dw_band + project_band,
               "no_expansion": int(expand is None), "expand_fast": int(families.get("expand", False)),
-              "depthwise_fast": int(families["depthwise"])}
+              "depthwise_fast": int(families["depthwise"]), "has_project": int(project is not None),
+              "project_fast": int(families.get("project", False)), "has_residual": int(residual is not None),
+              "residual_fast": int(families.get("residual", False)),
+              "residual_first": int(residual is not None and residual.inputs[0] == op.inputs[0])}
     body = "".join(f"    .{k} = {v},\n" for k, v in fields.items())
-    declarations.append(f"static const ta_fused_expand_dw_params op{op.index}_fused = {{\n{body}"
-                        f"    .expand = {{{expand_init}}},\n    .depthwise = {{{dw_init}}},\n}};")
+    stage_fields = "".join(f"    .{role} = {{{init(role)}}},\n" for role in ROLES)
+    declarations.append(f"static const ta_fused_expand_dw_params op{op.index}_fused = {{\n{body}{stage_fields}}};")
     w_dw = graph.tensor(dw.inputs[1])
     macs = y.num_elements * w_dw.shape[1] * w_dw.shape[2]
     if expand is not None:
         macs += mid.num_elements * graph.tensor(expand.inputs[1]).shape[3]
+    if project is not None:
+        macs += out.num_elements * y.shape[3]
+    lead = None
+    if project is not None:
+        lead = (op.inputs[0], overlap_lead(g, band_rows, x.shape[2] * x.shape[3], out.shape[2] * out.shape[3],
+                                           expand is not None))
     return KernelCall(
         function="ta_fused_expand_dw_s8",
         sources=tuple(sorted(sources)),
         params_type=None, params=(),
         args=(f"&op{op.index}_fused", TensorArg(op.inputs[0], const=True), TensorArg(op.outputs[0]), ScratchArg()),
         constants=tuple(consts.arrays),
-        scratch_bytes=buffer + scratch,
+        scratch_bytes=buffer + dw_band + project_band + scratch,
         macs=macs,
         declarations=tuple(declarations),
         paths=tuple(sorted(paths)),
+        overlap=lead,
     )

@@ -102,3 +102,68 @@ def band_depthwise(graph: Graph, band_rows: dict[int, int]) -> Graph:
         options = {"expand": None, "depthwise": dw, "band_rows": rows, "expand_wide": False}
         ops[position] = Op(dw.index, BANDED_TYPE, (dw.inputs[0],), dw.outputs, MappingProxyType(options))
     return replace(graph, ops=tuple(ops))
+
+
+def projections(graph: Graph) -> dict[int, tuple[Op, Op | None]]:
+    """Position of a fused, banded or bandable depthwise op -> (projection, residual ADD or None)
+    it can take in: the 1x1 conv that is its output's only reader (the inverted residual's
+    projection), and the ADD of the projection with the op's own input that is the projection's
+    only reader (the block's residual connection), same shapes, neither output a model output."""
+    found = {}
+    for position, op in enumerate(graph.ops):
+        if op.type in (OP_TYPE, BANDED_TYPE):
+            if op.options.get("project") is not None:
+                continue
+        elif not bandable_depthwise(op, graph):
+            continue
+        project = _only_reader(graph, op.outputs[0])
+        if project is None or not _expansion(project, graph) or project.inputs[0] != op.outputs[0] \
+                or len(project.inputs) < 2:
+            continue
+        residual = _only_reader(graph, project.outputs[0])
+        x = op.inputs[0]
+        if residual is None or residual.type != "ADD" or len(residual.inputs) != 2 \
+                or sorted(residual.inputs, key=lambda t: t != x) != [x, project.outputs[0]] \
+                or not (graph.tensor(x).shape == graph.tensor(project.outputs[0]).shape
+                        == graph.tensor(residual.outputs[0]).shape):
+            residual = None
+        found[position] = (project, residual)
+    return found
+
+
+def _only_reader(graph: Graph, tensor: int) -> Op | None:
+    readers = graph.consumers(tensor)
+    if tensor in graph.outputs or len(readers) != 1 or list(readers[0].inputs).count(tensor) != 1:
+        return None
+    return readers[0]
+
+
+def absorb_projections(graph: Graph, target: Target, chosen: dict[int, int]) -> tuple[Graph, Target]:
+    """The graph with the op at each position of `chosen` (a key of projections()) taking in its
+    projection and residual ADD: a depthwise layer not yet banded becomes BANDED_TYPE with
+    chosen[position] rows a band (fused ops keep theirs). Ops renumbered by position, wide_ops too."""
+    found = projections(graph)
+    taken = {}
+    for position in chosen:
+        project, residual = found[position]
+        taken[position] = (project, residual)
+    dropped = {op.index for project, residual in taken.values() for op in (project, residual) if op is not None}
+    kept = []
+    for position, op in enumerate(graph.ops):
+        if op.index in dropped:
+            continue
+        if position in taken:
+            project, residual = taken[position]
+            if op.type in (OP_TYPE, BANDED_TYPE):
+                options = dict(op.options)
+            else:
+                options = {"expand": None, "depthwise": op, "band_rows": chosen[position], "expand_wide": False}
+            options.update(project=project, residual=residual, project_wide=project.index in target.wide_ops)
+            last = residual if residual is not None else project
+            op = Op(op.index, BANDED_TYPE if op.type != OP_TYPE else OP_TYPE, op.inputs[:1], last.outputs,
+                    MappingProxyType(options))
+        kept.append(op)
+    wide = frozenset(position for position, op in enumerate(kept) if op.type == "CONV_2D"
+                     and op.index in target.wide_ops)
+    ops = tuple(replace(op, index=position) for position, op in enumerate(kept))
+    return replace(graph, ops=ops), replace(target, wide_ops=wide)
