@@ -57,6 +57,10 @@ def test_lean_kernel_where_the_fast_scratch_puts_the_plan_above_tflm(tmp_path):
     assert verify(tmp_path / "balanced", samples=8, sanitize=True).bit_exact
     # without the TFLM figure (or below it) nothing is leaned: the fast kernels stay
     assert generate(tmp_path, "unmeasured")["lean_ops"] == []
+    # the floor that lets code generation skip waiting for TFLM's measurement is below TFLM's arena
+    from tinyattend.codegen.lean import tflm_arena_floor
+    from tinyattend.ir.tflite_reader import read_tflite
+    assert 0 < tflm_arena_floor(read_tflite(attention_tflite(), "attention")) <= tflm
 
 
 def test_ram_budget_takes_the_fastest_plan_that_fits_else_refuses(tmp_path):

@@ -218,9 +218,9 @@ def _within_tflm_arena(generated, graph, target, model_name: str, prefix: str, t
     """Issue 17's RAM ceiling: when the plan's arena is above TFLM's (measured beside generation),
     plan again with it as the arena limit (codegen/lean.py: the lean kernels at the peak). Returns
     (generated, warning or None); a model that cannot get below TFLM keeps its first plan."""
-    from .codegen.lean import tflm_ceiling
-    if tflm is None:
-        return generated, None
+    from .codegen.lean import STACK_ALLOWANCE, tflm_arena_floor, tflm_ceiling
+    if tflm is None or generated.plan.size <= tflm_arena_floor(graph) - STACK_ALLOWANCE:
+        return generated, None          # below TFLM's for sure: code generation does not wait for the measurement
     try:
         tflm_bytes = tflm.result().get("tflm_arena_bytes")
     except Exception:  # noqa: BLE001 - reported where the measurement is collected

@@ -43,6 +43,14 @@ def tflm_ceiling(target, arena_bytes: int, tflm_arena_bytes: int | None) -> int 
     return limit
 
 
+def tflm_arena_floor(graph) -> int:
+    """Bytes TFLM's arena holds at least: the non-constant tensors one op reads and writes are all
+    allocated while it runs, and TFLM's planner never overlaps two live tensors. A plan at most this
+    minus STACK_ALLOWANCE is within TFLM's arena without measuring it."""
+    return max((sum(graph.tensor(i).nbytes for i in {*op.inputs, *op.outputs}
+                    if i is not None and i >= 0 and not graph.tensor(i).is_constant) for op in graph.ops), default=0)
+
+
 def choose_lean_kernels(graph, target, built, build, model_name: str):
     """(target, built) with target.lean_ops chosen; build(graph, target) lowers and plans."""
     if target.kernels not in LEAN_KERNEL_SETS:
