@@ -66,7 +66,8 @@ patch -p1 -d $D/flatbuffers < $TFLM_PATH/tensorflow/lite/micro/tools/make/flatbu
 patch -p1 -d $D/kissfft < $TFLM_PATH/third_party/kissfft/kissfft.patch"""
 
 # TFLM's TARGET_ARCH for a board's cpu, hard-float ABI as the board profiles use (cortex_m_generic_makefile.inc).
-TFLM_TARGET_ARCH = {"cortex-m4": "cortex-m4+fp", "cortex-m7": "cortex-m7+fp", "cortex-m55": "cortex-m55"}
+TFLM_TARGET_ARCH = {"cortex-m3": "cortex-m3", "cortex-m4": "cortex-m4+fp", "cortex-m7": "cortex-m7+fp",
+                    "cortex-m33": "cortex-m33", "cortex-m55": "cortex-m55"}
 LIBRARY = "libtensorflow-microlite.a"
 DEFAULT_JOBS = 2
 # RAM kept out of the arena for .data, .bss (the harness's input copy) and the heap.
