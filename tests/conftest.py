@@ -16,5 +16,6 @@ def mlperf_model(name: str) -> Path:
 
 
 def pytest_addoption(parser):
-    parser.addoption("--hil-board", default="cortex-m7", help="board profile for `hil` tests (QEMU by default)")
+    parser.addoption("--hil-board", default="stm32f405-qemu",
+                     help="board profile for `hil` tests (default: the STM32F405 on QEMU, its USART on a pty)")
     parser.addoption("--hil-port", default=None, help="serial port of a real board for `hil` tests")

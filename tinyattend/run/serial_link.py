@@ -35,6 +35,8 @@ class SerialLink:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
+            if not self._port.is_open:
+                raise LinkLost(f"{self._port.name} is closed")
             try:
                 self._port.timeout = min(remaining, 0.5)
                 self._buffer += self._port.read(max(1, self._port.in_waiting))
@@ -45,6 +47,8 @@ class SerialLink:
 
     def writeline(self, line: str) -> None:
         # Paced per line: a polled UART receiver on a slow reset clock must keep up.
+        if not self._port.is_open:
+            raise LinkLost(f"{self._port.name} is closed")
         try:
             self._port.write(line.encode("ascii") + b"\n")
             self._port.flush()
@@ -52,8 +56,10 @@ class SerialLink:
             raise LinkLost(f"writing {self._port.name}: {err}") from None
 
     def cut(self) -> None:
-        """Drop the link from the host's side, as a pulled cable does (for the fault tests)."""
+        """Drop the link from the host's side, as a pulled cable does (for the fault tests): the port
+        closes and what was received but not yet read is gone with it."""
         self._port.close()
+        self._buffer = b""
 
 
 def serial_port(board: Board, port: str | None = None) -> str:
