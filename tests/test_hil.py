@@ -1,7 +1,8 @@
 """Hardware in the loop: the TA: protocol over a UART, against the board named by --hil-board
 and --hil-port. The default is stm32f405-qemu: an STM32F405 on QEMU's netduinoplus2, with ST's
 USART on a pseudo-terminal driven by the serial code a real board's USB serial port gets
-(tinyattend/run/qemu_serial.py). The same tests run unchanged against a real board:
+(tinyattend/run/qemu_serial.py); tests/test_demo.py runs the demo model the same way. The same tests
+run unchanged against a real board:
 
     pytest -m hil                                                    # QEMU, stm32f405-qemu
     pytest -m hil --hil-board cortex-m7                              # QEMU, CMSDK UART on a socket
@@ -21,7 +22,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinyattend.boards import load_board
 from tinyattend.build.firmware import build_firmware, write_firmware_project
 from tinyattend.errors import RunError
 from tinyattend.run.runner import model_info, run_on_board
@@ -36,20 +36,6 @@ pytestmark = [
                        reason="arm-none-eabi-gcc and make are needed (make setup installs them)"),
 ]
 FIXTURE_INPUT = np.arange(-32, 32, dtype=np.int8)
-DEMO = Path(__file__).resolve().parent.parent / "models"
-
-
-@pytest.fixture
-def hil_board(request, monkeypatch):
-    board = load_board(request.config.getoption("--hil-board"))
-    if board.is_host:
-        pytest.skip("--hil-board host has no UART")
-    if board.run.get("kind") == "qemu" and not shutil.which("qemu-system-arm"):
-        pytest.skip("qemu-system-arm is needed for the emulated board")
-    port = request.config.getoption("--hil-port")
-    if port:
-        monkeypatch.setenv("TINYATTEND_SERIAL_PORT", port)   # for `tinyattend run`, which takes no port
-    return board, port
 
 
 def _run(board, elf, data, transport, port, **kwargs):
@@ -90,7 +76,7 @@ def test_fixture_over_uart(tmp_path, hil_board):
         assert uart.total == semi.total and [l.ticks for l in uart.layers] == [l.ticks for l in semi.layers]
 
 
-def _end_to_end(out: Path, board, port, tflite: Path, x: np.ndarray) -> None:
+def end_to_end(out: Path, board, port, tflite: Path, x: np.ndarray) -> None:
     """The generated model through the board's own run path (tinyattend run's), equal to TFLM bit for bit."""
     from tinyattend.verify import tflm_reference
     info = model_info(out)
@@ -109,27 +95,7 @@ def test_kws_end_to_end_bit_exact(tmp_path, hil_board):
                   model_name=tflite.name, measure_tflm_arena=False)
     (tmp_path / "model.tflite").write_bytes(tflite.read_bytes())
     x = np.random.default_rng(1).integers(-128, 128, size=model_info(tmp_path).input_shape).astype(np.int8)
-    _end_to_end(tmp_path, board, port, tflite, x)
-
-
-@pytest.mark.slow
-def test_demo_model_end_to_end_bit_exact(tmp_path, hil_board):
-    from tinyattend.convert import convert_model
-    from tinyattend.pipeline import write_project
-    board, port = hil_board
-    conversion = convert_model(DEMO / "attendnext_digits.onnx", calib=str(DEMO / "attendnext_digits_calib.npy"),
-                               progress=False)
-    tflite = tmp_path / "model.tflite"
-    tflite.write_bytes(conversion.tflite)
-    write_project(tmp_path, conversion.tflite, board, kernels="auto", optimize="balanced",
-                  model_name=tflite.name, measure_tflm_arena=False)
-    digits = np.load(DEMO / "attendnext_digits_test.npz")
-    info = model_info(tmp_path)
-    io = info.report["input"]
-    image = digits[digits.files[0]][0].reshape(info.input_shape).astype(np.float32)
-    if info.input_dtype == "int8":
-        image = np.clip(np.round(image / io["scale"] + io["zero_point"]), -128, 127).astype(np.int8)
-    _end_to_end(tmp_path, board, port, tflite, image)
+    end_to_end(tmp_path, board, port, tflite, x)
 
 
 def test_serial_link_cut_mid_inference_ends_clearly(tmp_path, hil_board):
