@@ -247,7 +247,11 @@ def markdown(rows: list[dict]) -> str:
              "cmsis-nn kernel set on the same board (it matched TFLM + CMSIS-NN within 0.1% above), and for RAM the",
              "activation part of the arena TFLM's interpreter allocates for the model (its persistent part left out).",
              f"A zoo model's baseline marked + is measured instead: {ZOO_BASELINE_SOURCE}, used only for the",
-             ".tflite it was measured on (sha256).", "",
+             ".tflite it was measured on (sha256).",
+             *[f"{board} rows: the baseline (marked +) is {source}; its arena and code are that core's own."
+               for board, source in BOARD_BASELINE_SOURCE.items() if BOARD_BASELINE.get(board)],
+             "The Cortex-M3 (no DSP) has no TFLM measurement: its rows are compared with nothing, or with the M3's",
+             "own cmsis-nn set (*) for the demo.", "",
              "| model | board | kernels | optimize | instructions | baseline | ratio | peak RAM | RAM ratio | code | const | flash ratio | code ratio |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:

@@ -322,7 +322,7 @@ def tflm_baseline_command(args: argparse.Namespace) -> int:
 def add_tflm_baseline_arguments(parser: argparse.ArgumentParser) -> None:
     """`tinyattend tflm-baseline`'s arguments (also `python -m tinyattend.run.tflm_baseline`'s)."""
     parser.add_argument("models", nargs="+", type=Path, help=".tflite files (int8, builtin ops)")
-    parser.add_argument("--board", action="append", help="cortex-m7 (default), cortex-m4, cortex-m55; repeatable")
+    parser.add_argument("--board", action="append", help="cortex-m7 (default), cortex-m3, cortex-m4, cortex-m33, cortex-m55; repeatable")
     parser.add_argument("--jobs", type=int, default=2, help="make -j for TFLM's build (default 2)")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds QEMU may take per model")
     parser.add_argument("--json", action="store_true", help="one JSON object a line")
