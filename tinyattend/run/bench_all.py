@@ -81,7 +81,18 @@ ZOO_BASELINE = {
 BOARD_BASELINE_SOURCE = {"cortex-m33": "TFLM + CMSIS-NN on the M33 (measured 2026-12-07, "
                                        "tinyattend tflm-baseline MODEL.tflite --board cortex-m33)"}
 BOARD_BASELINE: dict[str, dict[str, dict]] = {
-    "cortex-m33": {},
+    "cortex-m33": {
+        "ad01_int8": {"sha256": "87cf24194ef93d1d9b11a591d805526b98008e351655d29883c825c9c106ba24",
+                     "instructions": 583_400, "arena": 2_580, "code": 27_231},
+        "kws_ref_model": {"sha256": "aeea436800704fce17b17292e4412630ad856e9d777c044c64ef748a880bd0ae",
+                         "instructions": 7_680_200, "arena": 22_820, "code": 77_237},
+        "pretrainedResnet_quant": {"sha256": "3c002613d1b2475eb51dd78dfb85a546c8ae658dee71cf6ade43b022fe205415",
+                                  "instructions": 29_962_100, "arena": 54_996, "code": 71_843},
+        "vww_96_int8": {"sha256": "597a384c8c2c8a1276f04702f25013b7838f2f814f1ca7c174d295b73e3d6b7b",
+                       "instructions": 24_046_750, "arena": 100_708, "code": 77_237},
+        "attendnext_digits": {"sha256": "f6d9f4b462c014e3ff9c1433203cc529c60f7b8abf6bd290d681de937f7e5613",
+                             "instructions": 6_533_600, "arena": 52_420, "code": 102_945},
+    },
 }
 
 
