@@ -1,4 +1,5 @@
 """Shared pytest fixtures."""
+import shutil
 from pathlib import Path
 
 import pytest
@@ -16,5 +17,23 @@ def mlperf_model(name: str) -> Path:
 
 
 def pytest_addoption(parser):
-    parser.addoption("--hil-board", default="cortex-m7", help="board profile for `hil` tests (QEMU by default)")
+    parser.addoption("--hil-board", default="stm32f405-qemu",
+                     help="board profile for `hil` tests (default: the STM32F405 on QEMU, its USART on a pty)")
     parser.addoption("--hil-port", default=None, help="serial port of a real board for `hil` tests")
+
+
+@pytest.fixture
+def hil_board(request, monkeypatch):
+    """(board, serial port or None) for `hil` tests: --hil-board, --hil-port."""
+    from tinyattend.boards import load_board
+    board = load_board(request.config.getoption("--hil-board"))
+    if board.is_host:
+        pytest.skip("--hil-board host has no UART")
+    if not (shutil.which("arm-none-eabi-gcc") and shutil.which("make")):
+        pytest.skip("arm-none-eabi-gcc and make are needed (make setup installs them)")
+    if board.run.get("kind") == "qemu" and not shutil.which("qemu-system-arm"):
+        pytest.skip("qemu-system-arm is needed for the emulated board")
+    port = request.config.getoption("--hil-port")
+    if port:
+        monkeypatch.setenv("TINYATTEND_SERIAL_PORT", port)   # for `tinyattend run`, which takes no port
+    return board, port

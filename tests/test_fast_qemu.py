@@ -108,3 +108,15 @@ def test_fast_kernels_bit_exact_on_emulated_core(tmp_path, name, board, optimize
         staged = model_c.count("ta_fully_connected_s8_fast(") - model_c.count(", NULL);")
         assert staged == (3 if optimize != "size" else 0), "inputs staged where it pays, not with --optimize size"
     assert report["board"] == board
+
+
+@pytest.mark.parametrize("board,name,dsp", [("cortex-m33", "mobilenet", True), ("cortex-m3", "odd_shapes", False)])
+def test_fast_kernels_bit_exact_on_m33_and_m3(tmp_path, board, name, dsp):
+    """The M33 (QEMU mps2-an505, Armv8-M with the DSP extension) runs the fast kernels' SMLAD/SXTB16; the
+    M3 (mps2-an385, no DSP) runs the same kernels with ta_dsp.h's plain-C operations. Both bit-exact."""
+    import subprocess
+    build, shape = MODELS[name]
+    assert_bit_exact_on_board(int8_tflite(build, [shape]), tmp_path, board=board, kernels="fast", samples=3)
+    elf = next((tmp_path / "firmware").glob("build/firmware.elf"), None) or next(tmp_path.glob("firmware*/build/firmware.elf"))
+    code = subprocess.run(["arm-none-eabi-objdump", "-d", str(elf)], capture_output=True, text=True, check=True).stdout
+    assert ("smlad" in code and "sxtb16" in code) == dsp

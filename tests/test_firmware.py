@@ -22,7 +22,7 @@ FIXTURE = Path(__file__).parent / "firmware_fixture"
 sys.path.insert(0, str(FIXTURE))
 from reference import fixture_reference  # noqa: E402
 
-EMULATED = ("cortex-m4", "cortex-m7", "cortex-m55")
+EMULATED = ("cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55")
 needs_toolchain = pytest.mark.skipif(
     not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm") and shutil.which("make")),
     reason="arm-none-eabi-gcc, make and qemu-system-arm are needed (make setup installs them)")

@@ -15,12 +15,15 @@ import yaml
 from .resources import boards_dir as _boards_dir
 from .errors import BoardError
 
-CPUS = ("host", "cortex-m4", "cortex-m7", "cortex-m55")
+CPUS = ("host", "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55")
 ISA_EXTENSIONS = ("dsp", "mve")
 RUNNERS = ("host", "qemu", "pyocd")
+# run.serial_link (QEMU boards): the protocol goes over the board's UART on a pseudo-terminal, through the
+# serial code a real board uses, instead of semihosting.
+SERIAL_LINKS = ("pty",)
 # Optional `firmware:` settings used by build/firmware.py (all have defaults).
 FIRMWARE_KEYS = ("vectors", "stack_size", "heap_size", "caches", "uart")
-UART_KINDS = ("cmsdk", "stm32-usart", "nrf-uart")
+UART_KINDS = ("cmsdk", "stm32-usart", "stm32-usart-v1", "nrf-uart")
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,11 @@ def parse_board(data: dict, where: str) -> Board:
         raise BoardError(f"{where}: run.kind must be one of {', '.join(RUNNERS)}")
     if run["kind"] == "qemu" and "machine" not in run:
         raise BoardError(f"{where}: a qemu board needs run.machine", "e.g. machine: mps2-an500")
+    if run.get("serial_link") not in (None, *SERIAL_LINKS):
+        raise BoardError(f"{where}: run.serial_link must be one of {', '.join(SERIAL_LINKS)}",
+                         "pty: QEMU's UART on a pseudo-terminal, driven like a real board's serial port")
+    if run.get("serial_link") and not (data.get("firmware") or {}).get("uart"):
+        raise BoardError(f"{where}: run.serial_link needs firmware.uart", "name the UART the protocol runs over")
     memory = data.get("memory", {}) or {}
     if cpu != "host" and not {"flash", "ram"} <= set(memory):
         raise BoardError(f"{where}: a microcontroller profile needs memory.flash and memory.ram")

@@ -1,5 +1,5 @@
 """`make bench`: every MLPerf Tiny reference model and the zoo's demo model on the
-emulated Cortex-M4, M7 and M55, with each kernel set, against the TFLM + CMSIS-NN
+emulated Cortex-M3, M4, M7, M33 and M55, with each kernel set, against the TFLM + CMSIS-NN
 baseline measured on the same emulator. Writes bench-out/bench.md and bench.json.
 
 Counts are instructions from QEMU with -icount shift=0 (deterministic), not cycles.
@@ -30,7 +30,7 @@ MODELS = {
     "kws_ref_model": SHARED_MODELS / "kws_ref_model.tflite",
     "ad01_int8": SHARED_MODELS / "ad01_int8.tflite",
 }
-BOARDS = ("cortex-m4", "cortex-m7", "cortex-m55")
+BOARDS = ("cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55")
 # The zoo's MCU models (seeded random weights, synthetic calibration: a speed and memory benchmark, not
 # an accuracy one). Their baseline is ZOO_BASELINE when the .tflite is the one measured there; else our
 # cmsis-nn kernel set on the same board, which matched TFLM + CMSIS-NN within 0.1% on every MLPerf model above
@@ -72,6 +72,27 @@ ZOO_BASELINE = {
     "lowformer-micro": {"sha256": "187ce8860443dce31f8a68abf163f8c22a1c647e1e1c686f360f258ec7008cf5",
                         "cortex-m7": 174_184_360, "cortex-m4": 170_347_040, "cortex-m55": 52_285_438,
                         "arena": 230_548, "code": 127_374},
+}
+
+
+# Boards whose baseline was measured with tinyattend.run.tflm_baseline on the board itself (issue 20): per
+# model its instructions, TFLM's arena and runtime code on that core (not the M7's, as BASELINE's are), and
+# the sha256 of the .tflite measured (the MLPerf files in ../shared/models; the demo as make bench converts it).
+BOARD_BASELINE_SOURCE = {"cortex-m33": "TFLM + CMSIS-NN on the M33 (measured 2026-12-07, "
+                                       "tinyattend tflm-baseline MODEL.tflite --board cortex-m33)"}
+BOARD_BASELINE: dict[str, dict[str, dict]] = {
+    "cortex-m33": {
+        "ad01_int8": {"sha256": "87cf24194ef93d1d9b11a591d805526b98008e351655d29883c825c9c106ba24",
+                     "instructions": 583_400, "arena": 2_580, "code": 27_231},
+        "kws_ref_model": {"sha256": "aeea436800704fce17b17292e4412630ad856e9d777c044c64ef748a880bd0ae",
+                         "instructions": 7_680_200, "arena": 22_820, "code": 77_237},
+        "pretrainedResnet_quant": {"sha256": "3c002613d1b2475eb51dd78dfb85a546c8ae658dee71cf6ade43b022fe205415",
+                                  "instructions": 29_962_100, "arena": 54_996, "code": 71_843},
+        "vww_96_int8": {"sha256": "597a384c8c2c8a1276f04702f25013b7838f2f814f1ca7c174d295b73e3d6b7b",
+                       "instructions": 24_046_750, "arena": 100_708, "code": 77_237},
+        "attendnext_digits": {"sha256": "f6d9f4b462c014e3ff9c1433203cc529c60f7b8abf6bd290d681de937f7e5613",
+                             "instructions": 6_533_600, "arena": 52_420, "code": 102_945},
+    },
 }
 
 
@@ -187,6 +208,17 @@ def zoo_baseline(name: str, board: str, tflite: Path) -> dict | None:
     return {**base, "source": ZOO_BASELINE_SOURCE}
 
 
+def board_baseline(name: str, board: str, tflite: Path) -> dict | None:
+    """BOARD_BASELINE's measurement of `name` on `board` (instructions, arena, code of that core), if `tflite`
+    is the very file it was measured on."""
+    base = BOARD_BASELINE.get(board, {}).get(name)
+    if (base is None or not tflite.is_file()
+            or hashlib.sha256(tflite.read_bytes()).hexdigest() != base["sha256"]):
+        return None
+    return {board: base["instructions"], "arena": base["arena"], "code": base["code"],
+            "source": BOARD_BASELINE_SOURCE[board]}
+
+
 def source_commit() -> str:
     """The tinyattend commit a row was measured with ('+dirty' with uncommitted changes), or 'unknown'."""
     try:
@@ -226,7 +258,11 @@ def markdown(rows: list[dict]) -> str:
              "cmsis-nn kernel set on the same board (it matched TFLM + CMSIS-NN within 0.1% above), and for RAM the",
              "activation part of the arena TFLM's interpreter allocates for the model (its persistent part left out).",
              f"A zoo model's baseline marked + is measured instead: {ZOO_BASELINE_SOURCE}, used only for the",
-             ".tflite it was measured on (sha256).", "",
+             ".tflite it was measured on (sha256).",
+             *[f"{board} rows: the baseline (marked +) is {source}; its arena and code are that core's own."
+               for board, source in BOARD_BASELINE_SOURCE.items() if BOARD_BASELINE.get(board)],
+             "The Cortex-M3 (no DSP) has no TFLM measurement: its rows are compared with nothing, or with the M3's",
+             "own cmsis-nn set (*) for the demo.", "",
              "| model | board | kernels | optimize | instructions | baseline | ratio | peak RAM | RAM ratio | code | const | flash ratio | code ratio |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -303,11 +339,11 @@ def bench_all_command(args) -> int:
     if not args.models or set(args.models) & set(ZOO_MODELS):
         models.update(zoo_models(root))
     # Every kernel set with --optimize balanced on every board (the zoo's MCU models: every set on the M7,
-    # `auto` on the M4 and M55: they take long); on the M7 also what `auto` makes of --optimize size and
+    # `auto` on the others: they take long); on the M7 also what `auto` makes of --optimize size and
     # speed, to show the trade.
     jobs = [(m, b, k, "balanced") for m in models for b in BOARDS for k in kernel_sets()
             if m not in ZOO_MODELS or b == "cortex-m7"]
-    jobs += [(m, b, "auto", "balanced") for m in models for b in ("cortex-m4", "cortex-m55") if m in ZOO_MODELS]
+    jobs += [(m, b, "auto", "balanced") for m in models for b in BOARDS if b != "cortex-m7" and m in ZOO_MODELS]
     jobs += [(m, "cortex-m7", "auto", goal) for m in models for goal in OTHER_GOALS if m not in ZOO_MODELS]
     # On the Helium core our MVE set side by side with CMSIS-NN's, portable and the DSP fast set; `auto` takes
     # the MVE set there (pipeline.resolve_kernels).
@@ -335,9 +371,10 @@ def bench_all_command(args) -> int:
             result["runtime_code_bytes"], result["const_bytes"] = code_and_const_bytes(firmware)
     for result in rows:
         name = result["model"]
-        result["ratios"] = ratios(result, name, None if name in BASELINE else
-                                  zoo_baseline(name, result["board"], root / f"{name}.tflite")
-                                  or cmsis_nn_proxy(rows, name, result["board"], root))
+        tflite = models.get(name, root / f"{name}.tflite")
+        result["ratios"] = ratios(result, name, board_baseline(name, result["board"], tflite)
+                                  or (None if name in BASELINE else zoo_baseline(name, result["board"], tflite)
+                                      or cmsis_nn_proxy(rows, name, result["board"], root)))
     (root / "bench.json").write_text(json.dumps(rows, indent=1) + "\n")
     (root / "bench.md").write_text(markdown(rows))
     print(markdown(rows))

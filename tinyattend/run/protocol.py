@@ -160,6 +160,10 @@ class Transcript:
         return f"the firmware faulted in {where} ({details})"
 
 
+class LinkLost(EOFError):
+    """The transport failed under the protocol: a serial port unplugged or closed, an emulator gone."""
+
+
 class Link(Protocol):
     """A transport carrying protocol lines: QEMU's stdout, a socket, or a serial port."""
 
@@ -170,10 +174,11 @@ class Link(Protocol):
         ...
 
 
-def exchange(link: Link, input_data: bytes, *, timeout: float, what: str) -> RunResult:
+def exchange(link: Link, input_data: bytes, *, timeout: float, what: str, on_line=None) -> RunResult:
     """Talk to the firmware over `link` until TA:END: send the input when it says TA:READY,
-    collect its report. Raises RunError for a fault, an early end, or no TA:END within
-    `timeout` seconds, naming the layer the firmware was in."""
+    collect its report. Raises RunError for a fault, an early end, a lost link, or no TA:END
+    within `timeout` seconds, naming the layer the firmware was in. `on_line(line, link)`, if
+    given, sees each line received (before it is acted on)."""
     transcript = Transcript()
     deadline = time.monotonic() + timeout
     while not transcript.done:
@@ -183,6 +188,10 @@ def exchange(link: Link, input_data: bytes, *, timeout: float, what: str) -> Run
                            "look for an infinite loop in that layer's kernel, or raise --timeout for a big model")
         try:
             line = link.readline(remaining)
+        except LinkLost as err:
+            raise RunError(f"the serial link to {what} was lost {transcript.where()} ({err}); "
+                           "no result was kept",
+                           "check the cable (or the emulator), then run again") from None
         except EOFError:
             if transcript.fault:
                 raise RunError(transcript.fault_message(), "this is a bug in the generated code or a kernel; "
@@ -192,13 +201,19 @@ def exchange(link: Link, input_data: bytes, *, timeout: float, what: str) -> Run
                            "see the messages above; rebuild the firmware") from None
         if line is None:
             continue
+        if on_line is not None:
+            on_line(line, link)
         transcript.feed(line)
         if transcript.fault:
             raise RunError(transcript.fault_message(),
                            "this is a bug in the generated code or a kernel; please report it with the model")
         if transcript.ready and line.strip().endswith("TA:READY"):
-            for input_line in format_input(input_data):
-                link.writeline(input_line)
+            try:
+                for input_line in format_input(input_data):
+                    link.writeline(input_line)
+            except LinkLost as err:
+                raise RunError(f"the serial link to {what} was lost sending the input ({err}); "
+                               "no result was kept", "check the cable (or the emulator), then run again") from None
     result = transcript.result
     if transcript.error:
         raise RunError(f"{what}: the firmware reported: {transcript.error}",

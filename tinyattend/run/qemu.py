@@ -28,7 +28,8 @@ def qemu_command(board: Board, elf: Path, *, transport: str = "semihosting", por
     """The qemu-system-arm command line for `elf` on `board` (a run.kind: qemu profile)."""
     if board.run.get("kind") != "qemu":
         raise RunError(f"board {board.name} does not run on QEMU (run.kind: {board.run.get('kind')})",
-                       "use an emulated board (cortex-m4, cortex-m7, cortex-m55) or a serial link")
+                       "use an emulated board (cortex-m3, cortex-m4, cortex-m7, cortex-m33, cortex-m55, stm32f405-qemu) "
+                       "or a serial link")
     cmd = [QEMU, "-machine", board.run["machine"], "-kernel", str(elf), "-nographic", "-monitor", "none",
            "-icount", "shift=0"]
     if transport == "semihosting":

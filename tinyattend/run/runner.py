@@ -63,10 +63,16 @@ def build_for_board(info: ModelInfo, board: Board, *, transport: str = "semihost
 
 
 def run_on_board(info: ModelInfo, board: Board, input_data: bytes, *, transport: str | None = None,
-                 timeout: float = 120.0, port: str | None = None) -> tuple[RunResult, FirmwareBuild]:
+                 timeout: float = 120.0, port: str | None = None, on_line=None) -> tuple[RunResult, FirmwareBuild]:
     """Build the firmware for `board` and run one inference with `input_data` (the input's bytes, NHWC).
-    QEMU boards default to semihosting; real boards always use the UART."""
+    QEMU boards default to semihosting, or to their UART on a pty (run.serial_link: pty) spoken to by
+    the serial code real boards use; real boards always use the UART. `on_line(line, link)` sees each
+    line a serial-linked board sends."""
     kind = board.run.get("kind")
+    if kind == "qemu" and board.run.get("serial_link") == "pty" and transport in (None, "uart"):
+        from .qemu_serial import run_qemu_serial
+        build = build_for_board(info, board, transport="uart")
+        return run_qemu_serial(board, build.elf, input_data, timeout=timeout, on_line=on_line), build
     if kind == "qemu":
         from .qemu import run_qemu
         transport = transport or "semihosting"
@@ -75,7 +81,7 @@ def run_on_board(info: ModelInfo, board: Board, input_data: bytes, *, transport:
     if kind == "pyocd":
         from .serial_link import run_serial
         build = build_for_board(info, board, transport="uart")
-        return run_serial(board, build.elf, input_data, port=port, timeout=timeout), build
+        return run_serial(board, build.elf, input_data, port=port, timeout=timeout, on_line=on_line), build
     raise RunError(f"board {board.name} (run.kind {kind}) has no firmware runner", "use --board host")
 
 
@@ -113,5 +119,18 @@ def run_command(args) -> int:
         if result.status != 0:
             raise RunError(f"ta_invoke returned {result.status} on {board.name}")
         y = np.frombuffer(result.output, dtype=info.output_dtype).reshape(info.output_shape)
-    np.save(args.output, y)
+    save_atomically(Path(args.output), y)
     return 0
+
+
+def save_atomically(path: Path, array: np.ndarray) -> None:
+    """np.save to `path` through a temporary file in the same folder: a run that fails or is
+    interrupted leaves no half-written output."""
+    path = path if path.suffix == ".npy" else path.with_name(path.name + ".npy")   # np.save's own rule
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        with open(partial, "wb") as out:
+            np.save(out, array)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)

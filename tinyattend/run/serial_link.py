@@ -15,13 +15,15 @@ from pathlib import Path
 
 from ..boards import Board
 from ..errors import RunError, ToolchainError
-from .protocol import RunResult, exchange
+from .protocol import LinkLost, RunResult, exchange
 
 PYOCD_FIX = "pip install pyocd==0.46.0 (and the target's pack: pyocd pack install <target>)"
+PYSERIAL_FIX = "pip install pyserial==3.5"
 
 
 class SerialLink:
-    """Protocol lines over a pyserial port."""
+    """Protocol lines over a pyserial port (a board's USB serial port, or QEMU's UART on a pty).
+    A port that fails (unplugged, closed, the emulator gone) raises LinkLost."""
 
     def __init__(self, port) -> None:
         self._port = port
@@ -33,15 +35,31 @@ class SerialLink:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
-            self._port.timeout = min(remaining, 0.5)
-            self._buffer += self._port.read(max(1, self._port.in_waiting))
+            if not self._port.is_open:
+                raise LinkLost(f"{self._port.name} is closed")
+            try:
+                self._port.timeout = min(remaining, 0.5)
+                self._buffer += self._port.read(max(1, self._port.in_waiting))
+            except (OSError, ValueError) as err:    # SerialException is an OSError; a closed fd, ValueError
+                raise LinkLost(f"reading {self._port.name}: {err}") from None
         line, _, self._buffer = self._buffer.partition(b"\n")
         return line.decode("ascii", "replace")
 
     def writeline(self, line: str) -> None:
         # Paced per line: a polled UART receiver on a slow reset clock must keep up.
-        self._port.write(line.encode("ascii") + b"\n")
-        self._port.flush()
+        if not self._port.is_open:
+            raise LinkLost(f"{self._port.name} is closed")
+        try:
+            self._port.write(line.encode("ascii") + b"\n")
+            self._port.flush()
+        except (OSError, ValueError) as err:
+            raise LinkLost(f"writing {self._port.name}: {err}") from None
+
+    def cut(self) -> None:
+        """Drop the link from the host's side, as a pulled cable does (for the fault tests): the port
+        closes and what was received but not yet read is gone with it."""
+        self._port.close()
+        self._buffer = b""
 
 
 def serial_port(board: Board, port: str | None = None) -> str:
@@ -67,12 +85,13 @@ def flash_elf(board: Board, elf: Path, *, probe: str | None = None, timeout: flo
 
 
 def run_serial(board: Board, elf: Path, input_data: bytes, *, port: str | None = None,
-               timeout: float = 120.0, flash: bool = True) -> RunResult:
-    """Flash `elf` (UART transport build) into a real board and run it once over serial."""
+               timeout: float = 120.0, flash: bool = True, on_line=None) -> RunResult:
+    """Flash `elf` (UART transport build) into a real board and run it once over serial.
+    `on_line(line, link)` sees each line the board sends (the fault tests cut the link with it)."""
     try:
         import serial
     except ImportError:
-        raise ToolchainError("pyserial is not installed; real boards need it", "pip install pyserial==3.5") from None
+        raise ToolchainError("pyserial is not installed; real boards need it", PYSERIAL_FIX) from None
     baud = int((board.run.get("serial") or {}).get("baud", 115200))
     name = serial_port(board, port)
     try:
@@ -84,4 +103,4 @@ def run_serial(board: Board, elf: Path, input_data: bytes, *, port: str | None =
         if flash:
             flash_elf(board, elf)   # resets the board: the harness starts with TA:BEGIN
         return exchange(SerialLink(link_port), input_data, timeout=timeout,
-                        what=f"the firmware on {board.name} ({name})")
+                        what=f"the firmware on {board.name} ({name})", on_line=on_line)

@@ -66,7 +66,8 @@ patch -p1 -d $D/flatbuffers < $TFLM_PATH/tensorflow/lite/micro/tools/make/flatbu
 patch -p1 -d $D/kissfft < $TFLM_PATH/third_party/kissfft/kissfft.patch"""
 
 # TFLM's TARGET_ARCH for a board's cpu, hard-float ABI as the board profiles use (cortex_m_generic_makefile.inc).
-TFLM_TARGET_ARCH = {"cortex-m4": "cortex-m4+fp", "cortex-m7": "cortex-m7+fp", "cortex-m55": "cortex-m55"}
+TFLM_TARGET_ARCH = {"cortex-m3": "cortex-m3", "cortex-m4": "cortex-m4+fp", "cortex-m7": "cortex-m7+fp",
+                    "cortex-m33": "cortex-m33", "cortex-m55": "cortex-m55"}
 LIBRARY = "libtensorflow-microlite.a"
 DEFAULT_JOBS = 2
 # RAM kept out of the arena for .data, .bss (the harness's input copy) and the heap.
@@ -321,7 +322,7 @@ def tflm_baseline_command(args: argparse.Namespace) -> int:
 def add_tflm_baseline_arguments(parser: argparse.ArgumentParser) -> None:
     """`tinyattend tflm-baseline`'s arguments (also `python -m tinyattend.run.tflm_baseline`'s)."""
     parser.add_argument("models", nargs="+", type=Path, help=".tflite files (int8, builtin ops)")
-    parser.add_argument("--board", action="append", help="cortex-m7 (default), cortex-m4, cortex-m55; repeatable")
+    parser.add_argument("--board", action="append", help="cortex-m7 (default), cortex-m3, cortex-m4, cortex-m33, cortex-m55; repeatable")
     parser.add_argument("--jobs", type=int, default=2, help="make -j for TFLM's build (default 2)")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds QEMU may take per model")
     parser.add_argument("--json", action="store_true", help="one JSON object a line")
