@@ -93,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", required=True, type=Path, help="int8 .npy with the model's input shape")
     p.add_argument("--output", required=True, type=Path, help="where to write the int8 output .npy")
     p.add_argument("--kernels", choices=KERNEL_SETS)
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds before a run is declared hung")
 
     p = verbs.add_parser("verify", help="compare generated code with the TFLM interpreter, bit for bit")
     p.add_argument("out", type=Path)
