@@ -48,13 +48,14 @@ MAX_FOLD_ROUNDS = 8
 
 def fold_shapes(model):
     """`model` (changed in place) with shape computations folded: see fold_shape_computations. Again while
-    a round folded something and Shape/Size nodes remain: a Reshape whose target shape a round folded has a
-    static output only for the next round's shape inference (EfficientViT-M0's attention: 78 Shape nodes,
-    48 left after one round, none after two; left in, onnx2tf's direct writer emits SHAPE, EQUAL and SELECT)."""
+    a round folded something: a node whose shape input a round folded (a Reshape's target, an Expand's
+    shape) has a static output only for the next round's shape inference (EfficientViT-M0's attention:
+    78 Shape nodes, 48 left after one round, none after two; left in, onnx2tf's direct writer emits SHAPE,
+    EQUAL and SELECT; a ViT's class token Expand(cls, Concat(Shape(x)[0], 1, C)) folds in round two)."""
     for _ in range(MAX_FOLD_ROUNDS):
         before = len(model.graph.node)
         model = fold_shape_computations(model)
-        if len(model.graph.node) == before or not any(n.op_type in ("Shape", "Size") for n in model.graph.node):
+        if len(model.graph.node) == before:
             return model
     return model
 
