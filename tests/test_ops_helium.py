@@ -163,8 +163,9 @@ def test_requantization_constants_split_the_shift():
 
 
 def test_depthwise_takes_the_cheaper_kernel(tmp_path, monkeypatch):
-    """A 3x3 stride-1 layer with 24-pixel rows takes the Helium kernel; a stride-2 one and a narrow one the DSP
-    fast kernel (fewer instructions there on the M55); both bit-exact. Fusion off: it would band a layer
+    """A 3x3 stride-1 layer with 24-pixel rows takes the Helium kernel, and so does a narrow one without a clamp
+    inside int8 (the one-piece 3x3 path); a stride-2 one the DSP fast kernel (fewer instructions there on the
+    M55); all bit-exact. Fusion off: it would band a layer
     (issue 17's banded depthwise), which is another kernel choice than this test's."""
     monkeypatch.setenv("TINYATTEND_FUSION", "off")
     def build(tf):
@@ -175,8 +176,8 @@ def test_depthwise_takes_the_cheaper_kernel(tmp_path, monkeypatch):
         return tf.keras.Model(x, L.DepthwiseConv2D(3, padding="same")(y))
     assert_bit_exact(int8_tflite(build, [(1, 24, 24, 8)]), tmp_path, kernels="helium", samples=10)
     model_c = next(tmp_path.rglob("model.c")).read_text()
-    assert model_c.count("ta_depthwise_conv2d_s8_mve(") == 1
-    assert model_c.count("ta_depthwise_conv2d_s8_fast(") == 2
+    assert model_c.count("ta_depthwise_conv2d_s8_mve(") == 2
+    assert model_c.count("ta_depthwise_conv2d_s8_fast(") == 1
 
 
 def _left_shift_tflite() -> tuple[bytes, np.ndarray]:
@@ -234,3 +235,41 @@ def test_helium_add_every_input_pair(tmp_path, board):
     else:
         assert_bit_exact_on_board(tflite, tmp_path, board=board, kernels="helium", samples=1, extra_inputs=pairs)
     assert "ta_add_s8_mve(" in next(tmp_path.rglob("model.c")).read_text()
+
+
+def _depthwise_left_shift_tflite() -> tuple[bytes, np.ndarray]:
+    """A 3x3 depthwise (13 channels, rows of 6: a tail of 2 in the tail-predicated loop) whose output scale is
+    rewritten below input scale x weight scale: requantization shifts left, which the one-piece 3x3 path
+    applies to the nine weights and the bias. Inputs at the zero point but for one element one step off, as
+    for the conv above, and random ones (saturating: the narrowing clamp)."""
+    from tinyattend.ir.tflite_reader import read_tflite
+
+    def build(tf):
+        return tf.keras.Sequential([tf.keras.Input((7, 6, 13), batch_size=1),
+                                    tf.keras.layers.DepthwiseConv2D(3, padding="same")])
+    tflite = int8_tflite(build, [(1, 7, 6, 13)])
+    graph = read_tflite(tflite)
+    dw = next(op for op in graph.ops if op.type == "DEPTHWISE_CONV_2D")
+    x, w = graph.tensor(dw.inputs[0]), graph.tensor(dw.inputs[1])
+    rng = np.random.default_rng(2)
+    near = np.full((12, 1, 7, 6, 13), x.zero_point, np.int8)
+    for sample in near:
+        sample.flat[rng.integers(sample.size)] += rng.choice([-1, 1])
+    return with_output_quantization(tflite, float(x.scale * max(w.quant.scale) / 1.05), -5), near
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("board", ["host", pytest.param("cortex-m55", marks=on_qemu)])
+def test_helium_depthwise_left_shift(tmp_path, board):
+    tflite, near = _depthwise_left_shift_tflite()
+    if board == "host":
+        assert_bit_exact(tflite, tmp_path, kernels="helium", samples=20, extra_inputs=near)
+    else:
+        assert_bit_exact_on_board(tflite, tmp_path, board=board, kernels="helium", samples=3, extra_inputs=near)
+    model_c = next(tmp_path.rglob("model.c")).read_text()
+    assert "ta_depthwise_conv2d_s8_mve(" in model_c
+    assert ".act_min = -128," in model_c and ".act_max = 127," in model_c   # the one-piece path
+    data = next(tmp_path.rglob("model_data.c")).read_text()
+    table = data.split("_channel[")[1].split("{")[1].split("}")[0]
+    left = [int(v) for v in table.replace("\n", " ").split(",") if v.strip()][2::4]
+    assert max(left) > 0 and min(left) == 0, "some channels should shift left, some not"
