@@ -22,7 +22,8 @@ MVE_FUNCTIONS = ("ta_conv2d_s8_mve(", "ta_depthwise_conv2d_s8_mve(", "ta_fully_c
 
 def _convs(tf):
     """K = 27 (3 channels), im2col of 5 channels, 1x1 on whole vectors read in place, odd channel counts,
-    stride 2, dilation, a rectangular valid window, an odd pixel count, FC tails (K 36, 13 outputs)."""
+    stride 2, dilation, a rectangular valid window after an asymmetric PAD, an odd pixel count, FC tails
+    (K 54, 13 outputs)."""
     L = tf.keras.layers
     x = tf.keras.Input((11, 9, 3), batch_size=1)
     y = L.Conv2D(5, 3, padding="same", activation="relu")(x)
@@ -30,8 +31,9 @@ def _convs(tf):
     y = L.Conv2D(32, 1)(y)                                           # in place: 16 channels, 1x1
     y = L.Conv2D(7, 3, strides=2, padding="same", activation="relu6")(y)
     y = L.Conv2D(9, 3, dilation_rate=2, padding="same")(y)
-    y = L.Conv2D(6, (3, 2), padding="valid", activation="relu")(y)   # 4 x 4 map from 6 x 5
-    y = L.Conv2D(4, 1, strides=2)(y)                                 # 2 x 2 map, 6 channels: im2col
+    y = L.ZeroPadding2D(((0, 1), (1, 0)))(y)                         # a PAD folded into the next conv
+    y = L.Conv2D(6, (3, 2), padding="valid", activation="relu")(y)   # 5 x 5 map from 7 x 6
+    y = L.Conv2D(4, 1, strides=2)(y)                                 # 3 x 3 map, 6 channels: im2col
     y = L.Flatten()(y)
     y = L.Dense(13, activation="relu")(y)
     return tf.keras.Model(x, L.Dense(5)(y))
@@ -40,7 +42,7 @@ def _convs(tf):
 def _depthwise(tf):
     """Depthwise 3x3 over 8 channels (whole groups; a 10-wide map: two four-pixel steps and two single
     pixels), over 7 (a tail group of 3 in both paths), stride 2 with multiplier 2 (gathered input, 14
-    channels: a tail of 2), a valid window, a 5x5 dilated window, multiplier 3 on 7 channels (21: a tail
+    channels: a tail of 2), a valid window after an asymmetric PAD, a 5x5 dilated window, multiplier 3 on 7 channels (21: a tail
     of 1) with a rectangular window and stride (1, 2), average pooling."""
     L = tf.keras.layers
     x = tf.keras.Input((13, 10, 8), batch_size=1)
@@ -48,6 +50,7 @@ def _depthwise(tf):
     y = L.Conv2D(7, 1, activation="relu")(y)
     y = L.DepthwiseConv2D(3, padding="same")(y)
     y = L.DepthwiseConv2D(3, strides=2, padding="same", depth_multiplier=2)(y)
+    y = L.ZeroPadding2D(((1, 0), (0, 1)))(y)                         # a PAD folded into the next depthwise
     y = L.DepthwiseConv2D(3, padding="valid", activation="relu")(y)
     y = L.Conv2D(7, 1)(y)
     y = L.DepthwiseConv2D(5, padding="same", dilation_rate=2, activation="relu")(y)
@@ -129,6 +132,8 @@ def _assert_mve_kernels(out_dir, name):
                 "kws_first": MVE_FUNCTIONS[::2]}[name]
     for function in expected:
         assert function in model_c, f"{function} should have been generated"
+    if name in ("convs", "depthwise"):      # every convolution on the MVE kernels, the PADs folded into them
+        assert "_s8_fast(" not in model_c and "ta_pad_s8(" not in model_c
 
 
 @pytest.mark.slow
