@@ -278,3 +278,18 @@ def test_helium_depthwise_left_shift(tmp_path, board):
     table = data.split("_channel[")[1].split("{")[1].split("}")[0]
     left = [int(v) for v in table.replace("\n", " ").split(",") if v.strip()][2::4]
     assert max(left) > 0 and min(left) == 0, "some channels should shift left, some not"
+
+
+@on_qemu
+@pytest.mark.slow
+def test_helium_depthwise_upper_clamp_on_emulated_m55(tmp_path):
+    """A ReLU6 depthwise whose output scale is rewritten so that 6.0 is int8 72: the one-piece 3x3 path's
+    upper-bound clamp (VMIN on int16 lanes); 11 channels, rows of 7 (a tail of 3). ("clamped" above takes
+    its lower-bound one.)"""
+    def build(tf):
+        return tf.keras.Sequential([tf.keras.Input((5, 7, 11), batch_size=1),
+                                    tf.keras.layers.DepthwiseConv2D(3, padding="same", activation="relu6")])
+    tflite = with_output_quantization(int8_tflite(build, [(1, 5, 7, 11)]), 6.0 / 200, -128)
+    assert_bit_exact_on_board(tflite, tmp_path, board="cortex-m55", kernels="helium", samples=6)
+    model_c = next(tmp_path.rglob("model.c")).read_text()
+    assert "ta_depthwise_conv2d_s8_mve(" in model_c and ".act_max = 72," in model_c
