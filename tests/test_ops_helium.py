@@ -75,13 +75,14 @@ def _narrow(tf):
 
 
 def _residual(tf):
-    """Residual ADDs of same-shape maps (798 elements: a tail of 2), one with a fused ReLU."""
+    """Residual ADDs of same-shape maps (798 elements: a tail of 2), one with a fused ReLU; a 3x3 stride-2 same
+    max pool (19 channels: a whole vector and a tail of 3; border windows cut by the image)."""
     L = tf.keras.layers
     x = tf.keras.Input((6, 7, 19), batch_size=1)
     a = L.Conv2D(19, 3, padding="same", activation="relu")(x)
     y = L.ReLU()(L.Add()([a, x]))
     b = L.Conv2D(19, 1)(y)
-    return tf.keras.Model(x, L.Add()([y, b]))
+    return tf.keras.Model(x, L.MaxPooling2D(3, strides=2, padding="same")(L.Add()([y, b])))
 
 
 def _kws_first(tf):
@@ -128,7 +129,7 @@ def _assert_mve_kernels(out_dir, name):
     model_c = next(out_dir.rglob("model.c")).read_text()
     pool = ("ta_avg_pool_s8_mve(",)
     expected = {"convs": MVE_FUNCTIONS[::2], "depthwise": MVE_FUNCTIONS + pool, "clamped": MVE_FUNCTIONS[:2],
-                "narrow": MVE_FUNCTIONS + pool, "residual": ("ta_conv2d_s8_mve(", "ta_add_s8_mve("),
+                "narrow": MVE_FUNCTIONS + pool, "residual": ("ta_conv2d_s8_mve(", "ta_add_s8_mve(", "ta_max_pool_s8_mve("),
                 "kws_first": MVE_FUNCTIONS[::2]}[name]
     for function in expected:
         assert function in model_c, f"{function} should have been generated"
