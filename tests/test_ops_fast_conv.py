@@ -1,4 +1,4 @@
-"""The fast CONV_2D kernel (templates/kernels/fast/ta_conv2d_s8_fast.c) against TFLM, shape by shape.
+"""The fast CONV_2D kernel (templates/kernels/fast/conv/) against TFLM, shape by shape.
 
 The kernel gathers three output pixels' receptive fields as contiguous runs of the
 input (whole runs in column order, each run's last len % 4 values at the end) and

@@ -22,7 +22,8 @@ MVE_FUNCTIONS = ("ta_conv2d_s8_mve(", "ta_depthwise_conv2d_s8_mve(", "ta_fully_c
 
 def _convs(tf):
     """K = 27 (3 channels), im2col of 5 channels, 1x1 on whole vectors read in place, odd channel counts,
-    stride 2, dilation, a rectangular valid window, an odd pixel count, FC tails (K 36, 13 outputs)."""
+    stride 2, dilation, a rectangular valid window after an asymmetric PAD, an odd pixel count, FC tails
+    (K 54, 13 outputs)."""
     L = tf.keras.layers
     x = tf.keras.Input((11, 9, 3), batch_size=1)
     y = L.Conv2D(5, 3, padding="same", activation="relu")(x)
@@ -30,8 +31,9 @@ def _convs(tf):
     y = L.Conv2D(32, 1)(y)                                           # in place: 16 channels, 1x1
     y = L.Conv2D(7, 3, strides=2, padding="same", activation="relu6")(y)
     y = L.Conv2D(9, 3, dilation_rate=2, padding="same")(y)
-    y = L.Conv2D(6, (3, 2), padding="valid", activation="relu")(y)   # 4 x 4 map from 6 x 5
-    y = L.Conv2D(4, 1, strides=2)(y)                                 # 2 x 2 map, 6 channels: im2col
+    y = L.ZeroPadding2D(((0, 1), (1, 0)))(y)                         # a PAD folded into the next conv
+    y = L.Conv2D(6, (3, 2), padding="valid", activation="relu")(y)   # 5 x 5 map from 7 x 6
+    y = L.Conv2D(4, 1, strides=2)(y)                                 # 3 x 3 map, 6 channels: im2col
     y = L.Flatten()(y)
     y = L.Dense(13, activation="relu")(y)
     return tf.keras.Model(x, L.Dense(5)(y))
@@ -40,7 +42,7 @@ def _convs(tf):
 def _depthwise(tf):
     """Depthwise 3x3 over 8 channels (whole groups; a 10-wide map: two four-pixel steps and two single
     pixels), over 7 (a tail group of 3 in both paths), stride 2 with multiplier 2 (gathered input, 14
-    channels: a tail of 2), a valid window, a 5x5 dilated window, multiplier 3 on 7 channels (21: a tail
+    channels: a tail of 2), a valid window after an asymmetric PAD, a 5x5 dilated window, multiplier 3 on 7 channels (21: a tail
     of 1) with a rectangular window and stride (1, 2), average pooling."""
     L = tf.keras.layers
     x = tf.keras.Input((13, 10, 8), batch_size=1)
@@ -48,6 +50,7 @@ def _depthwise(tf):
     y = L.Conv2D(7, 1, activation="relu")(y)
     y = L.DepthwiseConv2D(3, padding="same")(y)
     y = L.DepthwiseConv2D(3, strides=2, padding="same", depth_multiplier=2)(y)
+    y = L.ZeroPadding2D(((1, 0), (0, 1)))(y)                         # a PAD folded into the next depthwise
     y = L.DepthwiseConv2D(3, padding="valid", activation="relu")(y)
     y = L.Conv2D(7, 1)(y)
     y = L.DepthwiseConv2D(5, padding="same", dilation_rate=2, activation="relu")(y)
@@ -72,13 +75,14 @@ def _narrow(tf):
 
 
 def _residual(tf):
-    """Residual ADDs of same-shape maps (798 elements: a tail of 2), one with a fused ReLU."""
+    """Residual ADDs of same-shape maps (798 elements: a tail of 2), one with a fused ReLU; a 3x3 stride-2 same
+    max pool (19 channels: a whole vector and a tail of 3; border windows cut by the image)."""
     L = tf.keras.layers
     x = tf.keras.Input((6, 7, 19), batch_size=1)
     a = L.Conv2D(19, 3, padding="same", activation="relu")(x)
     y = L.ReLU()(L.Add()([a, x]))
     b = L.Conv2D(19, 1)(y)
-    return tf.keras.Model(x, L.Add()([y, b]))
+    return tf.keras.Model(x, L.MaxPooling2D(3, strides=2, padding="same")(L.Add()([y, b])))
 
 
 def _kws_first(tf):
@@ -125,10 +129,12 @@ def _assert_mve_kernels(out_dir, name):
     model_c = next(out_dir.rglob("model.c")).read_text()
     pool = ("ta_avg_pool_s8_mve(",)
     expected = {"convs": MVE_FUNCTIONS[::2], "depthwise": MVE_FUNCTIONS + pool, "clamped": MVE_FUNCTIONS[:2],
-                "narrow": MVE_FUNCTIONS + pool, "residual": ("ta_conv2d_s8_mve(", "ta_add_s8_mve("),
+                "narrow": MVE_FUNCTIONS + pool, "residual": ("ta_conv2d_s8_mve(", "ta_add_s8_mve(", "ta_max_pool_s8_mve("),
                 "kws_first": MVE_FUNCTIONS[::2]}[name]
     for function in expected:
         assert function in model_c, f"{function} should have been generated"
+    if name in ("convs", "depthwise"):      # every convolution on the MVE kernels, the PADs folded into them
+        assert "_s8_fast(" not in model_c and "ta_pad_s8(" not in model_c
 
 
 @pytest.mark.slow
@@ -163,8 +169,9 @@ def test_requantization_constants_split_the_shift():
 
 
 def test_depthwise_takes_the_cheaper_kernel(tmp_path, monkeypatch):
-    """A 3x3 stride-1 layer with 24-pixel rows takes the Helium kernel; a stride-2 one and a narrow one the DSP
-    fast kernel (fewer instructions there on the M55); both bit-exact. Fusion off: it would band a layer
+    """A 3x3 stride-1 layer with 24-pixel rows takes the Helium kernel, and so does a narrow one without a clamp
+    inside int8 (the one-piece 3x3 path); a stride-2 one the DSP fast kernel (fewer instructions there on the
+    M55); all bit-exact. Fusion off: it would band a layer
     (issue 17's banded depthwise), which is another kernel choice than this test's."""
     monkeypatch.setenv("TINYATTEND_FUSION", "off")
     def build(tf):
@@ -175,8 +182,8 @@ def test_depthwise_takes_the_cheaper_kernel(tmp_path, monkeypatch):
         return tf.keras.Model(x, L.DepthwiseConv2D(3, padding="same")(y))
     assert_bit_exact(int8_tflite(build, [(1, 24, 24, 8)]), tmp_path, kernels="helium", samples=10)
     model_c = next(tmp_path.rglob("model.c")).read_text()
-    assert model_c.count("ta_depthwise_conv2d_s8_mve(") == 1
-    assert model_c.count("ta_depthwise_conv2d_s8_fast(") == 2
+    assert model_c.count("ta_depthwise_conv2d_s8_mve(") == 2
+    assert model_c.count("ta_depthwise_conv2d_s8_fast(") == 1
 
 
 def _left_shift_tflite() -> tuple[bytes, np.ndarray]:
@@ -234,3 +241,56 @@ def test_helium_add_every_input_pair(tmp_path, board):
     else:
         assert_bit_exact_on_board(tflite, tmp_path, board=board, kernels="helium", samples=1, extra_inputs=pairs)
     assert "ta_add_s8_mve(" in next(tmp_path.rglob("model.c")).read_text()
+
+
+def _depthwise_left_shift_tflite() -> tuple[bytes, np.ndarray]:
+    """A 3x3 depthwise (13 channels, rows of 6: a tail of 2 in the tail-predicated loop) whose output scale is
+    rewritten below input scale x weight scale: requantization shifts left, which the one-piece 3x3 path
+    applies to the nine weights and the bias. Inputs at the zero point but for one element one step off, as
+    for the conv above, and random ones (saturating: the narrowing clamp)."""
+    from tinyattend.ir.tflite_reader import read_tflite
+
+    def build(tf):
+        return tf.keras.Sequential([tf.keras.Input((7, 6, 13), batch_size=1),
+                                    tf.keras.layers.DepthwiseConv2D(3, padding="same")])
+    tflite = int8_tflite(build, [(1, 7, 6, 13)])
+    graph = read_tflite(tflite)
+    dw = next(op for op in graph.ops if op.type == "DEPTHWISE_CONV_2D")
+    x, w = graph.tensor(dw.inputs[0]), graph.tensor(dw.inputs[1])
+    rng = np.random.default_rng(2)
+    near = np.full((12, 1, 7, 6, 13), x.zero_point, np.int8)
+    for sample in near:
+        sample.flat[rng.integers(sample.size)] += rng.choice([-1, 1])
+    return with_output_quantization(tflite, float(x.scale * max(w.quant.scale) / 1.05), -5), near
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("board", ["host", pytest.param("cortex-m55", marks=on_qemu)])
+def test_helium_depthwise_left_shift(tmp_path, board):
+    tflite, near = _depthwise_left_shift_tflite()
+    if board == "host":
+        assert_bit_exact(tflite, tmp_path, kernels="helium", samples=20, extra_inputs=near)
+    else:
+        assert_bit_exact_on_board(tflite, tmp_path, board=board, kernels="helium", samples=3, extra_inputs=near)
+    model_c = next(tmp_path.rglob("model.c")).read_text()
+    assert "ta_depthwise_conv2d_s8_mve(" in model_c
+    assert ".act_min = -128," in model_c and ".act_max = 127," in model_c   # the one-piece path
+    data = next(tmp_path.rglob("model_data.c")).read_text()
+    table = data.split("_channel[")[1].split("{")[1].split("}")[0]
+    left = [int(v) for v in table.replace("\n", " ").split(",") if v.strip()][2::4]
+    assert max(left) > 0 and min(left) == 0, "some channels should shift left, some not"
+
+
+@on_qemu
+@pytest.mark.slow
+def test_helium_depthwise_upper_clamp_on_emulated_m55(tmp_path):
+    """A ReLU6 depthwise whose output scale is rewritten so that 6.0 is int8 72: the one-piece 3x3 path's
+    upper-bound clamp (VMIN on int16 lanes); 11 channels, rows of 7 (a tail of 3). ("clamped" above takes
+    its lower-bound one.)"""
+    def build(tf):
+        return tf.keras.Sequential([tf.keras.Input((5, 7, 11), batch_size=1),
+                                    tf.keras.layers.DepthwiseConv2D(3, padding="same", activation="relu6")])
+    tflite = with_output_quantization(int8_tflite(build, [(1, 5, 7, 11)]), 6.0 / 200, -128)
+    assert_bit_exact_on_board(tflite, tmp_path, board="cortex-m55", kernels="helium", samples=6)
+    model_c = next(tmp_path.rglob("model.c")).read_text()
+    assert "ta_depthwise_conv2d_s8_mve(" in model_c and ".act_max = 72," in model_c

@@ -170,7 +170,9 @@ def generate_sources(graph: Graph, lowered: list, plan: ArenaPlan, buffer_of: di
         })
         layer_names.append(op.type)
 
-    headers = sorted({s.split("/")[-1] for s in sources if s.endswith(".h")} | extra_headers)
+    # a kernel's internal/ headers are parts of its .c (static helpers), included there only
+    headers = sorted({s.split("/")[-1] for s in sources if s.endswith(".h") and "/internal/" not in s}
+                     | extra_headers)
     x, y = graph.tensor(graph.inputs[0]), graph.tensor(graph.outputs[0])
     context = {
         "version": __version__, "model_name": c_comment_text(model_name),

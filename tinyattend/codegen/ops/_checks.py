@@ -105,8 +105,14 @@ def weighted_op_shapes(op: Op, graph: Graph, weight_rank: int) -> str:
         # TFLM trusts the option (it is not checked in its release build); the shapes say otherwise.
         return (f"depth multiplier {o['depth_multiplier']} does not match the shapes: {x.shape[3]} input and "
                 f"{out_channels} output channels (multiplier {out_channels // x.shape[3]})")
-    expect = (output_size(o["padding"], x.shape[1], fh, o["stride_h"], o["dilation_h_factor"]),
-              output_size(o["padding"], x.shape[2], fw, o["stride_w"], o["dilation_w_factor"]))
+    if o["padding"] == "EXPLICIT":
+        # a PAD folded in (graph_rewrites.fold_pad_into_conv): the padding after follows from the output size
+        if min(o["pad_top"], o["pad_left"]) < 0 or min(y.shape[1:3]) < 1:
+            return f"explicit padding ({o['pad_top']}, {o['pad_left']}) or output {list(y.shape)} out of range"
+        expect = tuple(y.shape[1:3])
+    else:
+        expect = (output_size(o["padding"], x.shape[1], fh, o["stride_h"], o["dilation_h_factor"]),
+                  output_size(o["padding"], x.shape[2], fw, o["stride_w"], o["dilation_w_factor"]))
     if tuple(y.shape[1:3]) != expect:
         return f"output size {list(y.shape[1:3])} does not follow from the input, window and strides ({list(expect)})"
     if op.type == "CONV_2D" and (w.shape[3] <= 0 or x.shape[3] < w.shape[3] or x.shape[3] % w.shape[3]

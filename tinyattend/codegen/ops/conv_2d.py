@@ -101,7 +101,7 @@ def _conv_path(form: int, fast_requant: bool, act_min: int, act_max: int) -> str
 
 
 def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max, wide: bool) -> KernelCall:
-    """Three-pixel columns + 3x2 SMLAD tile (templates/kernels/fast/ta_conv2d_s8_fast.c).
+    """Three-pixel columns + 3x2 SMLAD tile (templates/kernels/fast/conv/).
     wide: weights stored widened to int16 (twice the flash, 17 instead of 20 instructions
     per 24 MACs); otherwise int8, "split" where it pays (18 per 24, same flash)."""
     x, w, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
@@ -119,7 +119,9 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max, wid
     rest_len = fh * (fw // run_taps) * (run_len % 4)
     return KernelCall(
         function="ta_conv2d_s8_fast",
-        sources=("fast/ta_conv2d_s8_fast.c", "fast/ta_conv2d_s8_fast.h", "fast/ta_dsp.h"),
+        sources=("fast/conv/ta_conv2d_s8_fast.c", "fast/conv/ta_conv2d_s8_fast.h",
+                 "fast/conv/internal/ta_conv2d_fast_columns.h", "fast/conv/internal/ta_conv2d_fast_tile.h",
+                 "fast/conv/internal/ta_conv2d_fast_pairs.h", "fast/ta_dsp.h"),
         params_type="ta_conv2d_fast_params",
         params=(
             ("input", dims(x.shape)), ("output", dims(y.shape)),

@@ -114,7 +114,7 @@ def _dw_path(taps3x3: bool, pair_words: int, full_range: bool, stride_w: int, pr
 
 
 def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max) -> KernelCall | None:
-    """Per-channel int16 planes (templates/kernels/fast/ta_depthwise_conv2d_s8_fast.c), or None
+    """Per-channel int16 planes (templates/kernels/fast/depthwise/), or None
     when the short requantization cannot be proven exact (then the portable kernel runs).
     Weights and folded bias are doubled (the kernel accumulates 2 * acc, which the exactness
     proof keeps below 2^31); scratch is one padded int16 plane per channel widened together
@@ -176,7 +176,9 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max) -> 
         return None         # beyond the 16-bit parameter fields
     return KernelCall(
         function="ta_depthwise_conv2d_s8_fast",
-        sources=("fast/ta_depthwise_conv2d_s8_fast.c", "fast/ta_depthwise_conv2d_s8_fast.h", "fast/ta_dsp.h"),
+        sources=("fast/depthwise/ta_depthwise_conv2d_s8_fast.c", "fast/depthwise/ta_depthwise_conv2d_s8_fast.h",
+                 "fast/depthwise/internal/ta_dw_fast_planes.h", "fast/depthwise/internal/ta_dw_fast_rows.h",
+                 "fast/depthwise/internal/ta_dw_fast_channel.h", "fast/ta_dsp.h"),
         params_type="ta_depthwise_fast_params",
         params=(
             ("input", dims((n, in_h, in_w, in_c))), ("output", dims((n, out_h, out_w, out_c))),

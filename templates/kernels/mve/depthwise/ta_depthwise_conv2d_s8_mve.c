@@ -117,6 +117,139 @@ TA_INLINE void ta_dw_mve_sums_3x3(const int8_t *r0, const int8_t *r1, const int8
 }
 #endif
 
+#if TA_MVE
+/* 3x3 at stride 1 without dilation, depth multiplier 1 and at most one bound of the clamp inside int8:
+ * a whole output row, every channel, in one piece of assembly. Per channel the nine weights (shifted left by
+ * the channel's left shift, as its bias is: (acc + bias) << left exactly, in int32 as TFLM computes it) sit
+ * in r4..r12 and the requantization constants in q2 (bias), q4 (multiplier), q5 (minus the right shift);
+ * per four pixels: nine widening loads and VMUL/VMLA by the scalar weights, then ta_mve_requantize's steps
+ * (VQRDMULH, sign fix-up, VRSHL), + offset and the clamp (TA_DW_MVE_CLAMP_*, saturating narrowings to
+ * the bottom byte of each lane) and one byte scatter at the pixels' output offsets (q6, moved along by
+ * q1). The pixel loop is tail-predicated (DLSTP/LETP): no scalar tail. 30 instructions per four outputs
+ * (32 with a bound inside int8), 37 per channel. Compiled from intrinsics GCC spills the weights.
+ * st: 0 row0, 4 row1, 8 row2 (channel 0's planes), 12 out (channel 0, pixel 0), 16 weights, 20 channel
+ * constants, 24 pixels, 28 channels, 32 plane_w, 36 output offset (and bound), 40 four pixels' output bytes, 48..60 the
+ * four lanes' output offsets. The assembly moves 0 ... 20 along. */
+enum { TA_DW_MVE_FUSED_STATE = 16 };
+
+/* The clamp after VRSHL, by the output range. No clamp inside int8: + offset (q7, int32), then int32 ->
+ * int16 -> int8 saturating narrowings. A lower bound above -128 (ReLU with its zero point above -128) or
+ * an upper one below 127 (ReLU6): q7 holds the offset in its even int16 lanes and the bound in the odd
+ * ones; the sum is narrowed to int16 first and offset with saturation there (exact: a value saturated at
+ * +-32767 stays beyond the bound), the bound swapped into the even lanes (VREV32.16) for VMAX/VMIN, and
+ * the int8 narrowing does the other side. Two instructions more per four outputs. */
+#define TA_DW_MVE_CLAMP_NONE \
+    "vadd.i32 q3, q3, q7\n\t" \
+    "vqmovnb.s32 q3, q3\n\t" \
+    "vqmovnb.s16 q3, q3\n\t"
+#define TA_DW_MVE_CLAMP_BOUND(OP) \
+    "vqmovnb.s32 q3, q3\n\t" \
+    "vqadd.s16 q3, q3, q7\n\t" \
+    "vrev32.16 q0, q7\n\t" \
+    OP " q3, q3, q0\n\t" \
+    "vqmovnb.s16 q3, q3\n\t"
+
+#define TA_DW_MVE_FUSED_FN(NAME, CLAMP) \
+TA_INLINE void NAME(int32_t *st) { \
+    __asm__ volatile( \
+        "push   {r4-r11, lr}\n\t" \
+        "sub    sp, sp, #12\n\t" \
+        "str    %[st], [sp]\n\t" \
+        "mov    r12, %[st]\n\t" \
+        "ldrd   r0, r1, [r12, #24]\n\t" \
+        "strd   r0, r1, [sp, #4]\n\t" \
+        "ldrd   r0, r1, [r12, #36]\n\t" \
+        "vdup.32 q7, r0\n\t" \
+        "vdup.32 q1, r1\n\t" \
+        "4:\n\t" \
+        "ldr    r12, [sp]\n\t" \
+        "ldm    r12, {r0-r3}\n\t" \
+        "ldr    r4, [r12, #32]\n\t" \
+        "add    r5, r0, r4\n\t" \
+        "add    r6, r1, r4\n\t" \
+        "add    r7, r2, r4\n\t" \
+        "add    r8, r3, #1\n\t" \
+        "stm    r12, {r5-r8}\n\t" \
+        "ldrd   r5, r6, [r12, #16]\n\t" \
+        "add    r7, r5, #9\n\t" \
+        "add    r8, r6, #16\n\t" \
+        "strd   r7, r8, [r12, #16]\n\t" \
+        "vldrw.32 q6, [r12, #48]\n\t" \
+        "ldrd   r7, r8, [r6]\n\t" \
+        "ldrd   lr, r10, [r6, #8]\n\t" \
+        "lsl    r7, r7, lr\n\t" \
+        "vdup.32 q2, r7\n\t" \
+        "vdup.32 q4, r8\n\t" \
+        "vdup.32 q5, r10\n\t" \
+        "ldrsb  r4, [r5, #0]\n\t" \
+        "ldrsb  r6, [r5, #2]\n\t" \
+        "ldrsb  r7, [r5, #3]\n\t" \
+        "ldrsb  r8, [r5, #4]\n\t" \
+        "ldrsb  r9, [r5, #5]\n\t" \
+        "ldrsb  r10, [r5, #6]\n\t" \
+        "ldrsb  r11, [r5, #7]\n\t" \
+        "ldrsb  r12, [r5, #8]\n\t" \
+        "ldrsb  r5, [r5, #1]\n\t" \
+        "cmp    lr, #0\n\t" \
+        "beq    6f\n\t" \
+        "lsl    r4, r4, lr\n\t" \
+        "lsl    r5, r5, lr\n\t" \
+        "lsl    r6, r6, lr\n\t" \
+        "lsl    r7, r7, lr\n\t" \
+        "lsl    r8, r8, lr\n\t" \
+        "lsl    r9, r9, lr\n\t" \
+        "lsl    r10, r10, lr\n\t" \
+        "lsl    r11, r11, lr\n\t" \
+        "lsl    r12, r12, lr\n\t" \
+        "6:\n\t" \
+        "ldr    lr, [sp, #4]\n\t" \
+        "dlstp.32 lr, lr\n\t" \
+        "1:\n\t" \
+        "vldrb.s32 q0, [r0, #1]\n\t" \
+        "vmul.i32 q3, q0, r5\n\t" \
+        "vldrb.s32 q0, [r0, #2]\n\t" \
+        "vmla.s32 q3, q0, r6\n\t" \
+        "vldrb.s32 q0, [r0], #4\n\t" \
+        "vmla.s32 q3, q0, r4\n\t" \
+        "vldrb.s32 q0, [r1, #1]\n\t" \
+        "vmla.s32 q3, q0, r8\n\t" \
+        "vldrb.s32 q0, [r1, #2]\n\t" \
+        "vmla.s32 q3, q0, r9\n\t" \
+        "vldrb.s32 q0, [r1], #4\n\t" \
+        "vmla.s32 q3, q0, r7\n\t" \
+        "vldrb.s32 q0, [r2, #1]\n\t" \
+        "vmla.s32 q3, q0, r11\n\t" \
+        "vldrb.s32 q0, [r2, #2]\n\t" \
+        "vmla.s32 q3, q0, r12\n\t" \
+        "vldrb.s32 q0, [r2], #4\n\t" \
+        "vmla.s32 q3, q0, r10\n\t" \
+        "vadd.i32 q3, q3, q2\n\t" \
+        "vqrdmulh.s32 q3, q3, q4\n\t" \
+        "vand   q0, q3, q5\n\t" \
+        "vshr.s32 q0, q0, #31\n\t" \
+        "vqadd.s32 q3, q3, q0\n\t" \
+        "vrshl.s32 q3, q3, q5\n\t" \
+        CLAMP \
+        "vstrb.32 q3, [r3, q6]\n\t" \
+        "vadd.i32 q6, q6, q1\n\t" \
+        "letp   lr, 1b\n\t" \
+        "ldr    lr, [sp, #8]\n\t" \
+        "subs   lr, lr, #1\n\t" \
+        "str    lr, [sp, #8]\n\t" \
+        "bne    4b\n\t" \
+        "add    sp, sp, #12\n\t" \
+        "pop    {r4-r11, lr}\n\t" \
+        : \
+        : [st] "r"(st) \
+        : "r0", "r1", "r2", "r3", "r12", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", \
+          "d11", "d12", "d13", "d14", "d15", "memory", "cc"); \
+}
+
+TA_DW_MVE_FUSED_FN(ta_dw_mve_fused_3x3, TA_DW_MVE_CLAMP_NONE)
+TA_DW_MVE_FUSED_FN(ta_dw_mve_fused_3x3_min, TA_DW_MVE_CLAMP_BOUND("vmax.s16"))
+TA_DW_MVE_FUSED_FN(ta_dw_mve_fused_3x3_max, TA_DW_MVE_CLAMP_BOUND("vmin.s16"))
+#endif
+
 /* One output row from the staged slots (rows[ky] is the slot of filter row ky); tap[t] is where tap t
  * reads in a channel's planes, relative to the output pixel. */
 static void ta_dw_mve_row(const ta_depthwise_mve_params *p, int8_t *const *rows, const int32_t *tap,
@@ -129,6 +262,27 @@ static void ta_dw_mve_row(const ta_depthwise_mve_params *p, int8_t *const *rows,
     const int32x4_t lo = vdupq_n_s32(act_min), hi = vdupq_n_s32(act_max);
     /* 3x3, stride 1, no dilation: the taps of a row at +0, +1, +2, weights held in registers */
     const int32_t taps3 = fh == 3 && fw == 3 && sw == 1 && p->dilation_w == 1;
+#endif
+#if TA_MVE
+    if (taps3 && dm == 1 && (act_min == -128 || act_max == 127)) {
+        /* the offset alone, or beside the one bound inside int8 (see TA_DW_MVE_CLAMP_BOUND) */
+        const int32_t bound = act_min != -128 ? act_min : act_max;
+        const int32_t packed = act_min == -128 && act_max == 127
+                                   ? output_offset
+                                   : (int32_t)(((uint32_t)bound << 16) | ((uint32_t)output_offset & 0xFFFFu));
+        int32_t st[TA_DW_MVE_FUSED_STATE] = {
+            (int32_t)(intptr_t)rows[0], (int32_t)(intptr_t)rows[1], (int32_t)(intptr_t)rows[2],
+            (int32_t)(intptr_t)out, (int32_t)(intptr_t)weights, (int32_t)(intptr_t)channel, out_w, p->out_c,
+            plane_w, packed, 4 * oxs, 0, 0, oxs, 2 * oxs, 3 * oxs};
+        if (act_min != -128) {
+            ta_dw_mve_fused_3x3_min(st);
+        } else if (act_max != 127) {
+            ta_dw_mve_fused_3x3_max(st);
+        } else {
+            ta_dw_mve_fused_3x3(st);
+        }
+        return;
+    }
 #endif
     for (int32_t oc = 0; oc < p->out_c; oc++, weights += fh * fw, channel += 4) {
         const int32_t plane0 = (oc / dm) * sw * plane_w;

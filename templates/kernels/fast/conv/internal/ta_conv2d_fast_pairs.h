@@ -1,0 +1,207 @@
+/* CONV_2D fast form, part 3: the channel-pair loop in assembly (requantization and
+ * clamp inline) and the choice between it and TFLM's exact requantization.
+ * Internal to ta_conv2d_s8_fast.c, which includes it once, after the previous part: static helpers only. */
+#ifndef TA_CONV2D_FAST_PAIRS_H
+#define TA_CONV2D_FAST_PAIRS_H
+
+#include "ta_conv2d_s8_fast.h"
+#include "ta_dsp.h"
+
+#if TA_HAVE_DSP
+/* ta_requantize_fast_acc and SSAT on register `a`, with `t` as a temporary. */
+#define TA_ASM_REQUANT(a, m, r, e, t) \
+    "add %[" t "], %[" r "], %[" a "], asr #31\n\t" \
+    "lsl %[" a "], %[" a "], #1\n\t" \
+    "smmlar %[" a "], %[" a "], %[" m "], %[" t "]\n\t" \
+    "asr %[" a "], %[" a "], %[" e "]\n\t" \
+    "ssat %[" a "], #8, %[" a "]\n\t"
+
+/* The six accumulators from the pair's biases (in a00, a01). */
+#define TA_ASM_INIT_BIAS \
+    "mov %[a10], %[a00]\n\t" \
+    "mov %[a20], %[a00]\n\t" \
+    "mov %[a11], %[a01]\n\t" \
+    "mov %[a21], %[a01]\n\t"
+
+/* The same plus each pixel's correction (FORM_SPLIT). */
+#define TA_ASM_INIT_CORR \
+    "ldrd %[lo], %[hi], %[corr01]\n\t" \
+    "ldr %[x], %[corr2]\n\t" \
+    "add %[a10], %[a00], %[hi]\n\t" \
+    "add %[a20], %[a00], %[x]\n\t" \
+    "add %[a00], %[a00], %[lo]\n\t" \
+    "add %[a11], %[a01], %[hi]\n\t" \
+    "add %[a21], %[a01], %[x]\n\t" \
+    "add %[a01], %[a01], %[lo]\n\t"
+
+/* No activation clamp: SSAT's int8 range is the output range. */
+#define TA_ASM_NO_CLAMP ""
+
+/* A narrower activation range on the three packed channel pairs (bytes 0 and 1
+ * of a00, a10, a20): SSUB8 sets a GE flag per byte lane where the first operand
+ * is at least the second, SEL picks per lane; limits holds act_min and act_max
+ * repeated in every byte. max, then min: 13 instructions per pair and tile. */
+#define TA_ASM_CLAMP_ONE(a) \
+    "ssub8 %[x], %[" a "], %[wa]\n\t" \
+    "sel %[" a "], %[" a "], %[wa]\n\t" \
+    "ssub8 %[x], %[" a "], %[wb]\n\t" \
+    "sel %[" a "], %[wb], %[" a "]\n\t"
+#define TA_ASM_CLAMP \
+    "ldrd %[wa], %[wb], %[limits]\n\t" \
+    TA_ASM_CLAMP_ONE("a00") \
+    TA_ASM_CLAMP_ONE("a10") \
+    TA_ASM_CLAMP_ONE("a20")
+
+/* What the pair loop reads from the stack (sp-relative operands: all 14
+ * allocatable registers are busy). */
+typedef struct {
+    const int32_t *col, *col_end;
+    const int8_t *stream_end;  /* after the last whole pair */
+    uint32_t entry;            /* address of the tile loop's first step for groups % 4, Thumb bit set */
+    int8_t *out;               /* pixel 0's output for this pair; advanced by 2 per pair */
+    int32_t step[2];           /* pixels 1 and 2 relative to pixel 0, bytes */
+    int32_t limits[2];         /* output_range.limits: stack-relative, no register is free */
+    int32_t corr[3];           /* output_range.corr (FORM_SPLIT) */
+} pair_loop_state;
+
+/* One step of the tile is 20 32-bit instructions (LDRD, SXTB16 and SMLAD have no
+ * 16-bit encodings): the loop is entered (4 - groups % 4) % 4 steps in. */
+#define TA_ASM_STEP_BYTES 80
+#define TA_ASM_STEP_WIDE_BYTES 68
+#define TA_ASM_STEP_SPLIT_BYTES 72
+#define TA_PAIR_LOOP_ASM(STEP, STEP_BYTES, INIT, CLAMP) \
+        __asm__ volatile( \
+            "adr %[x], 1f\n\t" \
+            "ldr %[lo], %[skip]\n\t" \
+            "add %[x], %[x], %[lo]\n\t" \
+            "orr %[x], %[x], #1\n\t" \
+            "str %[x], %[entry]\n\t" \
+            "0:\n\t" \
+            "ldrd %[a00], %[a01], [%[w]], #8\n\t" \
+            INIT \
+            "ldr %[x], %[col]\n\t" \
+            "ldr %[lo], %[entry]\n\t" \
+            "bx %[lo]\n\t" \
+            ".p2align 2\n\t" \
+            "1:\n\t" \
+            STEP \
+            "5:\n\t" \
+            ".if (5b - 1b) - " TA_STR(STEP_BYTES) "\n\t" \
+            ".error \"a tile step is not " TA_STR(STEP_BYTES) " bytes long\"\n\t" \
+            ".endif\n\t" \
+            STEP \
+            STEP \
+            STEP \
+            "ldr %[lo], %[end]\n\t" \
+            "cmp %[x], %[lo]\n\t" \
+            "bne 1b\n\t" \
+            "ldrd %[wa], %[wb], [%[w]], #8\n\t" \
+            "ldrd %[al], %[bl], [%[w]], #8\n\t" \
+            "ldrd %[lo], %[hi], [%[w]], #8\n\t" \
+            TA_ASM_REQUANT("a00", "wa", "al", "lo", "x") \
+            TA_ASM_REQUANT("a10", "wa", "al", "lo", "x") \
+            TA_ASM_REQUANT("a20", "wa", "al", "lo", "x") \
+            TA_ASM_REQUANT("a01", "wb", "bl", "hi", "x") \
+            TA_ASM_REQUANT("a11", "wb", "bl", "hi", "x") \
+            TA_ASM_REQUANT("a21", "wb", "bl", "hi", "x") \
+            "bfi %[a00], %[a01], #8, #8\n\t" \
+            "bfi %[a10], %[a11], #8, #8\n\t" \
+            "bfi %[a20], %[a21], #8, #8\n\t" \
+            CLAMP \
+            "ldr %[x], %[out]\n\t" \
+            "ldrd %[lo], %[hi], %[step]\n\t" \
+            "strh %[a00], [%[x]]\n\t" \
+            "strh %[a10], [%[x], %[lo]]\n\t" \
+            "strh %[a20], [%[x], %[hi]]\n\t" \
+            "add %[x], %[x], #2\n\t" \
+            "str %[x], %[out]\n\t" \
+            "ldr %[lo], %[stream_end]\n\t" \
+            "cmp %[w], %[lo]\n\t" \
+            "bne 0b\n\t" \
+            : [a00] "=&r"(a00), [a01] "=&r"(a01), [a10] "=&r"(a10), [a11] "=&r"(a11), [a20] "=&r"(a20), \
+              [a21] "=&r"(a21), [w] "+r"(w), [x] "=&r"(x), [wa] "=&r"(wa), [wb] "=&r"(wb), [al] "=&r"(al), \
+              [bl] "=&r"(bl), [lo] "=&r"(lo), [hi] "=&r"(hi), [out] "+m"(st.out), [entry] "=m"(st.entry) \
+            : [col] "m"(st.col), [end] "m"(st.col_end), [stream_end] "m"(st.stream_end), \
+              [step] "m"(*(const ta_pair *)st.step), [skip] "m"(skip), \
+              [limits] "m"(*(const ta_pair *)st.limits), [corr01] "m"(*(const ta_pair *)st.corr), \
+              [corr2] "m"(st.corr[2]) \
+            : "cc", "memory");
+#define TA_STR_(x) #x
+#define TA_STR(x) TA_STR_(x)
+#endif
+
+/* Fast requantization: the whole channel-pair loop in one block of assembly,
+ * walking the pair stream with one pointer. Per pair, besides the tile (43
+ * instructions per 48 MACs) and the 30 of the requantization: 8 to start, 5 to
+ * enter and leave the tile loop, 3 constants, 3 to pack the channel pairs, 8 to
+ * store, 3 to loop; 13 more for a narrower activation range (ReLU6, or a ReLU
+ * whose zero point is above -128). */
+static void channels_fast(const int8_t *stream, const int32_t *col, int32_t groups, int form, int32_t out_c,
+                          int8_t *o0, int8_t *o1, int8_t *o2, const output_range *range) {
+#if TA_HAVE_DSP
+    const int32_t pairs = out_c >> 1;
+    if (pairs > 0) {
+        pair_loop_state st;
+        st.col = col;
+        st.col_end = col + GROUP_WORDS * groups;
+        st.stream_end = stream + pairs * (PAIR_HEAD_BYTES + PAIR_TAIL_BYTES + (form == FORM_WIDE ? 16 : 8) * groups);
+        st.out = o0;
+        st.step[0] = (int32_t)(o1 - o0);
+        st.step[1] = (int32_t)(o2 - o0);
+        const int32_t step_bytes = form == FORM_WIDE ? TA_ASM_STEP_WIDE_BYTES
+                                   : form == FORM_SPLIT ? TA_ASM_STEP_SPLIT_BYTES : TA_ASM_STEP_BYTES;
+        const int32_t skip = ((4 - (groups & 3)) & 3) * step_bytes;
+        const void *w = stream;
+        const void *x;
+        int32_t a00, a01, a10, a11, a20, a21, wa, wb, al, bl, lo, hi;
+        const int clamp = range->mode;
+        if (clamp) {
+            st.limits[0] = range->limits[0];
+            st.limits[1] = range->limits[1];
+        }
+        /* Six loops of about 750 bytes each: a model links those its layers take (ta_paths.h). */
+        if (form == FORM_SPLIT) {
+            st.corr[0] = range->corr[0];
+            st.corr[1] = range->corr[1];
+            st.corr[2] = range->corr[2];
+            if (clamp) {
+                TA_TAKES(TA_PATH_CONV_SPLIT_CLAMP);
+                TA_PAIR_LOOP_ASM(TA_ASM_STEP_SPLIT, TA_ASM_STEP_SPLIT_BYTES, TA_ASM_INIT_CORR, TA_ASM_CLAMP);
+            } else {
+                TA_TAKES(TA_PATH_CONV_SPLIT);
+                TA_PAIR_LOOP_ASM(TA_ASM_STEP_SPLIT, TA_ASM_STEP_SPLIT_BYTES, TA_ASM_INIT_CORR, TA_ASM_NO_CLAMP);
+            }
+        } else if (form == FORM_WIDE && clamp) {
+            TA_TAKES(TA_PATH_CONV_WIDE_CLAMP);
+            TA_PAIR_LOOP_ASM(TA_ASM_STEP_WIDE, TA_ASM_STEP_WIDE_BYTES, TA_ASM_INIT_BIAS, TA_ASM_CLAMP);
+        } else if (form == FORM_WIDE) {
+            TA_TAKES(TA_PATH_CONV_WIDE);
+            TA_PAIR_LOOP_ASM(TA_ASM_STEP_WIDE, TA_ASM_STEP_WIDE_BYTES, TA_ASM_INIT_BIAS, TA_ASM_NO_CLAMP);
+        } else if (clamp) {
+            TA_TAKES(TA_PATH_CONV_INT8_CLAMP);
+            TA_PAIR_LOOP_ASM(TA_ASM_STEP, TA_ASM_STEP_BYTES, TA_ASM_INIT_BIAS, TA_ASM_CLAMP);
+        } else {
+            TA_TAKES(TA_PATH_CONV_INT8);
+            TA_PAIR_LOOP_ASM(TA_ASM_STEP, TA_ASM_STEP_BYTES, TA_ASM_INIT_BIAS, TA_ASM_NO_CLAMP);
+        }
+        stream = (const int8_t *)w;
+        o0 += 2 * pairs;
+        o1 += 2 * pairs;
+        o2 += 2 * pairs;
+    }
+    if (out_c & 1) {
+        pair_3x2(&stream, col, groups, form, o0, o1, o2, range, range->mode, 0);
+    }
+#else
+    channels_3x2(stream, col, groups, form, out_c, o0, o1, o2, range, range->mode);
+#endif
+}
+
+/* TFLM's requantization (accumulators not proven below 2^30): plain C. */
+static void channels_general(const int8_t *stream, const int32_t *col, int32_t groups, int form, int32_t out_c,
+                             int8_t *o0, int8_t *o1, int8_t *o2, const output_range *range) {
+    TA_TAKES(TA_PATH_CONV_EXACT);
+    channels_3x2(stream, col, groups, form, out_c, o0, o1, o2, range, range->mode);
+}
+
+#endif /* TA_CONV2D_FAST_PAIRS_H */
