@@ -132,3 +132,34 @@ def test_maximum_minimum(tmp_path, op, const_shape):
             return fn(x, other)
         return model
     assert_bit_exact(int8_tflite(build, [(1, 5, 6, 4)]), tmp_path, expect_ops=[op.upper()])
+
+
+def test_sub_multipliers_in_double_decide_a_rounding_tie(tmp_path):
+    """A ViT LayerNorm's x - mean (vit_tiny_patch16_224 at 64x64): with these scales the float32 ratios
+    give multipliers a few units off TFLM's double ones, and x = -82, mean = 9 lands on a tie (-84.5
+    before the offset): TFLM gives -81, float32 multipliers -82. Every (x, mean) pair: the input holds
+    all 256 values, the constant all 256 means."""
+    from op_harness import FlatbufferModel
+    from tinyattend.codegen.ops.sub import sub_quant_params
+    from tinyattend.ir.graph import QuantParams, Tensor
+
+    quant = [(0.02214576117694378, 0), (0.0012066205963492393, -7), (0.021719034761190414, 3)]
+    model = FlatbufferModel()
+    schema = model.schema
+    x = model.int8_tensor("x", (1, 1, 256), quant[0])
+    mean = model.int8_tensor("mean", (1, 256, 1), quant[1], np.arange(-128, 128).reshape(1, 256, 1))
+    y = model.int8_tensor("y", (1, 256, 256), quant[2])
+    op = schema.OperatorT()
+    op.opcodeIndex, op.inputs, op.outputs = 0, np.array([x, mean], np.int32), np.array([y], np.int32)
+    op.builtinOptionsType = schema.BuiltinOptions.SubOptions
+    op.builtinOptions = schema.SubOptionsT()
+    code = schema.OperatorCodeT()
+    code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.SUB
+    code.version = 2
+    tflite = model.build(code, [op], [x], [y], "tinyattend SUB tie test")
+
+    def tensor(q):
+        return Tensor(0, "t", (1,), "int8", QuantParams((q[0],), (q[1],)))
+    assert sub_quant_params(*(tensor(q) for q in quant))[2] == 1872103996      # the double ratio's multiplier
+    every_x = np.arange(-128, 128, dtype=np.int8).reshape(1, 1, 1, 256)
+    assert_bit_exact(tflite, tmp_path, expect_ops=["SUB"], samples=4, sanitize=False, extra_inputs=every_x)

@@ -1,4 +1,4 @@
-"""SUB: int8 with broadcasting (up to 4 dimensions), TFLM's 20-bit headroom rescaling in float32."""
+"""SUB: int8 with broadcasting (up to 4 dimensions), TFLM's 20-bit headroom rescaling."""
 from __future__ import annotations
 
 import numpy as np
@@ -12,12 +12,15 @@ LEFT_SHIFT = 20
 
 
 def sub_quant_params(x1, x2, y):
-    """TFLM's CalculateOpDataSub for int8: the ratios are computed in float32, then quantized."""
-    s1, s2, so = np.float32(x1.scale), np.float32(x2.scale), np.float32(y.scale)
-    twice_max = np.float32(2) * max(s1, s2)
-    m1, sh1 = quantize_multiplier(float(np.float32(s1 / twice_max)))
-    m2, sh2 = quantize_multiplier(float(np.float32(s2 / twice_max)))
-    mo, sho = quantize_multiplier(float(np.float32(twice_max / (np.float32(1 << LEFT_SHIFT) * so))))
+    """TFLM's CalculateOpDataSub for int8, as the tflite-micro we test against computes it: the float32
+    scales' ratios in double, as its ADD does (and LiteRT's SUB). TFLM's sources of Aug 2026 still
+    divided in float32; the two differ in a multiplier's last bits, which decides a rounding tie (a ViT's
+    LayerNorm x - mean: TFLM and LiteRT give -81 where the float32 ratios give -82)."""
+    s1, s2, so = (float(np.float32(t.scale)) for t in (x1, x2, y))
+    twice_max = 2.0 * max(s1, s2)
+    m1, sh1 = quantize_multiplier(s1 / twice_max)
+    m2, sh2 = quantize_multiplier(s2 / twice_max)
+    mo, sho = quantize_multiplier(twice_max / ((1 << LEFT_SHIFT) * so))
     return m1, sh1, m2, sh2, mo, sho
 
 
