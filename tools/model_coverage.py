@@ -279,7 +279,7 @@ def main(argv=None) -> int:
     parser.add_argument("--samples", type=int, default=10, help="verify samples per model (default 10)")
     parser.add_argument("--size", type=int, help="override every model's input size")
     parser.add_argument("--table", nargs="+", type=Path, metavar="JSON",
-                        help="only write the table of earlier runs' coverage.json files (in the order given)")
+                        help="only write the table of earlier runs' coverage.json files (a later file's row replaces an earlier one's)")
     parser.add_argument("--export-one", help=argparse.SUPPRESS)
     parser.add_argument("--to", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -290,7 +290,10 @@ def main(argv=None) -> int:
         print(json.dumps({"params": export(spec, args.to)}))
         return 0
     if args.table:
-        rows = [_row_from_json(entry) for path in args.table for entry in json.loads(path.read_text())]
+        # a model in several runs: the last file's row; rows in the list's order
+        latest = {row.name: row for path in args.table for row in map(_row_from_json, json.loads(path.read_text()))}
+        order = {spec.name: i for i, spec in enumerate(MODELS)}
+        rows = sorted(latest.values(), key=lambda r: order.get(r.name, len(order)))
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "coverage.json").write_text(json.dumps([asdict(r) for r in rows], indent=1))
         (args.out / "coverage.md").write_text(markdown(rows))

@@ -94,6 +94,14 @@ def _check_qemu() -> None:
                              "apt-get install qemu-system-arm (or run `make setup` in the tinyattend repository)")
 
 
+def stopped_with_its_words(err: RunError, proc: subprocess.Popen) -> RunError:
+    """`err` with what QEMU wrote on stderr added, QEMU ended."""
+    stderr = _stop(proc).strip()
+    if stderr:
+        err.message += f"\nQEMU said: {stderr}"
+    return err
+
+
 def _stop(proc: subprocess.Popen) -> str:
     """End QEMU (if still running) and return the tail of its stderr."""
     if proc.poll() is None:
@@ -120,10 +128,7 @@ def run_qemu(board: Board, elf: Path, input_data: bytes, *, transport: str = "se
             try:
                 result = exchange(_PipeLink(proc.stdout), input_data, timeout=timeout, what=what)
             except RunError as err:
-                stderr = _stop(proc).strip()
-                if stderr:
-                    err.message += f"\nQEMU said: {stderr}"
-                raise
+                raise stopped_with_its_words(err, proc)
             try:
                 proc.wait(timeout=10)
             finally:
@@ -142,9 +147,6 @@ def run_qemu(board: Board, elf: Path, input_data: bytes, *, transport: str = "se
                 with conn:
                     return exchange(SocketLink(conn), input_data, timeout=timeout, what=what)
             except RunError as err:
-                stderr = _stop(proc).strip()
-                if stderr:
-                    err.message += f"\nQEMU said: {stderr}"
-                raise
+                raise stopped_with_its_words(err, proc)
             finally:
                 _stop(proc)

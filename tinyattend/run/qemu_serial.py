@@ -20,7 +20,7 @@ from typing import Callable
 from ..boards import Board
 from ..errors import RunError, ToolchainError
 from .protocol import RunResult, exchange
-from .qemu import QEMU, _check_qemu, _stop
+from .qemu import QEMU, _check_qemu, _stop, stopped_with_its_words
 from .serial_link import PYSERIAL_FIX, SerialLink
 
 UART_ID = "ta_uart"
@@ -115,10 +115,7 @@ def run_qemu_serial(board: Board, elf: Path, input_data: bytes, *, timeout: floa
             qmp.command("cont")                         # the board comes out of reset now
             return exchange(SerialLink(port), input_data, timeout=timeout, what=what, on_line=on_line)
         except RunError as err:
-            stderr = _stop(proc).strip()
-            if stderr:
-                err.message += f"\nQEMU said: {stderr}"
-            raise
+            raise stopped_with_its_words(err, proc)
         finally:
             if port is not None:
                 port.close()
