@@ -93,12 +93,25 @@ def activation_ranges(float_tflite: bytes, samples_nhwc: np.ndarray, tensors: li
                     bar.update(count)
         return lows, highs
 
-    if workers == 1:
-        results = [run(0)]
-    else:
-        from concurrent.futures import ThreadPoolExecutor
-        with ThreadPoolExecutor(workers, thread_name_prefix="tinyattend-calibration") as pool:
-            results = [future.result() for future in [pool.submit(run, k) for k in range(workers)]]
+    # Shares 1.. in threads of their own, share 0 in this one: a pool could hand a second share to a thread
+    # that has finished its first (a loaded machine), and the two would run one after the other.
+    results: list = [None] * workers
+    failed: list = []
+
+    def share(worker: int) -> None:
+        try:
+            results[worker] = run(worker)
+        except BaseException as err:   # noqa: BLE001 - raised again in the calling thread
+            failed.append(err)
+    threads = [threading.Thread(target=share, args=(k,), name=f"tinyattend-calibration_{k}", daemon=True)
+               for k in range(1, workers)]
+    for thread in threads:
+        thread.start()
+    results[0] = run(0)                # a limit's signal interrupts this thread: it raises from here
+    for thread in threads:
+        thread.join()
+    if failed:
+        raise failed[0]
     lows = np.min([low for low, _ in results], axis=0)
     highs = np.max([high for _, high in results], axis=0)
     return {index: (float(lo), float(hi)) for index, lo, hi in zip(tensors, lows, highs) if lo <= hi}
