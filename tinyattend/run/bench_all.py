@@ -92,6 +92,13 @@ BOARD_BASELINE: dict[str, dict[str, dict]] = {
                        "instructions": 24_046_750, "arena": 100_708, "code": 77_237},
         "attendnext_digits": {"sha256": "f6d9f4b462c014e3ff9c1433203cc529c60f7b8abf6bd290d681de937f7e5613",
                              "instructions": 6_533_600, "arena": 52_420, "code": 102_945},
+        # the zoo's MCU models as make bench converts them (seeded random weights; the direct front end)
+        "attendnext-micro": {"sha256": "c4eeb76241e31f239deb35df1a1c44bb8835a1a98753857a5b0923e1ed27e5c7",
+                             "instructions": 153_820_200, "arena": 500_788, "code": 102_945},
+        "attendnets-micro": {"sha256": "889e5e821d819a216a4eeff8add19e34e4b15b4815e373315405f334a8f11ec4",
+                             "instructions": 163_903_000, "arena": 486_564, "code": 102_355},
+        "lowformer-micro": {"sha256": "4af433cc4609385f9793ccf8acf8aaf0906a3624176535867b25527c59e8803c",
+                            "instructions": 172_020_850, "arena": 229_444, "code": 129_540},
     },
 }
 
