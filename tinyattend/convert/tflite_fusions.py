@@ -21,20 +21,12 @@ from __future__ import annotations
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
 
-from .tflite_objects import (builtin_code, constant_values, is_constant, new_constant, opcode_index, read_model,
-                             readers_of, write_model)
+from .tflite_objects import builtin_code, constant_values, is_constant, new_constant, opcode_index, readers_of
 
 OPS = schema.BuiltinOperator
 ACT = schema.ActivationFunctionType
 ACTIVATIONS = {OPS.RELU: ACT.RELU, OPS.RELU6: ACT.RELU6, OPS.RELU_N1_TO_1: ACT.RELU_N1_TO_1}
 TAKES_ACTIVATION = {OPS.CONV_2D, OPS.DEPTHWISE_CONV_2D, OPS.FULLY_CONNECTED, OPS.ADD, OPS.SUB}
-
-
-def fused(float_tflite: bytes) -> tuple[bytes, int]:
-    """(the model with the fusions above made, how many ops went or changed kind)."""
-    model = read_model(float_tflite)
-    count = fuse_all(model)
-    return (write_model(model) if count else float_tflite), count
 
 
 def fuse_all(model) -> int:
