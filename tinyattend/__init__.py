@@ -5,7 +5,7 @@ Pipeline, one module per stage, data flowing one way:
   -> plan/ (lifetimes, arena offsets) -> codegen/ (C from templates/)
   -> build/ (firmware or host project) -> run/ (host, QEMU, serial) -> report/
 
-The Python API (tinyattend.api): convert, bench, verify, inspect; results are frozen dataclasses.
+The Python API (tinyattend.api): convert, bench, verify, inspect, search; results are frozen dataclasses.
 Data folders (templates/, boards/, the demo model) are found by tinyattend.resources.
 """
 __version__ = "0.1.0"
@@ -15,8 +15,9 @@ __version__ = "0.1.0"
 # stage modules are imported here first and the API's functions bound over them. The stages stay reachable
 # with `from tinyattend.convert import convert_model` (or sys.modules), not `tinyattend.convert.x`.
 from . import convert as _convert_stage, inspect as _inspect_stage, verify as _verify_stage  # noqa: E402,F401
+from . import search as _search_stage  # noqa: E402,F401
 from .api import (BenchResult, ConvertResult, LayerRow, ModelInfo, OpRow, QuantizationError,  # noqa: E402
-                  TensorInfo, VerifyBatch, VerifyResult, bench, convert, inspect, verify)
+                  TensorInfo, VerifyBatch, VerifyResult, bench, convert, inspect, search, verify)
 
-__all__ = ["__version__", "convert", "bench", "verify", "inspect", "ConvertResult", "BenchResult",
+__all__ = ["__version__", "convert", "bench", "verify", "inspect", "search", "ConvertResult", "BenchResult",
            "VerifyResult", "VerifyBatch", "ModelInfo", "OpRow", "LayerRow", "TensorInfo", "QuantizationError"]

@@ -302,3 +302,28 @@ def inspect(model: str | Path) -> ModelInfo:
         problems = tuple(f"{p['op']} (node '{p['node']}'): {p['reason']}" for p in r["problems"])
         macs = weights = None
     return ModelInfo(name=path.name, format=fmt, ops=ops, problems=problems, macs=macs, weight_bytes=weights, text=text)
+
+
+def search(data: str | Path, board: str = "cortex-m7", trials: int = 40, out: str | Path = "search-out", *,
+           epochs: int = 20, train_seconds: float = 240.0, ram: int | None = None, flash: int | None = None,
+           max_instructions: int | None = None, address: str | None = None, storage: str | None = None,
+           workers: int = 0, space: str | Path | None = None, seed: int = 0, tolerance: float = 0.005,
+           progress: bool = False):
+    """Machine-driven design exploration (tinyattend.search): `trials` attention-condenser networks sampled
+    from `space` (default: search/space.py's), each measured on the emulated `board` before training (rejected
+    if over ram/flash/max_instructions), trained `epochs` on `data` ("digits", a folder of class folders, or an
+    .npz with x and y), converted to int8 and scored on the held-out split. Trials run as Ray tasks (a local
+    cluster of `workers` CPUs, or the cluster at `address`); the Optuna study lives in `storage` (default
+    OUT/study.db) and resumes when called again. Returns search.results.SearchSummary (front, recommended)."""
+    from .search.study import SearchSettings, run_search
+    from .search.train import TrainBudget
+    from .search.trial import Limits
+    for name, value in (("ram", ram), ("flash", flash), ("max_instructions", max_instructions)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+            raise OptionError(f"{name}={value!r}: give a positive integer", f"e.g. {name}=131072")
+    settings = SearchSettings(data=str(data), board=board, trials=trials, out=Path(out),
+                              limits=Limits(ram, flash, max_instructions),
+                              budget=TrainBudget(epochs=epochs, seconds=train_seconds), space=None if space is None
+                              else str(space), address=address, storage=storage, workers=workers, seed=seed,
+                              tolerance=tolerance, progress=progress)
+    return run_search(settings)

@@ -135,6 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kernel-sets", type=_names, help="only these kernel sets, e.g. fast,auto; rows for others are kept")
     p.add_argument("--models", type=_names, help="only these models; rows for others are kept")
 
+    p = verbs.add_parser("search", help="machine-driven design exploration: the best attention-condenser network "
+                                        "for your data on your board (Optuna + Ray)")
+    from .search.cli import add_search_arguments
+    add_search_arguments(p, _bytes)
+
     p = verbs.add_parser("tflm-baseline", help="measure TFLM + CMSIS-NN on an emulated board: the baseline we compare "
                                                "against (needs TFLM_PATH)")
     from .run.tflm_baseline import add_tflm_baseline_arguments
@@ -207,6 +212,9 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.verb == "bench-all":
         from .run.bench_all import bench_all_command
         return bench_all_command(args)
+    if args.verb == "search":
+        from .search.cli import search_command
+        return search_command(args)
     if args.verb == "tflm-baseline":
         from .run.tflm_baseline import tflm_baseline_command
         return tflm_baseline_command(args)

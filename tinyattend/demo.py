@@ -28,27 +28,9 @@ def _step(text: str) -> None:
 
 def int8_accuracy_on_host(out: Path, test_file: Path) -> tuple[float, int]:
     """Top-1 of the generated C (host build) on the held-out digits, quantized as the model's input."""
-    from .build.host import build_host, run_host
-    from .pipeline import write_project
-    report = json.loads((out / "report.json").read_text())
+    from .evaluate import int8_top1_on_host
     data = np.load(test_file)
-    x, labels = data["x"].astype(np.float32), data["y"]
-    x = np.transpose(x, (0, 2, 3, 1)) if x.shape[1] in (1, 3) and x.ndim == 4 else x    # NCHW -> NHWC
-    scale, zero_point = report["input"]["scale"], report["input"]["zero_point"]
-    q = np.clip(np.round(x / scale) + zero_point, -128, 127).astype(np.int8)
-    q = q.reshape((len(q), *report["input"]["shape"]))
-    host_out = out.parent / f".{out.name}-host"
-    shutil.rmtree(host_out, ignore_errors=True)
-    host_out.mkdir(parents=True)
-    try:
-        write_project(host_out, (out / "model.tflite").read_bytes(), load_board("host"), kernels="auto",
-                      optimize="balanced", model_name="attendnext_digits", measure_tflm_arena=False)
-        outputs = run_host(build_host(host_out), q, int(np.prod(report["input"]["shape"])),
-                           tuple(report["output"]["shape"]))
-    finally:
-        shutil.rmtree(host_out, ignore_errors=True)
-    predictions = outputs.reshape(len(q), -1).argmax(axis=1)
-    return float((predictions == labels).mean()), len(labels)
+    return int8_top1_on_host(out, data["x"], data["y"]), len(data["y"])
 
 
 def demo_command(args) -> int:

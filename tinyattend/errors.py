@@ -38,6 +38,10 @@ class CalibrationDataError(TinyattendError):
     """Calibration data has the wrong shape, dtype, count or format."""
 
 
+class DataError(TinyattendError):
+    """A search's labelled data is unreadable or unusable (shapes, one class, too few samples)."""
+
+
 class BoardError(TinyattendError):
     """Unknown board, or an invalid board profile."""
 

@@ -36,16 +36,18 @@ def load_weights(model, weights: Path):
     return model
 
 
-def export_model(model, out: Path, input_size: int, opset: int = OPSET) -> Path:
+def export_model(model, out: Path, input_size: int | tuple[int, int], opset: int = OPSET, channels: int = 3) -> Path:
     """Fold BatchNorm, switch to eval mode, swap GroupNorm(1, C)/LayerNorm for their plain-op forms
-    (`blocks.plain_export_ops`) and write `model` as ONNX with input [1,3,S,S]. Changes `model` in place."""
+    (`blocks.plain_export_ops`) and write `model` as ONNX with input [1, channels, H, W] (`input_size` S for
+    S x S, or (H, W)). Changes `model` in place."""
     torch = require_torch()
     from .blocks import fold_batchnorm, plain_export_ops
 
     model = plain_export_ops(fold_batchnorm(model.eval()))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    dummy = torch.zeros(1, 3, input_size, input_size)
+    height, width = (input_size, input_size) if isinstance(input_size, int) else input_size
+    dummy = torch.zeros(1, channels, height, width)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with torch.no_grad():
