@@ -6,14 +6,11 @@ held-out digits, run through the generated code on the host.
 """
 from __future__ import annotations
 
-import json
-import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 
-from .boards import load_board
 from .errors import BadModelError
 from .resources import demo_model_file
 

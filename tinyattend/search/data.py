@@ -85,7 +85,7 @@ def _check(name: str, x: np.ndarray, y: np.ndarray, names: tuple[str, ...]) -> N
     if few:
         raise DataError(f"{name}: too few samples in class(es) {', '.join(few[:8])}: each class needs at least "
                         f"{MIN_PER_CLASS} (some are held out to score the int8 model)",
-                        f"add images to those classes, or leave them out")
+                        "add images to those classes, or leave them out")
     _, h, w = x.shape[1:]
     if min(h, w) < MIN_SIDE or max(h, w) > MAX_SIDE:
         raise DataError(f"{name}: images are {h}x{w}; the search takes {MIN_SIDE} to {MAX_SIDE} pixels a side",

@@ -70,7 +70,8 @@ def rows(study) -> list[dict]:
         if "status" not in attrs:
             continue           # still running
         row = {"trial": t.number, **{k: attrs.get(k) for k in FIGURES}}
-        row["architecture"] = attrs.get("description") or json.dumps(attrs.get("architecture"))
+        row["architecture"] = attrs.get("description") or (json.dumps(attrs["architecture"]) if attrs.get("architecture")
+                                                           else "")
         row["spec"] = attrs.get("architecture")
         out.append(row)
     return sorted(out, key=lambda r: r["trial"])

@@ -64,7 +64,7 @@ def run_trial(request: TrialRequest, data) -> dict:
     started = time.monotonic()
     try:
         with tempfile.TemporaryDirectory(prefix=f"tinyattend-trial{request.number}-") as tmp:
-            result.update(_measure_and_train(request, data, Path(tmp), timings))
+            result.update(_measure_and_train(request, data, Path(tmp), timings, result))
             result["status"] = "complete"
     except Rejected as why:
         result.update(status="rejected", reason=str(why))
@@ -79,7 +79,9 @@ def run_trial(request: TrialRequest, data) -> dict:
     return result
 
 
-def _measure_and_train(request: TrialRequest, data, tmp: Path, timings: dict) -> dict:
+def _measure_and_train(request: TrialRequest, data, tmp: Path, timings: dict, result: dict) -> dict:
+    """The trial's figures; `result` gets the description and the untrained figures as soon as they are known,
+    so a rejected or failed trial is recorded with them."""
     import torch
 
     from ..zoo.export import export_model
@@ -94,6 +96,7 @@ def _measure_and_train(request: TrialRequest, data, tmp: Path, timings: dict) ->
     arch = Architecture.from_dict(request.architecture)
     found = {"description": arch.describe(tuple(model.condensers)),
              "params": int(sum(p.numel() for p in model.parameters()))}
+    result.update(found)
 
     # 1. Cost of the untrained candidate: the planner's static figures (a plan over the RAM limit is refused
     # by the conversion), and the board run when a limit needs its figures (flash, instructions).
@@ -103,6 +106,7 @@ def _measure_and_train(request: TrialRequest, data, tmp: Path, timings: dict) ->
     cost = _convert_and_run(request, untrained, data.x_train[:COST_CALIB_SAMPLES], tmp / "untrained", timings,
                             static_only=not measure)
     if measure:
+        result.update({k: cost[k] for k in ("instructions", "peak_ram", "flash", "arena", "macs")})
         _check_limits(limits, cost)
     if request.cost_only:
         return {**found, **cost}
