@@ -5,6 +5,7 @@ demo model (int8 top-1 on the same 450 held-out digits) at fewer emulated Cortex
 """
 from __future__ import annotations
 
+import csv
 import json
 import sys
 from pathlib import Path
@@ -27,7 +28,26 @@ def main(argv: list[str]) -> int:
               f"({m['instructions'] / DEMO_INSTRUCTIONS:.2f}x), peak RAM {m['peak_ram']:,} B  {m['architecture']}")
     if not better:
         print("  no front model is at least as accurate at fewer instructions")
+    _plot_with_demo(Path(argv[0]), summary)
     return 0 if better else 1
+
+
+def _plot_with_demo(out: Path, summary: dict) -> None:
+    """OUT/pareto_vs_demo.png: the search's plot with the demo model marked."""
+    from tinyattend.search.plot import plot_pareto
+    from tinyattend.search.results import pareto_front
+    with open(out / "trials.csv") as handle:
+        rows = [dict(r) for r in csv.DictReader(handle)]
+    for row in rows:
+        for key in ("trial", "instructions", "peak_ram"):
+            row[key] = int(row[key]) if row[key] else None
+        row["int8_top1"] = float(row["int8_top1"]) if row["int8_top1"] else None
+        row["bit_exact"] = row["bit_exact"] == "True"
+    front = pareto_front(rows)
+    chosen = next((r for r in front if summary["recommended"] and r["trial"] == summary["recommended"]["trial"]), None)
+    plot_pareto(rows, front, chosen, out / "pareto_vs_demo.png", summary["board"],
+                reference=("demo model (attendnext_digits)", DEMO_INSTRUCTIONS, DEMO_INT8_TOP1))
+    print(f"plot: {out / 'pareto_vs_demo.png'}")
 
 
 if __name__ == "__main__":

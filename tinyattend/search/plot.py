@@ -4,7 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def plot_pareto(trial_rows: list[dict], front: list[dict], chosen: dict | None, path: Path, board: str) -> None:
+def plot_pareto(trial_rows: list[dict], front: list[dict], chosen: dict | None, path: Path, board: str,
+                reference: tuple[str, int, float] | None = None) -> None:
+    """`reference`: (label, instructions, int8 top-1) of a model to beat, drawn as a black cross."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -22,6 +24,9 @@ def plot_pareto(trial_rows: list[dict], front: list[dict], chosen: dict | None, 
     if chosen:
         ax.scatter([chosen["instructions"]], [100 * chosen["int8_top1"]], marker="*", s=260, facecolors="none",
                    edgecolors="tab:red", linewidths=1.5, label=f"recommended (trial {chosen['trial']})")
+    if reference:
+        label, instructions, top1 = reference
+        ax.scatter([instructions], [100 * top1], marker="X", s=90, color="black", label=label)
     rejected = sum(r["status"] == "rejected" for r in trial_rows)
     failed = sum(r["status"] == "failed" for r in trial_rows)
     ax.set_xscale("log")

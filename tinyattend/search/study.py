@@ -21,7 +21,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..errors import DoesNotFitError, OptionError, OutputDirError
+from ..errors import DoesNotFitError, OptionError, OutputDirError, ToolchainError
 from .trial import Limits, TrialRequest, run_trial
 from .train import TrainBudget
 
@@ -51,6 +51,7 @@ class SearchSettings:
 
 def run_search(settings: SearchSettings):
     """The whole search; returns results.SearchSummary. Raises TinyattendError for bad input."""
+    _check_installed()
     import optuna
 
     from ..boards import load_board
@@ -105,6 +106,14 @@ def run_search(settings: SearchSettings):
             ray.shutdown()
     return results.write_all(study, out, settings, dataset, storage, wall_s=wall, driver_pid=os.getpid(),
                              ray_address=settings.address or "local", table=table)
+
+
+def _check_installed() -> None:
+    import importlib.util
+    missing = [name for name in ("torch", "optuna", "ray") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise ToolchainError(f"tinyattend search needs {', '.join(missing)}, which is not installed",
+                             "make setup (the locked set), or pip install 'tinyattend[search]'")
 
 
 def _check_options(settings: SearchSettings) -> None:
