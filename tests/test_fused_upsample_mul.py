@@ -105,6 +105,31 @@ def test_a_residual_of_another_tensor_takes_only_the_mul():
     assert report["upsample_mul_ops"] == 1 and report["upsample_mul_residuals"] == 0 and "ADD" in report["ops"]
 
 
+def test_the_residual_tail_writes_over_v_and_nothing_live_early():
+    # byte by byte over the arena plan (test_fused_expand_dw.clobbered): the fused op's output
+    # takes V's bytes, and no buffer is overwritten before its last read
+    from dataclasses import replace
+    from test_fused_expand_dw import clobbered
+    from tinyattend.boards import load_board
+    from tinyattend.codegen.generate import generate
+    from tinyattend.codegen.lowering import Target
+    from tinyattend.ir.tflite_reader import read_tflite
+    graph = read_tflite(int8_tflite(condenser((12, 8, 5), 4, scale="channel", residual=True, add_v_first=True),
+                                    [(1, 12, 8, 5)]))
+    for kernels in ("portable", "fast"):
+        generated = generate(graph, Target(board=load_board("host"), kernels=kernels), "m")
+        fused = next(op for op in generated.graph.ops if op.type == "UPSAMPLE_MUL")
+        assert fused.options["residual"] is not None
+        assert generated.buffer_of[fused.outputs[0]] == generated.buffer_of[fused.inputs[1]]     # in place over V
+        assert clobbered(generated, generated.graph) == []
+    # the check sees the two scratch rows moved onto V
+    position = generated.graph.ops.index(fused)
+    offsets = dict(generated.plan.offsets)
+    offsets[f"scratch{position}"] = offsets[generated.buffer_of[fused.inputs[1]]]
+    broken = replace(generated, plan=replace(generated.plan, offsets=offsets))
+    assert any(f"op {position} " in p for p in clobbered(broken, generated.graph))
+
+
 def test_a_resize_read_twice_is_not_fused():
     hwc = (8, 8, 4)
 

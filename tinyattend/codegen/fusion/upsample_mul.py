@@ -46,7 +46,8 @@ def _residual(graph: Graph, product: Op, full: Tensor) -> Op | None:
     residual = readers[0]
     if sorted(residual.inputs) != sorted((y, full.index)) or len(residual.outputs) != 1:
         return None
-    if tuple(graph.tensor(residual.outputs[0]).shape) != tuple(full.shape):
+    out = graph.tensor(residual.outputs[0])
+    if tuple(out.shape) != tuple(full.shape) or out.dtype != "int8":
         return None
     return residual
 
@@ -65,7 +66,7 @@ def candidates(graph: Graph) -> list[tuple[Op, Op, Op | None]]:
         full = graph.tensor(next(i for i in product.inputs if i != up.index))
         y = graph.tensor(product.outputs[0])
         if (len(small.shape) != 4 or len(up.shape) != 4 or small.shape[0] != 1 or up.shape[3] != small.shape[3]
-                or up.num_elements <= small.num_elements or small.dtype != "int8"
+                or up.num_elements <= small.num_elements or {small.dtype, full.dtype, y.dtype} != {"int8"}
                 or tuple(full.shape) != tuple(up.shape) or tuple(y.shape) != tuple(up.shape)):
             continue
         if _last_read_at(graph, full.index, product):
