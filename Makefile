@@ -65,8 +65,14 @@ search-demo: setup
 	$(VENV)/bin/tinyattend search --data digits --board cortex-m7 --trials 40 --max-instructions 2066320 -o $(SEARCH_OUT)
 	$(VPY) tools/search_goal.py $(SEARCH_OUT)
 
+# Then issue 17's fusion figures: every MLPerf Tiny and zoo MCU model on four boards (--kernels auto) with
+# fusion and with it off (TINYATTEND_FUSION=off), peak RAM and instructions of both runs side by side
+# (bench-out/fusion/fusion.md and fusion.json).
+FUSION_MODELS = ad01_int8,kws_ref_model,vww_96_int8,pretrainedResnet_quant,attendnext_digits,attendnets-micro,attendnext-micro,lowformer-micro
 bench: setup
 	$(VENV)/bin/tinyattend bench-all -o bench-out
+	$(VPY) tools/fusion_figures.py -o bench-out/fusion --models-dir bench-out --models $(FUSION_MODELS) \
+		--boards cortex-m4,cortex-m7,cortex-m55,cortex-m33
 
 # Not in CI: every model of issue 14's list (torchvision, timm, the zoo) exported, converted, verified on
 # the host and run on the emulated M7; writes coverage-out/coverage.md and coverage.json.

@@ -204,7 +204,8 @@ def generate(graph: Graph, target: Target, model_name: str, prefix: str = DEFAUL
     unfused_arena = None
     if fusion_enabled(target):
         unfused_arena = build(graph, target).plan.size       # for the report: what fusion bought
-        # the attention condensers' upsampled map is never written: less RAM, no more work
+        # the attention condensers' upsampled map (and V * A before a residual ADD) is never written:
+        # less RAM, no more work
         graph, target = upsample_mul.fuse(graph, target)
     graph, target, built = choose_fusion(graph, target, build)     # fusion/policy.py
     target, built = choose_lean_kernels(graph, target, built, build, model_name)     # lean.py
@@ -237,6 +238,8 @@ def generate(graph: Graph, target: Target, model_name: str, prefix: str = DEFAUL
                           "expanded_bytes": graph.tensor(op.options["depthwise"].inputs[0]).nbytes}
                          for op, low in zip(graph.ops, lowered) if op.type in expand_depthwise.OP_TYPES],
         "upsample_mul_ops": sum(op.type == upsample_mul.OP_TYPE for op in graph.ops),   # RESIZE_NEAREST + MUL fused
+        "upsample_mul_residuals": sum(op.type == upsample_mul.OP_TYPE and op.options["residual"] is not None
+                                      for op in graph.ops),                # ... with the residual ADD
         "rewritten_transpose_convs": sum(op.type == "TRANSPOSE_CONV" for op in original_ops)
                                      - sum(op.type == "TRANSPOSE_CONV" for op in graph.ops),
         "kernels": target.kernels,

@@ -299,7 +299,9 @@ def markdown(rows: list[dict]) -> str:
             before = r["arena_unfused_bytes"] + r["stack_bytes"]
             base = r.get("ratios", {}).get("baseline_arena")
             ram = f"{before / base:.3f} -> {r['peak_ram_bytes'] / base:.3f}" if base else ""
-            lines.append(f"| {r['model']} | {r['board']} | {r['kernels']} | {r['arena_unfused_bytes']:,} | "
+            goal = r.get("optimize", "balanced")
+            kernels = r["kernels"] + ("" if goal == "balanced" else f" ({goal})")    # the M7's auto rows differ by it
+            lines.append(f"| {r['model']} | {r['board']} | {kernels} | {r['arena_unfused_bytes']:,} | "
                          f"{r['arena_bytes']:,} | {r['arena_bytes'] / r['arena_unfused_bytes']:.2f} | {before:,} | "
                          f"{r['peak_ram_bytes']:,} | {ram} |")
     commits = sorted({r.get("commit", "unknown") for r in rows})
