@@ -8,7 +8,7 @@ from ..ir.graph import Graph
 from ..ir.quant import MultiplierOutOfRange
 from ..plan.arena import ArenaPlan, lower_bound, plan_arena
 from ..plan.liveness import live_ranges
-from .cmsis_nn import registry as cmsis_nn_registry
+from .cmsis_nn import folds_pad, registry as cmsis_nn_registry
 from .helium import KERNEL_SET as HELIUM, registry as helium_registry
 from .cnames import ConstantOverflow, c_comment_text
 from .emit import GeneratedFile, generate_sources
@@ -172,12 +172,13 @@ def generate(graph: Graph, target: Target, model_name: str, prefix: str = DEFAUL
     original_ops = graph.ops
     if problems:
         raise_unsupported(problems, model_name)
-    folded = 0
-    if target.kernels != "cmsis-nn":          # the cmsis-nn set runs the graph as TFLM would
-        graph = fold_pad_into_conv(graph)
-        folded = len(original_ops) - len(graph.ops)
-        if target.optimize != "size":     # its per-phase channel constants cost some flash
-            graph = transpose_conv_to_conv(graph)
+    # TFLM's graph with TFLM's kernels under cmsis-nn, but no PAD's copy of the image where CMSIS-NN's
+    # convolution pads the same way itself: else our plan is TFLM's, and with the stack above its arena
+    accepts = (lambda conv, g: folds_pad(conv, g, target)) if target.kernels == "cmsis-nn" else None
+    graph = fold_pad_into_conv(graph, accepts)
+    folded = len(original_ops) - len(graph.ops)
+    if target.kernels != "cmsis-nn" and target.optimize != "size":    # its per-phase channel constants cost flash
+        graph = transpose_conv_to_conv(graph)
     target = plan_widening(graph, target)
 
     # The fusion policy lowers and plans the graph several times with few ops changed: an op's

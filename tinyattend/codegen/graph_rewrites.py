@@ -5,7 +5,11 @@ SAME rule cannot express (asymmetric, as in stride-2 layers exported from PyTorc
 PAD materialises a second, larger copy of the image, and at the largest layers of a model that
 copy sets peak RAM. Our CONV_2D and DEPTHWISE_CONV_2D kernels already treat everything outside
 their input as the input zero point, so a PAD that adds only rows and columns of the zero point
-can be folded into the convolution's own padding: same arithmetic, one tensor fewer.
+can be folded into the convolution's own padding: same arithmetic, one tensor fewer. CMSIS-NN's
+convolutions pad with the input zero point too (`-input_offset`), so the cmsis-nn set folds them
+as well, where the library kernel the conv dispatches to bounds-checks any padding
+(cmsis_nn.folds_pad): TFLM's own graph keeps the PAD, and at the peak of a model its copy is
+what put our plan, which otherwise is TFLM's, plus the stack above TFLM's arena (issue 17).
 
 transpose_conv_to_conv: TRANSPOSE_CONV has only a portable scatter kernel (an int32 accumulator
 per output element, every product added one at a time). Gathered per output phase it is an
@@ -25,9 +29,10 @@ from .ops.pad import pad_value
 CONVOLUTIONS = ("CONV_2D", "DEPTHWISE_CONV_2D")
 
 
-def fold_pad_into_conv(graph: Graph) -> Graph:
+def fold_pad_into_conv(graph: Graph, accepts=None) -> Graph:
     """The graph with every foldable PAD removed and its padding moved into the convolution
-    reading it (options padding "EXPLICIT", pad_top, pad_left)."""
+    reading it (options padding "EXPLICIT", pad_top, pad_left). `accepts(conv, graph)`, given the
+    rewritten conv, may refuse a fold (the kernel that will run it cannot take that padding)."""
     folded: dict[int, Op] = {}        # conv op index -> rewritten conv
     dropped: set[int] = set()         # PAD op indices
     for op in graph.ops:
@@ -42,7 +47,10 @@ def fold_pad_into_conv(graph: Graph) -> Graph:
             continue
         options = dict(conv.options)
         options.update(padding="EXPLICIT", pad_top=spatial[0], pad_left=spatial[1])
-        folded[conv.index] = replace(conv, inputs=(op.inputs[0], *conv.inputs[1:]), options=MappingProxyType(options))
+        rewritten = replace(conv, inputs=(op.inputs[0], *conv.inputs[1:]), options=MappingProxyType(options))
+        if accepts is not None and not accepts(rewritten, graph):
+            continue
+        folded[conv.index] = rewritten
         dropped.add(op.index)
     if not dropped:
         return graph

@@ -26,3 +26,16 @@ def registry() -> dict:
 
 def cmsis_nn_op_types() -> list[str]:
     return sorted(registry())
+
+
+def folds_pad(conv, graph, target) -> bool:
+    """Whether a PAD may fold into `conv` (given rewritten, graph_rewrites.fold_pad_into_conv) under
+    --kernels cmsis-nn: CMSIS-NN still runs the conv, and the library kernel it dispatches to pads
+    with the input zero point wherever the field leaves the image (bounds checks on every tap), so
+    the padding need not be one TFLM's SAME would give. The module's `takes_any_padding` says where
+    that does not hold."""
+    module = registry().get(conv.type)
+    if module is None or module.check(conv, graph, target):
+        return False
+    takes_any_padding = getattr(module, "takes_any_padding", None)
+    return takes_any_padding is None or takes_any_padding(conv, graph)
