@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..lowering import TensorArg, unsupported
 from ..ops import conv_2d as portable
 from ..ops._conv_quant import output_range
-from ..ops.padding import padding_before
+from ..ops.padding import conv_padding
 from . import _buffer_sizes as sizes
 from ._conv_common import bias_arg, per_channel_constants, weights_reasons
 from ._structs import activation, call, const_pointer, context, core, dims, name, struct, tile
@@ -29,12 +29,9 @@ def geometry(op, graph) -> dict:
     x, w, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
     o = op.options
     _, fh, fw, _ = w.shape
-    return dict(
-        fh=fh, fw=fw, stride_h=o["stride_h"], stride_w=o["stride_w"],
-        dil_h=o["dilation_h_factor"], dil_w=o["dilation_w_factor"],
-        pad_h=padding_before(o["padding"], x.shape[1], fh, o["stride_h"], o["dilation_h_factor"], y.shape[1]),
-        pad_w=padding_before(o["padding"], x.shape[2], fw, o["stride_w"], o["dilation_w_factor"], y.shape[2]),
-    )
+    pad_h, pad_w = conv_padding(o, x.shape, fh, fw, y.shape)     # SAME/VALID, or a PAD folded in
+    return dict(fh=fh, fw=fw, stride_h=o["stride_h"], stride_w=o["stride_w"],
+                dil_h=o["dilation_h_factor"], dil_w=o["dilation_w_factor"], pad_h=pad_h, pad_w=pad_w)
 
 
 def lower(op, graph, target):
