@@ -213,7 +213,7 @@ def test_auto_fuses_where_it_lowers_the_arena_and_not_elsewhere(tmp_path, monkey
     unfused = assert_bit_exact(tflite, tmp_path / "off", samples=2, kernels="fast")
     assert len(fused["fused_groups"]) == 1 and not unfused["fused_groups"]
     assert fused["arena_bytes"] < unfused["arena_bytes"] - 24 * 24 * 24 // 2
-    # the cmsis-nn kernel set runs the graph as TFLM does: never fused
+    # the cmsis-nn kernel set runs TFLM's kernels (only PADs folded): never fused
     monkeypatch.delenv(FORCE_VARIABLE)
     from tinyattend.boards import load_board
     from tinyattend.pipeline import write_project

@@ -24,7 +24,8 @@ from dataclasses import replace
 from ..errors import DoesNotFitError
 from .fusion.policy import FORCE_VARIABLE
 
-LEAN_KERNEL_SETS = ("auto", "fast", "helium")   # portable needs no scratch; cmsis-nn runs TFLM's graph
+# portable needs no scratch; cmsis-nn runs TFLM's kernels (within TFLM's arena by folding PADs: graph_rewrites)
+LEAN_KERNEL_SETS = ("auto", "fast", "helium")
 # our peak RAM is the arena plus the stack's high-water mark (about 0.7 KB on the M7), TFLM's
 # figure its arena alone: the ceiling keeps that much below TFLM's arena
 STACK_ALLOWANCE = 1024

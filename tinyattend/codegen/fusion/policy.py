@@ -65,7 +65,7 @@ def min_gain(arena: int) -> int:
 
 
 def fusion_enabled(target) -> bool:
-    """Fusion runs for our kernel sets (the cmsis-nn set runs the graph as TFLM does), unless the
+    """Fusion runs for our kernel sets (the cmsis-nn set runs TFLM's kernels, only PADs folded), unless the
     knob turns it off."""
     return target.kernels != "cmsis-nn" and os.environ.get(FORCE_VARIABLE, "") != "off"
 
