@@ -151,3 +151,19 @@ def test_upsample_mul_is_bit_exact_on_the_emulated_m7(tmp_path):
                          low=-2.0, high=2.0)
     report = assert_bit_exact_on_board(tflite, tmp_path, board="cortex-m7", kernels="fast", samples=4)
     assert report["upsample_mul_ops"] == 1 and report["upsample_mul_residuals"] == 1
+
+
+@pytest.mark.parametrize("residual", [False, True])
+def test_arena_timeline_labels_the_layers_a_condenser_tail_runs(residual):
+    # report.json's upsample_mul_groups name the fused layers; the timeline labels the op with them
+    from tinyattend.report.plots import arena_timeline, timeline_labels
+    report = generated_ops(int8_tflite(condenser((8, 8, 4), 2, residual=residual), [(1, 8, 8, 4)]))
+    (group,) = report["upsample_mul_groups"]
+    assert (group["residual"] is not None) == residual and group["resize"] < group["mul"]
+    labels = timeline_labels(report["ops"], report["fused_groups"], report["upsample_mul_groups"])
+    assert labels[group["op"]] == ("UPSAMPLE_MUL[resize+mul+add]" if residual else "UPSAMPLE_MUL[resize+mul]")
+    assert [label for i, label in enumerate(labels) if i != group["op"]] == \
+        [op for i, op in enumerate(report["ops"]) if i != group["op"]]
+    png = arena_timeline(report["buffers"], report["memory_timeline"], report["ops"], report["arena_bytes"],
+                         report["fused_groups"], report["upsample_mul_groups"])
+    assert png.startswith(b"\x89PNG")

@@ -239,6 +239,10 @@ def generate(graph: Graph, target: Target, model_name: str, prefix: str = DEFAUL
                           "expanded_bytes": graph.tensor(op.options["depthwise"].inputs[0]).nbytes}
                          for op, low in zip(graph.ops, lowered) if op.type in expand_depthwise.OP_TYPES],
         "upsample_mul_ops": sum(op.type == upsample_mul.OP_TYPE for op in graph.ops),   # RESIZE_NEAREST + MUL fused
+        # each streamed condenser tail and the layers it runs (pad folding's op indices; residual None: no ADD)
+        "upsample_mul_groups": [{"op": op.index, "resize": op.options["resize"].index, "mul": op.options["mul"].index,
+                                 "residual": getattr(op.options.get("residual"), "index", None)}
+                                for op in graph.ops if op.type == upsample_mul.OP_TYPE],
         "upsample_mul_residuals": sum(op.type == upsample_mul.OP_TYPE and op.options["residual"] is not None
                                       for op in graph.ops),                # ... with the residual ADD
         "rewritten_transpose_convs": sum(op.type == "TRANSPOSE_CONV" for op in original_ops)

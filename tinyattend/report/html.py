@@ -91,7 +91,8 @@ def figures(out_dir: Path, report: dict, bench: dict | None) -> dict:
         "ops": rows,
         "arena": {"arena_bytes": report.get("arena_bytes", 0), "buffers": report.get("buffers", []),
                   "memory_timeline": report.get("memory_timeline", []),
-                  "fused_groups": report.get("fused_groups", [])},
+                  "fused_groups": report.get("fused_groups", []),
+                  "upsample_mul_groups": report.get("upsample_mul_groups", [])},
         "timing": {"unit": bench.get("count_unit", "instructions") if bench else None,
                    "total": bench.get("instructions") if bench else None, "layers": timed},
         "layer_errors": errors,
@@ -106,7 +107,8 @@ def render_pngs(fig: dict) -> dict[str, bytes]:
     arena = fig["arena"]
     if arena["buffers"]:
         pngs["arena_timeline.png"] = plots.arena_timeline(arena["buffers"], arena["memory_timeline"], ops,
-                                                          arena["arena_bytes"], arena.get("fused_groups"))
+                                                          arena["arena_bytes"], arena.get("fused_groups"),
+                                                          arena.get("upsample_mul_groups"))
     if fig["timing"]["layers"]:
         unit = fig["timing"]["unit"].split(" (")[0]
         pngs["layer_instructions.png"] = plots.layer_instructions(fig["timing"]["layers"], unit,

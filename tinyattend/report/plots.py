@@ -47,25 +47,38 @@ def _op_axis(ax, labels: list[str], positions=None) -> None:
     ax.set_xlim(min(positions, default=0) - 0.6, max(positions, default=0) + 0.6)
 
 
+FUSED_LAYERS = {                 # report.json key -> label, in the order a fused op runs them
+    "fused_groups": (("expand", "expand"), ("dw", "depthwise"), ("project", "project"), ("add", "residual")),
+    "upsample_mul_groups": (("resize", "resize"), ("mul", "mul"), ("add", "residual")),
+}
+
+
 def fused_label(group: dict) -> str:
-    """What a fused op (report.json's fused_groups) runs as one kernel: 'expand+dw+project+add'."""
-    parts = [name for name, key in (("expand", "expand"), ("dw", "depthwise"), ("project", "project"),
-                                    ("add", "residual")) if group.get(key) is not None]
-    return "+".join(parts)
+    """What a fused op runs as one kernel: 'expand+dw+project+add' for one of report.json's
+    fused_groups, 'resize+mul' or 'resize+mul+add' for one of its upsample_mul_groups."""
+    layers = FUSED_LAYERS["upsample_mul_groups" if "mul" in group else "fused_groups"]
+    return "+".join(name for name, key in layers if group.get(key) is not None)
+
+
+def timeline_labels(ops: list[str], fused_groups=None, upsample_mul_groups=None) -> list[str]:
+    """The arena timeline's op names, a fused op's with the layers it runs: 'UPSAMPLE_MUL[resize+mul+add]'."""
+    labels = {g["op"]: fused_label(g) for g in [*(fused_groups or []), *(upsample_mul_groups or [])]}
+    return [f"{op}[{labels[i]}]" if i in labels else op for i, op in enumerate(ops)]
 
 
 def arena_timeline(buffers: list[dict], timeline: list[dict], ops: list[str], arena_bytes: int,
-                   fused_groups: list[dict] | None = None) -> bytes:
+                   fused_groups: list[dict] | None = None, upsample_mul_groups: list[dict] | None = None) -> bytes:
     """Which buffer occupies which arena bytes while which op runs; the peak op is marked.
 
     buffers: {buffer, offset, size, first, last} (first -1: the model input, before op 0;
     last == len(ops): the model output, after the last op). timeline: {op, bytes_live}.
     fused_groups: report.json's (codegen/fusion/): each fused op is one x position, labelled with
     the layers it runs, and its scratch is labelled as the band ring buffer it holds.
+    upsample_mul_groups: report.json's streamed condenser tails, labelled with the layers they run.
     """
     n_ops = len(ops)
     groups = {g["op"]: g for g in fused_groups or []}
-    ops = [f"{op}[{fused_label(groups[i])}]" if i in groups else op for i, op in enumerate(ops)]
+    ops = timeline_labels(ops, fused_groups, upsample_mul_groups)
     fig = Figure(figsize=(_width(n_ops + 2), 5.2))
     ax = fig.add_subplot()
     colours = matplotlib.colormaps["tab20"]
