@@ -9,15 +9,19 @@ A = 2 * acc and e >= 1. With TFLite shift L >= 0, TFLM computes no rounding divi
 The same kernel formula produces it exactly, without a kernel change, when the generator
   - scales the channel's weights and folded bias by S = 2^(L + 1 + r) (r >= 0 a right shift),
   - adds an offset K so that A = S * acc + K is never negative (the sign term is then 0), and
-  - picks K with (K * m + 2^31 * (1 - 2^r)) mod 2^32 < S, and round to cancel the rest:
+  - picks K with (K * m + 2^31 * (1 - 2^r)) mod 2^32 < G, and round to cancel the rest:
 then 2^(32 + r) * (y + offset) <= round * 2^32 + A * m + 2^31 < 2^(32 + r) * (y + offset + 1)
-for every acc (the products S * acc * m are multiples of S, so a remainder below S never carries).
+for every acc in the channel's range, G being the least distance from Q = S * acc * m + 2^(31 + r)
+up to the next multiple of 2^(32 + r) over that range (Q is a multiple of S, so G >= S always;
+multipliers near simple fractions, such as 0.6 * 2^31, leave far more room and need it).
 This needs per-channel weights the generator may scale (the depthwise kernel's int16 taps).
 """
 from __future__ import annotations
 
 import numpy as np
 
+SCAN_LIMIT = 1 << 22       # accumulator ranges measured value by value up to this size (else G = S)
+TARGETS = 4096             # remainders tried per right shift
 LIMIT = 1 << 31           # A = S * acc + K must stay in [0, 2^31): SMMLAR's int32 operand, sign term 0
 MAX_WEIGHT_SCALE = 256    # int8 taps times S must fit int16: -128 * 256 = -32768
 
@@ -36,6 +40,7 @@ def left_channel(low: int, high: int, max_abs_weight: int, multiplier: int, shif
     no exact form fits int32 and the int16 taps. The kernel's accumulator is A = S * acc + K."""
     if shift < 0 or multiplier <= 0:
         return None
+    headroom = _headroom(low, high, multiplier, shift)
     for right in range(0, 8):
         scale = 1 << (shift + 1 + right)
         if scale > MAX_WEIGHT_SCALE or scale * max_abs_weight > 32768:
@@ -43,7 +48,7 @@ def left_channel(low: int, high: int, max_abs_weight: int, multiplier: int, shif
         k_low, k_high = -scale * low, LIMIT - 1 - scale * high      # A in [0, 2^31) for every acc
         if k_low > k_high:
             return None
-        k = _offset(multiplier, right, scale, k_low, k_high)
+        k = _offset(multiplier, right, (1 << (1 + right)) * headroom, k_low, k_high)
         if k is None:
             continue
         total = k * multiplier + (1 << 31) - (1 << (31 + right))
@@ -53,14 +58,26 @@ def left_channel(low: int, high: int, max_abs_weight: int, multiplier: int, shif
     return None
 
 
-def _offset(multiplier: int, right: int, scale: int, k_low: int, k_high: int) -> int | None:
-    """The least K in [k_low, k_high] with (K * m + 2^31 * (1 - 2^right)) mod 2^32 < scale."""
+def _headroom(low: int, high: int, multiplier: int, shift: int) -> int:
+    """G / 2^(1 + r): Q mod 2^(32 + r) = 2^(1 + r) * P with P = (acc * 2^shift * m + 2^30) mod 2^31,
+    so this is 2^31 - max P over the range (at least 2^shift: P is a multiple of it)."""
+    if high - low >= SCAN_LIMIT:
+        return 1 << shift
+    acc = np.arange(low, high + 1, dtype=np.int64)
+    p = (((acc << shift) % (1 << 31)) * multiplier + (1 << 30)) % (1 << 31)     # int64: below 2^62
+    return max(1 << shift, (1 << 31) - int(p.max()))
+
+
+def _offset(multiplier: int, right: int, room: int, k_low: int, k_high: int) -> int | None:
+    """The least K in [k_low, k_high] with (K * m + 2^31 * (1 - 2^right)) mod 2^32 < room, among
+    TARGETS remainders spread over [0, room) (every one when room is small)."""
     twos = (multiplier & -multiplier).bit_length() - 1            # m = odd * 2^twos
     odd, period = multiplier >> twos, 1 << (32 - twos)
     inverse = pow(odd, -1, period)
     base = ((1 << (31 + right)) - (1 << 31)) % (1 << 32)
     best = None
-    for target in range(scale):                                   # the remainder we aim for
+    step = -(-max(1, room // TARGETS) >> twos) << twos                # remainders must be multiples of 2^twos
+    for target in range(0, room, step):                           # the remainder we aim for
         residue = (base + target) % (1 << 32)
         if residue % (1 << twos):
             continue
