@@ -47,7 +47,8 @@ class ChannelRequant:
 
 
 def channel_requant(rows: np.ndarray, bias: np.ndarray | None, multipliers: np.ndarray, shifts: np.ndarray,
-                    input_zero_point: int, output_zero_point: int, scalable: bool = False) -> ChannelRequant:
+                    input_zero_point: int, output_zero_point: int, scalable: bool = False,
+                    even_offset: bool = False) -> ChannelRequant:
     """Fold the input offset into the bias and choose the requantization form.
 
     Channels whose weights are all zero (pruned or dead channels: TFLite often gives them a
@@ -57,7 +58,8 @@ def channel_requant(rows: np.ndarray, bias: np.ndarray | None, multipliers: np.n
 
     scalable: the caller can scale each channel's weights by a power of two up to 256 (int16
     taps); then channels with TFLite shift >= 0 take the fast form too (_requant_left), with
-    the `scale` and `offset` the caller must apply."""
+    the `scale` and `offset` the caller must apply; even_offset: every offset even (a kernel that
+    doubles its accumulator takes scale / 2 and offset / 2)."""
     rows = rows.astype(np.int64)
     base = np.zeros(rows.shape[0], np.int64) if bias is None else bias.astype(np.int64)
     folded = folded_bias(base, rows, input_zero_point)
@@ -73,7 +75,7 @@ def channel_requant(rows: np.ndarray, bias: np.ndarray | None, multipliers: np.n
     if not fast:
         if scalable:
             return _with_left_channels(rows, live_bias, folded, live_mult, live_shift, dead, constant,
-                                       output_zero_point) or exact
+                                       output_zero_point, even_offset) or exact
         return exact
     try:
         rounding = round_constants(live_shift, output_zero_point, True).astype(np.int64)
@@ -87,7 +89,7 @@ def channel_requant(rows: np.ndarray, bias: np.ndarray | None, multipliers: np.n
 
 
 def _with_left_channels(rows, live_bias, folded, live_mult, live_shift, dead, constant,
-                        output_zero_point) -> ChannelRequant | None:
+                        output_zero_point, even_offset) -> ChannelRequant | None:
     """The fast form with each channel's own scale: the usual one (2, offset 0) where it is exact,
     the shift >= 0 form of _requant_left elsewhere; None when some channel has neither."""
     count = len(live_shift)
@@ -100,7 +102,7 @@ def _with_left_channels(rows, live_bias, folded, live_mult, live_shift, dead, co
             rounding[c] = (1 << (right[c] - 1)) + output_zero_point * (1 << right[c])
             continue
         form = left_channel(int(low[c]), int(high[c]), int(np.abs(rows[c]).max(initial=0)), int(live_mult[c]),
-                            int(live_shift[c]), output_zero_point)
+                            int(live_shift[c]), output_zero_point, even_offset)
         if form is None:
             return None
         scale[c], offset[c], rounding[c], right[c] = form

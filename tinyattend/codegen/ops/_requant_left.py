@@ -35,9 +35,10 @@ def acc_bounds(rows: np.ndarray, folded: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 def left_channel(low: int, high: int, max_abs_weight: int, multiplier: int, shift: int,
-                 output_zero_point: int) -> tuple[int, int, int, int] | None:
+                 output_zero_point: int, even_offset: bool = False) -> tuple[int, int, int, int] | None:
     """(S, K, round, right) for one channel with shift >= 0 and acc in [low, high], or None when
-    no exact form fits int32 and the int16 taps. The kernel's accumulator is A = S * acc + K."""
+    no exact form fits int32 and the int16 taps. The kernel's accumulator is A = S * acc + K.
+    even_offset: K must be even (kernels that form A as 2 * their accumulator: S/2 * acc + K/2)."""
     if shift < 0 or multiplier <= 0:
         return None
     headroom = _headroom(low, high, multiplier, shift)
@@ -48,7 +49,9 @@ def left_channel(low: int, high: int, max_abs_weight: int, multiplier: int, shif
         k_low, k_high = -scale * low, LIMIT - 1 - scale * high      # A in [0, 2^31) for every acc
         if k_low > k_high:
             return None
-        k = _offset(multiplier, right, (1 << (1 + right)) * headroom, k_low, k_high)
+        unit = 2 if even_offset else 1                                # K = unit * K'
+        k = _offset(unit * multiplier, right, (1 << (1 + right)) * headroom, -(-k_low // unit), k_high // unit)
+        k = None if k is None else unit * k
         if k is None:
             continue
         total = k * multiplier + (1 << 31) - (1 << (31 + right))
@@ -69,8 +72,9 @@ def _headroom(low: int, high: int, multiplier: int, shift: int) -> int:
 
 
 def _offset(multiplier: int, right: int, room: int, k_low: int, k_high: int) -> int | None:
-    """The least K in [k_low, k_high] with (K * m + 2^31 * (1 - 2^right)) mod 2^32 < room, among
-    TARGETS remainders spread over [0, room) (every one when room is small)."""
+    """The least K in [k_low, k_high] with (K * multiplier + 2^31 * (1 - 2^right)) mod 2^32 < room,
+    among TARGETS remainders spread over [0, room) (every one when room is small). multiplier:
+    m, or 2 * m for an even offset (then K here is half of it)."""
     twos = (multiplier & -multiplier).bit_length() - 1            # m = odd * 2^twos
     odd, period = multiplier >> twos, 1 << (32 - twos)
     inverse = pow(odd, -1, period)
