@@ -19,6 +19,7 @@ from op_harness import assert_bit_exact, assert_bit_exact_on_board, int8_tflite,
 # rounding ties at acc = 2 mod 4; 0.5 is the multiplier 2^30), 1 (1.5), 2 (2.2), 3 (6.5, ties at odd acc),
 # beside usual scales well below 0.5.
 SCALES = [0.75, 6.5, 0.004, 1.5, 0.01, 2.2, 0.5, 0.02, 0.6, 0.003, 0.75, 0.005]
+SCALES_0 = [0.75, 0.004, 0.5, 0.01, 0.6, 0.002, 0.93, 0.003]      # shift 0 beside usual channels
 
 
 def test_left_channel_matches_tflm_over_whole_ranges():
@@ -151,18 +152,34 @@ def test_left_shift_channels_on_m7(tmp_path, monkeypatch, layer):
     model_c = next(tmp_path.rglob("model.c")).read_text()
     assert "_s8_fast(" in model_c and "fast_requant = 0" not in model_c
 
-@pytest.mark.parametrize("wide", [True, False])
-def test_conv_left_shift_channels(tmp_path, monkeypatch, wide):
+
+@pytest.mark.parametrize("wide,scales,fast", [(True, SCALES, True), (False, SCALES, False), (False, SCALES_0, True)])
+def test_conv_left_shift_channels(tmp_path, monkeypatch, wide, scales, fast):
     """CONV_2D with int16 (widened) weights scales them as the depthwise kernel does (its accumulator
-    is doubled, so the offsets are even); int8 weights cannot be scaled and keep the conv kernel's exact
-    requantization (channels_general, about 1.6x a 3x3 layer's instructions), exact all the same."""
+    is doubled, so the offsets are even). int8 weights cannot be scaled: shift 0 channels still take
+    the fast form (an offset in the bias), shifts >= 1 the conv kernel's exact requantization."""
     from tinyattend.codegen.ops import conv_2d
     lower_fast = conv_2d._lower_fast
     monkeypatch.setattr(conv_2d, "_lower_fast", lambda *args, wide: lower_fast(*args, wide=wide_form))
     wide_form = wide
-    tflite = _conv_with_scales((6, 7, 8), 12, 3, None, SCALES)
-    assert {0, 1, 2, 3} <= set(_shifts(tflite))
+    tflite = _conv_with_scales((6, 7, 8), 12, 3, None, scales)
+    assert set(_shifts(tflite)) >= ({0, 1, 2, 3} if scales is SCALES else {0})
     assert_bit_exact(tflite, tmp_path, kernels="fast", extra_inputs=_near_zero_point(tflite, (1, 6, 7, 8)))
     model_c = next(tmp_path.rglob("model.c")).read_text()
     assert "ta_conv2d_s8_fast(" in model_c
-    assert (".fast_requant = 1," in model_c) == wide
+    assert (".fast_requant = 1," in model_c) == fast
+
+
+@pytest.mark.parametrize("per_channel", [True, False])
+def test_fully_connected_shift0_channels(tmp_path, per_channel):
+    """FULLY_CONNECTED (int8 weights): shift 0 channels keep the fast requantization, per channel and
+    per tensor (one scale, offsets per channel: the constants then come per channel)."""
+    def build(tf):
+        return tf.keras.Sequential([tf.keras.Input((40,), batch_size=1),
+                                    tf.keras.layers.Dense(12, bias_initializer="ones")])
+    tflite = _with_scales(int8_tflite(build, [(1, 40)], per_channel_dense=per_channel), SCALES_0, per_channel, 0, 0)
+    shifts = _shifts(tflite)
+    assert (0 in shifts and min(shifts) < 0) if per_channel else set(shifts) == {0}
+    assert_bit_exact(tflite, tmp_path, kernels="fast", extra_inputs=_near_zero_point(tflite, (1, 40)))
+    model_c = next(tmp_path.rglob("model.c")).read_text()
+    assert "ta_fully_connected_s8_fast(" in model_c and ".fast_requant = 1," in model_c

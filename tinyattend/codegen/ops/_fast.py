@@ -5,7 +5,7 @@ input zero point, and use a short requantization when it is provably exact.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -56,10 +56,11 @@ def channel_requant(rows: np.ndarray, bias: np.ndarray | None, multipliers: np.n
     arithmetic and produced by the fast form as round >> 1 with a zero multiplier, so they no
     longer force the whole layer onto the long requantization.
 
+    Channels with TFLite shift >= 0 take the fast form too where _requant_left finds one:
     scalable: the caller can scale each channel's weights by a power of two up to 256 (int16
-    taps); then channels with TFLite shift >= 0 take the fast form too (_requant_left), with
-    the `scale` and `offset` the caller must apply; even_offset: every offset even (a kernel that
-    doubles its accumulator takes scale / 2 and offset / 2)."""
+    taps) and applies the `scale` and `offset` returned; even_offset: every offset even (a kernel
+    that doubles its accumulator takes scale / 2 and offset / 2). Otherwise (int8 weights, a
+    kernel that doubles its accumulator) shift 0 channels only, their offset / 2 in `bias`."""
     rows = rows.astype(np.int64)
     base = np.zeros(rows.shape[0], np.int64) if bias is None else bias.astype(np.int64)
     folded = folded_bias(base, rows, input_zero_point)
@@ -73,10 +74,17 @@ def channel_requant(rows: np.ndarray, bias: np.ndarray | None, multipliers: np.n
     exact = ChannelRequant(False, to_int32(folded, "folded bias"), multipliers.astype(np.int32),
                            shifts.astype(np.int32), np.zeros(len(shifts), np.int32))
     if not fast:
+        left = _with_left_channels(rows, live_bias, folded, live_mult, live_shift, dead, constant,
+                                   output_zero_point, even_offset or not scalable, 256 if scalable else 2)
+        if left is None:
+            return exact
         if scalable:
-            return _with_left_channels(rows, live_bias, folded, live_mult, live_shift, dead, constant,
-                                       output_zero_point, even_offset) or exact
-        return exact
+            return left
+        try:        # scale 2 everywhere: the kernel's own doubling; the offset goes into the bias
+            return replace(left, bias=to_int32(left.bias.astype(np.int64) + left.offset // 2, "offset bias"),
+                           scale=None, offset=None)
+        except ConstantOverflow:
+            return exact
     try:
         rounding = round_constants(live_shift, output_zero_point, True).astype(np.int64)
         rounding[dead] = 2 * np.clip(constant, -(1 << 29), 1 << 29)     # (0 + round) >> 1 == constant
@@ -89,7 +97,7 @@ def channel_requant(rows: np.ndarray, bias: np.ndarray | None, multipliers: np.n
 
 
 def _with_left_channels(rows, live_bias, folded, live_mult, live_shift, dead, constant,
-                        output_zero_point, even_offset) -> ChannelRequant | None:
+                        output_zero_point, even_offset, max_scale) -> ChannelRequant | None:
     """The fast form with each channel's own scale: the usual one (2, offset 0) where it is exact,
     the shift >= 0 form of _requant_left elsewhere; None when some channel has neither."""
     count = len(live_shift)
@@ -102,7 +110,7 @@ def _with_left_channels(rows, live_bias, folded, live_mult, live_shift, dead, co
             rounding[c] = (1 << (right[c] - 1)) + output_zero_point * (1 << right[c])
             continue
         form = left_channel(int(low[c]), int(high[c]), int(np.abs(rows[c]).max(initial=0)), int(live_mult[c]),
-                            int(live_shift[c]), output_zero_point, even_offset)
+                            int(live_shift[c]), output_zero_point, even_offset, max_scale)
         if form is None:
             return None
         scale[c], offset[c], rounding[c], right[c] = form

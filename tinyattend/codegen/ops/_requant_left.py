@@ -35,16 +35,19 @@ def acc_bounds(rows: np.ndarray, folded: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 def left_channel(low: int, high: int, max_abs_weight: int, multiplier: int, shift: int,
-                 output_zero_point: int, even_offset: bool = False) -> tuple[int, int, int, int] | None:
+                 output_zero_point: int, even_offset: bool = False,
+                 max_scale: int = MAX_WEIGHT_SCALE) -> tuple[int, int, int, int] | None:
     """(S, K, round, right) for one channel with shift >= 0 and acc in [low, high], or None when
     no exact form fits int32 and the int16 taps. The kernel's accumulator is A = S * acc + K.
-    even_offset: K must be even (kernels that form A as 2 * their accumulator: S/2 * acc + K/2)."""
+    even_offset: K must be even (kernels that form A as 2 * their accumulator: S/2 * acc + K/2).
+    max_scale: 2 for weights that cannot be scaled (int8): then only shift 0 has a form, K / 2
+    added to the bias and no right shift."""
     if shift < 0 or multiplier <= 0:
         return None
     headroom = _headroom(low, high, multiplier, shift)
     for right in range(0, 8):
         scale = 1 << (shift + 1 + right)
-        if scale > MAX_WEIGHT_SCALE or scale * max_abs_weight > 32768:
+        if scale > max_scale or scale * max_abs_weight > 32768:
             return None
         k_low, k_high = -scale * low, LIMIT - 1 - scale * high      # A in [0, 2^31) for every acc
         if k_low > k_high:
