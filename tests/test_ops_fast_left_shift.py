@@ -136,17 +136,19 @@ def test_depthwise_left_shift_channels_fast_and_exact(tmp_path, hwc, kernel, str
 
 @pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
                     reason="arm-none-eabi-gcc and qemu-system-arm are needed (make setup installs them)")
-@pytest.mark.parametrize("layer", ["depthwise", "conv_wide"])
+@pytest.mark.parametrize("layer", ["depthwise", "conv_wide", "conv_int8"])
 def test_left_shift_channels_on_m7(tmp_path, monkeypatch, layer):
     """The depthwise 3x3 assembly channel loop (full int8 range) and the conv's assembly pair loop
-    (int16 weights) with shift >= 0 channels, on the emulated M7."""
+    (int16 weights: shifts 0..3; int8: shift 0) with shift >= 0 channels, on the emulated M7."""
     if layer == "depthwise":
         tflite, shape = _depthwise_with_scales((8, 8, 12), 3, 1, 1, None, SCALES, True), (1, 8, 8, 12)
     else:
         from tinyattend.codegen.ops import conv_2d
         lower_fast = conv_2d._lower_fast
-        monkeypatch.setattr(conv_2d, "_lower_fast", lambda *args, wide: lower_fast(*args, wide=True))
-        tflite, shape = _conv_with_scales((6, 7, 8), 12, 3, None, SCALES), (1, 6, 7, 8)
+        wide = layer == "conv_wide"
+        monkeypatch.setattr(conv_2d, "_lower_fast", lambda *args, wide: lower_fast(*args, wide=wide_form))
+        wide_form = wide
+        tflite, shape = _conv_with_scales((6, 7, 8), 12, 3, None, SCALES if wide else SCALES_0), (1, 6, 7, 8)
     assert_bit_exact_on_board(tflite, tmp_path, board="cortex-m7", samples=3,
                               extra_inputs=_near_zero_point(tflite, shape, count=2))
     model_c = next(tmp_path.rglob("model.c")).read_text()
