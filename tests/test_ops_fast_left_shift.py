@@ -155,7 +155,8 @@ def test_left_shift_channels_on_m7(tmp_path, monkeypatch, layer):
     assert "_s8_fast(" in model_c and "fast_requant = 0" not in model_c
 
 
-@pytest.mark.parametrize("wide,scales,fast", [(True, SCALES, True), (False, SCALES, False), (False, SCALES_0, True)])
+@pytest.mark.parametrize("wide,scales,fast", [(True, SCALES, True), (True, SCALES_0, True), (False, SCALES, False),
+                                             (False, SCALES_0, True)])
 def test_conv_left_shift_channels(tmp_path, monkeypatch, wide, scales, fast):
     """CONV_2D with int16 (widened) weights scales them as the depthwise kernel does (its accumulator
     is doubled, so the offsets are even). int8 weights cannot be scaled: shift 0 channels still take

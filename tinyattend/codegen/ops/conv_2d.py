@@ -173,9 +173,10 @@ def pair_stream(rows: np.ndarray, q, form: int = FORM_INT8) -> np.ndarray:
     bias = bias - input_zero_point * sum(w). rows: [out_c][row_len] in column order."""
     out_c, row_len = rows.shape
     bias = q.bias
-    if q.scale is not None and np.any(q.scale != 2):    # FORM_WIDE only: scaled channels (_requant_left)
-        rows = rows.astype(np.int64) * (q.scale // 2)[:, None]
+    if q.scale is not None:              # FORM_WIDE only: scaled and offset channels (_requant_left)
         bias = to_int32((q.scale // 2) * q.bias.astype(np.int64) + q.offset // 2, "scaled bias")
+        if np.any(q.scale != 2):
+            rows = rows.astype(np.int64) * (q.scale // 2)[:, None]
     if form == FORM_SPLIT:
         bias = split_bias(q.bias, rows)
         rows = split_bytes(rows)                              # even bytes 0..255, odd -127..127
