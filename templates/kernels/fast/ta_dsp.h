@@ -163,7 +163,10 @@ TA_INLINE int32_t ta_requantize_fast(int32_t acc, int32_t multiplier, int32_t ri
  * taken from acc instead of from x = SMMULR(2*acc, m): they differ only when
  * acc < 0 and x == 0, and then (round - 1) >> right == round >> right because
  * round = 2^(right-1) + offset * 2^right. (A zero multiplier with acc < 0 is the
- * same case; the generator's dead channels have acc == 0.) */
+ * same case; the generator's dead channels have acc == 0.) Channels whose TFLite
+ * shift is >= 0 use the same instructions with an accumulator the generator made
+ * non-negative (offset bias, and scaled weights where they are int16) and a right
+ * shift that may be 0: see tinyattend/codegen/ops/_requant_left.py. */
 TA_INLINE int32_t ta_requantize_fast_acc(int32_t acc, int32_t multiplier, int32_t right, int32_t round) {
     const int32_t x = ta_smmlar((int32_t)((uint32_t)acc << 1), multiplier, round + (acc >> 31));
     return x >> right;

@@ -18,7 +18,9 @@ typedef struct {
     const int32_t *bias;        /* bias - input_zero_point * sum(weights); output_depth rounded up to 4 */
     int32_t per_channel;        /* 0: multiplier, shift and round hold one value for all channels */
     const int32_t *multiplier;  /* per output channel, or one */
-    const int32_t *shift;       /* fast: right shift >= 1; else TFLite's signed shift */
+    const int32_t *shift;       /* fast: right shift (>= 1; 0 for a TFLite shift of 0, whose
+                                 * channel's bias the generator offset to keep acc >= 0);
+                                 * else TFLite's signed shift */
     const int32_t *round;       /* fast: 2^(shift-1) + output_offset * 2^shift */
     int32_t split_weights;      /* 1: weights split as below, bias lowered by 129 * (sum of odd weights) */
 } ta_fully_connected_fast_params;

@@ -5,12 +5,13 @@ input zero point, and use a short requantization when it is provably exact.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ...ir.quant import multiply_by_quantized_multiplier
 from ..cnames import ConstantOverflow
+from ._requant_left import acc_bounds, left_channel
 
 FAST_KERNEL_SETS = ("fast", "auto", "helium")     # helium: for the ops it has no MVE kernel for
 ACC_LIMIT = 1 << 30     # ta_requantize_fast needs |acc| < 2^30 (SMMULR on 2*acc)
@@ -39,16 +40,27 @@ class ChannelRequant:
     multiplier: np.ndarray     # int32
     shift: np.ndarray          # int32: the right shift (fast) or TFLite's signed shift (exact)
     round: np.ndarray          # int32: ta_requantize_fast's rounding constant (zeros when not fast)
+    # scalable callers only (see _requant_left): the kernel accumulates scale * acc + offset, the
+    # scale applied to the weights and to `bias`; 2 and 0 for the channels of the usual form
+    scale: np.ndarray | None = None
+    offset: np.ndarray | None = None
 
 
 def channel_requant(rows: np.ndarray, bias: np.ndarray | None, multipliers: np.ndarray, shifts: np.ndarray,
-                    input_zero_point: int, output_zero_point: int) -> ChannelRequant:
+                    input_zero_point: int, output_zero_point: int, scalable: bool = False,
+                    even_offset: bool = False) -> ChannelRequant:
     """Fold the input offset into the bias and choose the requantization form.
 
     Channels whose weights are all zero (pruned or dead channels: TFLite often gives them a
     bias near +-2^30 and a tiny scale) have a constant output, computed here with TFLM's
     arithmetic and produced by the fast form as round >> 1 with a zero multiplier, so they no
-    longer force the whole layer onto the long requantization."""
+    longer force the whole layer onto the long requantization.
+
+    Channels with TFLite shift >= 0 take the fast form too where _requant_left finds one:
+    scalable: the caller can scale each channel's weights by a power of two up to 256 (int16
+    taps) and applies the `scale` and `offset` returned; even_offset: every offset even (a kernel
+    that doubles its accumulator takes scale / 2 and offset / 2). Otherwise (int8 weights, a
+    kernel that doubles its accumulator) shift 0 channels only, their offset / 2 in `bias`."""
     rows = rows.astype(np.int64)
     base = np.zeros(rows.shape[0], np.int64) if bias is None else bias.astype(np.int64)
     folded = folded_bias(base, rows, input_zero_point)
@@ -59,17 +71,55 @@ def channel_requant(rows: np.ndarray, bias: np.ndarray | None, multipliers: np.n
     live_shift = np.where(dead | (live_mult == 0), -1, shifts)
     live_bias = np.where(dead, 0, base)
     fast = fast_requant_ok(rows, live_bias, live_shift)
+    exact = ChannelRequant(False, to_int32(folded, "folded bias"), multipliers.astype(np.int32),
+                           shifts.astype(np.int32), np.zeros(len(shifts), np.int32))
     if not fast:
-        return ChannelRequant(False, to_int32(folded, "folded bias"), multipliers.astype(np.int32),
-                              shifts.astype(np.int32), np.zeros(len(shifts), np.int32))
+        left = _with_left_channels(rows, live_bias, folded, live_mult, live_shift, dead, constant,
+                                   output_zero_point, even_offset or not scalable, 256 if scalable else 2)
+        if left is None:
+            return exact
+        if scalable:
+            return left
+        try:        # scale 2 everywhere: the kernel's own doubling; the offset goes into the bias
+            return replace(left, bias=to_int32(left.bias.astype(np.int64) + left.offset // 2, "offset bias"),
+                           scale=None, offset=None)
+        except ConstantOverflow:
+            return exact
     try:
         rounding = round_constants(live_shift, output_zero_point, True).astype(np.int64)
         rounding[dead] = 2 * np.clip(constant, -(1 << 29), 1 << 29)     # (0 + round) >> 1 == constant
+        ones = np.ones(len(shifts), np.int64)
         return ChannelRequant(True, to_int32(np.where(dead, 0, folded), "folded bias"), live_mult.astype(np.int32),
-                              (-live_shift).astype(np.int32), to_int32(rounding, "rounding constant"))
+                              (-live_shift).astype(np.int32), to_int32(rounding, "rounding constant"),
+                              2 * ones if scalable else None, 0 * ones if scalable else None)
     except ConstantOverflow:      # output offset x 2^shift beyond int32 (absurd scales): the exact form
-        return ChannelRequant(False, to_int32(folded, "folded bias"), multipliers.astype(np.int32),
-                              shifts.astype(np.int32), np.zeros(len(shifts), np.int32))
+        return exact
+
+
+def _with_left_channels(rows, live_bias, folded, live_mult, live_shift, dead, constant,
+                        output_zero_point, even_offset, max_scale) -> ChannelRequant | None:
+    """The fast form with each channel's own scale: the usual one (2, offset 0) where it is exact,
+    the shift >= 0 form of _requant_left elsewhere; None when some channel has neither."""
+    count = len(live_shift)
+    scale, offset = np.full(count, 2, np.int64), np.zeros(count, np.int64)
+    rounding, right = np.zeros(count, np.int64), np.zeros(count, np.int64)
+    low, high = acc_bounds(rows, np.where(dead, 0, folded))
+    for c in range(count):
+        if fast_requant_ok(rows[c:c + 1], live_bias[c:c + 1], live_shift[c:c + 1]):
+            right[c] = -live_shift[c]
+            rounding[c] = (1 << (right[c] - 1)) + output_zero_point * (1 << right[c])
+            continue
+        form = left_channel(int(low[c]), int(high[c]), int(np.abs(rows[c]).max(initial=0)), int(live_mult[c]),
+                            int(live_shift[c]), output_zero_point, even_offset, max_scale)
+        if form is None:
+            return None
+        scale[c], offset[c], rounding[c], right[c] = form
+    rounding[dead] = 2 * np.clip(constant, -(1 << 29), 1 << 29)     # as in channel_requant
+    try:
+        return ChannelRequant(True, to_int32(np.where(dead, 0, folded), "folded bias"), live_mult.astype(np.int32),
+                              right.astype(np.int32), to_int32(rounding, "rounding constant"), scale, offset)
+    except ConstantOverflow:
+        return None
 
 
 def fast_requant_ok(weights_rows: np.ndarray, bias: np.ndarray | None, shifts: np.ndarray) -> bool:

@@ -6,7 +6,7 @@ import numpy as np
 from ..lowering import ConstArray, ConstRef, KernelCall, ScratchArg, TensorArg, dims, unsupported
 from ._checks import constant_input, fused_activation, int8_activations, weighted_op_shapes
 from ._conv_quant import channel_multipliers, output_range
-from ._fast import channel_requant, fits_u16, pair_rows, split_bias, split_bytes, splittable, wants_fast
+from ._fast import channel_requant, fits_u16, pair_rows, split_bias, split_bytes, splittable, to_int32, wants_fast
 from ._overlap import conv_overlap
 from .padding import conv_padding
 
@@ -113,7 +113,9 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max, wid
     row_len = columns.shape[1]
     bias_tensor = op.inputs[2] if len(op.inputs) > 2 else None
     bias = graph.tensor(bias_tensor).array().astype(np.int64) if bias_tensor is not None else None
-    q = channel_requant(weights.reshape(out_c, -1), bias, mult, shift, x.zero_point, y.zero_point)
+    # int16 taps can be scaled: channels with TFLite shift >= 0 keep the fast requantization
+    q = channel_requant(weights.reshape(out_c, -1), bias, mult, shift, x.zero_point, y.zero_point,
+                        scalable=wide, even_offset=True)
     form = weight_form(columns, wide)
     run_len = run_taps * depth
     rest_len = fh * (fw // run_taps) * (run_len % 4)
@@ -171,6 +173,10 @@ def pair_stream(rows: np.ndarray, q, form: int = FORM_INT8) -> np.ndarray:
     bias = bias - input_zero_point * sum(w). rows: [out_c][row_len] in column order."""
     out_c, row_len = rows.shape
     bias = q.bias
+    if q.scale is not None:              # FORM_WIDE only: scaled and offset channels (_requant_left)
+        bias = to_int32((q.scale // 2) * q.bias.astype(np.int64) + q.offset // 2, "scaled bias")
+        if np.any(q.scale != 2):
+            rows = rows.astype(np.int64) * (q.scale // 2)[:, None]
     if form == FORM_SPLIT:
         bias = split_bias(q.bias, rows)
         rows = split_bytes(rows)                              # even bytes 0..255, odd -127..127

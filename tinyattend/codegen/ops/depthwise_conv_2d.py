@@ -117,7 +117,8 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max) -> 
     """Per-channel int16 planes (templates/kernels/fast/depthwise/), or None
     when the short requantization cannot be proven exact (then the portable kernel runs).
     Weights and folded bias are doubled (the kernel accumulates 2 * acc, which the exactness
-    proof keeps below 2^31); scratch is one padded int16 plane per channel widened together
+    proof keeps below 2^31), or, for channels whose TFLite shift is >= 0, scaled and offset as
+    _requant_left says; scratch is one padded int16 plane per channel widened together
     (four when the channel count allows). Windows other than 3x3 at stride_w 1 or 2 get their
     weights as int16 pairs per filter row (one SMLAD per pair of taps). A 3x3 layer on a tall narrow
     map is given to the kernel transposed (h and w swapped, weights transposed), with the
@@ -128,13 +129,13 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max) -> 
     taps = w.array().reshape(fh * fw, out_c).T.astype(np.int64)        # [out_c][taps]
     bias_tensor = op.inputs[2] if len(op.inputs) > 2 else None
     bias = graph.tensor(bias_tensor).array().astype(np.int64) if bias_tensor is not None else None
-    q = channel_requant(taps, bias, mult, shift, x.zero_point, y.zero_point)
+    q = channel_requant(taps, bias, mult, shift, x.zero_point, y.zero_point, scalable=True)
     if not q.fast:
         return None
     n, in_h, in_w, in_c = x.shape
     _, out_h, out_w, _ = y.shape
     sh, sw = o["stride_h"], o["stride_w"]
-    kernel = (2 * taps).reshape(out_c, fh, fw)                         # doubled weights
+    kernel = (q.scale[:, None] * taps).reshape(out_c, fh, fw)         # doubled (or scaled: shift >= 0) weights
     in_strides, out_strides = (in_c, in_w * in_c), (out_c, out_w * out_c)     # (along a row, along a column)
     taps3x3 = fh == 3 and fw == 3 and sw in (1, 2)
     # channels widened together (word loads of four channels): four planes of scratch
@@ -169,7 +170,7 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max) -> 
         padded = np.zeros((out_c, per), np.int64)
         padded[:, :fh * fw] = kernel.reshape(out_c, fh * fw)
         weights = ConstArray("weights", "int16_t", padded.astype(np.int16).ravel())
-    channel = np.stack([2 * q.bias.astype(np.int64), q.multiplier, q.round, q.shift], axis=1)
+    channel = np.stack([q.scale * q.bias.astype(np.int64) + q.offset, q.multiplier, q.round, q.shift], axis=1)
     full_range = act_min == -128 and act_max == 127
     program = _rows_program(out_w)
     if not fits_u16(n, in_h, in_w, in_c, out_h, out_w, out_c, fh, fw, sh, sw, pad_top, pad_left, plane_h, plane_w):

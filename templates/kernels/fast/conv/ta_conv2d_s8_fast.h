@@ -43,8 +43,10 @@ typedef struct {
  *     weights), and the kernel starts each pixel's accumulators -128 * (sum of its even
  *     column values) lower. Needs no odd weight of -128;
  *   int32 mult0 mult1 round0 round1 right0 right1 (fast_requant: ta_requantize_fast's
- *     multiplier, rounding constant and right shift), or mult0 mult1 shift0 shift1 0 0
- *     (TFLite's signed shifts).
+ *     multiplier, rounding constant and right shift; for a channel whose TFLite shift is >= 0
+ *     the generator offsets the bias (and scales int16 weights) so the accumulator is never
+ *     negative, and the right shift may be 0: tinyattend/codegen/ops/_requant_left.py), or
+ *     mult0 mult1 shift0 shift1 0 0 (TFLite's signed shifts).
  * scratch (bytes): 6 * row_len (three pixels' int16 columns, interleaved group by group),
  * then (only when input.c % 4 != 0) one run, or all filter_h runs when there is one run per
  * filter row of at most 15 values, rounded up to 4, then the remainders of all runs, rounded

@@ -38,12 +38,15 @@ typedef struct {
     int32_t out_x_stride, out_y_stride;  /* the same for output pixels */
     /* Per output channel, 4 int32: 2 * (bias - input_zero_point * sum(weights)), multiplier,
      * rounding constant 2^(e-1) + output_offset * 2^e, right shift e >= 1 (the generator
-     * proved the short requantization exact). */
+     * proved the short requantization exact). Channels whose TFLite shift is >= 0 come scaled
+     * instead: S * folded bias + K with their weights times S (a power of two up to 256), K
+     * keeping the accumulator >= 0, and a rounding constant and e >= 0 chosen so the same
+     * arithmetic is TFLM's (tinyattend/codegen/ops/_requant_left.py). */
     const int32_t *channel;
 } ta_depthwise_fast_params;
 
 /* weights are doubled (2 * w, so the accumulator is already the 2 * acc the requantization
- * multiplies), per output channel: taps3x3: for each row (w0 | w1 << 16, w1 | w2 << 16) as
+ * multiplies; S * w for the scaled channels above), per output channel: taps3x3: for each row (w0 | w1 << 16, w1 | w2 << 16) as
  * int32, 6 words; pair_words: for each row (w0 | w1 << 16, w2 | w3 << 16, ...) as int32,
  * pair_words words, the last half zero for an odd filter_w; otherwise filter_h * filter_w
  * int16 values padded to an even count. */
