@@ -57,7 +57,7 @@ BASELINE = {
 # the sha256 of the .tflite measured (the MLPerf files in ../shared/models; the demo as make bench converts it).
 BOARD_BASELINE_SOURCE = {board: f"TFLM + CMSIS-NN on the {board[7:].upper()} (measured 2026-12-07, "
                                 f"tinyattend tflm-baseline MODEL.tflite --board {board})"
-                         for board in ("cortex-m33", "cortex-m55", "cortex-m7")}
+                         for board in ("cortex-m33", "cortex-m55", "cortex-m7", "cortex-m4")}
 BOARD_BASELINE: dict[str, dict[str, dict]] = {
     "cortex-m33": {
         "ad01_int8": {"sha256": "87cf24194ef93d1d9b11a591d805526b98008e351655d29883c825c9c106ba24",
@@ -108,6 +108,17 @@ BOARD_BASELINE: dict[str, dict[str, dict]] = {
                              "instructions": 168_208_400, "arena": 486_564, "code": 101_469},
         "lowformer-micro": {"sha256": "cca7489e51a888640e5d79ad294b708fa0da743254dd0d7c3298fa8b7ab86068",
                             "instructions": 176_119_000, "arena": 229_444, "code": 128_812},
+    },
+    # ad01_int8 on the M4 with this build: 582,920 instructions (BASELINE: 582,960), 2,580 B, 26,575 B.
+    "cortex-m4": {
+        "attendnext_digits": {"sha256": "f6d9f4b462c014e3ff9c1433203cc529c60f7b8abf6bd290d681de937f7e5613",
+                              "instructions": 6_581_840, "arena": 52_420, "code": 102_029},
+        "attendnext-micro": {"sha256": "c4eeb76241e31f239deb35df1a1c44bb8835a1a98753857a5b0923e1ed27e5c7",
+                             "instructions": 154_748_080, "arena": 500_788, "code": 102_029},
+        "attendnets-micro": {"sha256": "889e5e821d819a216a4eeff8add19e34e4b15b4815e373315405f334a8f11ec4",
+                             "instructions": 164_844_480, "arena": 486_564, "code": 101_435},
+        "lowformer-micro": {"sha256": "cca7489e51a888640e5d79ad294b708fa0da743254dd0d7c3298fa8b7ab86068",
+                            "instructions": 172_008_080, "arena": 229_444, "code": 128_712},
     },
 }
 
