@@ -34,6 +34,7 @@ CASES = {
     "long_runs_c6": ((8, 7, 6), 5, 3, 1, "same", 1, "relu"),            # runs of 18: staged one by one at the border
     "single_pixel": ((1, 1, 40), 9, 1, 1, "valid", 1, "relu"),          # one pixel: only the one-pixel path
     "map_4x4_c3": ((4, 4, 12), 6, 3, 1, "same", 1, None),               # 16 pixels: five tiles and one pixel
+    "groups_mod8_5": ((6, 5, 20), 6, 1, 1, "valid", 1, "relu"),         # 5 groups: the one entry (of 8) left
 }
 
 
@@ -147,7 +148,7 @@ def test_column_order_matches_runs():
 # "size" with --kernels fast: the fast kernels with int8 weights; "speed": int16 weights; "split": split
 # int8 weights (size, with the split form forced for these small layers).
 QEMU_CASES = [(name, "size", False) for name in CASES] + [
-    ("first_layer_c3", "speed", False), ("groups_mod4_1", "speed", False), ("pointwise_odd_relu6", "speed", False),
+    ("first_layer_c3", "speed", False), ("groups_mod4_1", "speed", False), ("groups_mod8_5", "speed", False), ("pointwise_odd_relu6", "speed", False),
     ("even_groups_valid", "speed", False), ("dilation_c5", "size", True), ("pointwise", "speed", True),
     *[(name, "size", False) for name in CLAMPED], ("pointwise_relu6_both_limits", "speed", False),
     *[(name, "split", False) for name in ("pointwise", "first_layer_c3_s2", "wide_row_c64", "groups_mod4_1",
@@ -160,7 +161,7 @@ QEMU_CASES = [(name, "size", False) for name in CASES] + [
 @pytest.mark.parametrize("name,optimize,exact", QEMU_CASES)
 def test_conv2d_fast_on_cortex_m7(tmp_path, monkeypatch, name, optimize, exact):
     """The same models with the real DSP instructions and inline assembly, on QEMU (mps2-an500):
-    every tile-loop entry (groups % 4), int8 and int16 weights, the three requantization forms."""
+    every tile-loop entry (groups % 8), int8 and int16 weights, the three requantization forms."""
     if shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None:
         pytest.skip("qemu-system-arm and arm-none-eabi-gcc are needed")
     from op_harness import assert_bit_exact_on_board

@@ -66,20 +66,29 @@ def test_runtime_code_counts_the_library_members_only(tmp_path):
         "code_tflm": 0x50, "code_cmsis_nn": 0x200, "code": 0x250}
 
 
-def test_zoo_baseline_is_used_only_for_the_measured_file(tmp_path):
-    name = "lowformer-micro"
+def test_board_baseline_is_used_only_for_the_measured_file(tmp_path):
+    name, board = "lowformer-micro", "cortex-m55"
+    measured = bench_all.BOARD_BASELINE[board][name]
     other = tmp_path / f"{name}.tflite"
     other.write_bytes(b"TFL3 not the measured export")
-    assert bench_all.zoo_baseline(name, "cortex-m7", other) is None
-    assert bench_all.zoo_baseline(name, "cortex-m7", tmp_path / "missing.tflite") is None
-    measured = bench_all.ZOO_BASELINE[name]
-    base = {**measured, "source": bench_all.ZOO_BASELINE_SOURCE}
-    result = {"board": "cortex-m7", "bit_exact": True, "instructions": measured["cortex-m7"] // 2,
+    assert bench_all.board_baseline(name, board, other) is None
+    assert bench_all.board_baseline(name, board, tmp_path / "missing.tflite") is None
+    base = {board: measured["instructions"], "arena": measured["arena"], "code": measured["code"],
+            "source": bench_all.BOARD_BASELINE_SOURCE[board]}
+    result = {"board": board, "bit_exact": True, "instructions": measured["instructions"] // 2,
               "peak_ram_bytes": 1000, "runtime_code_bytes": 2000, "const_bytes": 3000, "tflite_bytes": 4000}
     ratios = bench_all.ratios(result, name, base)
-    assert ratios["instructions_ratio"] == 0.5 and ratios["baseline"].startswith("TFLM + CMSIS-NN (measured")
-    row = {"model": name, "kernels": "fast", **result, "ratios": ratios}
-    assert f"{measured['cortex-m7']:,}+ |" in bench_all.markdown([row])
+    assert ratios["instructions_ratio"] == 0.5 and ratios["baseline"].startswith("TFLM + CMSIS-NN on the M55 (measured")
+    assert ratios["baseline_arena"] == measured["arena"]
+    row = {"model": name, "kernels": "auto", **result, "ratios": ratios}
+    assert f"{measured['instructions']:,}+ |" in bench_all.markdown([row])
+
+
+def test_board_baselines_name_a_measured_file_and_a_source():
+    for board, models in bench_all.BOARD_BASELINE.items():
+        assert board in bench_all.BOARD_BASELINE_SOURCE and board in bench_all.BOARDS
+        for name, base in models.items():
+            assert len(base["sha256"]) == 64 and min(base["instructions"], base["arena"], base["code"]) > 0, (board, name)
 
 
 @pytest.mark.heavy

@@ -32,9 +32,9 @@ MODELS = {
 }
 BOARDS = ("cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55")
 # The zoo's MCU models (seeded random weights, synthetic calibration: a speed and memory benchmark, not
-# an accuracy one). Their baseline is ZOO_BASELINE when the .tflite is the one measured there; else our
+# an accuracy one). Their baseline is BOARD_BASELINE's when the .tflite is the one measured there; else our
 # cmsis-nn kernel set on the same board, which matched TFLM + CMSIS-NN within 0.1% on every MLPerf model above
-# (but ran 5-18% fewer instructions than TFLM on the M7 on these three: ZOO_BASELINE).
+# (but ran 5-18% fewer instructions than TFLM on the M7 on the zoo's models).
 OTHER_GOALS = ("size", "speed")
 ZOO_MODELS = ("attendnext-micro", "attendnets-micro", "lowformer-micro")
 
@@ -52,34 +52,12 @@ BASELINE = {
                   "arena": 2_580, "code": 26_600},
 }
 
-# The zoo's MCU models and the demo model measured the same way by tinyattend.run.tflm_baseline (our harness around TFLM's
-# MicroInterpreter, TFLM and CMSIS-NN built by TFLM's Makefile; it reproduces ad01_int8's figures above exactly
-# on the M7 and the others within 0.03%). Instructions per board; arena and code are the M7's, as in BASELINE.
-# Valid only for the .tflite whose sha256 is given: a model exported differently keeps the proxy.
-ZOO_BASELINE_SOURCE = ("TFLM + CMSIS-NN (measured 2026-11-22, "
-                       "tinyattend tflm-baseline bench-out/MODEL.tflite --board BOARD)")
-ZOO_BASELINE = {
-    "attendnext-micro": {"sha256": "a8a106f122223ed6b41202cb29dd7681e67eee1177a9ae0efe753b91bebdb051",
-                         "cortex-m7": 154_659_680, "cortex-m4": 154_780_520, "cortex-m55": 41_611_562,
-                         "arena": 500_596, "code": 101_469},
-    "attendnets-micro": {"sha256": "c797446f291c032e5317a6511264098326766bcc99b38be207a09aa835eb8f36",
-                         "cortex-m7": 168_277_160, "cortex-m4": 164_878_560, "cortex-m55": 56_118_812,
-                         "arena": 486_564, "code": 101_469},
-    # The bundled demo model as make bench converts it (models/attendnext_digits.onnx).
-    "attendnext_digits": {"sha256": "dc902e81fb074324f0fb55fa5041146201da9fa18be0bbf57b59675d6d85069e",
-                          "cortex-m7": 6_613_200, "cortex-m4": 6_581_200, "cortex-m55": 2_043_812,
-                          "arena": 52_068, "code": 101_469},
-    "lowformer-micro": {"sha256": "187ce8860443dce31f8a68abf163f8c22a1c647e1e1c686f360f258ec7008cf5",
-                        "cortex-m7": 174_184_360, "cortex-m4": 170_347_040, "cortex-m55": 52_285_438,
-                        "arena": 230_548, "code": 127_374},
-}
-
-
 # Boards whose baseline was measured with tinyattend.run.tflm_baseline on the board itself (issue 20): per
 # model its instructions, TFLM's arena and runtime code on that core (not the M7's, as BASELINE's are), and
 # the sha256 of the .tflite measured (the MLPerf files in ../shared/models; the demo as make bench converts it).
-BOARD_BASELINE_SOURCE = {"cortex-m33": "TFLM + CMSIS-NN on the M33 (measured 2026-12-07, "
-                                       "tinyattend tflm-baseline MODEL.tflite --board cortex-m33)"}
+BOARD_BASELINE_SOURCE = {board: f"TFLM + CMSIS-NN on the {board[7:].upper()} (measured 2026-12-07, "
+                                f"tinyattend tflm-baseline MODEL.tflite --board {board})"
+                         for board in ("cortex-m33", "cortex-m55", "cortex-m7", "cortex-m4")}
 BOARD_BASELINE: dict[str, dict[str, dict]] = {
     "cortex-m33": {
         "ad01_int8": {"sha256": "87cf24194ef93d1d9b11a591d805526b98008e351655d29883c825c9c106ba24",
@@ -99,6 +77,48 @@ BOARD_BASELINE: dict[str, dict[str, dict]] = {
                              "instructions": 163_903_000, "arena": 486_564, "code": 102_355},
         "lowformer-micro": {"sha256": "4af433cc4609385f9793ccf8acf8aaf0906a3624176535867b25527c59e8803c",
                             "instructions": 172_020_850, "arena": 229_444, "code": 129_540},
+    },
+    # TARGET_ARCH=cortex-m55: CMSIS-NN's MVE kernels. The MLPerf models within 0.12% of BASELINE's M55
+    # instructions (AD exactly); the arenas are the M55's own, as issue 16 gives them.
+    "cortex-m55": {
+        "pretrainedResnet_quant": {"sha256": "3c002613d1b2475eb51dd78dfb85a546c8ae658dee71cf6ade43b022fe205415",
+                                   "instructions": 4_911_125, "arena": 55_028, "code": 60_967},
+        "vww_96_int8": {"sha256": "597a384c8c2c8a1276f04702f25013b7838f2f814f1ca7c174d295b73e3d6b7b",
+                        "instructions": 6_558_312, "arena": 100_772, "code": 67_097},
+        "ad01_int8": {"sha256": "87cf24194ef93d1d9b11a591d805526b98008e351655d29883c825c9c106ba24",
+                      "instructions": 150_000, "arena": 9_268, "code": 21_969},
+        "kws_ref_model": {"sha256": "aeea436800704fce17b17292e4412630ad856e9d777c044c64ef748a880bd0ae",
+                          "instructions": 1_813_719, "arena": 27_348, "code": 67_097},
+        "attendnext_digits": {"sha256": "f6d9f4b462c014e3ff9c1433203cc529c60f7b8abf6bd290d681de937f7e5613",
+                              "instructions": 2_044_719, "arena": 52_532, "code": 90_747},
+        "attendnext-micro": {"sha256": "c4eeb76241e31f239deb35df1a1c44bb8835a1a98753857a5b0923e1ed27e5c7",
+                             "instructions": 41_612_094, "arena": 504_932, "code": 90_747},
+        "attendnets-micro": {"sha256": "889e5e821d819a216a4eeff8add19e34e4b15b4815e373315405f334a8f11ec4",
+                             "instructions": 56_119_312, "arena": 486_868, "code": 90_131},
+        "lowformer-micro": {"sha256": "cca7489e51a888640e5d79ad294b708fa0da743254dd0d7c3298fa8b7ab86068",
+                            "instructions": 53_997_938, "arena": 233_508, "code": 119_240},
+    },
+    # The same build reproduces BASELINE's ad01_int8 exactly on the M7 (583,240; 2,580; 26,569).
+    "cortex-m7": {
+        "attendnext_digits": {"sha256": "f6d9f4b462c014e3ff9c1433203cc529c60f7b8abf6bd290d681de937f7e5613",
+                              "instructions": 6_613_520, "arena": 52_420, "code": 102_071},
+        "attendnext-micro": {"sha256": "c4eeb76241e31f239deb35df1a1c44bb8835a1a98753857a5b0923e1ed27e5c7",
+                             "instructions": 154_595_680, "arena": 500_788, "code": 102_071},
+        "attendnets-micro": {"sha256": "889e5e821d819a216a4eeff8add19e34e4b15b4815e373315405f334a8f11ec4",
+                             "instructions": 168_208_400, "arena": 486_564, "code": 101_469},
+        "lowformer-micro": {"sha256": "cca7489e51a888640e5d79ad294b708fa0da743254dd0d7c3298fa8b7ab86068",
+                            "instructions": 176_119_000, "arena": 229_444, "code": 128_812},
+    },
+    # ad01_int8 on the M4 with this build: 582,920 instructions (BASELINE: 582,960), 2,580 B, 26,575 B.
+    "cortex-m4": {
+        "attendnext_digits": {"sha256": "f6d9f4b462c014e3ff9c1433203cc529c60f7b8abf6bd290d681de937f7e5613",
+                              "instructions": 6_581_840, "arena": 52_420, "code": 102_029},
+        "attendnext-micro": {"sha256": "c4eeb76241e31f239deb35df1a1c44bb8835a1a98753857a5b0923e1ed27e5c7",
+                             "instructions": 154_748_080, "arena": 500_788, "code": 102_029},
+        "attendnets-micro": {"sha256": "889e5e821d819a216a4eeff8add19e34e4b15b4815e373315405f334a8f11ec4",
+                             "instructions": 164_844_480, "arena": 486_564, "code": 101_435},
+        "lowformer-micro": {"sha256": "cca7489e51a888640e5d79ad294b708fa0da743254dd0d7c3298fa8b7ab86068",
+                            "instructions": 172_008_080, "arena": 229_444, "code": 128_712},
     },
 }
 
@@ -206,15 +226,6 @@ def cmsis_nn_proxy(rows: list[dict], name: str, board: str, root: Path) -> dict 
     return None
 
 
-def zoo_baseline(name: str, board: str, tflite: Path) -> dict | None:
-    """ZOO_BASELINE's measurement of `name` on `board`, if `tflite` is the very file it was measured on."""
-    base = ZOO_BASELINE.get(name)
-    if (base is None or board not in base or not tflite.is_file()
-            or hashlib.sha256(tflite.read_bytes()).hexdigest() != base["sha256"]):
-        return None
-    return {**base, "source": ZOO_BASELINE_SOURCE}
-
-
 def board_baseline(name: str, board: str, tflite: Path) -> dict | None:
     """BOARD_BASELINE's measurement of `name` on `board` (instructions, arena, code of that core), if `tflite`
     is the very file it was measured on."""
@@ -264,9 +275,9 @@ def markdown(rows: list[dict]) -> str:
              "Zoo MCU models (seeded random weights) not measured with TFLM: their baseline (marked *) is our",
              "cmsis-nn kernel set on the same board (it matched TFLM + CMSIS-NN within 0.1% above), and for RAM the",
              "activation part of the arena TFLM's interpreter allocates for the model (its persistent part left out).",
-             f"A zoo model's baseline marked + is measured instead: {ZOO_BASELINE_SOURCE}, used only for the",
-             ".tflite it was measured on (sha256).",
-             *[f"{board} rows: the baseline (marked +) is {source}; its arena and code are that core's own."
+             "A baseline marked + is measured on that board instead, used only for the .tflite it was measured on",
+             "(sha256); its arena and code are that core's own:",
+             *[f"{board} rows marked +: {source}."
                for board, source in BOARD_BASELINE_SOURCE.items() if BOARD_BASELINE.get(board)],
              "The Cortex-M3 (no DSP) has no TFLM measurement: its rows are compared with nothing, or with the M3's",
              "own cmsis-nn set (*) for the demo.", "",
@@ -382,8 +393,7 @@ def bench_all_command(args) -> int:
         name = result["model"]
         tflite = models.get(name, root / f"{name}.tflite")
         result["ratios"] = ratios(result, name, board_baseline(name, result["board"], tflite)
-                                  or (None if name in BASELINE else zoo_baseline(name, result["board"], tflite)
-                                      or cmsis_nn_proxy(rows, name, result["board"], root)))
+                                  or (None if name in BASELINE else cmsis_nn_proxy(rows, name, result["board"], root)))
     (root / "bench.json").write_text(json.dumps(rows, indent=1) + "\n")
     (root / "bench.md").write_text(markdown(rows))
     print(markdown(rows))
