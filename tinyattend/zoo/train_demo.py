@@ -42,35 +42,15 @@ def load_digits_nchw(seed: int = SEED):
 
 def train(x_tr, y_tr, epochs: int, seed: int = SEED):
     import torch
-    import torch.nn.functional as F
 
     from .attendnext import attendnext_digits
+    from .training import fit
 
     torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
     model = attendnext_digits(num_classes=10, input_size=INPUT_SIZE)
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3, weight_decay=1e-4)
-    batch = 64
-    steps = epochs * ((len(x_tr) + batch - 1) // batch)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps)
-    xt, yt = torch.from_numpy(x_tr), torch.from_numpy(y_tr)
-    model.train()
-    for epoch in range(epochs):
-        order = rng.permutation(len(xt))
-        total = 0.0
-        for i in range(0, len(order), batch):
-            idx = order[i:i + batch]
-            xb = xt[idx]
-            dx, dy = (int(v) for v in rng.integers(-2, 3, size=2))       # random shift, zero fill
-            xb = torch.roll(F.pad(xb, (2, 2, 2, 2)), shifts=(dy, dx), dims=(2, 3))[:, :, 2:-2, 2:-2]
-            loss = F.cross_entropy(model(xb), yt[idx], label_smoothing=0.05)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += loss.item() * len(idx)
-        print(f"epoch {epoch + 1:2d}/{epochs}  loss {total / len(xt):.4f}", flush=True)
-    return model.eval()
+    fit(model, x_tr, y_tr, epochs=epochs, lr=3e-3, seed=seed, shift=2,
+        on_epoch=lambda epoch, loss: print(f"epoch {epoch:2d}/{epochs}  loss {loss:.4f}", flush=True))
+    return model
 
 
 def onnx_top1(onnx_path: Path, x: np.ndarray, y: np.ndarray) -> float:
