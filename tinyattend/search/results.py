@@ -1,4 +1,5 @@
-"""What a search leaves in OUT, all rebuilt from the Optuna storage at each step:
+"""What a search leaves in OUT, all rebuilt from the Optuna storage (trials.csv after every trial, the rest at
+the end of a run or when it is interrupted):
 
     trials.csv      one row per trial (status complete / rejected / failed, with the reason)
     summary.json    driver, Ray address, trial counts, time split, the Pareto front, the recommended model
@@ -126,6 +127,10 @@ def write_all(study, out: Path, settings, dataset, storage: str, *, wall_s: floa
 def _public(row: dict) -> dict:
     return {k: row.get(k) for k in ("trial", "architecture", "float_top1", "int8_top1", "instructions", "peak_ram",
                                     "flash", "params", "macs", "bit_exact")} | {"folder": f"front/trial-{row['trial']:04d}"}
+
+
+def write_csv(study, out: Path) -> None:
+    _write_csv(out / "trials.csv", rows(study))
 
 
 def _write_csv(path: Path, trial_rows: list[dict]) -> None:

@@ -240,6 +240,7 @@ def _run_trials(study, ray, task, data_ref, requests, space, settings, out, tabl
                 result = {"trial": trial.number, "status": "failed", "reason": f"worker lost: {type(err).__name__}: "
                           f"{str(err).splitlines()[0] if str(err) else ''}"[:300]}
             results.record(study, trial, result, out)
+            results.write_csv(study, out)       # trials.csv stays current even if the driver is killed
             table.row(result)
         now = time.monotonic()
         for ref, (trial, started) in list(in_flight.items()):
