@@ -49,6 +49,20 @@ def int8_tflite(build_model, input_shapes, *, samples: int = 32, seed: int = 0, 
     return converter.convert()
 
 
+def padded_conv_model(tf, conv: str, pads, stride: int, hwc=(11, 10, 8), filters: int = 16):
+    """Keras: 1x1 conv -> ZeroPadding2D(pads) -> a VALID depthwise 3x3 (relu6) or conv 3x3 of `filters` at
+    `stride` -> 1x1 conv. The PAD reads an intermediate tensor, as a PAD-folding rewrite meets it."""
+    L = tf.keras.layers
+    x = tf.keras.Input(hwc, batch_size=1)
+    y = L.Conv2D(8, 1, activation="relu")(x)
+    y = L.ZeroPadding2D(pads)(y)
+    if conv == "depthwise":
+        y = L.DepthwiseConv2D(3, strides=stride, padding="valid", activation="relu6")(y)
+    else:
+        y = L.Conv2D(filters, 3, strides=stride, padding="valid")(y)
+    return tf.keras.Model(x, L.Conv2D(4, 1)(y))
+
+
 def with_output_quantization(tflite: bytes, scale: float | None = None, zero_point: int | None = None,
                              edit_op=None) -> bytes:
     """The model with its last op's output quantization replaced (scale and/or zero point), after

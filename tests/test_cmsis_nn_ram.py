@@ -9,23 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from op_harness import assert_bit_exact, assert_bit_exact_on_board, int8_tflite
+from op_harness import assert_bit_exact, assert_bit_exact_on_board, int8_tflite, padded_conv_model
 from test_cmsis_nn import needs_cmsis_nn, needs_qemu
 from tinyattend.boards import load_board
 from tinyattend.codegen.lean import STACK_ALLOWANCE
 from tinyattend.pipeline import write_project
-
-
-def _padded_model(tf, conv: str, pads, stride: int, hwc=(11, 10, 8)):
-    L = tf.keras.layers
-    x = tf.keras.Input(hwc, batch_size=1)
-    y = L.Conv2D(8, 1, activation="relu")(x)                  # the PAD reads an intermediate tensor
-    y = L.ZeroPadding2D(pads)(y)
-    if conv == "depthwise":
-        y = L.DepthwiseConv2D(3, strides=stride, padding="valid", activation="relu6")(y)
-    else:
-        y = L.Conv2D(16, 3, strides=stride, padding="valid")(y)
-    return tf.keras.Model(x, L.Conv2D(4, 1)(y))
 
 
 def _calls(tmp_path: Path) -> str:
@@ -38,7 +26,7 @@ def _calls(tmp_path: Path) -> str:
 def test_pad_folds_into_cmsis_nn_convolution(tmp_path, conv, pads, stride):
     """Padding TFLM's SAME never gives (more before than after, the last row unread) still runs in CMSIS-NN's
     kernel (its plain-C path on the host), bit for bit as TFLM's PAD then VALID convolution."""
-    tflite = int8_tflite(lambda tf: _padded_model(tf, conv, pads, stride), [(1, 11, 10, 8)])
+    tflite = int8_tflite(lambda tf: padded_conv_model(tf, conv, pads, stride), [(1, 11, 10, 8)])
     report = assert_bit_exact(tflite, tmp_path, kernels="cmsis-nn", samples=30, expect_ops=["PAD"])
     assert "PAD" not in report["ops"] and report["folded_ops"] == 1
     assert report["libraries"] == ["cmsis-nn"]
@@ -52,7 +40,7 @@ def test_cmsis_nn_arena_within_tflm_arena(tmp_path):
     stack allowance is within the arena TFLM's interpreter plans for the model (its activation part, as make
     bench compares); before the fold it was TFLM's plus the conv's im2col scratch."""
     from tinyattend.verify import tflm_arena
-    tflite = int8_tflite(lambda tf: _padded_model(tf, "conv", ((1, 1), (1, 1)), 2, hwc=(32, 32, 3)),
+    tflite = int8_tflite(lambda tf: padded_conv_model(tf, "conv", ((1, 1), (1, 1)), 2, hwc=(32, 32, 3)),
                          [(1, 32, 32, 3)])
     report = write_project(tmp_path, tflite, load_board("cortex-m7"), kernels="cmsis-nn", optimize="balanced",
                            model_name="stem", measure_tflm_arena=False)

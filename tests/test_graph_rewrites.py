@@ -4,26 +4,14 @@ scatter)."""
 import numpy as np
 import pytest
 
-from op_harness import assert_bit_exact, int8_tflite
-
-
-def _padded_model(tf, conv: str, pads, stride: int):
-    L = tf.keras.layers
-    x = tf.keras.Input((11, 10, 8), batch_size=1)
-    y = L.Conv2D(8, 1, activation="relu")(x)                  # the PAD reads an intermediate tensor
-    y = L.ZeroPadding2D(pads)(y)
-    if conv == "depthwise":
-        y = L.DepthwiseConv2D(3, strides=stride, padding="valid", activation="relu6")(y)
-    else:
-        y = L.Conv2D(6, 3, strides=stride, padding="valid")(y)
-    return tf.keras.Model(x, L.Conv2D(4, 1)(y))
+from op_harness import assert_bit_exact, int8_tflite, padded_conv_model
 
 
 @pytest.mark.parametrize("conv", ["depthwise", "conv"])
 @pytest.mark.parametrize("pads,stride", [(((0, 1), (0, 1)), 2), (((1, 2), (2, 1)), 1), (((2, 0), (1, 3)), 2)])
 @pytest.mark.parametrize("kernels", ["portable", "fast"])
 def test_pad_folds_into_convolution(tmp_path, conv, pads, stride, kernels):
-    tflite = int8_tflite(lambda tf: _padded_model(tf, conv, pads, stride), [(1, 11, 10, 8)])
+    tflite = int8_tflite(lambda tf: padded_conv_model(tf, conv, pads, stride, filters=6), [(1, 11, 10, 8)])
     report = assert_bit_exact(tflite, tmp_path, kernels=kernels, samples=30, expect_ops=["PAD"])
     assert "PAD" not in report["ops"] and report["folded_ops"] == 1
     assert [layer["index"] for layer in report["layers"]] == list(range(len(report["ops"])))

@@ -175,7 +175,6 @@ class ProgressTable:
 
     def __init__(self, enabled: bool = True):
         self.enabled = enabled
-        self.best: tuple[float, int] | None = None
 
     def note(self, text: str) -> None:
         if self.enabled:

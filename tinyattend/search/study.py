@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..errors import DoesNotFitError, OptionError, OutputDirError, ToolchainError
@@ -46,7 +46,6 @@ class SearchSettings:
     trial_timeout: float = 1800.0
     tolerance: float = 0.005               # recommended: fewest instructions within this of the best top-1
     progress: bool = True
-    extra: dict = field(default_factory=dict)
 
 
 def run_search(settings: SearchSettings):
@@ -89,7 +88,7 @@ def run_search(settings: SearchSettings):
                    f"({int(ray.cluster_resources().get('CPU', 0))} CPUs)")
         data_ref = ray.put(dataset)
         task = ray.remote(num_cpus=1, max_retries=0)(run_trial)
-        requests = _request_factory(settings, space)
+        requests = _request_factory(settings)
         if not study.trials and settings.limits != Limits():
             _check_smallest(ray, task, requests(-1, space.smallest()), data_ref, table)
         started = time.monotonic()
@@ -196,7 +195,7 @@ def _start_ray(settings: SearchSettings):
     return ray, True
 
 
-def _request_factory(settings: SearchSettings, space):
+def _request_factory(settings: SearchSettings):
     def make(number: int, arch) -> TrialRequest:
         return TrialRequest(number=number, architecture=arch.to_dict(), board=settings.board, limits=settings.limits,
                             budget=settings.budget, seed=settings.seed)
