@@ -34,7 +34,7 @@ def _odd_shapes(tf):
 
 def _residual(tf):
     """ResNet-like: 3x3 16->16 pair with a residual ADD, 1x1 stride-2 shortcut, dilation, 5x5 depthwise,
-    max pooling."""
+    max and average pooling."""
     L = tf.keras.layers
     x = tf.keras.Input((12, 12, 16), batch_size=1)
     a = L.Conv2D(16, 3, padding="same", activation="relu")(x)
@@ -46,6 +46,7 @@ def _residual(tf):
     y = L.Conv2D(9, 3, dilation_rate=2, padding="same")(y)
     y = L.DepthwiseConv2D(5, padding="same")(y)
     y = L.MaxPooling2D(2, strides=1, padding="same")(y)       # 9 channels: two SIMD words and a tail
+    y = L.AveragePooling2D(3, strides=2, padding="same")(y)   # edge windows of 4 and 6 taps, a word and a tail
     y = L.GlobalAveragePooling2D()(y)
     return tf.keras.Model(x, L.Dense(3)(y))
 
@@ -65,6 +66,7 @@ def _mobilenet(tf):
     y = L.Multiply()([y, L.Conv2D(64, 1, activation="sigmoid")(y)])      # attention-condenser style gating
     y = L.DepthwiseConv2D(3, strides=2, padding="same", activation="relu6")(y)
     y = L.Conv2D(128, 1, activation="relu6")(y)
+    y = L.AveragePooling2D(2, strides=1, padding="same")(y)   # 128 channels, 16 per pass; windows of 4, 2, 1
     y = L.GlobalAveragePooling2D()(y)
     return tf.keras.Model(x, L.Dense(4)(y))
 
@@ -102,6 +104,8 @@ def test_fast_kernels_bit_exact_on_emulated_core(tmp_path, name, board, optimize
         assert "ta_mul_s8_fast_shift" in model_c
     if name == "residual":
         assert "ta_max_pool_s8_fast(" in model_c
+    if name in ("residual", "mobilenet"):
+        assert "ta_avg_pool_s8_fast(" in model_c
     if name == "odd_shapes":
         assert "ta_lut_s8_fast(" in model_c
     if name == "autoencoder":

@@ -214,3 +214,23 @@ def test_max_pool_fast(tmp_path, hwc, pool, stride, padding, relu6):
     assert_bit_exact(int8_tflite(build, [(1, *hwc)], low=-4.0, high=4.0), tmp_path, expect_ops=["MAX_POOL_2D"],
                      kernels="fast")
     assert "ta_max_pool_s8_fast(" in (tmp_path / "model" / "model.c").read_text()
+
+
+@pytest.mark.parametrize("hwc,pool,stride,padding,relu6", [
+    ((9, 11, 23), 3, 2, "same", False),     # 16 + 4 channels and a tail of 3, edge windows counting fewer taps
+    ((8, 7, 16), 2, 2, "valid", True),      # 16 channels, fused clamp
+    ((25, 5, 64), (25, 5), 1, "valid", False),      # KWS's global mean: 125 taps
+    ((6, 7, 5), (2, 3), (1, 2), "same", False),     # one word and a tail; even counts round ties away from zero
+    ((17, 16, 4), (17, 16), 1, "valid", False),     # 272 taps: past 16-bit lanes, the portable kernel
+])
+def test_avg_pool_fast(tmp_path, hwc, pool, stride, padding, relu6):
+    def build(tf):
+        L = tf.keras.layers
+        layers = [tf.keras.Input(hwc, batch_size=1), L.Conv2D(hwc[-1], 1),
+                  L.AveragePooling2D(pool, strides=stride, padding=padding)]
+        return tf.keras.Sequential(layers + ([L.ReLU(6.0)] if relu6 else []))
+    assert_bit_exact(int8_tflite(build, [(1, *hwc)], low=-4.0, high=4.0), tmp_path, expect_ops=["AVERAGE_POOL_2D"],
+                     kernels="fast")
+    fast = pool[0] * pool[1] <= 256 if isinstance(pool, tuple) else True
+    model_c = (tmp_path / "model" / "model.c").read_text()
+    assert ("ta_avg_pool_s8_fast(" in model_c) == fast and ("ta_avg_pool_s8(" in model_c) != fast
