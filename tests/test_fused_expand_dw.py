@@ -340,3 +340,22 @@ def test_bench_table_shows_peak_ram_before_and_after_fusion():
                arena_bytes=1000, arena_unfused_bytes=3000, stack_bytes=664, runtime_code_bytes=1, const_bytes=1,
                ratios={"baseline_arena": 4000})
     assert "| m | cortex-m7 | auto | 3,000 | 1,000 | 0.33 | 3,664 | 1,664 | 0.916 -> 0.416 |" in markdown([row])
+
+
+def test_vww_depthwise_at_the_peak_takes_one_plane_not_bands():
+    """VWW's 48x48x8 depthwise layer runs in place: with one plane of scratch instead of four its
+    peak is below what bands give (they need the output beside the input) at a fraction of their
+    instructions (M7: 342,520 against 424,840 in one-row bands), so the policy narrows it."""
+    from conftest import mlperf_model
+    from tinyattend.boards import load_board
+    from tinyattend.codegen.generate import generate
+    from tinyattend.codegen.lowering import Target
+    from tinyattend.codegen.ops.depthwise_conv_2d import NARROW_PLANES
+    from tinyattend.ir.tflite_reader import read_tflite
+    graph = read_tflite(mlperf_model("vww_96_int8").read_bytes(), "vww")
+    generated = generate(graph, Target(load_board("cortex-m7"), kernels="auto"), "vww")
+    op = generated.graph.ops[1]
+    assert op.type == "DEPTHWISE_CONV_2D" and op.options.get(NARROW_PLANES)
+    params = dict(generated.lowered[1].params)
+    assert params["fill_group"] == 1 and generated.lowered[1].scratch_bytes == params["plane_h"] * params["plane_w"] * 2
+    assert generated.plan.size <= 38160      # no more than with the bands it replaces

@@ -234,3 +234,18 @@ def test_avg_pool_fast(tmp_path, hwc, pool, stride, padding, relu6):
     fast = pool[0] * pool[1] <= 256 if isinstance(pool, tuple) else True
     model_c = (tmp_path / "model" / "model.c").read_text()
     assert ("ta_avg_pool_s8_fast(" in model_c) == fast and ("ta_avg_pool_s8(" in model_c) != fast
+
+
+@pytest.mark.parametrize("hwc,stride", [((10, 10, 8), 1), ((9, 12, 4), 2)])
+def test_depthwise_fast_one_plane(tmp_path, monkeypatch, hwc, stride):
+    """The fusion policy's narrow planes (depthwise_conv_2d.NARROW_PLANES) on channels that could go four at a
+    time: one channel widened per plane. The option key is pointed at one every depthwise op has."""
+    from tinyattend.codegen.ops import depthwise_conv_2d
+    monkeypatch.setattr(depthwise_conv_2d, "NARROW_PLANES", "stride_h")
+
+    def build(tf):
+        return tf.keras.Sequential([tf.keras.Input(hwc, batch_size=1),
+                                    tf.keras.layers.DepthwiseConv2D(3, strides=stride, padding="same",
+                                                                    activation="relu")])
+    assert_bit_exact(int8_tflite(build, [(1, *hwc)]), tmp_path, expect_ops=["DEPTHWISE_CONV_2D"], kernels="fast")
+    assert ".fill_group = 1," in (tmp_path / "model" / "model.c").read_text()

@@ -14,7 +14,8 @@ bands are cheaper; shorter bands take less RAM. The search:
      unfused at the ops where it holds more, and plan again (MAX_ROUNDS times), else step 1's;
   5. where an op's scratch then sets the arena (a depthwise layer beside its fast kernel's planes,
      a whole map tall, or a fused pair with a tall band), run it in shorter bands, one op at a time
-     or, where the greedy placement needs two lower, two (band_at_peak).
+     or, where the greedy placement needs two lower, two (band_at_peak); a depthwise layer whose
+     fast kernel fills four planes takes one plane instead of bands where that does as well.
 Between 4 and 5, every fused or depthwise op followed by a 1x1 projection (and a residual ADD of
 its input) takes them in, if that lowers the arena (once the expanded tensor is gone, the
 depthwise output and the block's input and output side by side hold the peak; fused, only a band
@@ -29,6 +30,7 @@ import os
 from dataclasses import replace
 from types import MappingProxyType
 
+from ..ops.depthwise_conv_2d import NARROW_PLANES
 from .expand_depthwise import OP_TYPES, geometry, schedule
 from .inverted_residual import (absorb_projections, band_depthwise, bandable_depthwise, candidates, fuse,
                                 projections)
@@ -124,6 +126,12 @@ def band_at_peak(graph, target, built, build):
             smallest = trial(choices[0])
             if smallest > plan.size - min_gain(plan.size):
                 continue
+            narrow = _narrow_planes(graph, p)       # one plane, if that does as well: fewer instructions
+            narrow_built = build(narrow, target) if narrow is not None else None
+            if narrow_built is not None and narrow_built.plan.size <= smallest:
+                graph, built = narrow, narrow_built
+                improved = True
+                break
             rows = next(r for r in reversed(choices) if trial(r) <= smallest)
             graph, built = trials[rows]
             improved = True
@@ -133,6 +141,21 @@ def band_at_peak(graph, target, built, build):
         if not improved:
             break
     return graph, built
+
+
+def _narrow_planes(graph, position: int):
+    """The graph with the DEPTHWISE_CONV_2D at position widening one channel at a time into a
+    single plane (a quarter of the fast kernel's scratch), or None where it already does. Tried
+    before bands: a whole map's layer with one plane costs a few instructions per input value to
+    fill (VWW's 48x48x8 layer: +7%), where bands refill the planes' halo rows and set up every band
+    (+32% in one-row bands)."""
+    op = graph.ops[position]
+    if op.type != "DEPTHWISE_CONV_2D" or op.options.get(NARROW_PLANES) \
+            or graph.tensor(op.inputs[0]).shape[-1] % 4:
+        return None
+    ops = list(graph.ops)
+    ops[position] = replace(op, options=MappingProxyType({**op.options, NARROW_PLANES: True}))
+    return replace(graph, ops=tuple(ops))
 
 
 def _shrink_two(graph, target, built, build):
@@ -146,16 +169,21 @@ def _shrink_two(graph, target, built, build):
     best = None
     for i, a in enumerate(ops):
         for b in ops[i + 1:]:
-            trial_graph = _with_band(_with_band(graph, a, _shorter_bands(graph.ops[a], graph)[0]), b,
-                                     _shorter_bands(graph.ops[b], graph)[0])
-            trial = build(trial_graph, target)
-            if trial.plan.size <= built.plan.size - min_gain(built.plan.size) \
-                    and (best is None or trial.plan.size < best[2].plan.size):
-                best = ((a, b), trial_graph, trial)
+            # each op's least scratch: one plane (a depthwise layer, fewer instructions: first) or its shortest band
+            for trial_graph in (_lowest(_lowest(graph, a, narrow_a), b, narrow_b)
+                                for narrow_a in (True, False) for narrow_b in (True, False)):
+                if trial_graph is None:
+                    continue
+                trial = build(trial_graph, target)
+                if trial.plan.size <= built.plan.size - min_gain(built.plan.size) \
+                        and (best is None or trial.plan.size < best[2].plan.size):
+                    best = ((a, b), trial_graph, trial)
     if best is None:
         return False, graph, built
     (a, b), graph, chosen = best
     for p in (a, b):
+        if graph.ops[p].type not in OP_TYPES and graph.ops[p].options.get(NARROW_PLANES):
+            continue
         for rows in reversed(_shorter_bands(graph.ops[p], graph) + [graph.ops[p].options["band_rows"]]):
             taller = _with_band(graph, p, rows)
             trial = build(taller, target)
@@ -163,6 +191,16 @@ def _shrink_two(graph, target, built, build):
                 graph, chosen = taller, trial
                 break
     return True, graph, chosen
+
+
+def _lowest(graph, position: int, narrow: bool):
+    """The graph with the op at position in its least-scratch form: narrow, one plane
+    (_narrow_planes; None where the op has no such form), else its shortest band."""
+    if graph is None:
+        return None
+    if narrow:
+        return _narrow_planes(graph, position)
+    return _with_band(graph, position, _shorter_bands(graph.ops[position], graph)[0])
 
 
 def _shorter_bands(op, graph) -> list[int]:

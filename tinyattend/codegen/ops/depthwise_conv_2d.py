@@ -12,6 +12,9 @@ from .padding import conv_padding
 
 OP_TYPES = ("DEPTHWISE_CONV_2D",)
 MAX_RANK = 4              # NHWC only (the ONNX pre-check reads it too)
+# An option the fusion policy sets (codegen/fusion/policy.py): the fast kernel widens one channel at a
+# time into a single plane of scratch instead of four (a quarter of the bytes, more instructions to fill)
+NARROW_PLANES = "narrow_planes"
 
 
 def check(op, graph, target) -> list[str]:
@@ -138,8 +141,9 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max) -> 
     kernel = (q.scale[:, None] * taps).reshape(out_c, fh, fw)         # doubled (or scaled: shift >= 0) weights
     in_strides, out_strides = (in_c, in_w * in_c), (out_c, out_w * out_c)     # (along a row, along a column)
     taps3x3 = fh == 3 and fw == 3 and sw in (1, 2)
-    # channels widened together (word loads of four channels): four planes of scratch
-    group = 4 if in_c % 4 == 0 else 1
+    # channels widened together (word loads of four channels): four planes of scratch; one where the
+    # fusion policy found the four planes beside a whole map set the arena (NARROW_PLANES)
+    group = 4 if in_c % 4 == 0 and not op.options.get(NARROW_PLANES) else 1
     transposed = fh == 3 and fw == 3 and _transposed_is_cheaper(in_h, in_w, out_h, out_w, sh, sw, group)
     if transposed:
         in_h, in_w, out_h, out_w, sh, sw, pad_top, pad_left = in_w, in_h, out_w, out_h, sw, sh, pad_left, pad_top
