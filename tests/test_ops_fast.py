@@ -249,3 +249,20 @@ def test_depthwise_fast_one_plane(tmp_path, monkeypatch, hwc, stride):
                                                                     activation="relu")])
     assert_bit_exact(int8_tflite(build, [(1, *hwc)]), tmp_path, expect_ops=["DEPTHWISE_CONV_2D"], kernels="fast")
     assert ".fill_group = 1," in (tmp_path / "model" / "model.c").read_text()
+
+
+@pytest.mark.parametrize("multiplier,shift", [(1 << 30, -3), (1518500250, -7), (1876499845, -10)])
+def test_depthwise_sign_correction_left_out_only_at_zero_point_minus_128(multiplier, shift):
+    """The 3x3 assembly's requantization, SMMLAR(2 acc, m, round) [+ (2 acc) >> 31] >> e then SSAT, against TFLM's
+    over accumulators with ties: without the sign correction (sign_free) it is TFLM's when the output zero point is
+    -128 and not otherwise, which is why the generator sets sign_free only there."""
+    import numpy as np
+    from tinyattend.ir.quant import multiply_by_quantized_multiplier
+    e = -shift
+    acc = np.arange(-3 << (e + 2), 3 << (e + 2), dtype=np.int64)
+    for zero_point in (-128, 0, -100):
+        round_ = (1 << (e - 1)) + zero_point * (1 << e)
+        x = ((2 * acc * multiplier + (1 << 31)) >> 32) + round_
+        tflm = np.clip([multiply_by_quantized_multiplier(int(a), multiplier, shift) + zero_point for a in acc], -128, 127)
+        assert (np.clip((x + ((2 * acc) >> 31)) >> e, -128, 127) == tflm).all()
+        assert (np.clip(x >> e, -128, 127) == tflm).all() == (zero_point == -128)

@@ -105,7 +105,8 @@ def _rows_program(out_w: int) -> int:
     return 3 if out_w == 6 else 4 if out_w == 3 else 0
 
 
-def _dw_path(taps3x3: bool, pair_words: int, full_range: bool, stride_w: int, program: int) -> str:
+def _dw_path(taps3x3: bool, pair_words: int, full_range: bool, stride_w: int, program: int,
+             sign_free: bool = False) -> str:
     """The kernel path (TA_PATH_* in the kernel) a layer takes on a core with the DSP extension."""
     if pair_words:
         return "TA_PATH_DW_PAIRS"
@@ -113,7 +114,7 @@ def _dw_path(taps3x3: bool, pair_words: int, full_range: bool, stride_w: int, pr
         return "TA_PATH_DW_GENERIC"
     if not full_range:
         return "TA_PATH_DW_3X3_C"
-    return f"TA_PATH_DW_S{stride_w}_{ROWS_PROGRAMS[program]}"
+    return f"TA_PATH_DW_S{stride_w}_{ROWS_PROGRAMS[program]}" + ("_SF" if sign_free else "")
 
 
 def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max) -> KernelCall | None:
@@ -176,6 +177,9 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max) -> 
         weights = ConstArray("weights", "int16_t", padded.astype(np.int16).ravel())
     channel = np.stack([q.scale * q.bias.astype(np.int64) + q.offset, q.multiplier, q.round, q.shift], axis=1)
     full_range = act_min == -128 and act_max == 127
+    # the 3x3 assembly drops the requantization's sign correction: exact when the output zero point is -128
+    # (every negative accumulator then saturates to -128 with or without it; ta_dw_fast_rows.h)
+    sign_free = taps3x3 and full_range and y.zero_point == -128
     program = _rows_program(out_w)
     if not fits_u16(n, in_h, in_w, in_c, out_h, out_w, out_c, fh, fw, sh, sw, pad_top, pad_left, plane_h, plane_w):
         return None         # beyond the 16-bit parameter fields
@@ -197,9 +201,10 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max) -> 
             ("in_x_stride", in_strides[0]), ("in_y_stride", in_strides[1]),
             ("out_x_stride", out_strides[0]), ("out_y_stride", out_strides[1]),
             ("taps3x3", int(taps3x3)), ("pair_words", pair_words), ("rows_program", program),
+            ("sign_free", int(sign_free)),
             ("channel", ConstRef("channel")),
         ),
-        paths=(_dw_path(taps3x3, pair_words, full_range, sw, program),),
+        paths=(_dw_path(taps3x3, pair_words, full_range, sw, program, sign_free),),
         args=(TensorArg(op.inputs[0]), ConstRef("weights"), TensorArg(op.outputs[0]), ScratchArg()),
         constants=(weights, ConstArray("channel", "int32_t", to_int32(channel.ravel(), "channel constants"))),
         scratch_bytes=group * plane_h * plane_w * 2,

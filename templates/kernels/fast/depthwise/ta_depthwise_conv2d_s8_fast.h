@@ -34,6 +34,8 @@ typedef struct {
     uint8_t taps3x3;            /* 1: 3x3 window, stride_w 1 or 2: weights are the 3x3 pair layout */
     uint8_t rows_program;       /* taps3x3 in assembly: the row loop for output.w (0 any, 1 w % 4 == 0,
                                  * 2 w % 4 == 1, 3 w == 6, 4 w == 3; the first that fits) */
+    uint8_t sign_free;          /* taps3x3 in assembly: output zero point -128, so the requantization's
+                                 * sign correction is left out (ta_dw_fast_rows.h says why it is exact) */
     int32_t in_x_stride, in_y_stride;    /* bytes between input pixels adjacent along a plane row / column */
     int32_t out_x_stride, out_y_stride;  /* the same for output pixels */
     /* Per output channel, 4 int32: 2 * (bias - input_zero_point * sum(weights)), multiplier,

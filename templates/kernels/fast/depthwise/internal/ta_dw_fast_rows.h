@@ -48,9 +48,16 @@
  *   stride 1, per plane row (x0..x5):  o0 += P01.W01 + lo(P23)hi(W12)   o1 += hi(P01)lo(W01) + P23.W12
  *                                      o2 += P23.W01 + lo(P45)hi(W12)   o3 += hi(P23)lo(W01) + P45.W12
  *   stride 2, per plane row (x0..x8):  o_j += P(4j).W01 + lo(P(4j+2))hi(W12) */
+/* The requantization's sign correction (x += acc < 0 ? -1 : 0, see ta_depthwise_conv2d_s8_fast.c). Left
+ * out (the *_sf row programs below) when the output zero point is -128: then for acc < 0 the product
+ * 2 * acc * multiplier + 2^31 is at most 2^31 (multiplier >= 0), so SMMLAR's high word is at most
+ * round, and (x - 1) >> e and x >> e are both at most the zero point: SSAT gives -128 either way.
+ * For acc >= 0 the correction is 0. */
+#define DW_SIGN_CORRECTION(A) "add %[p], %[p], %[" A "], asr #31\n\t"
+#define DW_SIGN(A) DW_SIGN_CORRECTION(A)
 #define DW_REQ(A)                                \
     "smmlar %[p], %[" A "], %[wa], %[wb]\n\t"   \
-    "add %[p], %[p], %[" A "], asr #31\n\t"     \
+    DW_SIGN(A)                                   \
     "asr %[p], %[p], %[q]\n\t"                  \
     "ssat %[p], #8, %[p]\n\t"                   \
     "strb %[p], [%[out]]\n\t"                   \
@@ -61,7 +68,7 @@
     "ldrd %[wa], %[wb], [%[k], #28]\n\t"         \
     "ldr %[q], [%[k], #36]\n\t"                  \
     "smmlar %[p], %[a0], %[wa], %[wb]\n\t"       \
-    "add %[p], %[p], %[a0], asr #31\n\t"         \
+    DW_SIGN("a0")                                \
     "asr %[p], %[p], %[q]\n\t"                   \
     "ssat %[p], #8, %[p]\n\t"                    \
     "strb %[p], [%[out]]\n\t"                    \
@@ -70,7 +77,7 @@
  * advance out by 4s: one instruction less than four DW_REQs. */
 #define DW_REQ_AT(A, WHERE)                      \
     "smmlar %[p], %[" A "], %[wa], %[wb]\n\t"   \
-    "add %[p], %[p], %[" A "], asr #31\n\t"     \
+    DW_SIGN(A)                                   \
     "asr %[p], %[p], %[q]\n\t"                  \
     "ssat %[p], #8, %[p]\n\t"                   \
     "strb %[p], [%[out]" WHERE "]\n\t"
@@ -80,7 +87,7 @@
     DW_REQ_AT("a0", "")                          \
     "lsr %[a0], %[q], #8\n\t"                   \
     "smmlar %[p], %[a1], %[wa], %[wb]\n\t"      \
-    "add %[p], %[p], %[a1], asr #31\n\t"        \
+    DW_SIGN("a1")                                \
     "add %[a1], %[a0], %[a0], lsl #1\n\t"       \
     "asr %[p], %[p], %[q]\n\t"                  \
     "ssat %[p], #8, %[p]\n\t"                   \
@@ -320,6 +327,21 @@ DW_CHANNELS_FN(s2_steps_one, DW_ROWS_STEPS_ONE, DW_S2_QUAD, DW_S2_PAIR)
 DW_CHANNELS_FN(s2_six, DW_ROWS_SIX, DW_S2_QUAD, DW_S2_PAIR)
 DW_CHANNELS_FN(s2_three, DW_ROWS_THREE, DW_S2_QUAD, DW_S2_PAIR)
 
+/* The same row programs without the sign correction (sign_free; the macros expand here, with DW_SIGN empty). */
+#undef DW_SIGN
+#define DW_SIGN(A) ""
+DW_CHANNELS_FN(s1_any_sf, DW_ROWS_ANY, DW_S1_QUAD, DW_S1_PAIR)
+DW_CHANNELS_FN(s1_steps_sf, DW_ROWS_STEPS, DW_S1_QUAD, DW_S1_PAIR)
+DW_CHANNELS_FN(s1_steps_one_sf, DW_ROWS_STEPS_ONE, DW_S1_QUAD, DW_S1_PAIR)
+DW_CHANNELS_FN(s1_six_sf, DW_ROWS_SIX, DW_S1_QUAD, DW_S1_PAIR)
+DW_CHANNELS_FN(s1_three_sf, DW_ROWS_THREE, DW_S1_QUAD, DW_S1_PAIR)
+DW_CHANNELS_FN(s2_any_sf, DW_ROWS_ANY, DW_S2_QUAD, DW_S2_PAIR)
+DW_CHANNELS_FN(s2_steps_sf, DW_ROWS_STEPS, DW_S2_QUAD, DW_S2_PAIR)
+DW_CHANNELS_FN(s2_steps_one_sf, DW_ROWS_STEPS_ONE, DW_S2_QUAD, DW_S2_PAIR)
+DW_CHANNELS_FN(s2_six_sf, DW_ROWS_SIX, DW_S2_QUAD, DW_S2_PAIR)
+DW_CHANNELS_FN(s2_three_sf, DW_ROWS_THREE, DW_S2_QUAD, DW_S2_PAIR)
+#undef DW_SIGN
+
 /* The per-layer words of ctx (10-14, 16, 19, 20). */
 static void layer_ctx(const ta_depthwise_fast_params *p, int32_t *ctx) {
     const int32_t out_w = p->output.w, stride2 = p->stride_w == 2;
@@ -345,16 +367,22 @@ static void channels_asm(const ta_depthwise_fast_params *p, const int16_t *plane
     ctx[18] = (int32_t)(uintptr_t)(p->channel + 4 * oc);
     ctx[21] = count;
     typedef void (*rows_fn)(const int16_t *, int8_t *, int32_t *, int32_t);
-    /* Ten row loops of 350 to 650 bytes: a model links those its layers take (ta_paths.h). */
-    static const rows_fn programs[2][5] = {
-        {TA_PATH_DW_S1_ANY ? s1_any : NULL, TA_PATH_DW_S1_STEPS ? s1_steps : NULL,
-         TA_PATH_DW_S1_STEPS_ONE ? s1_steps_one : NULL, TA_PATH_DW_S1_SIX ? s1_six : NULL,
-         TA_PATH_DW_S1_THREE ? s1_three : NULL},
-        {TA_PATH_DW_S2_ANY ? s2_any : NULL, TA_PATH_DW_S2_STEPS ? s2_steps : NULL,
-         TA_PATH_DW_S2_STEPS_ONE ? s2_steps_one : NULL, TA_PATH_DW_S2_SIX ? s2_six : NULL,
-         TA_PATH_DW_S2_THREE ? s2_three : NULL},
+    /* Twenty row loops of 350 to 650 bytes: a model links those its layers take (ta_paths.h). */
+    static const rows_fn programs[2][2][5] = {
+        {{TA_PATH_DW_S1_ANY ? s1_any : NULL, TA_PATH_DW_S1_STEPS ? s1_steps : NULL,
+          TA_PATH_DW_S1_STEPS_ONE ? s1_steps_one : NULL, TA_PATH_DW_S1_SIX ? s1_six : NULL,
+          TA_PATH_DW_S1_THREE ? s1_three : NULL},
+         {TA_PATH_DW_S2_ANY ? s2_any : NULL, TA_PATH_DW_S2_STEPS ? s2_steps : NULL,
+          TA_PATH_DW_S2_STEPS_ONE ? s2_steps_one : NULL, TA_PATH_DW_S2_SIX ? s2_six : NULL,
+          TA_PATH_DW_S2_THREE ? s2_three : NULL}},
+        {{TA_PATH_DW_S1_ANY_SF ? s1_any_sf : NULL, TA_PATH_DW_S1_STEPS_SF ? s1_steps_sf : NULL,
+          TA_PATH_DW_S1_STEPS_ONE_SF ? s1_steps_one_sf : NULL, TA_PATH_DW_S1_SIX_SF ? s1_six_sf : NULL,
+          TA_PATH_DW_S1_THREE_SF ? s1_three_sf : NULL},
+         {TA_PATH_DW_S2_ANY_SF ? s2_any_sf : NULL, TA_PATH_DW_S2_STEPS_SF ? s2_steps_sf : NULL,
+          TA_PATH_DW_S2_STEPS_ONE_SF ? s2_steps_one_sf : NULL, TA_PATH_DW_S2_SIX_SF ? s2_six_sf : NULL,
+          TA_PATH_DW_S2_THREE_SF ? s2_three_sf : NULL}},
     };
-    const rows_fn rows = programs[p->stride_w == 2][ctx[22]];
+    const rows_fn rows = programs[p->sign_free != 0][p->stride_w == 2][ctx[22]];
     TA_TAKES(rows != NULL);
     rows(plane, output + oc, ctx, p->plane_w);
 }
