@@ -1,0 +1,90 @@
+/* CONV_2D int8 3x3 stride 1 by Winograd F(2x2, 3x3) (see the header). Bit-exact with TFLM's
+ * reference: the input offset is folded into the bias at generation time and padding is filled
+ * with the input zero point, so every tap contributes w * x_raw, and the transforms are exact
+ * integer arithmetic.
+ *
+ * Per group of three tiles: the 4x4 patches are loaded and transformed (V, int16 lanes, in
+ * scratch), then for every output channel pair the 16 positions' sums over the input channels
+ * (the SMLAD tile of ta_winograd_sums.h) and the output transform with requantization. */
+#include "ta_conv2d_s8_winograd.h"
+#include "ta_dsp.h"
+#include "ta_winograd_sums.h"
+#include "ta_winograd_transforms.h"
+
+#define PAIR_TAIL_WORDS 8      /* bias0 bias1 mult0 mult1 round0 round1 right0 right1 (or shifts, 0 0) */
+
+/* Requantize and store channel `ch` (0 or 1) of a pair for a group's tiles. sums: the pair's
+ * [position][tile][channel]; k: the pair tail (stride 2 between the channels' constants). */
+static void store_channel(const int32_t *sums, const int32_t *k, int ch, const int8_t *valid,
+                          int8_t *const out[WINO_TILES][4], const wino_range *range) {
+    const int32_t bias2 = k[ch], m = k[2 + ch], r = k[4 + ch], e = k[6 + ch];
+    /* Tile 2 first: a short group repeats a tile, and its stores are identical. */
+    for (int32_t t = WINO_TILES - 1; t >= 0; --t) {
+        int32_t y[4];
+        output_transform(sums + 2 * t + ch, 2 * WINO_TILES, y);
+        for (int i = 0; i < 4; ++i) {
+            if (valid[4 * t + i]) {
+                out[t][i][ch] = (int8_t)requant_y(y[i], bias2, m, r, e, range);
+            }
+        }
+    }
+}
+
+ta_status ta_conv2d_s8_winograd(const ta_conv2d_winograd_params *p, const int8_t *input, const int8_t *pairs,
+                                int8_t *output, int32_t *scratch) {
+    const int32_t in_c = p->input.c, out_c = p->output.c, out_h = p->output.h, out_w = p->output.w;
+    const int32_t groups = in_c >> 2, tiles_w = (out_w + 1) >> 1;
+    const int32_t tiles = ((out_h + 1) >> 1) * tiles_w;
+    const int32_t zp4 = (int32_t)((uint32_t)(uint8_t)p->input_zero_point * 0x01010101u);
+    int32_t *v = scratch;
+    int32_t *sums = scratch + WINO_POSITIONS * WINO_GROUP_WORDS * groups;
+    const int clamp = p->act_min > -128 || p->act_max < 127;
+    const wino_range range = {p->output_offset, p->act_min, p->act_max, !p->fast_requant ? 2 : (clamp ? 1 : 0)};
+    for (int32_t b = 0; b < p->output.n; ++b) {
+        const int8_t *image = input + (size_t)b * p->input.h * p->input.w * in_c;
+        int8_t *out_image = output + (size_t)b * out_h * out_w * out_c;
+        for (int32_t t0 = 0; t0 < tiles; t0 += WINO_TILES) {
+            {
+                /* Each tile's four output pixels (2x2), and whether they are inside the output. */
+                int8_t *out[WINO_TILES][4];
+                int8_t valid[WINO_TILES * 4];
+                int32_t tile_y[WINO_TILES], tile_x[WINO_TILES];
+                for (int32_t t = 0; t < WINO_TILES; ++t) {
+                    const int32_t tile = t0 + t < tiles ? t0 + t : tiles - 1;
+                    tile_y[t] = tile / tiles_w;
+                    tile_x[t] = tile - tile_y[t] * tiles_w;
+                    for (int i = 0; i < 4; ++i) {
+                        const int32_t y = 2 * tile_y[t] + (i >> 1), x = 2 * tile_x[t] + (i & 1);
+                        valid[4 * t + i] = (int8_t)(y < out_h && x < out_w);
+                        out[t][i] = out_image + ((size_t)(y < out_h ? y : out_h - 1) * out_w
+                                                 + (x < out_w ? x : out_w - 1)) * out_c;
+                    }
+                }
+                for (int32_t g = 0; g < groups; ++g) {
+                    int32_t patch[WINO_TILES][16];
+                    for (int32_t t = 0; t < WINO_TILES; ++t) {
+                        load_patch(p, image, 2 * tile_y[t] - p->pad_top, 2 * tile_x[t] - p->pad_left, 4 * g, zp4, patch[t]);
+                    }
+                    transform_group(patch, groups, v + WINO_GROUP_WORDS * g);
+                }
+                const int8_t *stream = pairs;
+                for (int32_t c = 0; c < out_c; c += 2) {
+                    const int8_t *tail = position_sums(stream, v, groups, sums);
+                    int32_t k[PAIR_TAIL_WORDS];
+                    memcpy(k, tail, sizeof k);
+                    store_channel(sums, k, 0, valid, out, &range);
+                    if (c + 1 < out_c) {
+                        store_channel(sums, k, 1, valid, out, &range);
+                    }
+                    for (int32_t t = 0; t < WINO_TILES; ++t) {
+                        for (int i = 0; i < 4; ++i) {
+                            out[t][i] += 2;
+                        }
+                    }
+                    stream = tail + 4 * PAIR_TAIL_WORDS;
+                }
+            }
+        }
+    }
+    return TA_OK;
+}
