@@ -110,6 +110,14 @@ def overlap_lead(x_shape, y_shape, pad_top: int, pad_left: int) -> int:
     return 0 if lead is None else lead
 
 
+def path(fast: bool, act_min: int, act_max: int) -> str:
+    """The kernel path (TA_PATH_* in the kernel) a layer takes: TFLM's requantization, or the fast
+    one with or without a clamp narrower than int8's range."""
+    if not fast:
+        return "TA_PATH_WINOGRAD_EXACT"
+    return "TA_PATH_WINOGRAD_CLAMP" if act_min > -128 or act_max < 127 else "TA_PATH_WINOGRAD"
+
+
 def lower(op, graph, pad_top: int, pad_left: int, mult, shift, act_min: int, act_max: int) -> KernelCall:
     x, w, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
     out_c, _, _, depth = w.shape
@@ -129,6 +137,7 @@ def lower(op, graph, pad_top: int, pad_left: int, mult, shift, act_min: int, act
             ("input_zero_point", x.zero_point), ("output_offset", y.zero_point),
             ("act_min", act_min), ("act_max", act_max), ("fast_requant", int(q.fast)),
         ),
+        paths=(path(bool(q.fast), act_min, act_max),),
         args=(TensorArg(op.inputs[0]), ConstRef("pairs"), TensorArg(op.outputs[0]), ScratchArg()),
         constants=(ConstArray("pairs", "int8_t", pair_stream(transformed(weights), q)),),
         scratch_bytes=POSITIONS * 2 * TILES * 4 * (depth // 4) + POSITIONS * 2 * TILES * 4,

@@ -14,19 +14,61 @@
 #define PAIR_TAIL_WORDS 8      /* bias0 bias1 mult0 mult1 round0 round1 right0 right1 (or shifts, 0 0) */
 
 /* Requantize and store channel `ch` (0 or 1) of a pair for a group's tiles. sums: the pair's
- * [position][tile][channel]; k: the pair tail (stride 2 between the channels' constants). */
-static void store_channel(const int32_t *sums, const int32_t *k, int ch, const int8_t *valid,
-                          int8_t *const out[WINO_TILES][4], const wino_range *range) {
+ * [position][tile][channel]; k: the pair tail (stride 2 between the channels' constants).
+ * `mode` is a constant at each call (see wino_range), `all_valid` 1 when every pixel of the
+ * three tiles is inside the output. */
+TA_INLINE void store_channel(const int32_t *sums, const int32_t *k, int ch, const int8_t *valid,
+                             int8_t *const out[WINO_TILES][4], const wino_range *range, int mode, int all_valid) {
     const int32_t bias2 = k[ch], m = k[2 + ch], r = k[4 + ch], e = k[6 + ch];
     /* Tile 2 first: a short group repeats a tile, and its stores are identical. */
     for (int32_t t = WINO_TILES - 1; t >= 0; --t) {
         int32_t y[4];
-        output_transform(sums + 2 * t + ch, 2 * WINO_TILES, y);
+        output_transform(sums + 2 * t + ch, y);
         for (int i = 0; i < 4; ++i) {
-            if (valid[4 * t + i]) {
-                out[t][i][ch] = (int8_t)requant_y(y[i], bias2, m, r, e, range);
+            if (all_valid || valid[4 * t + i]) {
+                out[t][i][ch] = (int8_t)requant_y(y[i], bias2, m, r, e, range, mode);
             }
         }
+    }
+}
+
+/* Every channel pair of a group of tiles whose patches are transformed in v. */
+TA_INLINE void group_pairs(const int8_t *stream, const int32_t *v, int32_t *sums, int32_t groups, int32_t out_c,
+                           const int8_t *valid, int8_t *out[WINO_TILES][4], const wino_range *range, int mode,
+                           int all_valid) {
+    for (int32_t c = 0; c < out_c; c += 2) {
+        const int8_t *tail = position_sums(stream, v, groups, sums);
+        int32_t k[PAIR_TAIL_WORDS];
+        memcpy(k, tail, sizeof k);
+        store_channel(sums, k, 0, valid, out, range, mode, all_valid);
+        if (c + 1 < out_c) {
+            store_channel(sums, k, 1, valid, out, range, mode, all_valid);
+        }
+        for (int32_t t = 0; t < WINO_TILES; ++t) {
+            for (int i = 0; i < 4; ++i) {
+                out[t][i] += 2;
+            }
+        }
+        stream = tail + 4 * PAIR_TAIL_WORDS;
+    }
+}
+
+/* The pair loop for a group in its requantization mode, with the all-valid stores where they apply. */
+static void run_group(const int8_t *pairs, const int32_t *v, int32_t *sums, int32_t groups, int32_t out_c,
+                      const int8_t *valid, int8_t *out[WINO_TILES][4], const wino_range *range, int all_valid) {
+    if (range->mode == 0) {
+        TA_TAKES(TA_PATH_WINOGRAD);
+        if (all_valid) {
+            group_pairs(pairs, v, sums, groups, out_c, valid, out, range, 0, 1);
+        } else {
+            group_pairs(pairs, v, sums, groups, out_c, valid, out, range, 0, 0);
+        }
+    } else if (range->mode == 1) {
+        TA_TAKES(TA_PATH_WINOGRAD_CLAMP);
+        group_pairs(pairs, v, sums, groups, out_c, valid, out, range, 1, 0);
+    } else {
+        TA_TAKES(TA_PATH_WINOGRAD_EXACT);
+        group_pairs(pairs, v, sums, groups, out_c, valid, out, range, 2, 0);
     }
 }
 
@@ -60,29 +102,19 @@ ta_status ta_conv2d_s8_winograd(const ta_conv2d_winograd_params *p, const int8_t
                                                  + (x < out_w ? x : out_w - 1)) * out_c;
                     }
                 }
+                int all_valid = 1;
+                for (int32_t i = 0; i < WINO_TILES * 4; ++i) {
+                    all_valid &= valid[i];
+                }
+                const int32_t step = WINO_GROUP_WORDS * groups;
                 for (int32_t g = 0; g < groups; ++g) {
-                    int32_t patch[WINO_TILES][16];
                     for (int32_t t = 0; t < WINO_TILES; ++t) {
-                        load_patch(p, image, 2 * tile_y[t] - p->pad_top, 2 * tile_x[t] - p->pad_left, 4 * g, zp4, patch[t]);
+                        int32_t words[16];
+                        load_patch(p, image, 2 * tile_y[t] - p->pad_top, 2 * tile_x[t] - p->pad_left, 4 * g, zp4, words);
+                        transform_tile(words, v + WINO_GROUP_WORDS * g + 2 * t, step);
                     }
-                    transform_group(patch, groups, v + WINO_GROUP_WORDS * g);
                 }
-                const int8_t *stream = pairs;
-                for (int32_t c = 0; c < out_c; c += 2) {
-                    const int8_t *tail = position_sums(stream, v, groups, sums);
-                    int32_t k[PAIR_TAIL_WORDS];
-                    memcpy(k, tail, sizeof k);
-                    store_channel(sums, k, 0, valid, out, &range);
-                    if (c + 1 < out_c) {
-                        store_channel(sums, k, 1, valid, out, &range);
-                    }
-                    for (int32_t t = 0; t < WINO_TILES; ++t) {
-                        for (int i = 0; i < 4; ++i) {
-                            out[t][i] += 2;
-                        }
-                    }
-                    stream = tail + 4 * PAIR_TAIL_WORDS;
-                }
+                run_group(pairs, v, sums, groups, out_c, valid, out, &range, all_valid);
             }
         }
     }

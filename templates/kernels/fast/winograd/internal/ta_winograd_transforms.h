@@ -8,33 +8,38 @@
 #include "ta_dsp.h"
 #include "ta_winograd_sums.h"
 
-/* B^T x for one column of four words, in place (each word two int16 lanes). */
+/* B^T x on four int16-lane words (a column or a row of the patch), in place. */
 #define WINO_BT(x0, x1, x2, x3) do { \
         const int32_t t0_ = ta_ssub16(x0, x2), t1_ = ta_sadd16(x1, x2); \
         const int32_t t2_ = ta_ssub16(x2, x1), t3_ = ta_ssub16(x1, x3); \
         x0 = t0_; x1 = t1_; x2 = t2_; x3 = t3_; \
     } while (0)
 
-/* Three tiles' transformed patches for input channels c .. c+3 into v (v[position][group][tile][2],
- * this group's slot). patch[t] holds tile t's 4x4 input words (four channels each, row-major). */
-static void transform_group(const int32_t patch[WINO_TILES][16], int32_t groups, int32_t *v) {
-    const int32_t position_step = WINO_GROUP_WORDS * groups;
-    for (int32_t t = 0; t < WINO_TILES; ++t) {
-        for (int lane = 0; lane < 2; ++lane) {
-            int32_t d[16];
-            for (int i = 0; i < 16; ++i) {
-                d[i] = lane ? ta_sxtb16_ror8(patch[t][i]) : ta_sxtb16(patch[t][i]);
-            }
-            for (int j = 0; j < 4; ++j) {           /* columns: B^T d */
-                WINO_BT(d[j], d[4 + j], d[8 + j], d[12 + j]);
-            }
-            for (int i = 0; i < 4; ++i) {           /* rows: (B^T d) B */
-                WINO_BT(d[4 * i], d[4 * i + 1], d[4 * i + 2], d[4 * i + 3]);
-            }
-            int32_t *out = v + 2 * t + lane;
-            for (int k = 0; k < WINO_POSITIONS; ++k, out += position_step) {
-                *out = d[k];
-            }
+/* One tile's transformed patch for four input channels: words[16] are the 4x4 input words
+ * (four channels each, row-major). The columns' B^T (both lanes: channels c0 c2 and c1 c3) go
+ * to e[lane][row][column]; then each row's B^T, stored to v[position * step] (position 4 * row +
+ * column, this tile's and lane's slot). About 14 instructions per input word. */
+static void transform_tile(const int32_t words[16], int32_t *v, int32_t step) {
+    int32_t e[2][16];
+    for (int j = 0; j < 4; ++j) {
+        const int32_t d0 = words[j], d1 = words[4 + j], d2 = words[8 + j], d3 = words[12 + j];
+        int32_t a0 = ta_sxtb16(d0), a1 = ta_sxtb16(d1), a2 = ta_sxtb16(d2), a3 = ta_sxtb16(d3);
+        WINO_BT(a0, a1, a2, a3);
+        e[0][j] = a0; e[0][4 + j] = a1; e[0][8 + j] = a2; e[0][12 + j] = a3;
+        a0 = ta_sxtb16_ror8(d0); a1 = ta_sxtb16_ror8(d1); a2 = ta_sxtb16_ror8(d2); a3 = ta_sxtb16_ror8(d3);
+        WINO_BT(a0, a1, a2, a3);
+        e[1][j] = a0; e[1][4 + j] = a1; e[1][8 + j] = a2; e[1][12 + j] = a3;
+    }
+    for (int lane = 0; lane < 2; ++lane) {
+        int32_t *out = v + lane;
+        for (int i = 0; i < 4; ++i) {
+            int32_t r0 = e[lane][4 * i], r1 = e[lane][4 * i + 1], r2 = e[lane][4 * i + 2], r3 = e[lane][4 * i + 3];
+            WINO_BT(r0, r1, r2, r3);
+            out[0] = r0;
+            out[step] = r1;
+            out[2 * step] = r2;
+            out[3 * step] = r3;
+            out += 4 * step;
         }
     }
 }
@@ -63,19 +68,18 @@ static void load_patch(const ta_conv2d_winograd_params *p, const int8_t *image, 
     }
 }
 
-/* A^T m A for one tile and channel: m[position] with positions 4 * row + column, the sums'
- * stride between positions `step`; y = 4 * acc (without the bias). */
-TA_INLINE void output_transform(const int32_t *m, int32_t step, int32_t y[4]) {
-    int32_t t0[4], t1[4];
-    for (int j = 0; j < 4; ++j) {
-        const int32_t m0 = m[j * step], m1 = m[(4 + j) * step], m2 = m[(8 + j) * step], m3 = m[(12 + j) * step];
-        t0[j] = m0 + m1 + m2;
-        t1[j] = m1 - m2 - m3;
-    }
-    y[0] = t0[0] + t0[1] + t0[2];
-    y[1] = t0[1] - t0[2] - t0[3];
-    y[2] = t1[0] + t1[1] + t1[2];
-    y[3] = t1[1] - t1[2] - t1[3];
+/* A^T m A for one tile and channel: m[position * 6] (the sums' layout), y = 4 * acc without
+ * the bias, in the order (0,0) (0,1) (1,0) (1,1). */
+TA_INLINE void output_transform(const int32_t *m, int32_t y[4]) {
+    const int32_t s = 2 * WINO_TILES;
+    const int32_t t00 = m[0] + m[4 * s] + m[8 * s], t10 = m[4 * s] - m[8 * s] - m[12 * s];
+    const int32_t t01 = m[s] + m[5 * s] + m[9 * s], t11 = m[5 * s] - m[9 * s] - m[13 * s];
+    const int32_t t02 = m[2 * s] + m[6 * s] + m[10 * s], t12 = m[6 * s] - m[10 * s] - m[14 * s];
+    const int32_t t03 = m[3 * s] + m[7 * s] + m[11 * s], t13 = m[7 * s] - m[11 * s] - m[15 * s];
+    y[0] = t00 + t01 + t02;
+    y[1] = t01 - t02 - t03;
+    y[2] = t10 + t11 + t12;
+    y[3] = t11 - t12 - t13;
 }
 
 typedef struct {
@@ -85,14 +89,15 @@ typedef struct {
 
 /* One output from y = 4 * (acc - bias). Fast forms: bias2 = 2 * bias and (y >> 1) + bias2 = 2 * acc
  * (y is a multiple of 4), the value ta_requantize_fast_acc shifts left; TFLM's: bias2 = bias. */
-TA_INLINE int32_t requant_y(int32_t y, int32_t bias2, int32_t m, int32_t r, int32_t e, const wino_range *range) {
-    if (range->mode == 2) {
+TA_INLINE int32_t requant_y(int32_t y, int32_t bias2, int32_t m, int32_t r, int32_t e, const wino_range *range,
+                            int mode) {
+    if (mode == 2) {
         const int32_t acc = (y >> 2) + bias2;
         return ta_clamp_s8(ta_requantize(acc, m, r) + range->output_offset, range->act_min, range->act_max);
     }
     const int32_t acc2 = (y >> 1) + bias2;
     const int32_t x = ta_ssat8(ta_smmlar(acc2, m, r + (acc2 >> 31)) >> e);
-    if (range->mode == 1) {
+    if (mode == 1) {
         return x < range->act_min ? range->act_min : (x > range->act_max ? range->act_max : x);
     }
     return x;
