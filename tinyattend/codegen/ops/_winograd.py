@@ -118,6 +118,12 @@ def path(fast: bool, act_min: int, act_max: int) -> str:
     return "TA_PATH_WINOGRAD_CLAMP" if act_min > -128 or act_max < 127 else "TA_PATH_WINOGRAD"
 
 
+def sums_path(depth: int) -> str:
+    """The sums loop the kernel takes: written out for 2, 4 or 8 channel groups, else the general one."""
+    groups = depth // 4
+    return f"TA_PATH_WINOGRAD_SUMS_{groups}" if groups in (2, 4, 8) else "TA_PATH_WINOGRAD_SUMS_ANY"
+
+
 def lower(op, graph, pad_top: int, pad_left: int, mult, shift, act_min: int, act_max: int) -> KernelCall:
     x, w, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
     out_c, _, _, depth = w.shape
@@ -137,7 +143,7 @@ def lower(op, graph, pad_top: int, pad_left: int, mult, shift, act_min: int, act
             ("input_zero_point", x.zero_point), ("output_offset", y.zero_point),
             ("act_min", act_min), ("act_max", act_max), ("fast_requant", int(q.fast)),
         ),
-        paths=(path(bool(q.fast), act_min, act_max),),
+        paths=(path(bool(q.fast), act_min, act_max), sums_path(depth)),
         args=(TensorArg(op.inputs[0]), ConstRef("pairs"), TensorArg(op.outputs[0]), ScratchArg()),
         constants=(ConstArray("pairs", "int8_t", pair_stream(transformed(weights), q)),),
         scratch_bytes=POSITIONS * 2 * TILES * 4 * (depth // 4) + POSITIONS * 2 * TILES * 4,

@@ -43,11 +43,55 @@ typedef struct {
     "smlad %[a20], %[wa], %[hi], %[a20]\n\t" \
     "smlad %[a21], %[bl], %[lo], %[a21]\n\t" \
     "smlad %[a21], %[wb], %[hi], %[a21]\n\t"
+/* The first step of a position: SMUAD starts the six sums, so nothing is cleared. */
+#define WINO_ASM_FIRST \
+    "ldrd %[al], %[wa], [%[w]], #8\n\t" \
+    "ldrd %[bl], %[wb], [%[w]], #8\n\t" \
+    "ldrd %[lo], %[hi], [%[x]], #8\n\t" \
+    "smuad %[a00], %[al], %[lo]\n\t" \
+    "smlad %[a00], %[wa], %[hi], %[a00]\n\t" \
+    "smuad %[a01], %[bl], %[lo]\n\t" \
+    "smlad %[a01], %[wb], %[hi], %[a01]\n\t" \
+    "ldrd %[lo], %[hi], [%[x]], #8\n\t" \
+    "smuad %[a10], %[al], %[lo]\n\t" \
+    "smlad %[a10], %[wa], %[hi], %[a10]\n\t" \
+    "smuad %[a11], %[bl], %[lo]\n\t" \
+    "smlad %[a11], %[wb], %[hi], %[a11]\n\t" \
+    "ldrd %[lo], %[hi], [%[x]], #8\n\t" \
+    "smuad %[a20], %[al], %[lo]\n\t" \
+    "smlad %[a20], %[wa], %[hi], %[a20]\n\t" \
+    "smuad %[a21], %[bl], %[lo]\n\t" \
+    "smlad %[a21], %[wb], %[hi], %[a21]\n\t"
 #define WINO_STEP_BYTES 68
 #define WINO_UNROLL 8
 #define WINO_STR_(x) #x
 #define WINO_STR(x) WINO_STR_(x)
 #endif
+
+/* Input channel counts of 8, 16 and 32 (the common ones) take a loop with the position's steps
+ * written out: per position 17 per step, 5 to store the sums and 3 to go on (against 6 to clear,
+ * 5 to enter and 3 per 8 steps more in the general loop). STEPS is the steps after the first. */
+#define WINO_SUMS_UNROLLED(STEPS) \
+    __asm__ volatile( \
+        "0:\n\t" \
+        WINO_ASM_FIRST \
+        STEPS \
+        "ldr %[lo], %[sums]\n\t" \
+        "strd %[a00], %[a01], [%[lo]], #8\n\t" \
+        "strd %[a10], %[a11], [%[lo]], #8\n\t" \
+        "strd %[a20], %[a21], [%[lo]], #8\n\t" \
+        "str %[lo], %[sums]\n\t" \
+        "ldr %[lo], %[v_end]\n\t" \
+        "cmp %[x], %[lo]\n\t" \
+        "bne 0b\n\t" \
+        : [a00] "=&r"(a00), [a01] "=&r"(a01), [a10] "=&r"(a10), [a11] "=&r"(a11), [a20] "=&r"(a20), \
+          [a21] "=&r"(a21), [w] "+r"(w), [x] "+r"(x), [wa] "=&r"(wa), [wb] "=&r"(wb), [al] "=&r"(al), \
+          [bl] "=&r"(bl), [lo] "=&r"(lo), [hi] "=&r"(hi), [sums] "+m"(st.sums) \
+        : [v_end] "m"(st.v_end) \
+        : "cc", "memory")
+#define WINO_STEPS_1 WINO_ASM_STEP
+#define WINO_STEPS_3 WINO_ASM_STEP WINO_ASM_STEP WINO_ASM_STEP
+#define WINO_STEPS_7 WINO_STEPS_3 WINO_STEPS_3 WINO_ASM_STEP
 
 /* sums[position][tile][channel] for one pair; returns the weights after the pair's positions.
  * groups = input.c / 4 >= 1. */
@@ -57,6 +101,23 @@ __attribute__((noinline)) static const int8_t *position_sums(const int8_t *weigh
     st.v_end = v + WINO_POSITIONS * WINO_GROUP_WORDS * groups;
     st.sums = sums;
     st.span = 4 * WINO_GROUP_WORDS * groups;
+    if (groups == 2 || groups == 4 || groups == 8) {
+        int32_t a00, a01, a10, a11, a20, a21, wa, wb, al, bl, lo, hi;
+        const void *w = weights;
+        const void *x = v;
+        if (groups == 2) {
+            TA_TAKES(TA_PATH_WINOGRAD_SUMS_2);
+            WINO_SUMS_UNROLLED(WINO_STEPS_1);
+        } else if (groups == 4) {
+            TA_TAKES(TA_PATH_WINOGRAD_SUMS_4);
+            WINO_SUMS_UNROLLED(WINO_STEPS_3);
+        } else {
+            TA_TAKES(TA_PATH_WINOGRAD_SUMS_8);
+            WINO_SUMS_UNROLLED(WINO_STEPS_7);
+        }
+        return (const int8_t *)w;
+    }
+    TA_TAKES(TA_PATH_WINOGRAD_SUMS_ANY);
     const int32_t skip = ((WINO_UNROLL - (groups & (WINO_UNROLL - 1))) & (WINO_UNROLL - 1)) * WINO_STEP_BYTES;
     const void *w = weights;
     const void *x = v;
