@@ -19,6 +19,7 @@ CASES = {
     "valid_c24": ((9, 6, 24), 7, "valid", "relu6"),           # 7x4 output; a clamp; 6 groups of channels
     "one_tile": ((4, 4, 8), 2, "valid", None),                # a single tile, repeated three times
     "wide_c64": ((6, 5, 64), 9, "same", "relu"),              # 16 groups of channels: two turns of the loop
+    "c32_same": ((6, 7, 32), 4, "same", None),                # the written-out loop for 8 channel groups
 }
 
 
@@ -77,7 +78,53 @@ def test_balanced_takes_winograd_for_large_maps(tmp_path):
 
 @pytest.mark.skipif(not (shutil.which("arm-none-eabi-gcc") and shutil.which("qemu-system-arm")),
                     reason="arm-none-eabi-gcc and qemu-system-arm are needed (make setup installs them)")
-@pytest.mark.parametrize("name", ["same_16", "odd_map_c8", "valid_c24", "wide_c64"])
+@pytest.mark.parametrize("name", ["same_16", "odd_map_c8", "valid_c24", "wide_c64", "c32_same"])
 def test_winograd_bit_exact_on_cortex_m7(tmp_path, name):
     assert_bit_exact_on_board(conv_tflite(name), tmp_path, board="cortex-m7", optimize="speed", samples=4)
     assert "ta_conv2d_s8_winograd(" in _functions(tmp_path)
+
+
+def _clobbers(shape_in, out_c, pad_top, pad_left, lead) -> bool:
+    """Simulate the kernel's order byte by byte (a group reads its tiles' whole patches, then writes
+    their pixels): whether an output byte, placed `lead` bytes below the input, lands on an input
+    byte that a later group still reads."""
+    from tinyattend.codegen.ops._winograd import TILES
+    n, h, w, c = shape_in
+    out_h, out_w = (h, w) if pad_top else (h - 2, w - 2)
+    tiles_w = (out_w + 1) // 2
+    tiles = (out_h + 1) // 2 * tiles_w
+    groups = []
+    for b in range(n):
+        for t0 in range(0, tiles, TILES):
+            reads, writes = set(), set()
+            for tile in range(t0, t0 + TILES):
+                ty, tx = divmod(min(tile, tiles - 1), tiles_w)
+                for i in range(4):
+                    for j in range(4):
+                        y, x = 2 * ty - pad_top + i, 2 * tx - pad_left + j
+                        if 0 <= y < h and 0 <= x < w:
+                            reads.update(range(((b * h + y) * w + x) * c, ((b * h + y) * w + x + 1) * c))
+                for i in range(2):
+                    for j in range(2):
+                        y, x = 2 * ty + i, 2 * tx + j
+                        if y < out_h and x < out_w:
+                            start = ((b * out_h + y) * out_w + x) * out_c - lead
+                            writes.update(range(start, start + out_c))
+            groups.append((reads, writes))
+    later = set()
+    for reads, writes in reversed(groups):
+        if writes & later:
+            return True
+        later |= reads
+    return False
+
+
+@pytest.mark.parametrize("shape_in,out_c,pad", [((1, 8, 8, 8), 8, 1), ((1, 7, 9, 8), 5, 1), ((1, 9, 6, 8), 7, 0),
+                                                ((2, 6, 5, 8), 12, 1), ((1, 5, 5, 8), 2, 0), ((1, 10, 3, 8), 8, 1)])
+def test_overlap_lead_is_safe_and_tight(shape_in, out_c, pad):
+    from tinyattend.codegen.ops._winograd import overlap_lead
+    n, h, w, _ = shape_in
+    out_shape = (n, h if pad else h - 2, w if pad else w - 2, out_c)
+    lead = overlap_lead(shape_in, out_shape, pad, pad)
+    assert not _clobbers(shape_in, out_c, pad, pad, lead)
+    assert _clobbers(shape_in, out_c, pad, pad, lead - 1), "a smaller lead is safe too: the lead is not tight"
