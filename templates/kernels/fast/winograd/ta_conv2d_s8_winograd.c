@@ -13,6 +13,41 @@
 
 #define PAIR_TAIL_WORDS 8      /* bias0 bias1 mult0 mult1 round0 round1 right0 right1 (or shifts, 0 0) */
 
+/* The transformed patches of a group's three tiles, every channel group, into v
+ * (v[position][group][tile][lane]). */
+TA_INLINE void transform_tiles(const ta_conv2d_winograd_params *p, const int8_t *image, const int32_t tile_y[WINO_TILES],
+                               const int32_t tile_x[WINO_TILES], int32_t zp4, int32_t groups, int32_t *v, int32_t step) {
+    for (int32_t g = 0; g < groups; ++g) {
+        for (int32_t t = 0; t < WINO_TILES; ++t) {
+            int32_t stage[16];
+            const int8_t *rows[4];
+            int32_t pixel;
+            patch_rows(p, image, 2 * tile_y[t] - p->pad_top, 2 * tile_x[t] - p->pad_left, 4 * g, zp4, stage, rows, &pixel);
+            transform_tile(rows, pixel, v + WINO_GROUP_WORDS * g + 2 * t, step);
+        }
+    }
+}
+
+/* The same with the position stride a constant where the channel count is a common one (the stores
+ * then take immediate offsets). */
+__attribute__((noinline)) static void transform_group(const ta_conv2d_winograd_params *p, const int8_t *image, const int32_t tile_y[WINO_TILES],
+                            const int32_t tile_x[WINO_TILES], int32_t zp4, int32_t groups, int32_t *v) {
+    switch (groups) {
+    case 2:
+        transform_tiles(p, image, tile_y, tile_x, zp4, 2, v, 2 * WINO_GROUP_WORDS);
+        break;
+    case 4:
+        transform_tiles(p, image, tile_y, tile_x, zp4, 4, v, 4 * WINO_GROUP_WORDS);
+        break;
+    case 8:
+        transform_tiles(p, image, tile_y, tile_x, zp4, 8, v, 8 * WINO_GROUP_WORDS);
+        break;
+    default:
+        transform_tiles(p, image, tile_y, tile_x, zp4, groups, v, groups * WINO_GROUP_WORDS);
+        break;
+    }
+}
+
 /* Requantize and store channel `ch` (0 or 1) of a pair for a group's tiles. sums: the pair's
  * [position][tile][channel]; k: the pair tail (stride 2 between the channels' constants).
  * `mode` is a constant at each call (see wino_range), `all_valid` 1 when every pixel of the
@@ -106,14 +141,7 @@ ta_status ta_conv2d_s8_winograd(const ta_conv2d_winograd_params *p, const int8_t
                 for (int32_t i = 0; i < WINO_TILES * 4; ++i) {
                     all_valid &= valid[i];
                 }
-                const int32_t step = WINO_GROUP_WORDS * groups;
-                for (int32_t g = 0; g < groups; ++g) {
-                    for (int32_t t = 0; t < WINO_TILES; ++t) {
-                        int32_t words[16];
-                        load_patch(p, image, 2 * tile_y[t] - p->pad_top, 2 * tile_x[t] - p->pad_left, 4 * g, zp4, words);
-                        transform_tile(words, v + WINO_GROUP_WORDS * g + 2 * t, step);
-                    }
-                }
+                transform_group(p, image, tile_y, tile_x, zp4, groups, v);
                 run_group(pairs, v, sums, groups, out_c, valid, out, &range, all_valid);
             }
         }

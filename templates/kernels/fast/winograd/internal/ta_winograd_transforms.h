@@ -15,57 +15,75 @@
         x0 = t0_; x1 = t1_; x2 = t2_; x3 = t3_; \
     } while (0)
 
-/* One tile's transformed patch for four input channels: words[16] are the 4x4 input words
- * (four channels each, row-major). The columns' B^T (both lanes: channels c0 c2 and c1 c3) go
- * to e[lane][row][column]; then each row's B^T, stored to v[position * step] (position 4 * row +
- * column, this tile's and lane's slot). About 14 instructions per input word. */
-static void transform_tile(const int32_t words[16], int32_t *v, int32_t step) {
-    int32_t e[2][16];
-    for (int j = 0; j < 4; ++j) {
-        const int32_t d0 = words[j], d1 = words[4 + j], d2 = words[8 + j], d3 = words[12 + j];
-        int32_t a0 = ta_sxtb16(d0), a1 = ta_sxtb16(d1), a2 = ta_sxtb16(d2), a3 = ta_sxtb16(d3);
-        WINO_BT(a0, a1, a2, a3);
-        e[0][j] = a0; e[0][4 + j] = a1; e[0][8 + j] = a2; e[0][12 + j] = a3;
-        a0 = ta_sxtb16_ror8(d0); a1 = ta_sxtb16_ror8(d1); a2 = ta_sxtb16_ror8(d2); a3 = ta_sxtb16_ror8(d3);
-        WINO_BT(a0, a1, a2, a3);
-        e[1][j] = a0; e[1][4 + j] = a1; e[1][8 + j] = a2; e[1][12 + j] = a3;
-    }
-    for (int lane = 0; lane < 2; ++lane) {
-        int32_t *out = v + lane;
-        for (int i = 0; i < 4; ++i) {
-            int32_t r0 = e[lane][4 * i], r1 = e[lane][4 * i + 1], r2 = e[lane][4 * i + 2], r3 = e[lane][4 * i + 3];
-            WINO_BT(r0, r1, r2, r3);
-            out[0] = r0;
-            out[step] = r1;
-            out[2 * step] = r2;
-            out[3 * step] = r3;
-            out += 4 * step;
-        }
-    }
+/* Rows i0 and i1 of V for one lane: a = the lane's values of the input rows the row of B^T
+ * combines (x0 - x2 for row 0, ...), then B^T along the row. */
+#define WINO_ROW_OUT(out, r0, r1, r2, r3, step) do { \
+        int32_t q0_ = (r0), q1_ = (r1), q2_ = (r2), q3_ = (r3); \
+        WINO_BT(q0_, q1_, q2_, q3_); \
+        (out)[0] = q0_; (out)[(step)] = q1_; (out)[2 * (step)] = q2_; (out)[3 * (step)] = q3_; \
+    } while (0)
+
+/* The four words of one input row of the patch. */
+#define WINO_LOAD_ROW(r, w0, w1, w2, w3) do { \
+        w0 = ta_load32(r); w1 = ta_load32((r) + pixel); w2 = ta_load32((r) + 2 * pixel); \
+        w3 = ta_load32((r) + 3 * pixel); \
+    } while (0)
+
+/* One lane (EXT: ta_sxtb16 or ta_sxtb16_ror8) of V rows from input rows a and b:
+ * OP(a, b) per column, then B^T along the row, to v row `row`. */
+#define WINO_LANE(EXT, OP, a0, a1, a2, a3, b0, b1, b2, b3, row, lane) \
+    WINO_ROW_OUT(v + (row) * 4 * step + (lane), OP(EXT(a0), EXT(b0)), OP(EXT(a1), EXT(b1)), \
+                 OP(EXT(a2), EXT(b2)), OP(EXT(a3), EXT(b3)), step)
+
+#define WINO_SUB(x, y) ta_ssub16(x, y)
+#define WINO_ADD(x, y) ta_sadd16(x, y)
+#define WINO_RSUB(x, y) ta_ssub16(y, x)
+
+/* One tile's transformed patch for four input channels: rows[i] points at input row i of the
+ * patch (four words, `pixel` bytes apart); V[position] goes to v[position * step] for lane 0
+ * (channels c0 c2) and v[position * step + 1] for lane 1 (c1 c3). The rows of B^T are
+ * x0 - x2, x1 + x2, x2 - x1, x1 - x3: each row of V comes from two input rows, whose words are
+ * loaded once for both lanes (rows 1 and 2 share theirs). Written out: about 9 instructions per
+ * input word. step is a constant at each call. */
+TA_INLINE void transform_tile(const int8_t *const rows[4], int32_t pixel, int32_t *v, int32_t step) {
+    int32_t a0, a1, a2, a3, b0, b1, b2, b3;
+    WINO_LOAD_ROW(rows[0], a0, a1, a2, a3);
+    WINO_LOAD_ROW(rows[2], b0, b1, b2, b3);
+    WINO_LANE(ta_sxtb16, WINO_SUB, a0, a1, a2, a3, b0, b1, b2, b3, 0, 0);
+    WINO_LANE(ta_sxtb16_ror8, WINO_SUB, a0, a1, a2, a3, b0, b1, b2, b3, 0, 1);
+    WINO_LOAD_ROW(rows[1], a0, a1, a2, a3);
+    WINO_LANE(ta_sxtb16, WINO_ADD, a0, a1, a2, a3, b0, b1, b2, b3, 1, 0);
+    WINO_LANE(ta_sxtb16_ror8, WINO_ADD, a0, a1, a2, a3, b0, b1, b2, b3, 1, 1);
+    WINO_LANE(ta_sxtb16, WINO_RSUB, a0, a1, a2, a3, b0, b1, b2, b3, 2, 0);
+    WINO_LANE(ta_sxtb16_ror8, WINO_RSUB, a0, a1, a2, a3, b0, b1, b2, b3, 2, 1);
+    WINO_LOAD_ROW(rows[3], b0, b1, b2, b3);
+    WINO_LANE(ta_sxtb16, WINO_SUB, a0, a1, a2, a3, b0, b1, b2, b3, 3, 0);
+    WINO_LANE(ta_sxtb16_ror8, WINO_SUB, a0, a1, a2, a3, b0, b1, b2, b3, 3, 1);
 }
 
-/* The 4x4 input words of the tile whose top-left input pixel is (y0, x0), channels c .. c+3:
- * the zero point outside the image. */
-static void load_patch(const ta_conv2d_winograd_params *p, const int8_t *image, int32_t y0, int32_t x0,
-                       int32_t c, int32_t zp4, int32_t words[16]) {
+/* Where the tile whose top-left input pixel is (y0, x0) reads channels c .. c+3: rows[i] and
+ * `*pixel` (bytes between the patch's columns). Inside the image, the input itself; at the border,
+ * a 4x4 stage of words with the zero point outside the image. */
+static void patch_rows(const ta_conv2d_winograd_params *p, const int8_t *image, int32_t y0, int32_t x0, int32_t c,
+                       int32_t zp4, int32_t stage[16], const int8_t *rows[4], int32_t *pixel) {
     const int32_t in_h = p->input.h, in_w = p->input.w, in_c = p->input.c;
     if (y0 >= 0 && y0 + 4 <= in_h && x0 >= 0 && x0 + 4 <= in_w) {
         const int8_t *row = image + ((size_t)y0 * in_w + x0) * in_c + c;
         for (int i = 0; i < 4; ++i, row += (size_t)in_w * in_c) {
-            words[4 * i] = ta_load32(row);
-            words[4 * i + 1] = ta_load32(row + in_c);
-            words[4 * i + 2] = ta_load32(row + 2 * in_c);
-            words[4 * i + 3] = ta_load32(row + 3 * in_c);
+            rows[i] = row;
         }
+        *pixel = in_c;
         return;
     }
     for (int i = 0; i < 4; ++i) {
         for (int j = 0; j < 4; ++j) {
             const int32_t y = y0 + i, x = x0 + j;
-            words[4 * i + j] = (y >= 0 && y < in_h && x >= 0 && x < in_w)
+            stage[4 * i + j] = (y >= 0 && y < in_h && x >= 0 && x < in_w)
                                ? ta_load32(image + ((size_t)y * in_w + x) * in_c + c) : zp4;
         }
+        rows[i] = (const int8_t *)(const void *)(stage + 4 * i);
     }
+    *pixel = 4;
 }
 
 /* A^T m A for one tile and channel: m[position * 6] (the sums' layout), y = 4 * acc without
