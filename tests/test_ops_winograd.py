@@ -70,6 +70,19 @@ def test_winograd_exact_requantization_path(tmp_path):
     assert "ta_conv2d_s8_winograd(" in _functions(tmp_path)
 
 
+@pytest.mark.parametrize("scales", ["SCALES", "SCALES_0"])
+def test_winograd_with_shift_zero_and_left_shift_channels(tmp_path, scales):
+    """Channels with effective scales >= 0.5 (TFLite shift >= 0): shift 0 ones keep the fast form (an
+    offset in the bias), larger ones the kernel's TFLM requantization, as for the direct int8 form."""
+    import test_ops_fast_left_shift as left
+    tflite = left._conv_with_scales((6, 7, 8), 12, 3, None, getattr(left, scales))
+    assert_bit_exact(tflite, tmp_path, kernels="fast", optimize="speed",
+                     extra_inputs=left._near_zero_point(tflite, (1, 6, 7, 8)))
+    model_c = _functions(tmp_path)
+    assert "ta_conv2d_s8_winograd(" in model_c
+    assert (".fast_requant = 1," in model_c) == (scales == "SCALES_0")
+
+
 def test_balanced_takes_winograd_for_large_maps(tmp_path):
     from op_harness import assert_bit_exact as check
     check(conv_tflite("same_16"), tmp_path, samples=4, kernels="fast", optimize="balanced")
