@@ -143,7 +143,8 @@ def test_left_shift_channels_on_m7(tmp_path, monkeypatch, layer):
     if layer == "depthwise":
         tflite, shape = _depthwise_with_scales((8, 8, 12), 3, 1, 1, None, SCALES, True), (1, 8, 8, 12)
     else:
-        from tinyattend.codegen.ops import conv_2d
+        from tinyattend.codegen.ops import _winograd, conv_2d
+        monkeypatch.setattr(_winograd, "eligible", lambda op, graph: False)     # the direct kernel's loop
         lower_fast = conv_2d._lower_fast
         wide = layer == "conv_wide"
         monkeypatch.setattr(conv_2d, "_lower_fast", lambda *args, wide: lower_fast(*args, wide=wide_form))
@@ -160,8 +161,10 @@ def test_left_shift_channels_on_m7(tmp_path, monkeypatch, layer):
 def test_conv_left_shift_channels(tmp_path, monkeypatch, wide, scales, fast):
     """CONV_2D with int16 (widened) weights scales them as the depthwise kernel does (its accumulator
     is doubled, so the offsets are even). int8 weights cannot be scaled: shift 0 channels still take
-    the fast form (an offset in the bias), shifts >= 1 the conv kernel's exact requantization."""
-    from tinyattend.codegen.ops import conv_2d
+    the fast form (an offset in the bias), shifts >= 1 the conv kernel's exact requantization.
+    (The direct kernel: test_ops_winograd.py runs the same layers through Winograd.)"""
+    from tinyattend.codegen.ops import _winograd, conv_2d
+    monkeypatch.setattr(_winograd, "eligible", lambda op, graph: False)
     lower_fast = conv_2d._lower_fast
     monkeypatch.setattr(conv_2d, "_lower_fast", lambda *args, wide: lower_fast(*args, wide=wide_form))
     wide_form = wide

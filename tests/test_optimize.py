@@ -5,34 +5,44 @@ from conftest import mlperf_model
 from op_harness import assert_bit_exact, int8_tflite
 
 
-def _widening(tflite: bytes, optimize: str, kernels: str = "auto"):
+def _plan(tflite: bytes, optimize: str, kernels: str = "auto"):
     from tinyattend.boards import load_board
     from tinyattend.codegen.lowering import Target
     from tinyattend.codegen.optimize import plan_widening
     from tinyattend.ir.tflite_reader import read_tflite
     graph = read_tflite(tflite, "m")
-    return graph, plan_widening(graph, Target(board=load_board("host"), kernels=kernels, optimize=optimize)).wide_ops
+    return graph, plan_widening(graph, Target(board=load_board("host"), kernels=kernels, optimize=optimize))
 
 
 def test_balanced_widens_the_most_macs_per_byte_within_budget():
+    from tinyattend.codegen.ops._winograd import weight_bytes
     from tinyattend.codegen.optimize import BALANCED_WIDENING_BYTES
     tflite = mlperf_model("pretrainedResnet_quant").read_bytes()
-    graph, speed = _widening(tflite, "speed")
+    graph, speed = _plan(tflite, "speed")
     convs = {op.index for op in graph.ops if op.type == "CONV_2D"}
-    assert speed == convs                                    # every ResNet-8 conv runs the fast kernel
-    _, balanced = _widening(tflite, "balanced")
-    spent = sum(graph.tensor(graph.ops[i].inputs[1]).nbytes for i in balanced)
-    assert 0 < spent <= BALANCED_WIDENING_BYTES and balanced < speed
+    # every ResNet-8 conv runs a fast kernel: the 3x3 stride-1 ones Winograd, the rest widened
+    assert speed.wide_ops | speed.winograd_ops == convs and not speed.wide_ops & speed.winograd_ops
+    assert speed.winograd_ops == {op.index for op in graph.ops if op.type == "CONV_2D"
+                                  and graph.tensor(op.inputs[1]).shape[1:3] == (3, 3)
+                                  and op.options["stride_h"] == 1 and graph.tensor(op.inputs[0]).shape[3] % 8 == 0}
+    _, balanced = _plan(tflite, "balanced")
+    assert balanced.winograd_ops and balanced.winograd_ops < speed.winograd_ops     # the 64-channel one is too big
+    extra = sum(weight_bytes(graph.ops[i], graph) - graph.tensor(graph.ops[i].inputs[1]).nbytes
+                for i in balanced.winograd_ops)
+    spent = extra + sum(graph.tensor(graph.ops[i].inputs[1]).nbytes for i in balanced.wide_ops)
+    assert 0 < spent <= BALANCED_WIDENING_BYTES and not balanced.wide_ops & balanced.winograd_ops
 
     def macs_per_byte(i):
         w, y = graph.tensor(graph.ops[i].inputs[1]), graph.tensor(graph.ops[i].outputs[0])
         return y.num_elements * w.shape[1] * w.shape[2] * w.shape[3] / w.nbytes
-    # Greedy: any layer left out that would still fit has fewer MACs per byte than every layer taken.
-    for i in speed - balanced:
+    # Greedy: any layer left out that would still fit has fewer MACs per byte than every layer widened.
+    for i in convs - balanced.wide_ops - balanced.winograd_ops:
         if spent + graph.tensor(graph.ops[i].inputs[1]).nbytes <= BALANCED_WIDENING_BYTES:
-            assert macs_per_byte(i) <= min(macs_per_byte(j) for j in balanced)
-    assert _widening(tflite, "size")[1] == frozenset()
-    assert _widening(tflite, "speed", kernels="portable")[1] == frozenset()
+            assert macs_per_byte(i) <= min(macs_per_byte(j) for j in balanced.wide_ops)
+    size = _plan(tflite, "size")[1]
+    assert size.wide_ops == size.winograd_ops == frozenset()
+    portable = _plan(tflite, "speed", kernels="portable")[1]
+    assert portable.wide_ops == portable.winograd_ops == frozenset()
 
 
 def test_mixed_widths_are_bit_exact(tmp_path):

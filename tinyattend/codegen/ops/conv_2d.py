@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _winograd
 from ..lowering import ConstArray, ConstRef, KernelCall, ScratchArg, TensorArg, dims, unsupported
 from ._checks import constant_input, fused_activation, int8_activations, weighted_op_shapes
 from ._conv_quant import channel_multipliers, output_range
@@ -46,6 +47,8 @@ def lower(op, graph, target) -> KernelCall:
     act_min, act_max = output_range(graph, op)
     pad_top, pad_left = conv_padding(o, x.shape, fh, fw, y.shape)
     bias = op.inputs[2] if len(op.inputs) > 2 else None
+    if op.index in target.winograd_ops and fast_conv(op, graph, target):
+        return _winograd.lower(op, graph, pad_top, pad_left, mult, shift, act_min, act_max)
     if fast_conv(op, graph, target):
         return _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max,
                            wide=op.index in target.wide_ops)
