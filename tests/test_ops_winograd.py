@@ -141,3 +141,27 @@ def test_overlap_lead_is_safe_and_tight(shape_in, out_c, pad):
     lead = overlap_lead(shape_in, out_shape, pad, pad)
     assert not _clobbers(shape_in, out_c, pad, pad, lead)
     assert _clobbers(shape_in, out_c, pad, pad, lead - 1), "a smaller lead is safe too: the lead is not tight"
+
+
+def test_winograd_choice_follows_its_layer_through_fusion(tmp_path, monkeypatch):
+    """Fusing an expansion into its depthwise renumbers the ops: the Winograd choice must stay with
+    the 3x3 conv it was made for (an index left behind would name another layer)."""
+    from tinyattend.codegen.lowering import Target, renumbered
+    from tinyattend.ir.graph import Op
+    kept = [Op(0, "CONV_2D", (), (), {}), Op(3, "FUSED_EXPAND_DEPTHWISE", (), (), {}), Op(4, "CONV_2D", (), (), {})]
+    moved = renumbered(Target(board=None, wide_ops=frozenset({0}), winograd_ops=frozenset({4})), kept)
+    assert moved.wide_ops == {0} and moved.winograd_ops == {2}
+
+    def build(tf):
+        L = tf.keras.layers
+        x = tf.keras.Input((12, 12, 8), batch_size=1)
+        y = L.Conv2D(32, 1, activation="relu")(x)
+        y = L.DepthwiseConv2D(3, padding="same", activation="relu")(y)
+        y = L.Conv2D(16, 3, padding="same", activation="relu")(y)
+        return tf.keras.Model(x, L.Conv2D(8, 3, padding="same")(y))
+    monkeypatch.setenv("TINYATTEND_FUSION", "all")
+    tflite = int8_tflite(build, [(1, 12, 12, 8)])
+    assert_bit_exact(tflite, tmp_path, samples=6, kernels="fast", optimize="speed")
+    model_c = _functions(tmp_path)
+    assert "FUSED_EXPAND_DEPTHWISE" in model_c or "fused" in model_c
+    assert model_c.count("ta_conv2d_s8_winograd(&") == 2

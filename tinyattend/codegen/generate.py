@@ -150,7 +150,8 @@ FIX_OVERFLOW = ("the model's quantization parameters or options are out of any s
 
 def _lower(op, graph: Graph, target: Target, model_name: str):
     if op.index in target.lean_ops:       # lean.py: the portable kernels, which need no scratch
-        target = replace(target, kernels="portable", wide_ops=frozenset(), lean_ops=frozenset())
+        target = replace(target, kernels="portable", wide_ops=frozenset(), winograd_ops=frozenset(),
+                         lean_ops=frozenset())
     if op.type in expand_depthwise.OP_TYPES:
         module = expand_depthwise
     elif op.type == upsample_mul.OP_TYPE:
@@ -182,8 +183,8 @@ def generate(graph: Graph, target: Target, model_name: str, prefix: str = DEFAUL
     target = plan_widening(graph, target)
 
     # The fusion policy lowers and plans the graph several times with few ops changed: an op's
-    # lowering depends on its index only through wide_ops (and, for the fused ops and the cmsis-nn
-    # kernels, the names it declares), so it is kept by what it depends on.
+    # lowering depends on its index only through wide_ops and winograd_ops (and, for the fused ops and the
+    # cmsis-nn kernels, the names it declares), so it is kept by what it depends on.
     lowerings: dict = {}
 
     def lower_cached(op, graph: Graph, target: Target):
@@ -191,7 +192,7 @@ def generate(graph: Graph, target: Target, model_name: str, prefix: str = DEFAUL
         # a fused op's options are rebuilt for each band height tried: keyed by what they hold
         options = tuple(op.options.values()) if op.type in expand_depthwise.OP_TYPES else (op.options,)
         key = (op.type, op.inputs, op.outputs, tuple(map(id, options)), op.index in target.wide_ops,
-               op.index in target.lean_ops, op.index if named else None)
+               op.index in target.winograd_ops, op.index in target.lean_ops, op.index if named else None)
         hit = lowerings.get(key)
         if hit is None or any(a is not b for a, b in zip(hit[0], options)):
             hit = lowerings[key] = (options, _lower(op, graph, target, model_name))

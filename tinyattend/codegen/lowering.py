@@ -6,7 +6,7 @@ Lowering is pure: it reads the graph and returns data.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -25,6 +25,14 @@ class Target:
     lean_ops: frozenset = frozenset()  # op indices lowered with the portable kernels: no scratch (codegen/lean.py)
     arena_limit: int | None = None     # the most bytes the arena may take (--ram less the stack), None: no limit
     auto_kernels: bool = False         # --kernels auto: the generator may take other kernels per layer (lean.py)
+
+
+def renumbered(target: Target, kept) -> Target:
+    """The target for a graph whose ops `kept` (in order) are renumbered by position, as the fusion
+    passes do: wide_ops and winograd_ops follow their ops to the new indices."""
+    def follow(chosen: frozenset) -> frozenset:
+        return frozenset(p for p, op in enumerate(kept) if op.type == "CONV_2D" and op.index in chosen)
+    return replace(target, wide_ops=follow(target.wide_ops), winograd_ops=follow(target.winograd_ops))
 
 
 @dataclass(frozen=True)

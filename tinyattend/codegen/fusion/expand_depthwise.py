@@ -235,7 +235,7 @@ def lower(op: Op, graph: Graph, target: Target) -> KernelCall:
     wide = {expand.index} if expand is not None and op.options["expand_wide"] else set()
     if project is not None and op.options.get("project_wide"):
         wide.add(project.index)
-    sub_target = replace(target, wide_ops=frozenset(wide))
+    sub_target = replace(target, wide_ops=frozenset(wide), winograd_ops=frozenset())    # 1x1 and depthwise stages
     consts = _Constants(op.index)
     declarations, stages = [], {role: {} for role in ROLES}
     sources, paths, families, scratch = set(SOURCES), set(), {}, 0

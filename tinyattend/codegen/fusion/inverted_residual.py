@@ -17,7 +17,7 @@ from dataclasses import replace
 from types import MappingProxyType
 
 from ...ir.graph import Graph, Op
-from ..lowering import Target
+from ..lowering import Target, renumbered
 from .expand_depthwise import BANDED_TYPE, OP_TYPE, geometry, schedule
 
 
@@ -74,10 +74,8 @@ def fuse(graph: Graph, target: Target, band_rows: dict[int, int]) -> tuple[Graph
                        "expand_wide": expand.index in target.wide_ops}
             op = Op(op.index, OP_TYPE, (expand.inputs[0],), op.outputs, MappingProxyType(options))
         kept.append(op)
-    wide = frozenset(position for position, op in enumerate(kept) if op.type == "CONV_2D"
-                     and op.index in target.wide_ops)
     ops = tuple(replace(op, index=position) for position, op in enumerate(kept))
-    return replace(graph, ops=ops), replace(target, wide_ops=wide)
+    return replace(graph, ops=ops), renumbered(target, kept)
 
 
 def bandable_depthwise(op: Op, graph: Graph) -> bool:
@@ -163,7 +161,5 @@ def absorb_projections(graph: Graph, target: Target, chosen: dict[int, int]) -> 
             op = Op(op.index, BANDED_TYPE if op.type != OP_TYPE else OP_TYPE, op.inputs[:1], last.outputs,
                     MappingProxyType(options))
         kept.append(op)
-    wide = frozenset(position for position, op in enumerate(kept) if op.type == "CONV_2D"
-                     and op.index in target.wide_ops)
     ops = tuple(replace(op, index=position) for position, op in enumerate(kept))
-    return replace(graph, ops=ops), replace(target, wide_ops=wide)
+    return replace(graph, ops=ops), renumbered(target, kept)

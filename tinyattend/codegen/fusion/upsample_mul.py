@@ -21,7 +21,7 @@ from types import MappingProxyType
 import numpy as np
 
 from ...ir.graph import Graph, Op, Tensor
-from ..lowering import ConstArray, KernelCall, ScratchArg, TensorArg, Target, shape4
+from ..lowering import ConstArray, KernelCall, ScratchArg, TensorArg, Target, renumbered, shape4
 from ..ops import add, mul
 from ..ops.resize_nearest_neighbor import nearest_index
 
@@ -98,9 +98,7 @@ def fuse(graph: Graph, target: Target) -> tuple[Graph, Target]:
             op = Op(op.index, OP_TYPE, (resize.inputs[0], full), op.outputs,
                     MappingProxyType({"resize": resize, "mul": product, "residual": residual}))
         kept.append(op)
-    wide = frozenset(p for p, op in enumerate(kept) if op.type == "CONV_2D" and op.index in target.wide_ops)
-    return (replace(graph, ops=tuple(replace(op, index=p) for p, op in enumerate(kept))),
-            replace(target, wide_ops=wide))
+    return replace(graph, ops=tuple(replace(op, index=p) for p, op in enumerate(kept))), renumbered(target, kept)
 
 
 def _row_call(module, layer: Op, graph: Graph, target: Target, names: dict, c: int, width: int):

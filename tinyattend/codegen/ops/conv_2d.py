@@ -47,7 +47,7 @@ def lower(op, graph, target) -> KernelCall:
     act_min, act_max = output_range(graph, op)
     pad_top, pad_left = conv_padding(o, x.shape, fh, fw, y.shape)
     bias = op.inputs[2] if len(op.inputs) > 2 else None
-    if op.index in target.winograd_ops and fast_conv(op, graph, target):
+    if op.index in target.winograd_ops and fast_conv(op, graph, target) and _winograd.eligible(op, graph):
         return _winograd.lower(op, graph, pad_top, pad_left, mult, shift, act_min, act_max)
     if fast_conv(op, graph, target):
         return _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max,
