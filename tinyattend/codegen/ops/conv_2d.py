@@ -113,9 +113,10 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max, wid
     row_len = columns.shape[1]
     bias_tensor = op.inputs[2] if len(op.inputs) > 2 else None
     bias = graph.tensor(bias_tensor).array().astype(np.int64) if bias_tensor is not None else None
-    # int16 taps can be scaled: channels with TFLite shift >= 0 keep the fast requantization
+    # int16 taps can be scaled: channels with TFLite shift >= 0 keep the fast requantization; they
+    # are stored scaled (doubled for the usual channels), so the kernel does not double its accumulator
     q = channel_requant(weights.reshape(out_c, -1), bias, mult, shift, x.zero_point, y.zero_point,
-                        scalable=wide, even_offset=True)
+                        scalable=wide)
     form = weight_form(columns, wide)
     run_len = run_taps * depth
     rest_len = fh * (fw // run_taps) * (run_len % 4)
@@ -165,7 +166,8 @@ def pair_stream(rows: np.ndarray, q, form: int = FORM_INT8) -> np.ndarray:
         pixel: 16 bytes less flash per pair for two register moves per pair and tile),
       the pair's weights, [row_len/4][2][4] int8 (pair_rows), or with FORM_WIDE the same
         widened to int16 in SXTB16 lane order, each group of four (e0 e1 e2 e3) as
-        e0 e2 e1 e3: [row_len/4][2][4] int16, or with FORM_SPLIT the int8 bytes
+        e0 e2 e1 e3: [row_len/4][2][4] int16 (with the fast requantization doubled, bias too,
+        or scaled as q.scale and q.offset say), or with FORM_SPLIT the int8 bytes
         (e0 + 128, -e1, e2 + 128, -e3), the bias lowered by 129 * (e1 + e3) summed over
         the row (see ta_conv2d_s8_fast.h),
       int32 mult0 mult1 round0 round1 right0 right1 (fast form) or
@@ -173,10 +175,13 @@ def pair_stream(rows: np.ndarray, q, form: int = FORM_INT8) -> np.ndarray:
     bias = bias - input_zero_point * sum(w). rows: [out_c][row_len] in column order."""
     out_c, row_len = rows.shape
     bias = q.bias
-    if q.scale is not None:              # FORM_WIDE only: scaled and offset channels (_requant_left)
-        bias = to_int32((q.scale // 2) * q.bias.astype(np.int64) + q.offset // 2, "scaled bias")
-        if np.any(q.scale != 2):
-            rows = rows.astype(np.int64) * (q.scale // 2)[:, None]
+    if q.scale is not None:
+        # FORM_WIDE with the fast requantization: weights and bias stored as the kernel's accumulator
+        # wants them, scale * acc + offset (2 * acc for the usual channels, _requant_left's scaled and
+        # offset ones elsewhere), which channel_requant keeps within int32; int8 weights times a
+        # scale of at most 256 fit int16.
+        bias = to_int32(q.scale * q.bias.astype(np.int64) + q.offset, "scaled bias")
+        rows = rows.astype(np.int64) * q.scale[:, None]
     if form == FORM_SPLIT:
         bias = split_bias(q.bias, rows)
         rows = split_bytes(rows)                              # even bytes 0..255, odd -127..127

@@ -132,14 +132,23 @@ TA_INLINE int32_t clamp_range(int32_t y, int32_t lo, int32_t hi) {
 #define PAIR_HEAD_BYTES 8      /* bias0 bias1 */
 #define PAIR_TAIL_BYTES 24     /* mult0 mult1 round0 round1 right0 right1 (or shifts) */
 
+/* ta_requantize_fast_acc for an accumulator that is already 2 * acc (FORM_WIDE with the fast
+ * requantization: weights and bias stored doubled): the same value, as the generator keeps
+ * 2 * acc within int32 and its sign is acc's (see TA_ASM_REQUANT_DOUBLED). */
+TA_INLINE int32_t requantize_doubled(int32_t acc2, int32_t multiplier, int32_t right, int32_t round) {
+    return ta_smmlar(acc2, multiplier, round + (acc2 >> 31)) >> right;
+}
+
 /* One output from its accumulator in the requantization form `mode` (a constant
  * at each call): 0 fast, int8 range; 1 fast, narrower range; 2 TFLM's (r holds
- * TFLite's signed shift, e is unused). */
-TA_INLINE int32_t requant_one(int32_t a, int32_t m, int32_t r, int32_t e, const output_range *range, int mode) {
+ * TFLite's signed shift, e is unused). With the fast forms a FORM_WIDE accumulator
+ * is already doubled. */
+TA_INLINE int32_t requant_one(int32_t a, int32_t m, int32_t r, int32_t e, const output_range *range, int mode,
+                              int form) {
     if (mode == 2) {
         return clamp_range(ta_requantize(a, m, r) + range->output_offset, range->act_min, range->act_max);
     }
-    const int32_t y = ta_ssat8(ta_requantize_fast_acc(a, m, e, r));
+    const int32_t y = ta_ssat8(form == FORM_WIDE ? requantize_doubled(a, m, e, r) : ta_requantize_fast_acc(a, m, e, r));
     return mode == 1 ? clamp_range(y, range->act_min, range->act_max) : y;
 }
 
@@ -161,13 +170,13 @@ TA_INLINE void pair_3x2(const int8_t **stream, const int32_t *col, int32_t group
     TA_LOAD_PAIR(k + 8, r0, r1);
     TA_LOAD_PAIR(k + 16, e0, e1);
     /* Pixel 2 first: a short last tile repeats a pixel, and its stores are identical. */
-    o2[0] = (int8_t)requant_one(a20, m0, r0, e0, range, mode);
-    o1[0] = (int8_t)requant_one(a10, m0, r0, e0, range, mode);
-    o0[0] = (int8_t)requant_one(a00, m0, r0, e0, range, mode);
+    o2[0] = (int8_t)requant_one(a20, m0, r0, e0, range, mode, form);
+    o1[0] = (int8_t)requant_one(a10, m0, r0, e0, range, mode, form);
+    o0[0] = (int8_t)requant_one(a00, m0, r0, e0, range, mode, form);
     if (both) {
-        o2[1] = (int8_t)requant_one(a21, m1, r1, e1, range, mode);
-        o1[1] = (int8_t)requant_one(a11, m1, r1, e1, range, mode);
-        o0[1] = (int8_t)requant_one(a01, m1, r1, e1, range, mode);
+        o2[1] = (int8_t)requant_one(a21, m1, r1, e1, range, mode, form);
+        o1[1] = (int8_t)requant_one(a11, m1, r1, e1, range, mode, form);
+        o0[1] = (int8_t)requant_one(a01, m1, r1, e1, range, mode, form);
     }
 }
 
@@ -223,9 +232,9 @@ static void channels_1px(const int8_t *stream, const int32_t *col, int32_t group
         TA_LOAD_PAIR(k, m0, m1);
         TA_LOAD_PAIR(k + 8, r0, r1);
         TA_LOAD_PAIR(k + 16, e0, e1);
-        out[c] = (int8_t)requant_one(a0, m0, r0, e0, range, mode);
+        out[c] = (int8_t)requant_one(a0, m0, r0, e0, range, mode, form);
         if (c + 1 < out_c) {
-            out[c + 1] = (int8_t)requant_one(a1, m1, r1, e1, range, mode);
+            out[c + 1] = (int8_t)requant_one(a1, m1, r1, e1, range, mode, form);
         }
     }
 }
