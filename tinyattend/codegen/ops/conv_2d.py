@@ -120,6 +120,7 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max, wid
     form = weight_form(columns, wide)
     run_len = run_taps * depth
     rest_len = fh * (fw // run_taps) * (run_len % 4)
+    padded = padded_copy_bytes(x.shape, y.shape, (fh, fw), o, pad_top, pad_left)
     return KernelCall(
         function="ta_conv2d_s8_fast",
         sources=("fast/conv/ta_conv2d_s8_fast.c", "fast/conv/ta_conv2d_s8_fast.h",
@@ -134,15 +135,35 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max, wid
             ("pad_top", pad_top), ("pad_left", pad_left), ("run_taps", run_taps), ("row_len", row_len),
             ("input_zero_point", x.zero_point), ("output_offset", y.zero_point),
             ("act_min", act_min), ("act_max", act_max), ("fast_requant", int(q.fast)),
-            ("weight_form", form),
+            ("weight_form", form), ("padded_copy", int(padded > 0)),
         ),
         paths=(_conv_path(form, bool(q.fast), act_min, act_max),),
         args=(TensorArg(op.inputs[0]), ConstRef("pairs"), TensorArg(op.outputs[0]), ScratchArg()),
         constants=(ConstArray("pairs", "int8_t", pair_stream(columns, q, form)),),
-        scratch_bytes=6 * row_len + _round4(_staged_bytes(fh, fw, run_taps, depth)) + _round4(rest_len),
+        scratch_bytes=6 * row_len + _round4(_staged_bytes(fh, fw, run_taps, depth)) + _round4(rest_len)
+        + _round4(padded),
         macs=y.num_elements * fh * fw * depth,
         overlap=conv_overlap(op, graph, pad_top, pad_left),
     )
+
+
+# The padded copy (ta_conv2d_fast_params.padded_copy) pays where many pixels would stage border
+# taps byte by byte: first layers (input.c % 4 != 0) with padding. Bounded so that the scratch
+# stays small next to the layer's own tensors (KWS's first layer: 696 bytes, ResNet-8's 3,468;
+# VWW's 96x96x3 image, with padding only after its last row and column, stays uncopied).
+PADDED_COPY_MAX_BYTES = 4096
+
+
+def padded_copy_bytes(x_shape, y_shape, filter_hw, o, pad_top: int, pad_left: int) -> int:
+    """Bytes of the zero-point-padded image the fast kernel copies the input into (0: no copy):
+    the extent of the output's receptive fields, when they reach outside the image."""
+    _, in_h, in_w, depth = x_shape
+    spans = [(f - 1) * o[k] + 1 for f, k in zip(filter_hw, ("dilation_h_factor", "dilation_w_factor"))]
+    h = (y_shape[1] - 1) * o["stride_h"] + spans[0]
+    w = (y_shape[2] - 1) * o["stride_w"] + spans[1]
+    outside = pad_top > 0 or pad_left > 0 or h - pad_top > in_h or w - pad_left > in_w
+    size = h * w * depth
+    return size if depth % 4 and outside and size <= PADDED_COPY_MAX_BYTES else 0
 
 
 def column_order(weights: np.ndarray, run_taps: int) -> np.ndarray:

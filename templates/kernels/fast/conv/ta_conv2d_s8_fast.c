@@ -95,6 +95,13 @@ ta_status ta_conv2d_s8_fast(const ta_conv2d_fast_params *p, const int8_t *input,
         int8_t *out = output + (size_t)b * pixels * out_c;
         g.input = input + (size_t)b * p->input.h * p->input.w * in_c;
         g.aligned = (in_c & 3) == 0 && ((uintptr_t)(const void *)g.input & 3) == 0;
+        if (p->padded_copy) {
+            g.in_h = p->input.h;
+            g.in_w = p->input.w;
+            g.pad_top = p->pad_top;
+            g.pad_left = p->pad_left;
+            stage_padded(&g, p, g.rest_stage + 4 * g.rest_groups);
+        }
         for (int32_t i = 0; i < pixels; i += TILE_PIXELS) {
             /* A short last tile repeats its last pixel: the same values go to the same place. */
             const int32_t i1 = i + 1 < pixels ? i + 1 : pixels - 1;

@@ -265,6 +265,35 @@ __attribute__((noinline)) static int gather_interior3(const gather_geometry *g, 
     return 0;
 }
 
+/* The padded copy (ta_conv2d_fast_params.padded_copy: small first layers whose padding
+ * would send many pixels to gather_pixel's byte-by-byte staging): this batch's image copied
+ * once into `stage` with the zero point around it, as far as the output's receptive fields
+ * reach, and g made to read it as an image without padding. Every pixel then takes the
+ * interior gathers; the values are those the staging would fill in. */
+static void stage_padded(gather_geometry *g, const ta_conv2d_fast_params *p, int8_t *stage) {
+    const int32_t h = (p->output.h - 1) * g->stride_h + g->span_h;
+    const int32_t w = (p->output.w - 1) * g->stride_w + g->span_w;
+    const int32_t c = g->in_c, row_bytes = w * c;
+    const int32_t fill = (int32_t)((uint32_t)(uint8_t)g->zp * 0x01010101u);
+    for (int32_t i = 0; i < h * row_bytes; i += 4) {
+        ta_store32(stage + i, fill);         /* the generator rounds the stage up to 4 bytes */
+    }
+    const int32_t rows = p->input.h < h - g->pad_top ? p->input.h : h - g->pad_top;
+    const int32_t cols = p->input.w < w - g->pad_left ? p->input.w : w - g->pad_left;
+    const int8_t *src = g->input;
+    int8_t *dst = stage + ((size_t)g->pad_top * w + g->pad_left) * c;
+    for (int32_t y = 0; y < rows; ++y, src += p->input.w * c, dst += row_bytes) {
+        memcpy(dst, src, (size_t)(cols * c));
+    }
+    g->input = stage;
+    g->in_h = h;
+    g->in_w = w;
+    g->pad_top = 0;
+    g->pad_left = 0;
+    g->row_step = g->dilation_h * row_bytes;
+    g->aligned = 0;     /* taken only for input.c % 4 != 0 */
+}
+
 /* 1x1 filter, no padding, input.c % 4 == 0: the three columns are the three
  * pixels' input values, widened (14 instructions per group of four). */
 __attribute__((noinline)) static void gather_pointwise3(const int8_t *s0, const int8_t *s1, const int8_t *s2, int32_t in_c, int32_t *out) {
