@@ -81,7 +81,7 @@ typedef struct {
  * 1-2% of a 3x3 or 1x1 layer on the M7, for about 300 bytes more per loop linked. */
 #define TA_TILE_UNROLL 8
 #define TA_ASM_STEP_BYTES 80
-#define TA_ASM_STEP_WIDE_BYTES 68
+#define TA_ASM_STEP_WIDE_BYTES 64
 #define TA_ASM_STEP_SPLIT_BYTES 72
 #define TA_PAIR_LOOP_ASM(STEP, STEP_BYTES, INIT, REQUANT, CLAMP) \
         __asm__ volatile( \
@@ -113,15 +113,13 @@ typedef struct {
             "ldr %[lo], %[end]\n\t" \
             "cmp %[x], %[lo]\n\t" \
             "bne 1b\n\t" \
-            "ldrd %[wa], %[wb], [%[w]], #8\n\t" \
-            "ldrd %[al], %[bl], [%[w]], #8\n\t" \
-            "ldrd %[lo], %[hi], [%[w]], #8\n\t" \
-            REQUANT("a00", "wa", "al", "lo", "x") \
-            REQUANT("a10", "wa", "al", "lo", "x") \
-            REQUANT("a20", "wa", "al", "lo", "x") \
-            REQUANT("a01", "wb", "bl", "hi", "x") \
-            REQUANT("a11", "wb", "bl", "hi", "x") \
-            REQUANT("a21", "wb", "bl", "hi", "x") \
+            "ldmia.w %[w]!, {%[al], %[wa], %[bl], %[wb], %[lo], %[hi]}\n\t" \
+            REQUANT("a00", "al", "bl", "lo", "x") \
+            REQUANT("a10", "al", "bl", "lo", "x") \
+            REQUANT("a20", "al", "bl", "lo", "x") \
+            REQUANT("a01", "wa", "wb", "hi", "x") \
+            REQUANT("a11", "wa", "wb", "hi", "x") \
+            REQUANT("a21", "wa", "wb", "hi", "x") \
             "bfi %[a00], %[a01], #8, #8\n\t" \
             "bfi %[a10], %[a11], #8, #8\n\t" \
             "bfi %[a20], %[a21], #8, #8\n\t" \
@@ -169,9 +167,15 @@ static void channels_fast(const int8_t *stream, const int32_t *col, int32_t grou
         const int32_t step_bytes = form == FORM_WIDE ? TA_ASM_STEP_WIDE_BYTES
                                    : form == FORM_SPLIT ? TA_ASM_STEP_SPLIT_BYTES : TA_ASM_STEP_BYTES;
         const int32_t skip = ((TA_TILE_UNROLL - (groups & (TA_TILE_UNROLL - 1))) & (TA_TILE_UNROLL - 1)) * step_bytes;
-        const void *w = stream;
-        const void *x;
-        int32_t a00, a01, a10, a11, a20, a21, wa, wb, al, bl, lo, hi;
+        /* All 14 allocatable registers, pinned: the LDMs (a wide step's four weight words, the
+         * pair's six constants mult0 mult1 round0 round1 right0 right1) fill registers in
+         * increasing order, so al < wa < bl < wb < lo < hi. */
+        register const void *w __asm__("r12") = stream;
+        register const void *x __asm__("lr");
+        register int32_t al __asm__("r1"), wa __asm__("r2"), bl __asm__("r3"), wb __asm__("r4");
+        register int32_t lo __asm__("r5"), hi __asm__("r6");
+        register int32_t a00 __asm__("r0"), a01 __asm__("r7"), a10 __asm__("r8"), a11 __asm__("r9");
+        register int32_t a20 __asm__("r10"), a21 __asm__("r11");
         const int clamp = range->mode;
         if (clamp) {
             st.limits[0] = range->limits[0];

@@ -82,9 +82,10 @@
     "sxtb16 %[wb], %[wb], ror #8\n\t" \
     TA_ASM_STEP_MACS
 
+/* One LDM for the four weight words: al, wa, bl, wb are registers in increasing
+ * order (channels_fast pins them), which is the order LDM fills from memory. */
 #define TA_ASM_STEP_WIDE \
-    "ldrd %[al], %[wa], [%[w]], #8\n\t" \
-    "ldrd %[bl], %[wb], [%[w]], #8\n\t" \
+    "ldmia.w %[w]!, {%[al], %[wa], %[bl], %[wb]}\n\t" \
     TA_ASM_STEP_MACS
 
 #define TA_ASM_STEP_SPLIT \
