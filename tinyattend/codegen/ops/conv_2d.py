@@ -183,8 +183,9 @@ def column_order(weights: np.ndarray, run_taps: int) -> np.ndarray:
 def pair_stream(rows: np.ndarray, q, form: int = FORM_INT8) -> np.ndarray:
     """What the kernel reads for each output channel pair, in order (an odd last channel is
     paired with itself), as bytes:
-      int32 bias0 bias1 (the tile's six accumulators start from them; stored once, not once per
-        pixel: 16 bytes less flash per pair for two register moves per pair and tile),
+      int32 bias0 bias1, three times (the tile's six accumulators, one LDM: 16 bytes more flash
+        per pair for 4 instructions less per pair and tile), once with FORM_SPLIT (which adds
+        per-pixel corrections to them anyway),
       the pair's weights, [row_len/4][2][4] int8 (pair_rows), or with FORM_WIDE the same
         widened to int16 in SXTB16 lane order, each group of four (e0 e1 e2 e3) as
         e0 e2 e1 e3: [row_len/4][2][4] int16 (with the fast requantization doubled, bias too,
@@ -217,6 +218,8 @@ def pair_stream(rows: np.ndarray, q, form: int = FORM_INT8) -> np.ndarray:
         table = np.concatenate([table, table[:, -1:]], axis=1)
     pairs = table.reshape(4, -1, 2).transpose(1, 0, 2)                         # [pair][4][2]
     head = pairs[:, 0, :].astype("<i4")                                        # [pair][2]
+    if form != FORM_SPLIT:          # once per tile pixel: one LDM starts the tile's accumulators
+        head = np.tile(head, (1, 3))
     tail = pairs[:, 1:, :].reshape(-1, 6).astype("<i4")
     stream = np.concatenate([head.view(np.int8), weights, tail.view(np.int8)], axis=1)
     return np.ascontiguousarray(stream).reshape(-1)

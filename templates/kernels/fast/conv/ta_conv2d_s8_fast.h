@@ -32,7 +32,7 @@ typedef struct {
 } ta_conv2d_fast_params;
 
 /* pairs: for each output channel pair (an odd last channel paired with itself), in order:
- *   int32 bias0 bias1 (bias - input_zero_point * sum(w));
+ *   int32 bias0 bias1 (bias - input_zero_point * sum(w)), three times (once with weight_form 2);
  *   the two channels' weights, [row_len/4][2][4] int8: per group of four column values,
  *     channel 0's four then channel 1's four; with weight_form 1 the same as int16, each
  *     four (e0 e1 e2 e3) in SXTB16 lane order e0 e2 e1 e3; with weight_form 2 ("split")

@@ -26,15 +26,14 @@
     "asr %[" a "], %[" a "], %[" e "]\n\t" \
     "ssat %[" a "], #8, %[" a "]\n\t"
 
-/* The six accumulators from the pair's biases (in a00, a01). */
+/* The six accumulators from the pair's head, bias0 bias1 three times: a00 < a01 < a10 < a11
+ * < a20 < a21 are registers in increasing order (channels_fast pins them). */
 #define TA_ASM_INIT_BIAS \
-    "mov %[a10], %[a00]\n\t" \
-    "mov %[a20], %[a00]\n\t" \
-    "mov %[a11], %[a01]\n\t" \
-    "mov %[a21], %[a01]\n\t"
+    "ldmia.w %[w]!, {%[a00], %[a01], %[a10], %[a11], %[a20], %[a21]}\n\t"
 
-/* The same plus each pixel's correction (FORM_SPLIT). */
+/* FORM_SPLIT's head, bias0 bias1 once, plus each pixel's correction. */
 #define TA_ASM_INIT_CORR \
+    "ldrd %[a00], %[a01], [%[w]], #8\n\t" \
     "ldrd %[lo], %[hi], %[corr01]\n\t" \
     "ldr %[x], %[corr2]\n\t" \
     "add %[a10], %[a00], %[hi]\n\t" \
@@ -91,7 +90,6 @@ typedef struct {
             "orr %[x], %[x], #1\n\t" \
             "str %[x], %[entry]\n\t" \
             "0:\n\t" \
-            "ldrd %[a00], %[a01], [%[w]], #8\n\t" \
             INIT \
             "ldr %[x], %[col]\n\t" \
             "ldr %[lo], %[entry]\n\t" \
@@ -160,7 +158,7 @@ static void channels_fast(const int8_t *stream, const int32_t *col, int32_t grou
         pair_loop_state st;
         st.col = col;
         st.col_end = col + GROUP_WORDS * groups;
-        st.stream_end = stream + pairs * (PAIR_HEAD_BYTES + PAIR_TAIL_BYTES + (form == FORM_WIDE ? 16 : 8) * groups);
+        st.stream_end = stream + pairs * (PAIR_HEAD_BYTES(form) + PAIR_TAIL_BYTES + (form == FORM_WIDE ? 16 : 8) * groups);
         st.out = o0;
         st.step[0] = (int32_t)(o1 - o0);
         st.step[1] = (int32_t)(o2 - o0);

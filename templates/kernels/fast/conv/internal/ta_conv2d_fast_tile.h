@@ -130,7 +130,9 @@ TA_INLINE int32_t clamp_range(int32_t y, int32_t lo, int32_t hi) {
     return y > hi ? hi : y;
 }
 
-#define PAIR_HEAD_BYTES 8      /* bias0 bias1 */
+/* bias0 bias1, three times (one per tile pixel: one LDM starts the six accumulators),
+ * once with FORM_SPLIT (its per-pixel corrections are added anyway). */
+#define PAIR_HEAD_BYTES(form) ((form) == FORM_SPLIT ? 8 : 24)
 #define PAIR_TAIL_BYTES 24     /* mult0 mult1 round0 round1 right0 right1 (or shifts) */
 
 /* ta_requantize_fast_acc for an accumulator that is already 2 * acc (FORM_WIDE with the fast
@@ -160,7 +162,7 @@ TA_INLINE void pair_3x2(const int8_t **stream, const int32_t *col, int32_t group
                         int8_t *o1, int8_t *o2, const output_range *range, int mode, int both) {
     int32_t b0, b1;
     TA_LOAD_PAIR(*stream, b0, b1);
-    const int8_t *weights = *stream + PAIR_HEAD_BYTES;
+    const int8_t *weights = *stream + PAIR_HEAD_BYTES(form);
     const int32_t *c = range->corr;
     int32_t a00 = b0 + c[0], a10 = b0 + c[1], a20 = b0 + c[2], a01 = b1 + c[0], a11 = b1 + c[1], a21 = b1 + c[2];
     tile_pair(&weights, col, groups, form, &a00, &a01, &a10, &a11, &a20, &a21);
@@ -192,7 +194,7 @@ static void channels_1px(const int8_t *stream, const int32_t *col, int32_t group
     for (int32_t c = 0; c < out_c; c += 2) {
         int32_t b0, b1;
         TA_LOAD_PAIR(stream, b0, b1);
-        const void *w = stream + PAIR_HEAD_BYTES;
+        const void *w = stream + PAIR_HEAD_BYTES(form);
         const int32_t *x = col;
         int32_t a0 = b0 + range->corr[0], a1 = b1 + range->corr[0];
         if (form == FORM_WIDE) {
