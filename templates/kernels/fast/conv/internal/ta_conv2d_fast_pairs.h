@@ -124,10 +124,9 @@ typedef struct {
             CLAMP \
             "ldr %[x], %[out]\n\t" \
             "ldrd %[lo], %[hi], %[step]\n\t" \
-            "strh %[a00], [%[x]]\n\t" \
-            "strh %[a10], [%[x], %[lo]]\n\t" \
             "strh %[a20], [%[x], %[hi]]\n\t" \
-            "add %[x], %[x], #2\n\t" \
+            "strh %[a10], [%[x], %[lo]]\n\t" \
+            "strh %[a00], [%[x]], #2\n\t" \
             "str %[x], %[out]\n\t" \
             "ldr %[lo], %[stream_end]\n\t" \
             "cmp %[w], %[lo]\n\t" \
@@ -145,11 +144,13 @@ typedef struct {
 #endif
 
 /* Fast requantization: the whole channel-pair loop in one block of assembly,
- * walking the pair stream with one pointer. Per pair, besides the tile (43
- * instructions per 48 MACs) and the 30 of the requantization: 8 to start, 5 to
- * enter and leave the tile loop, 3 constants, 3 to pack the channel pairs, 8 to
- * store, 3 to loop; 13 more for a narrower activation range (ReLU6, or a ReLU
- * whose zero point is above -128). */
+ * walking the pair stream with one pointer. Per pair and tile, besides the tile
+ * steps (20, 16 or 18 instructions per 24 MACs for int8, int16 and split weights)
+ * and the requantization (24, 30 for int8 and split weights): 1 to start the
+ * accumulators (9 with split weights), 3 to enter the tile loop and 3 per eight
+ * steps to loop, 1 for the constants, 3 to pack the channel pairs, 6 to store,
+ * 3 to loop; 13 more for a narrower activation range (ReLU6, or a ReLU whose
+ * zero point is above -128). */
 static void channels_fast(const int8_t *stream, const int32_t *col, int32_t groups, int form, int32_t out_c,
                           int8_t *o0, int8_t *o1, int8_t *o2, const output_range *range) {
 #if TA_HAVE_DSP
