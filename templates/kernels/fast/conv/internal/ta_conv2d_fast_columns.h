@@ -317,4 +317,53 @@ TA_INLINE const int8_t *pointwise_source(const gather_geometry *g, int32_t i, in
     return g->input + ((size_t)oy * g->stride_h * g->in_w + (size_t)ox * g->stride_w) * g->in_c;
 }
 
+/* FORM_SPLIT: each gathered group's second word (x1, x3) becomes
+ * (-(x1 + 129 + 256 * x0), -(x3 + 129 + 256 * x2)), which fits int16 for any int8
+ * values (computed with wrapping 16-bit lanes), and each pixel's correction is
+ * -128 times the sum of its first words' values (see the header). */
+__attribute__((noinline)) static void split_columns(int32_t *col, int32_t groups, int32_t corr[3]) {
+    const int32_t minus129 = (int32_t)0xFF7FFF7Fu, ones = 0x00010001;
+    int32_t s0 = 0, s1 = 0, s2 = 0;
+    for (int32_t g = groups; g > 0; --g, col += GROUP_WORDS) {
+        int32_t lo, hi;
+        TA_LOAD_PAIR(col, lo, hi);
+        col[1] = ta_ssub16(minus129, ta_sadd16((int32_t)(((uint32_t)lo << 8) & 0xFF00FF00u), hi));
+        s0 = ta_smlad(lo, ones, s0);
+        TA_LOAD_PAIR(col + 2, lo, hi);
+        col[3] = ta_ssub16(minus129, ta_sadd16((int32_t)(((uint32_t)lo << 8) & 0xFF00FF00u), hi));
+        s1 = ta_smlad(lo, ones, s1);
+        TA_LOAD_PAIR(col + 4, lo, hi);
+        col[5] = ta_ssub16(minus129, ta_sadd16((int32_t)(((uint32_t)lo << 8) & 0xFF00FF00u), hi));
+        s2 = ta_smlad(lo, ones, s2);
+    }
+    corr[0] = -128 * s0;
+    corr[1] = -128 * s1;
+    corr[2] = -128 * s2;
+}
+
+/* What the tile walk (tiles_fast, tiles_exact) needs besides the gather geometry. */
+typedef struct {
+    int32_t *col;                       /* the three pixels' columns (scratch) */
+    int32_t pixels, out_w, out_c, groups, form;
+    int32_t pointwise;                  /* 1x1, no padding, input.c % 4 == 0: gather_pointwise3 */
+} tile_walk;
+
+/* The columns of the tile whose first pixel is i (pixels i1 and i2 after it: a short last
+ * tile repeats its last pixel). */
+__attribute__((noinline)) static void gather_tile(const gather_geometry *g, const tile_walk *t, int32_t i,
+                                                  int32_t i1, int32_t i2) {
+    const int32_t out_w = t->out_w, oy = i / out_w, ox = i - oy * out_w;
+    int32_t *col = t->col;
+    if (t->pointwise) {
+        gather_pointwise3(pointwise_source(g, i, out_w), pointwise_source(g, i1, out_w),
+                          pointwise_source(g, i2, out_w), g->in_c, col);
+    } else if (ox + 2 < out_w && gather_interior3(g, oy, ox, col)) {
+        /* done */
+    } else {
+        gather_pixel(g, oy, ox, col);
+        gather_pixel(g, i1 / out_w, i1 % out_w, col + 2);
+        gather_pixel(g, i2 / out_w, i2 % out_w, col + 4);
+    }
+}
+
 #endif /* TA_CONV2D_FAST_COLUMNS_H */

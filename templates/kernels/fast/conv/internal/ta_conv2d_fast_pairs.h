@@ -139,86 +139,101 @@ typedef struct {
 #define TA_STR(x) TA_STR_(x)
 #endif
 
-/* Fast requantization: the whole channel-pair loop in one block of assembly,
- * walking the pair stream with one pointer. Per pair and tile, besides the tile
+/* Every tile of one image with the fast requantization: the gather, then the whole
+ * channel-pair loop in one block of assembly, walking the pair stream with one pointer
+ * (its state set once per image). Per pair and tile, besides the tile
  * steps (20, 16 or 18 instructions per 24 MACs for int8, int16 and split weights)
  * and the requantization (24, 30 for int8 and split weights): 1 to start the
- * accumulators (9 with split weights), 3 to enter the tile loop and 3 per eight
+ * accumulators (9 with split weights), 3 to enter the tile loop and 3 per sixteen
  * steps to loop, 1 for the constants, 3 to pack the channel pairs, 6 to store,
  * 3 to loop; 13 more for a narrower activation range (ReLU6, or a ReLU whose
  * zero point is above -128). */
-static void channels_fast(const int8_t *stream, const int32_t *col, int32_t groups, int form, int32_t out_c,
-                          int8_t *o0, int8_t *o1, int8_t *o2, const output_range *range) {
+static void tiles_fast(const gather_geometry *g, const tile_walk *t, const int8_t *pairs, int8_t *out,
+                       output_range *range) {
 #if TA_HAVE_DSP
-    const int32_t pairs = out_c >> 1;
-    if (pairs > 0) {
-        pair_loop_state st;
-        st.col = col;
-        st.col_end = col + GROUP_WORDS * groups;
-        st.stream_end = stream + pairs * (PAIR_HEAD_BYTES(form) + PAIR_TAIL_BYTES + (form == FORM_WIDE ? 16 : 8) * groups);
-        st.out = o0;
-        st.step[0] = (int32_t)(o1 - o0);
-        st.step[1] = (int32_t)(o2 - o0);
-        const int32_t step_bytes = form == FORM_WIDE ? TA_ASM_STEP_WIDE_BYTES
-                                   : form == FORM_SPLIT ? TA_ASM_STEP_SPLIT_BYTES : TA_ASM_STEP_BYTES;
-        const int32_t skip = ((TA_TILE_UNROLL - (groups & (TA_TILE_UNROLL - 1))) & (TA_TILE_UNROLL - 1)) * step_bytes;
-        /* All 14 allocatable registers, pinned: the LDMs (a wide step's four weight words, the
-         * pair's six constants mult0 mult1 round0 round1 right0 right1) fill registers in
-         * increasing order, so al < wa < bl < wb < lo < hi. */
-        register const void *w __asm__("r12") = stream;
-        register const void *x __asm__("lr");
-        register int32_t al __asm__("r1"), wa __asm__("r2"), bl __asm__("r3"), wb __asm__("r4");
-        register int32_t lo __asm__("r5"), hi __asm__("r6");
-        register int32_t a00 __asm__("r0"), a01 __asm__("r7"), a10 __asm__("r8"), a11 __asm__("r9");
-        register int32_t a20 __asm__("r10"), a21 __asm__("r11");
-        const int clamp = range->mode;
-        if (clamp) {
-            st.limits[0] = range->limits[0];
-            st.limits[1] = range->limits[1];
-        }
-        /* Six loops of about 1,050 bytes each: a model links those its layers take (ta_paths.h). */
+    const int32_t pixels = t->pixels, out_c = t->out_c, groups = t->groups, form = t->form;
+    const int32_t npairs = out_c >> 1;
+    /* The loop's state, set once per image: per tile only the outputs (and the split
+     * corrections) change. */
+    pair_loop_state st;
+    st.col = t->col;
+    st.col_end = t->col + GROUP_WORDS * groups;
+    st.stream_end = pairs + npairs * (PAIR_HEAD_BYTES(form) + PAIR_TAIL_BYTES + (form == FORM_WIDE ? 16 : 8) * groups);
+    const int32_t step_bytes = form == FORM_WIDE ? TA_ASM_STEP_WIDE_BYTES
+                               : form == FORM_SPLIT ? TA_ASM_STEP_SPLIT_BYTES : TA_ASM_STEP_BYTES;
+    const int32_t skip = ((TA_TILE_UNROLL - (groups & (TA_TILE_UNROLL - 1))) & (TA_TILE_UNROLL - 1)) * step_bytes;
+    const int clamp = range->mode;
+    st.limits[0] = range->limits[0];
+    st.limits[1] = range->limits[1];
+    for (int32_t i = 0; i < pixels; i += TILE_PIXELS) {
+        const int32_t i1 = i + 1 < pixels ? i + 1 : pixels - 1;
+        const int32_t i2 = i + 2 < pixels ? i + 2 : pixels - 1;
+        gather_tile(g, t, i, i1, i2);
         if (form == FORM_SPLIT) {
+            split_columns(t->col, groups, range->corr);
             st.corr[0] = range->corr[0];
             st.corr[1] = range->corr[1];
             st.corr[2] = range->corr[2];
-            if (clamp) {
-                TA_TAKES(TA_PATH_CONV_SPLIT_CLAMP);
-                TA_PAIR_LOOP_ASM(TA_ASM_STEP_SPLIT, TA_ASM_STEP_SPLIT_BYTES, TA_ASM_INIT_CORR, TA_ASM_REQUANT, TA_ASM_CLAMP);
-            } else {
-                TA_TAKES(TA_PATH_CONV_SPLIT);
-                TA_PAIR_LOOP_ASM(TA_ASM_STEP_SPLIT, TA_ASM_STEP_SPLIT_BYTES, TA_ASM_INIT_CORR, TA_ASM_REQUANT, TA_ASM_NO_CLAMP);
-            }
-        } else if (form == FORM_WIDE && clamp) {
-            TA_TAKES(TA_PATH_CONV_WIDE_CLAMP);
-            TA_PAIR_LOOP_ASM(TA_ASM_STEP_WIDE, TA_ASM_STEP_WIDE_BYTES, TA_ASM_INIT_BIAS, TA_ASM_REQUANT_DOUBLED, TA_ASM_CLAMP);
-        } else if (form == FORM_WIDE) {
-            TA_TAKES(TA_PATH_CONV_WIDE);
-            TA_PAIR_LOOP_ASM(TA_ASM_STEP_WIDE, TA_ASM_STEP_WIDE_BYTES, TA_ASM_INIT_BIAS, TA_ASM_REQUANT_DOUBLED, TA_ASM_NO_CLAMP);
-        } else if (clamp) {
-            TA_TAKES(TA_PATH_CONV_INT8_CLAMP);
-            TA_PAIR_LOOP_ASM(TA_ASM_STEP, TA_ASM_STEP_BYTES, TA_ASM_INIT_BIAS, TA_ASM_REQUANT, TA_ASM_CLAMP);
-        } else {
-            TA_TAKES(TA_PATH_CONV_INT8);
-            TA_PAIR_LOOP_ASM(TA_ASM_STEP, TA_ASM_STEP_BYTES, TA_ASM_INIT_BIAS, TA_ASM_REQUANT, TA_ASM_NO_CLAMP);
         }
-        stream = (const int8_t *)w;
-        o0 += 2 * pairs;
-        o1 += 2 * pairs;
-        o2 += 2 * pairs;
-    }
-    if (out_c & 1) {
-        pair_3x2(&stream, col, groups, form, o0, o1, o2, range, range->mode, 0);
+        int8_t *o0 = out + (size_t)i * out_c, *o1 = out + (size_t)i1 * out_c, *o2 = out + (size_t)i2 * out_c;
+        if (i + 1 == pixels) {
+            channels_1px(pairs, t->col, groups, form, out_c, o0, range);
+            continue;
+        }
+        const int8_t *stream = pairs;
+        if (npairs > 0) {
+            st.out = o0;
+            st.step[0] = (int32_t)(o1 - o0);
+            st.step[1] = (int32_t)(o2 - o0);
+            /* All 14 allocatable registers, pinned: the LDMs (a wide step's four weight words, the
+             * pair's six constants mult0 mult1 round0 round1 right0 right1, the six accumulators)
+             * fill registers in increasing order, so al < wa < bl < wb < lo < hi and
+             * a00 < a01 < a10 < a11 < a20 < a21. */
+            register const void *w __asm__("r12") = pairs;
+            register const void *x __asm__("lr");
+            register int32_t al __asm__("r1"), wa __asm__("r2"), bl __asm__("r3"), wb __asm__("r4");
+            register int32_t lo __asm__("r5"), hi __asm__("r6");
+            register int32_t a00 __asm__("r0"), a01 __asm__("r7"), a10 __asm__("r8"), a11 __asm__("r9");
+            register int32_t a20 __asm__("r10"), a21 __asm__("r11");
+            /* Six loops of about 1,300 bytes each: a model links those its layers take (ta_paths.h). */
+            if (form == FORM_SPLIT) {
+                if (clamp) {
+                    TA_TAKES(TA_PATH_CONV_SPLIT_CLAMP);
+                    TA_PAIR_LOOP_ASM(TA_ASM_STEP_SPLIT, TA_ASM_STEP_SPLIT_BYTES, TA_ASM_INIT_CORR, TA_ASM_REQUANT, TA_ASM_CLAMP);
+                } else {
+                    TA_TAKES(TA_PATH_CONV_SPLIT);
+                    TA_PAIR_LOOP_ASM(TA_ASM_STEP_SPLIT, TA_ASM_STEP_SPLIT_BYTES, TA_ASM_INIT_CORR, TA_ASM_REQUANT, TA_ASM_NO_CLAMP);
+                }
+            } else if (form == FORM_WIDE && clamp) {
+                TA_TAKES(TA_PATH_CONV_WIDE_CLAMP);
+                TA_PAIR_LOOP_ASM(TA_ASM_STEP_WIDE, TA_ASM_STEP_WIDE_BYTES, TA_ASM_INIT_BIAS, TA_ASM_REQUANT_DOUBLED, TA_ASM_CLAMP);
+            } else if (form == FORM_WIDE) {
+                TA_TAKES(TA_PATH_CONV_WIDE);
+                TA_PAIR_LOOP_ASM(TA_ASM_STEP_WIDE, TA_ASM_STEP_WIDE_BYTES, TA_ASM_INIT_BIAS, TA_ASM_REQUANT_DOUBLED, TA_ASM_NO_CLAMP);
+            } else if (clamp) {
+                TA_TAKES(TA_PATH_CONV_INT8_CLAMP);
+                TA_PAIR_LOOP_ASM(TA_ASM_STEP, TA_ASM_STEP_BYTES, TA_ASM_INIT_BIAS, TA_ASM_REQUANT, TA_ASM_CLAMP);
+            } else {
+                TA_TAKES(TA_PATH_CONV_INT8);
+                TA_PAIR_LOOP_ASM(TA_ASM_STEP, TA_ASM_STEP_BYTES, TA_ASM_INIT_BIAS, TA_ASM_REQUANT, TA_ASM_NO_CLAMP);
+            }
+            stream = (const int8_t *)w;
+        }
+        if (out_c & 1) {
+            pair_3x2(&stream, t->col, groups, form, o0 + 2 * npairs, o1 + 2 * npairs, o2 + 2 * npairs, range,
+                     range->mode, 0);
+        }
     }
 #else
-    channels_3x2(stream, col, groups, form, out_c, o0, o1, o2, range, range->mode);
+    tiles_c(g, t, pairs, out, range);
 #endif
 }
 
 /* TFLM's requantization (accumulators not proven below 2^30): plain C. */
-static void channels_general(const int8_t *stream, const int32_t *col, int32_t groups, int form, int32_t out_c,
-                             int8_t *o0, int8_t *o1, int8_t *o2, const output_range *range) {
+static void tiles_exact(const gather_geometry *g, const tile_walk *t, const int8_t *pairs, int8_t *out,
+                        output_range *range) {
     TA_TAKES(TA_PATH_CONV_EXACT);
-    channels_3x2(stream, col, groups, form, out_c, o0, o1, o2, range, range->mode);
+    tiles_c(g, t, pairs, out, range);
 }
 
 #endif /* TA_CONV2D_FAST_PAIRS_H */

@@ -253,4 +253,25 @@ TA_INLINE void channels_3x2(const int8_t *stream, const int32_t *col, int32_t gr
     }
 }
 
+/* Every tile of one image in plain C (the host; TFLM's requantization): gather, then all
+ * channel pairs' outputs for the three pixels, or for the last pixel alone. */
+static void tiles_c(const gather_geometry *g, const tile_walk *t, const int8_t *pairs, int8_t *out,
+                    output_range *range) {
+    const int32_t pixels = t->pixels, out_c = t->out_c;
+    for (int32_t i = 0; i < pixels; i += TILE_PIXELS) {
+        const int32_t i1 = i + 1 < pixels ? i + 1 : pixels - 1;
+        const int32_t i2 = i + 2 < pixels ? i + 2 : pixels - 1;
+        gather_tile(g, t, i, i1, i2);
+        if (t->form == FORM_SPLIT) {
+            split_columns(t->col, t->groups, range->corr);
+        }
+        if (i + 1 == pixels) {
+            channels_1px(pairs, t->col, t->groups, t->form, out_c, out + (size_t)i * out_c, range);
+        } else {
+            channels_3x2(pairs, t->col, t->groups, t->form, out_c, out + (size_t)i * out_c,
+                         out + (size_t)i1 * out_c, out + (size_t)i2 * out_c, range, range->mode);
+        }
+    }
+}
+
 #endif /* TA_CONV2D_FAST_TILE_H */
