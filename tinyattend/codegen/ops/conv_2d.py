@@ -90,14 +90,19 @@ def weight_form(columns: np.ndarray, wide: bool) -> int:
     return FORM_INT8
 
 
-def _conv_path(form: int, fast_requant: bool, act_min: int, act_max: int) -> str:
+# Tile steps the kernel's assembly loop holds (TA_TILE_UNROLL in internal/ta_conv2d_fast_pairs.h).
+TILE_UNROLL = 16
+
+
+def _conv_path(form: int, fast_requant: bool, act_min: int, act_max: int, row_len: int) -> str:
     """The kernel path (TA_PATH_* in the kernel) a layer takes: TFLM's requantization in C, or the
     assembly channel-pair loop for its weight form, with a clamp where the activation range is narrower
-    than int8's."""
+    than int8's; int16 weights with at most TILE_UNROLL groups of four take the loop without its test."""
     if not fast_requant:
         return "TA_PATH_CONV_EXACT"
     clamp = "_CLAMP" if act_min > -128 or act_max < 127 else ""
-    return f"TA_PATH_CONV_{('INT8', 'WIDE', 'SPLIT')[form]}{clamp}"
+    short = "_SHORT" if form == FORM_WIDE and row_len // 4 <= TILE_UNROLL else ""
+    return f"TA_PATH_CONV_{('INT8', 'WIDE', 'SPLIT')[form]}{short}{clamp}"
 
 
 def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max, wide: bool) -> KernelCall:
@@ -137,7 +142,7 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max, wid
             ("act_min", act_min), ("act_max", act_max), ("fast_requant", int(q.fast)),
             ("weight_form", form), ("padded_copy", int(padded > 0)),
         ),
-        paths=(_conv_path(form, bool(q.fast), act_min, act_max),),
+        paths=(_conv_path(form, bool(q.fast), act_min, act_max, row_len),),
         args=(TensorArg(op.inputs[0]), ConstRef("pairs"), TensorArg(op.outputs[0]), ScratchArg()),
         constants=(ConstArray("pairs", "int8_t", pair_stream(columns, q, form)),),
         scratch_bytes=6 * row_len + _round4(_staged_bytes(fh, fw, run_taps, depth)) + _round4(rest_len)

@@ -83,7 +83,14 @@ typedef struct {
 #define TA_ASM_STEP_BYTES 80
 #define TA_ASM_STEP_WIDE_BYTES 64
 #define TA_ASM_STEP_SPLIT_BYTES 72
-#define TA_PAIR_LOOP_ASM(STEP, STEP_BYTES, INIT, REQUANT, CLAMP) \
+/* The tile loop's test: back to the first step until the columns are used up; or nothing
+ * where groups <= TA_TILE_UNROLL (the steps run once: 3 instructions less per pair and tile). */
+#define TA_ASM_TILE_LOOP \
+    "ldr %[lo], %[end]\n\t" \
+    "cmp %[x], %[lo]\n\t" \
+    "bne 1b\n\t"
+#define TA_ASM_TILE_ONCE ""
+#define TA_PAIR_LOOP_ASM(STEP, STEP_BYTES, INIT, LOOP, REQUANT, CLAMP) \
         __asm__ volatile( \
             "adr %[x], 1f\n\t" \
             "ldr %[lo], %[skip]\n\t" \
@@ -104,9 +111,7 @@ typedef struct {
             ".endif\n\t" \
             STEP STEP STEP STEP STEP STEP STEP \
             STEP STEP STEP STEP STEP STEP STEP STEP \
-            "ldr %[lo], %[end]\n\t" \
-            "cmp %[x], %[lo]\n\t" \
-            "bne 1b\n\t" \
+            LOOP \
             "ldmia.w %[w]!, {%[al], %[wa], %[bl], %[wb], %[lo], %[hi]}\n\t" \
             REQUANT("a00", "al", "bl", "lo", "x") \
             REQUANT("a10", "al", "bl", "lo", "x") \
@@ -162,7 +167,7 @@ static void tiles_fast(const gather_geometry *g, const tile_walk *t, const int8_
     const int32_t step_bytes = form == FORM_WIDE ? TA_ASM_STEP_WIDE_BYTES
                                : form == FORM_SPLIT ? TA_ASM_STEP_SPLIT_BYTES : TA_ASM_STEP_BYTES;
     const int32_t skip = ((TA_TILE_UNROLL - (groups & (TA_TILE_UNROLL - 1))) & (TA_TILE_UNROLL - 1)) * step_bytes;
-    const int clamp = range->mode;
+    const int clamp = range->mode, once = groups <= TA_TILE_UNROLL;
     st.limits[0] = range->limits[0];
     st.limits[1] = range->limits[1];
     for (int32_t i = 0; i < pixels; i += TILE_PIXELS) {
@@ -195,27 +200,39 @@ static void tiles_fast(const gather_geometry *g, const tile_walk *t, const int8_
             register int32_t lo __asm__("r5"), hi __asm__("r6");
             register int32_t a00 __asm__("r0"), a01 __asm__("r7"), a10 __asm__("r8"), a11 __asm__("r9");
             register int32_t a20 __asm__("r10"), a21 __asm__("r11");
-            /* Six loops of about 1,300 bytes each: a model links those its layers take (ta_paths.h). */
+            /* Eight loops of about 1,300 bytes each: a model links those its layers take (ta_paths.h). */
             if (form == FORM_SPLIT) {
                 if (clamp) {
                     TA_TAKES(TA_PATH_CONV_SPLIT_CLAMP);
-                    TA_PAIR_LOOP_ASM(TA_ASM_STEP_SPLIT, TA_ASM_STEP_SPLIT_BYTES, TA_ASM_INIT_CORR, TA_ASM_REQUANT, TA_ASM_CLAMP);
+                    TA_PAIR_LOOP_ASM(TA_ASM_STEP_SPLIT, TA_ASM_STEP_SPLIT_BYTES, TA_ASM_INIT_CORR, TA_ASM_TILE_LOOP, TA_ASM_REQUANT, TA_ASM_CLAMP);
                 } else {
                     TA_TAKES(TA_PATH_CONV_SPLIT);
-                    TA_PAIR_LOOP_ASM(TA_ASM_STEP_SPLIT, TA_ASM_STEP_SPLIT_BYTES, TA_ASM_INIT_CORR, TA_ASM_REQUANT, TA_ASM_NO_CLAMP);
+                    TA_PAIR_LOOP_ASM(TA_ASM_STEP_SPLIT, TA_ASM_STEP_SPLIT_BYTES, TA_ASM_INIT_CORR, TA_ASM_TILE_LOOP, TA_ASM_REQUANT, TA_ASM_NO_CLAMP);
+                }
+            } else if (form == FORM_WIDE && once) {
+                if (clamp) {
+                    TA_TAKES(TA_PATH_CONV_WIDE_SHORT_CLAMP);
+                    TA_PAIR_LOOP_ASM(TA_ASM_STEP_WIDE, TA_ASM_STEP_WIDE_BYTES, TA_ASM_INIT_BIAS, TA_ASM_TILE_ONCE,
+                                     TA_ASM_REQUANT_DOUBLED, TA_ASM_CLAMP);
+                } else {
+                    TA_TAKES(TA_PATH_CONV_WIDE_SHORT);
+                    TA_PAIR_LOOP_ASM(TA_ASM_STEP_WIDE, TA_ASM_STEP_WIDE_BYTES, TA_ASM_INIT_BIAS, TA_ASM_TILE_ONCE,
+                                     TA_ASM_REQUANT_DOUBLED, TA_ASM_NO_CLAMP);
                 }
             } else if (form == FORM_WIDE && clamp) {
                 TA_TAKES(TA_PATH_CONV_WIDE_CLAMP);
-                TA_PAIR_LOOP_ASM(TA_ASM_STEP_WIDE, TA_ASM_STEP_WIDE_BYTES, TA_ASM_INIT_BIAS, TA_ASM_REQUANT_DOUBLED, TA_ASM_CLAMP);
+                TA_PAIR_LOOP_ASM(TA_ASM_STEP_WIDE, TA_ASM_STEP_WIDE_BYTES, TA_ASM_INIT_BIAS, TA_ASM_TILE_LOOP,
+                                 TA_ASM_REQUANT_DOUBLED, TA_ASM_CLAMP);
             } else if (form == FORM_WIDE) {
                 TA_TAKES(TA_PATH_CONV_WIDE);
-                TA_PAIR_LOOP_ASM(TA_ASM_STEP_WIDE, TA_ASM_STEP_WIDE_BYTES, TA_ASM_INIT_BIAS, TA_ASM_REQUANT_DOUBLED, TA_ASM_NO_CLAMP);
+                TA_PAIR_LOOP_ASM(TA_ASM_STEP_WIDE, TA_ASM_STEP_WIDE_BYTES, TA_ASM_INIT_BIAS, TA_ASM_TILE_LOOP,
+                                 TA_ASM_REQUANT_DOUBLED, TA_ASM_NO_CLAMP);
             } else if (clamp) {
                 TA_TAKES(TA_PATH_CONV_INT8_CLAMP);
-                TA_PAIR_LOOP_ASM(TA_ASM_STEP, TA_ASM_STEP_BYTES, TA_ASM_INIT_BIAS, TA_ASM_REQUANT, TA_ASM_CLAMP);
+                TA_PAIR_LOOP_ASM(TA_ASM_STEP, TA_ASM_STEP_BYTES, TA_ASM_INIT_BIAS, TA_ASM_TILE_LOOP, TA_ASM_REQUANT, TA_ASM_CLAMP);
             } else {
                 TA_TAKES(TA_PATH_CONV_INT8);
-                TA_PAIR_LOOP_ASM(TA_ASM_STEP, TA_ASM_STEP_BYTES, TA_ASM_INIT_BIAS, TA_ASM_REQUANT, TA_ASM_NO_CLAMP);
+                TA_PAIR_LOOP_ASM(TA_ASM_STEP, TA_ASM_STEP_BYTES, TA_ASM_INIT_BIAS, TA_ASM_TILE_LOOP, TA_ASM_REQUANT, TA_ASM_NO_CLAMP);
             }
             stream = (const int8_t *)w;
         }
