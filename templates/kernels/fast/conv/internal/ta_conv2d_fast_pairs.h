@@ -167,12 +167,22 @@ static void tiles_fast(const gather_geometry *g, const tile_walk *t, const int8_
     const int32_t step_bytes = form == FORM_WIDE ? TA_ASM_STEP_WIDE_BYTES
                                : form == FORM_SPLIT ? TA_ASM_STEP_SPLIT_BYTES : TA_ASM_STEP_BYTES;
     const int32_t skip = ((TA_TILE_UNROLL - (groups & (TA_TILE_UNROLL - 1))) & (TA_TILE_UNROLL - 1)) * step_bytes;
-    const int clamp = range->mode, once = groups <= TA_TILE_UNROLL;
+    const int clamp = range->mode != 0, once = groups <= TA_TILE_UNROLL;
+    /* Which of the eight loops: decided once (bit 0 the clamp). */
+    const int loop = (form == FORM_SPLIT ? 0 : form == FORM_INT8 ? 2 : once ? 4 : 6) | clamp;
     st.limits[0] = range->limits[0];
     st.limits[1] = range->limits[1];
-    for (int32_t i = 0; i < pixels; i += TILE_PIXELS) {
-        const int32_t i1 = i + 1 < pixels ? i + 1 : pixels - 1;
-        const int32_t i2 = i + 2 < pixels ? i + 2 : pixels - 1;
+    st.step[0] = out_c;
+    st.step[1] = 2 * out_c;
+    int8_t *o0 = out;
+    for (int32_t i = 0; i < pixels; i += TILE_PIXELS, o0 += TILE_PIXELS * out_c) {
+        int32_t i1 = i + 1, i2 = i + 2;
+        if (i2 >= pixels) {         /* a short last tile repeats its last pixel */
+            i1 = i1 < pixels ? i1 : pixels - 1;
+            i2 = pixels - 1;
+            st.step[0] = (i1 - i) * out_c;
+            st.step[1] = (i2 - i) * out_c;
+        }
         gather_tile(g, t, i, i1, i2);
         if (form == FORM_SPLIT) {
             split_columns(t->col, groups, range->corr);
@@ -180,16 +190,13 @@ static void tiles_fast(const gather_geometry *g, const tile_walk *t, const int8_
             st.corr[1] = range->corr[1];
             st.corr[2] = range->corr[2];
         }
-        int8_t *o0 = out + (size_t)i * out_c, *o1 = out + (size_t)i1 * out_c, *o2 = out + (size_t)i2 * out_c;
         if (i + 1 == pixels) {
             channels_1px(pairs, t->col, groups, form, out_c, o0, range);
-            continue;
+            break;
         }
         const int8_t *stream = pairs;
         if (npairs > 0) {
             st.out = o0;
-            st.step[0] = (int32_t)(o1 - o0);
-            st.step[1] = (int32_t)(o2 - o0);
             /* All 14 allocatable registers, pinned: the LDMs (a wide step's four weight words, the
              * pair's six constants mult0 mult1 round0 round1 right0 right1, the six accumulators)
              * fill registers in increasing order, so al < wa < bl < wb < lo < hi and
@@ -201,43 +208,53 @@ static void tiles_fast(const gather_geometry *g, const tile_walk *t, const int8_
             register int32_t a00 __asm__("r0"), a01 __asm__("r7"), a10 __asm__("r8"), a11 __asm__("r9");
             register int32_t a20 __asm__("r10"), a21 __asm__("r11");
             /* Eight loops of about 1,300 bytes each: a model links those its layers take (ta_paths.h). */
-            if (form == FORM_SPLIT) {
-                if (clamp) {
-                    TA_TAKES(TA_PATH_CONV_SPLIT_CLAMP);
-                    TA_PAIR_LOOP_ASM(TA_ASM_STEP_SPLIT, TA_ASM_STEP_SPLIT_BYTES, TA_ASM_INIT_CORR, TA_ASM_TILE_LOOP, TA_ASM_REQUANT, TA_ASM_CLAMP);
-                } else {
-                    TA_TAKES(TA_PATH_CONV_SPLIT);
-                    TA_PAIR_LOOP_ASM(TA_ASM_STEP_SPLIT, TA_ASM_STEP_SPLIT_BYTES, TA_ASM_INIT_CORR, TA_ASM_TILE_LOOP, TA_ASM_REQUANT, TA_ASM_NO_CLAMP);
-                }
-            } else if (form == FORM_WIDE && once) {
-                if (clamp) {
-                    TA_TAKES(TA_PATH_CONV_WIDE_SHORT_CLAMP);
-                    TA_PAIR_LOOP_ASM(TA_ASM_STEP_WIDE, TA_ASM_STEP_WIDE_BYTES, TA_ASM_INIT_BIAS, TA_ASM_TILE_ONCE,
-                                     TA_ASM_REQUANT_DOUBLED, TA_ASM_CLAMP);
-                } else {
-                    TA_TAKES(TA_PATH_CONV_WIDE_SHORT);
-                    TA_PAIR_LOOP_ASM(TA_ASM_STEP_WIDE, TA_ASM_STEP_WIDE_BYTES, TA_ASM_INIT_BIAS, TA_ASM_TILE_ONCE,
-                                     TA_ASM_REQUANT_DOUBLED, TA_ASM_NO_CLAMP);
-                }
-            } else if (form == FORM_WIDE && clamp) {
-                TA_TAKES(TA_PATH_CONV_WIDE_CLAMP);
-                TA_PAIR_LOOP_ASM(TA_ASM_STEP_WIDE, TA_ASM_STEP_WIDE_BYTES, TA_ASM_INIT_BIAS, TA_ASM_TILE_LOOP,
+            switch (loop) {
+            case 0:
+                TA_TAKES(TA_PATH_CONV_SPLIT);
+                TA_PAIR_LOOP_ASM(TA_ASM_STEP_SPLIT, TA_ASM_STEP_SPLIT_BYTES, TA_ASM_INIT_CORR, TA_ASM_TILE_LOOP,
+                                 TA_ASM_REQUANT, TA_ASM_NO_CLAMP);
+                break;
+            case 1:
+                TA_TAKES(TA_PATH_CONV_SPLIT_CLAMP);
+                TA_PAIR_LOOP_ASM(TA_ASM_STEP_SPLIT, TA_ASM_STEP_SPLIT_BYTES, TA_ASM_INIT_CORR, TA_ASM_TILE_LOOP,
+                                 TA_ASM_REQUANT, TA_ASM_CLAMP);
+                break;
+            case 2:
+                TA_TAKES(TA_PATH_CONV_INT8);
+                TA_PAIR_LOOP_ASM(TA_ASM_STEP, TA_ASM_STEP_BYTES, TA_ASM_INIT_BIAS, TA_ASM_TILE_LOOP, TA_ASM_REQUANT,
+                                 TA_ASM_NO_CLAMP);
+                break;
+            case 3:
+                TA_TAKES(TA_PATH_CONV_INT8_CLAMP);
+                TA_PAIR_LOOP_ASM(TA_ASM_STEP, TA_ASM_STEP_BYTES, TA_ASM_INIT_BIAS, TA_ASM_TILE_LOOP, TA_ASM_REQUANT,
+                                 TA_ASM_CLAMP);
+                break;
+            case 4:
+                TA_TAKES(TA_PATH_CONV_WIDE_SHORT);
+                TA_PAIR_LOOP_ASM(TA_ASM_STEP_WIDE, TA_ASM_STEP_WIDE_BYTES, TA_ASM_INIT_BIAS, TA_ASM_TILE_ONCE,
+                                 TA_ASM_REQUANT_DOUBLED, TA_ASM_NO_CLAMP);
+                break;
+            case 5:
+                TA_TAKES(TA_PATH_CONV_WIDE_SHORT_CLAMP);
+                TA_PAIR_LOOP_ASM(TA_ASM_STEP_WIDE, TA_ASM_STEP_WIDE_BYTES, TA_ASM_INIT_BIAS, TA_ASM_TILE_ONCE,
                                  TA_ASM_REQUANT_DOUBLED, TA_ASM_CLAMP);
-            } else if (form == FORM_WIDE) {
+                break;
+            case 6:
                 TA_TAKES(TA_PATH_CONV_WIDE);
                 TA_PAIR_LOOP_ASM(TA_ASM_STEP_WIDE, TA_ASM_STEP_WIDE_BYTES, TA_ASM_INIT_BIAS, TA_ASM_TILE_LOOP,
                                  TA_ASM_REQUANT_DOUBLED, TA_ASM_NO_CLAMP);
-            } else if (clamp) {
-                TA_TAKES(TA_PATH_CONV_INT8_CLAMP);
-                TA_PAIR_LOOP_ASM(TA_ASM_STEP, TA_ASM_STEP_BYTES, TA_ASM_INIT_BIAS, TA_ASM_TILE_LOOP, TA_ASM_REQUANT, TA_ASM_CLAMP);
-            } else {
-                TA_TAKES(TA_PATH_CONV_INT8);
-                TA_PAIR_LOOP_ASM(TA_ASM_STEP, TA_ASM_STEP_BYTES, TA_ASM_INIT_BIAS, TA_ASM_TILE_LOOP, TA_ASM_REQUANT, TA_ASM_NO_CLAMP);
+                break;
+            default:
+                TA_TAKES(TA_PATH_CONV_WIDE_CLAMP);
+                TA_PAIR_LOOP_ASM(TA_ASM_STEP_WIDE, TA_ASM_STEP_WIDE_BYTES, TA_ASM_INIT_BIAS, TA_ASM_TILE_LOOP,
+                                 TA_ASM_REQUANT_DOUBLED, TA_ASM_CLAMP);
+                break;
             }
             stream = (const int8_t *)w;
         }
         if (out_c & 1) {
-            pair_3x2(&stream, t->col, groups, form, o0 + 2 * npairs, o1 + 2 * npairs, o2 + 2 * npairs, range,
+            pair_3x2(&stream, t->col, groups, form, o0 + 2 * npairs, o0 + st.step[0] + 2 * npairs,
+                     o0 + st.step[1] + 2 * npairs, range,
                      range->mode, 0);
         }
     }
