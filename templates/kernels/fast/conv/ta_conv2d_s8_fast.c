@@ -6,11 +6,13 @@
  * receptive fields are gathered (widened to int16) into scratch first, then every
  * channel pair's outputs for the three pixels are written. So while pixel p is
  * written, only input needed by pixels >= p is read afterwards, and the output
- * may overlap the part of the input already consumed.
+ * may overlap the part of the input already consumed (with padded_copy the
+ * input is copied first, and only the copy is read).
  *
- * Costs on Cortex-M7 (instructions): the tile, 43 per 48 MACs with int8 weights
- * (37 with int16 weights); per channel pair and tile about 26 plus 5 per output
- * for requantization; gathering 4.5 per four input values per pixel. */
+ * Costs on Cortex-M7 (instructions): the tile, 20 per 24 MACs with int8 weights,
+ * 18 split, 16 with int16 weights; per channel pair and tile about 20 plus 4 per
+ * output for requantization (5 with int8 weights); gathering 4.5 per four input
+ * values per pixel. */
 #include "ta_conv2d_s8_fast.h"
 #include "ta_dsp.h"
 #include "ta_conv2d_fast_columns.h"
