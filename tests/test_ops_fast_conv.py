@@ -49,6 +49,7 @@ CLAMPED = {
     "pointwise_relu_lower_limit": ("pointwise", -90, None),                   # act_min -90
     "groups_mod4_relu_lower_limit": ("groups_mod4_1", -77, None),
     "kws_like_relu_lower_limit": ("kws_like_c1", -90, None),                 # padded copy with a clamp
+    "even_groups_relu_lower_limit": ("even_groups_valid", -90, None),        # 72 groups: the looping clamp path
 }
 
 
@@ -172,6 +173,18 @@ def test_padded_copy_bytes_limits():
     assert padded_copy_bytes((1, 21, 21, 3), (1, 10, 10, 8), (3, 3), o, 0, 0) == 0        # VALID
 
 
+def test_conv_paths():
+    """int16 weights of at most 16 groups (the assembly loop's steps) take the loop without its test."""
+    from tinyattend.codegen.ops.conv_2d import FORM_INT8, FORM_SPLIT, FORM_WIDE, _conv_path
+    assert _conv_path(FORM_WIDE, True, -128, 127, 64) == "TA_PATH_CONV_WIDE_SHORT"
+    assert _conv_path(FORM_WIDE, True, -90, 127, 64) == "TA_PATH_CONV_WIDE_SHORT_CLAMP"
+    assert _conv_path(FORM_WIDE, True, -128, 127, 68) == "TA_PATH_CONV_WIDE"
+    assert _conv_path(FORM_WIDE, True, -128, 100, 68) == "TA_PATH_CONV_WIDE_CLAMP"
+    assert _conv_path(FORM_SPLIT, True, -128, 127, 16) == "TA_PATH_CONV_SPLIT"
+    assert _conv_path(FORM_INT8, True, -128, 127, 16) == "TA_PATH_CONV_INT8"
+    assert _conv_path(FORM_WIDE, False, -128, 127, 16) == "TA_PATH_CONV_EXACT"
+
+
 def test_doubled_requantization_is_tflms():
     """FORM_WIDE stores weights and bias doubled, and the kernel requantizes 2 * acc with
     SMMLAR(2 acc, m, round + (2 acc >> 31)) >> e (no LSL): the LSL form's value (the sign of 2 * acc
@@ -205,7 +218,7 @@ def test_doubled_requantization_is_tflms():
 QEMU_CASES = [(name, "size", False) for name in CASES] + [
     ("first_layer_c3", "speed", False), ("groups_mod4_1", "speed", False), ("groups_mod16_13", "speed", False),
     ("kws_like_c1", "speed", False), ("padded_copy_c2_s2", "speed", False), ("kws_like_relu_lower_limit", "speed", False),
-    ("dilation_c5", "speed", True), ("groups_mod16_13", "split", False), ("groups_mod8_5", "speed", False), ("pointwise_odd_relu6", "speed", False),
+    ("dilation_c5", "speed", True), ("groups_mod16_13", "split", False), ("even_groups_relu_lower_limit", "speed", False), ("groups_mod8_5", "speed", False), ("pointwise_odd_relu6", "speed", False),
     ("even_groups_valid", "speed", False), ("dilation_c5", "size", True), ("pointwise", "speed", True),
     *[(name, "size", False) for name in CLAMPED], ("pointwise_relu6_both_limits", "speed", False),
     *[(name, "split", False) for name in ("pointwise", "first_layer_c3_s2", "wide_row_c64", "groups_mod4_1",
