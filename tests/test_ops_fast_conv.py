@@ -35,6 +35,8 @@ CASES = {
     "single_pixel": ((1, 1, 40), 9, 1, 1, "valid", 1, "relu"),          # one pixel: only the one-pixel path
     "map_4x4_c3": ((4, 4, 12), 6, 3, 1, "same", 1, None),               # 16 pixels: five tiles and one pixel
     "groups_mod8_5": ((6, 5, 20), 6, 1, 1, "valid", 1, "relu"),         # 5 groups: the one entry (of 8) left
+    "groups_mod16_13": ((5, 6, 52), 7, 1, 1, "valid", 1, "relu"),       # 13 groups: entered 3 steps into 16
+    "padded_copy_c2_s2": ((9, 8, 2), 5, (5, 3), 2, "same", 1, "relu6"),  # padded copy: short runs of 6
 }
 
 
@@ -46,6 +48,8 @@ CLAMPED = {
     "pointwise_relu6_both_limits": ("pointwise_odd_relu6", -100, 6.0 / 200),   # act_min -100, act_max 100
     "pointwise_relu_lower_limit": ("pointwise", -90, None),                   # act_min -90
     "groups_mod4_relu_lower_limit": ("groups_mod4_1", -77, None),
+    "kws_like_relu_lower_limit": ("kws_like_c1", -90, None),                 # padded copy with a clamp
+    "even_groups_relu_lower_limit": ("even_groups_valid", -90, None),        # 72 groups: the looping clamp path
 }
 
 
@@ -145,10 +149,76 @@ def test_column_order_matches_runs():
     assert (per_tap[0, :18] == w[0].ravel()).all() and not per_tap[:, 18:].any()
 
 
+@pytest.mark.parametrize("name,padded", [("kws_like_c1", True), ("first_layer_c3", True), ("dilation_c5", True),
+                                         ("first_layer_c3_s2", True), ("padded_copy_c2_s2", True),
+                                         ("pointwise_stride2_c6", False), ("long_runs_c6", True)])
+def test_conv2d_fast_padded_copy_taken(tmp_path, name, padded):
+    """First layers (input.c % 4 != 0) whose receptive fields reach outside the image copy it,
+    padded, into scratch (padding only after the image, as first_layer_c3_s2 has, counts too);
+    the other layers do not."""
+    assert_bit_exact(conv_tflite(name), tmp_path, expect_ops=["CONV_2D"], kernels="fast")
+    assert f".padded_copy = {int(padded)}," in next(tmp_path.rglob("model.c")).read_text()
+
+
+def test_padded_copy_bytes_limits():
+    from tinyattend.codegen.ops.conv_2d import PADDED_COPY_MAX_BYTES, padded_copy_bytes
+    o = {"stride_h": 2, "stride_w": 2, "dilation_h_factor": 1, "dilation_w_factor": 1}
+    # KWS's first layer: 49x10x1, 10x4 filter, stride 2, output 25x5, pads 4 and 1
+    assert padded_copy_bytes((1, 49, 10, 1), (1, 25, 5, 64), (10, 4), o, 4, 1) == 58 * 12
+    assert padded_copy_bytes((1, 49, 10, 4), (1, 25, 5, 64), (10, 4), o, 4, 1) == 0       # whole groups
+    # VWW's: 96x96x3, 3x3 stride 2, output 48x48, padding after the image only: beyond the limit
+    assert 97 * 97 * 3 > PADDED_COPY_MAX_BYTES
+    assert padded_copy_bytes((1, 96, 96, 3), (1, 48, 48, 8), (3, 3), o, 0, 0) == 0
+    assert padded_copy_bytes((1, 20, 20, 3), (1, 10, 10, 8), (3, 3), o, 0, 0) == 21 * 21 * 3
+    assert padded_copy_bytes((1, 21, 21, 3), (1, 10, 10, 8), (3, 3), o, 0, 0) == 0        # VALID
+
+
+def test_conv_paths():
+    """int16 weights of at most 16 groups (the assembly loop's steps) take the loop without its test."""
+    from tinyattend.codegen.ops.conv_2d import FORM_INT8, FORM_SPLIT, FORM_WIDE, _conv_path
+    assert _conv_path(FORM_WIDE, True, -128, 127, 64) == "TA_PATH_CONV_WIDE_SHORT"
+    assert _conv_path(FORM_WIDE, True, -90, 127, 64) == "TA_PATH_CONV_WIDE_SHORT_CLAMP"
+    assert _conv_path(FORM_WIDE, True, -128, 127, 68) == "TA_PATH_CONV_WIDE"
+    assert _conv_path(FORM_WIDE, True, -128, 100, 68) == "TA_PATH_CONV_WIDE_CLAMP"
+    assert _conv_path(FORM_SPLIT, True, -128, 127, 16) == "TA_PATH_CONV_SPLIT"
+    assert _conv_path(FORM_INT8, True, -128, 127, 16) == "TA_PATH_CONV_INT8"
+    assert _conv_path(FORM_WIDE, False, -128, 127, 16) == "TA_PATH_CONV_EXACT"
+
+
+def test_doubled_requantization_is_tflms():
+    """FORM_WIDE stores weights and bias doubled, and the kernel requantizes 2 * acc with
+    SMMLAR(2 acc, m, round + (2 acc >> 31)) >> e (no LSL): the LSL form's value (the sign of 2 * acc
+    is acc's) and TFLM's wherever |acc| < 2^30 and the sum SMMLAR forms fits int32."""
+    import random
+
+    from tinyattend.ir.quant import multiply_by_quantized_multiplier
+
+    def smmlar(a, b, acc):                       # (acc << 32) + a * b, rounded, top 32 bits (wrapping)
+        value = (((acc << 32) + a * b + (1 << 31)) >> 32) & 0xFFFFFFFF
+        return value - (1 << 32) if value >= 1 << 31 else value
+
+    rng = random.Random(16)
+    edges = [0, 1, -1, 2, -2, (1 << 30) - 1, -(1 << 30) + 1, 12345, -12345]
+    for _ in range(3000):
+        m = rng.choice([1 << 30, (1 << 31) - 1, rng.randrange(1 << 30, 1 << 31)])
+        e = rng.randrange(1, 32)
+        zp = rng.randrange(-128, 128)
+        acc = rng.choice(edges + [rng.randrange(-(1 << 30) + 1, 1 << 30), rng.randrange(-4096, 4096)])
+        round_ = (1 << (e - 1)) + zp * (1 << e)
+        if abs(round_) + abs(acc) >= 1 << 31:      # |SMMLAR's product term| <= |acc| as m < 2^31
+            continue
+        acc2 = 2 * acc
+        doubled = smmlar(acc2, m, round_ + (acc2 >> 31)) >> e
+        assert doubled == smmlar(acc << 1, m, round_ + (acc >> 31)) >> e
+        assert doubled == multiply_by_quantized_multiplier(acc, m, -e) + zp, (acc, m, e, zp)
+
+
 # "size" with --kernels fast: the fast kernels with int8 weights; "speed": int16 weights; "split": split
 # int8 weights (size, with the split form forced for these small layers).
 QEMU_CASES = [(name, "size", False) for name in CASES] + [
-    ("first_layer_c3", "speed", False), ("groups_mod4_1", "speed", False), ("groups_mod8_5", "speed", False), ("pointwise_odd_relu6", "speed", False),
+    ("first_layer_c3", "speed", False), ("groups_mod4_1", "speed", False), ("groups_mod16_13", "speed", False),
+    ("kws_like_c1", "speed", False), ("padded_copy_c2_s2", "speed", False), ("kws_like_relu_lower_limit", "speed", False),
+    ("dilation_c5", "speed", True), ("groups_mod16_13", "split", False), ("even_groups_relu_lower_limit", "speed", False), ("groups_mod8_5", "speed", False), ("pointwise_odd_relu6", "speed", False),
     ("even_groups_valid", "speed", False), ("dilation_c5", "size", True), ("pointwise", "speed", True),
     *[(name, "size", False) for name in CLAMPED], ("pointwise_relu6_both_limits", "speed", False),
     *[(name, "split", False) for name in ("pointwise", "first_layer_c3_s2", "wide_row_c64", "groups_mod4_1",
@@ -161,7 +231,8 @@ QEMU_CASES = [(name, "size", False) for name in CASES] + [
 @pytest.mark.parametrize("name,optimize,exact", QEMU_CASES)
 def test_conv2d_fast_on_cortex_m7(tmp_path, monkeypatch, name, optimize, exact):
     """The same models with the real DSP instructions and inline assembly, on QEMU (mps2-an500):
-    every tile-loop entry (groups % 8), int8 and int16 weights, the three requantization forms."""
+    every tile-loop entry (groups % 16), int8, int16 and split weights, the three requantization
+    forms, the padded copy."""
     if shutil.which("qemu-system-arm") is None or shutil.which("arm-none-eabi-gcc") is None:
         pytest.skip("qemu-system-arm and arm-none-eabi-gcc are needed")
     from op_harness import assert_bit_exact_on_board

@@ -1,7 +1,8 @@
 """What `--optimize` trades, decided once per model before lowering (a pure function of the graph).
 
-The fast CONV_2D kernel can store a layer's weights widened to int16: its tile then does 17
-instead of 20 instructions per 24 MACs (no SXTB16 on the weights), at twice the layer's weight
+The fast CONV_2D kernel can store a layer's weights widened to int16: its tile then does 16
+instead of 20 instructions per 24 MACs (no SXTB16 on the weights, one LDM for them; 18 with split
+int8 weights), and 4 instead of 5 per output to requantize (weights and bias stored doubled), at twice the layer's weight
 flash. `speed` widens every fast convolution; `size` takes the portable kernels (see
 ops/_fast.wants_fast); `balanced` widens the layers that save the most instructions per extra
 byte until BALANCED_WIDENING_BYTES are spent.

@@ -93,20 +93,25 @@ def weight_form(columns: np.ndarray, wide: bool) -> int:
     return FORM_INT8
 
 
-def _conv_path(form: int, fast_requant: bool, act_min: int, act_max: int) -> str:
+# Tile steps the kernel's assembly loop holds (TA_TILE_UNROLL in internal/ta_conv2d_fast_pairs.h).
+TILE_UNROLL = 16
+
+
+def _conv_path(form: int, fast_requant: bool, act_min: int, act_max: int, row_len: int) -> str:
     """The kernel path (TA_PATH_* in the kernel) a layer takes: TFLM's requantization in C, or the
     assembly channel-pair loop for its weight form, with a clamp where the activation range is narrower
-    than int8's."""
+    than int8's; int16 weights with at most TILE_UNROLL groups of four take the loop without its test."""
     if not fast_requant:
         return "TA_PATH_CONV_EXACT"
     clamp = "_CLAMP" if act_min > -128 or act_max < 127 else ""
-    return f"TA_PATH_CONV_{('INT8', 'WIDE', 'SPLIT')[form]}{clamp}"
+    short = "_SHORT" if form == FORM_WIDE and row_len // 4 <= TILE_UNROLL else ""
+    return f"TA_PATH_CONV_{('INT8', 'WIDE', 'SPLIT')[form]}{short}{clamp}"
 
 
 def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max, wide: bool) -> KernelCall:
     """Three-pixel columns + 3x2 SMLAD tile (templates/kernels/fast/conv/).
-    wide: weights stored widened to int16 (twice the flash, 17 instead of 20 instructions
-    per 24 MACs); otherwise int8, "split" where it pays (18 per 24, same flash)."""
+    wide: weights stored widened to int16 (twice the flash, 16 instead of 20 instructions
+    per 24 MACs, 4 instead of 5 per output to requantize); otherwise int8, "split" where it pays (18 per 24, same flash)."""
     x, w, y = graph.tensor(op.inputs[0]), graph.tensor(op.inputs[1]), graph.tensor(op.outputs[0])
     out_c, fh, fw, depth = w.shape
     o = op.options
@@ -116,12 +121,14 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max, wid
     row_len = columns.shape[1]
     bias_tensor = op.inputs[2] if len(op.inputs) > 2 else None
     bias = graph.tensor(bias_tensor).array().astype(np.int64) if bias_tensor is not None else None
-    # int16 taps can be scaled: channels with TFLite shift >= 0 keep the fast requantization
+    # int16 taps can be scaled: channels with TFLite shift >= 0 keep the fast requantization; they
+    # are stored scaled (doubled for the usual channels), so the kernel does not double its accumulator
     q = channel_requant(weights.reshape(out_c, -1), bias, mult, shift, x.zero_point, y.zero_point,
-                        scalable=wide, even_offset=True)
+                        scalable=wide)
     form = weight_form(columns, wide)
     run_len = run_taps * depth
     rest_len = fh * (fw // run_taps) * (run_len % 4)
+    padded = padded_copy_bytes(x.shape, y.shape, (fh, fw), o, pad_top, pad_left)
     return KernelCall(
         function="ta_conv2d_s8_fast",
         sources=("fast/conv/ta_conv2d_s8_fast.c", "fast/conv/ta_conv2d_s8_fast.h",
@@ -136,15 +143,35 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max, wid
             ("pad_top", pad_top), ("pad_left", pad_left), ("run_taps", run_taps), ("row_len", row_len),
             ("input_zero_point", x.zero_point), ("output_offset", y.zero_point),
             ("act_min", act_min), ("act_max", act_max), ("fast_requant", int(q.fast)),
-            ("weight_form", form),
+            ("weight_form", form), ("padded_copy", int(padded > 0)),
         ),
-        paths=(_conv_path(form, bool(q.fast), act_min, act_max),),
+        paths=(_conv_path(form, bool(q.fast), act_min, act_max, row_len),),
         args=(TensorArg(op.inputs[0]), ConstRef("pairs"), TensorArg(op.outputs[0]), ScratchArg()),
         constants=(ConstArray("pairs", "int8_t", pair_stream(columns, q, form)),),
-        scratch_bytes=6 * row_len + _round4(_staged_bytes(fh, fw, run_taps, depth)) + _round4(rest_len),
+        scratch_bytes=6 * row_len + _round4(_staged_bytes(fh, fw, run_taps, depth)) + _round4(rest_len)
+        + _round4(padded),
         macs=y.num_elements * fh * fw * depth,
         overlap=conv_overlap(op, graph, pad_top, pad_left),
     )
+
+
+# The padded copy (ta_conv2d_fast_params.padded_copy) pays where many pixels would stage border
+# taps byte by byte: first layers (input.c % 4 != 0) with padding. Bounded so that the scratch
+# stays small next to the layer's own tensors (KWS's first layer: 696 bytes, ResNet-8's 3,468;
+# VWW's 96x96x3 image, with padding only after its last row and column, stays uncopied).
+PADDED_COPY_MAX_BYTES = 4096
+
+
+def padded_copy_bytes(x_shape, y_shape, filter_hw, o, pad_top: int, pad_left: int) -> int:
+    """Bytes of the zero-point-padded image the fast kernel copies the input into (0: no copy):
+    the extent of the output's receptive fields, when they reach outside the image."""
+    _, in_h, in_w, depth = x_shape
+    spans = [(f - 1) * o[k] + 1 for f, k in zip(filter_hw, ("dilation_h_factor", "dilation_w_factor"))]
+    h = (y_shape[1] - 1) * o["stride_h"] + spans[0]
+    w = (y_shape[2] - 1) * o["stride_w"] + spans[1]
+    outside = pad_top > 0 or pad_left > 0 or h - pad_top > in_h or w - pad_left > in_w
+    size = h * w * depth
+    return size if depth % 4 and outside and size <= PADDED_COPY_MAX_BYTES else 0
 
 
 def column_order(weights: np.ndarray, run_taps: int) -> np.ndarray:
@@ -164,11 +191,13 @@ def column_order(weights: np.ndarray, run_taps: int) -> np.ndarray:
 def pair_stream(rows: np.ndarray, q, form: int = FORM_INT8) -> np.ndarray:
     """What the kernel reads for each output channel pair, in order (an odd last channel is
     paired with itself), as bytes:
-      int32 bias0 bias1 (the tile's six accumulators start from them; stored once, not once per
-        pixel: 16 bytes less flash per pair for two register moves per pair and tile),
+      int32 bias0 bias1, three times (the tile's six accumulators, one LDM: 16 bytes more flash
+        per pair for 4 instructions less per pair and tile), once with FORM_SPLIT (which adds
+        per-pixel corrections to them anyway),
       the pair's weights, [row_len/4][2][4] int8 (pair_rows), or with FORM_WIDE the same
         widened to int16 in SXTB16 lane order, each group of four (e0 e1 e2 e3) as
-        e0 e2 e1 e3: [row_len/4][2][4] int16, or with FORM_SPLIT the int8 bytes
+        e0 e2 e1 e3: [row_len/4][2][4] int16 (with the fast requantization doubled, bias too,
+        or scaled as q.scale and q.offset say), or with FORM_SPLIT the int8 bytes
         (e0 + 128, -e1, e2 + 128, -e3), the bias lowered by 129 * (e1 + e3) summed over
         the row (see ta_conv2d_s8_fast.h),
       int32 mult0 mult1 round0 round1 right0 right1 (fast form) or
@@ -176,10 +205,13 @@ def pair_stream(rows: np.ndarray, q, form: int = FORM_INT8) -> np.ndarray:
     bias = bias - input_zero_point * sum(w). rows: [out_c][row_len] in column order."""
     out_c, row_len = rows.shape
     bias = q.bias
-    if q.scale is not None:              # FORM_WIDE only: scaled and offset channels (_requant_left)
-        bias = to_int32((q.scale // 2) * q.bias.astype(np.int64) + q.offset // 2, "scaled bias")
-        if np.any(q.scale != 2):
-            rows = rows.astype(np.int64) * (q.scale // 2)[:, None]
+    if q.scale is not None:
+        # FORM_WIDE with the fast requantization: weights and bias stored as the kernel's accumulator
+        # wants them, scale * acc + offset (2 * acc for the usual channels, _requant_left's scaled and
+        # offset ones elsewhere), which channel_requant keeps within int32; int8 weights times a
+        # scale of at most 256 fit int16.
+        bias = to_int32(q.scale * q.bias.astype(np.int64) + q.offset, "scaled bias")
+        rows = rows.astype(np.int64) * q.scale[:, None]
     if form == FORM_SPLIT:
         bias = split_bias(q.bias, rows)
         rows = split_bytes(rows)                              # even bytes 0..255, odd -127..127
@@ -194,6 +226,8 @@ def pair_stream(rows: np.ndarray, q, form: int = FORM_INT8) -> np.ndarray:
         table = np.concatenate([table, table[:, -1:]], axis=1)
     pairs = table.reshape(4, -1, 2).transpose(1, 0, 2)                         # [pair][4][2]
     head = pairs[:, 0, :].astype("<i4")                                        # [pair][2]
+    if form != FORM_SPLIT:          # once per tile pixel: one LDM starts the tile's accumulators
+        head = np.tile(head, (1, 3))
     tail = pairs[:, 1:, :].reshape(-1, 6).astype("<i4")
     stream = np.concatenate([head.view(np.int8), weights, tail.view(np.int8)], axis=1)
     return np.ascontiguousarray(stream).reshape(-1)

@@ -6,40 +6,18 @@
  * receptive fields are gathered (widened to int16) into scratch first, then every
  * channel pair's outputs for the three pixels are written. So while pixel p is
  * written, only input needed by pixels >= p is read afterwards, and the output
- * may overlap the part of the input already consumed.
+ * may overlap the part of the input already consumed (with padded_copy the
+ * input is copied first, and only the copy is read).
  *
- * Costs on Cortex-M7 (instructions): the tile, 43 per 48 MACs with int8 weights
- * (37 with int16 weights); per channel pair and tile about 26 plus 5 per output
- * for requantization; gathering 4.5 per four input values per pixel. */
+ * Costs on Cortex-M7 (instructions): the tile, 20 per 24 MACs with int8 weights,
+ * 18 split, 16 with int16 weights; per channel pair and tile about 20 plus 4 per
+ * output for requantization (5 with int8 weights); gathering 4.5 per four input
+ * values per pixel. */
 #include "ta_conv2d_s8_fast.h"
 #include "ta_dsp.h"
 #include "ta_conv2d_fast_columns.h"
 #include "ta_conv2d_fast_tile.h"
 #include "ta_conv2d_fast_pairs.h"
-
-/* FORM_SPLIT: each gathered group's second word (x1, x3) becomes
- * (-(x1 + 129 + 256 * x0), -(x3 + 129 + 256 * x2)), which fits int16 for any int8
- * values (computed with wrapping 16-bit lanes), and each pixel's correction is
- * -128 times the sum of its first words' values (see the header). */
-__attribute__((noinline)) static void split_columns(int32_t *col, int32_t groups, int32_t corr[3]) {
-    const int32_t minus129 = (int32_t)0xFF7FFF7Fu, ones = 0x00010001;
-    int32_t s0 = 0, s1 = 0, s2 = 0;
-    for (int32_t g = groups; g > 0; --g, col += GROUP_WORDS) {
-        int32_t lo, hi;
-        TA_LOAD_PAIR(col, lo, hi);
-        col[1] = ta_ssub16(minus129, ta_sadd16((int32_t)(((uint32_t)lo << 8) & 0xFF00FF00u), hi));
-        s0 = ta_smlad(lo, ones, s0);
-        TA_LOAD_PAIR(col + 2, lo, hi);
-        col[3] = ta_ssub16(minus129, ta_sadd16((int32_t)(((uint32_t)lo << 8) & 0xFF00FF00u), hi));
-        s1 = ta_smlad(lo, ones, s1);
-        TA_LOAD_PAIR(col + 4, lo, hi);
-        col[5] = ta_ssub16(minus129, ta_sadd16((int32_t)(((uint32_t)lo << 8) & 0xFF00FF00u), hi));
-        s2 = ta_smlad(lo, ones, s2);
-    }
-    corr[0] = -128 * s0;
-    corr[1] = -128 * s1;
-    corr[2] = -128 * s2;
-}
 
 ta_status ta_conv2d_s8_fast(const ta_conv2d_fast_params *p, const int8_t *input, const int8_t *pairs,
                             int8_t *output, int16_t *scratch) {
@@ -80,14 +58,14 @@ ta_status ta_conv2d_s8_fast(const ta_conv2d_fast_params *p, const int8_t *input,
                           {(int32_t)((uint32_t)(uint8_t)p->act_min * 0x01010101u),
                            (int32_t)((uint32_t)(uint8_t)p->act_max * 0x01010101u)},
                           {0, 0, 0}};
-    const int form = p->weight_form;
-    void (*channels)(const int8_t *, const int32_t *, int32_t, int, int32_t, int8_t *, int8_t *, int8_t *,
-                     const output_range *) = p->fast_requant ? channels_fast : channels_general;
+    void (*tiles)(const gather_geometry *, const tile_walk *, const int8_t *, int8_t *, output_range *) =
+        p->fast_requant ? tiles_fast : tiles_exact;
     /* 1x1, every output pixel's input inside the image (a folded PAD may add rows and
      * columns after it: those pixels take the general gather, which fills the zero point). */
     const int pointwise = p->filter_h == 1 && p->filter_w == 1 && p->pad_top == 0 && p->pad_left == 0 &&
                           (in_c & 3) == 0 && (p->output.h - 1) * p->stride_h < p->input.h &&
                           (p->output.w - 1) * p->stride_w < p->input.w;
+    const tile_walk walk = {col, pixels, out_w, out_c, groups, p->weight_form, pointwise};
     if (g.rest_groups) {
         ta_store32(g.rest_stage + 4 * (g.rest_groups - 1), 0);     /* the remainders' padding */
     }
@@ -95,31 +73,14 @@ ta_status ta_conv2d_s8_fast(const ta_conv2d_fast_params *p, const int8_t *input,
         int8_t *out = output + (size_t)b * pixels * out_c;
         g.input = input + (size_t)b * p->input.h * p->input.w * in_c;
         g.aligned = (in_c & 3) == 0 && ((uintptr_t)(const void *)g.input & 3) == 0;
-        for (int32_t i = 0; i < pixels; i += TILE_PIXELS) {
-            /* A short last tile repeats its last pixel: the same values go to the same place. */
-            const int32_t i1 = i + 1 < pixels ? i + 1 : pixels - 1;
-            const int32_t i2 = i + 2 < pixels ? i + 2 : pixels - 1;
-            const int32_t oy = i / out_w, ox = i - oy * out_w;
-            if (pointwise) {
-                gather_pointwise3(pointwise_source(&g, i, out_w), pointwise_source(&g, i1, out_w),
-                                  pointwise_source(&g, i2, out_w), in_c, col);
-            } else if (ox + 2 < out_w && gather_interior3(&g, oy, ox, col)) {
-                /* done */
-            } else {
-                gather_pixel(&g, i / out_w, i % out_w, col);
-                gather_pixel(&g, i1 / out_w, i1 % out_w, col + 2);
-                gather_pixel(&g, i2 / out_w, i2 % out_w, col + 4);
-            }
-            if (form == FORM_SPLIT) {
-                split_columns(col, groups, range.corr);
-            }
-            if (i + 1 == pixels) {
-                channels_1px(pairs, col, groups, form, out_c, out + (size_t)i * out_c, &range);
-            } else {
-                channels(pairs, col, groups, form, out_c, out + (size_t)i * out_c,
-                         out + (size_t)i1 * out_c, out + (size_t)i2 * out_c, &range);
-            }
+        if (p->padded_copy) {
+            g.in_h = p->input.h;
+            g.in_w = p->input.w;
+            g.pad_top = p->pad_top;
+            g.pad_left = p->pad_left;
+            stage_padded(&g, p, g.rest_stage + 4 * g.rest_groups);
         }
+        tiles(&g, &walk, pairs, out, &range);
     }
     return TA_OK;
 }

@@ -28,10 +28,11 @@ typedef struct {
     int16_t act_min, act_max;
     uint8_t fast_requant;       /* 1: every channel satisfies ta_requantize_fast's conditions */
     uint8_t weight_form;        /* 0 int8, 1 int16 ("wide"), 2 split int8 (see below) */
+    uint8_t padded_copy;        /* 1: the image is first copied into scratch with its padding */
 } ta_conv2d_fast_params;
 
 /* pairs: for each output channel pair (an odd last channel paired with itself), in order:
- *   int32 bias0 bias1 (bias - input_zero_point * sum(w));
+ *   int32 bias0 bias1 (bias - input_zero_point * sum(w)), three times (once with weight_form 2);
  *   the two channels' weights, [row_len/4][2][4] int8: per group of four column values,
  *     channel 0's four then channel 1's four; with weight_form 1 the same as int16, each
  *     four (e0 e1 e2 e3) in SXTB16 lane order e0 e2 e1 e3; with weight_form 2 ("split")
@@ -50,7 +51,8 @@ typedef struct {
  * scratch (bytes): 6 * row_len (three pixels' int16 columns, interleaved group by group),
  * then (only when input.c % 4 != 0) one run, or all filter_h runs when there is one run per
  * filter row of at most 15 values, rounded up to 4, then the remainders of all runs, rounded
- * up to 4. */
+ * up to 4; then with padded_copy the padded image, ((output.h - 1) * stride_h + span_h) x
+ * ((output.w - 1) * stride_w + span_w) x input.c bytes, rounded up to 4. */
 ta_status ta_conv2d_s8_fast(const ta_conv2d_fast_params *p, const int8_t *input, const int8_t *pairs,
                             int8_t *output, int16_t *scratch);
 

@@ -265,6 +265,35 @@ __attribute__((noinline)) static int gather_interior3(const gather_geometry *g, 
     return 0;
 }
 
+/* The padded copy (ta_conv2d_fast_params.padded_copy: small first layers whose padding
+ * would send many pixels to gather_pixel's byte-by-byte staging): this batch's image copied
+ * once into `stage` with the zero point around it, as far as the output's receptive fields
+ * reach, and g made to read it as an image without padding. Every pixel then takes the
+ * interior gathers; the values are those the staging would fill in. */
+static void stage_padded(gather_geometry *g, const ta_conv2d_fast_params *p, int8_t *stage) {
+    const int32_t h = (p->output.h - 1) * g->stride_h + g->span_h;
+    const int32_t w = (p->output.w - 1) * g->stride_w + g->span_w;
+    const int32_t c = g->in_c, row_bytes = w * c;
+    const int32_t fill = (int32_t)((uint32_t)(uint8_t)g->zp * 0x01010101u);
+    for (int32_t i = 0; i < h * row_bytes; i += 4) {
+        ta_store32(stage + i, fill);         /* the generator rounds the stage up to 4 bytes */
+    }
+    const int32_t rows = p->input.h < h - g->pad_top ? p->input.h : h - g->pad_top;
+    const int32_t cols = p->input.w < w - g->pad_left ? p->input.w : w - g->pad_left;
+    const int8_t *src = g->input;
+    int8_t *dst = stage + ((size_t)g->pad_top * w + g->pad_left) * c;
+    for (int32_t y = 0; y < rows; ++y, src += p->input.w * c, dst += row_bytes) {
+        memcpy(dst, src, (size_t)(cols * c));
+    }
+    g->input = stage;
+    g->in_h = h;
+    g->in_w = w;
+    g->pad_top = 0;
+    g->pad_left = 0;
+    g->row_step = g->dilation_h * row_bytes;
+    g->aligned = 0;     /* taken only for input.c % 4 != 0 */
+}
+
 /* 1x1 filter, no padding, input.c % 4 == 0: the three columns are the three
  * pixels' input values, widened (14 instructions per group of four). */
 __attribute__((noinline)) static void gather_pointwise3(const int8_t *s0, const int8_t *s1, const int8_t *s2, int32_t in_c, int32_t *out) {
@@ -286,6 +315,55 @@ TA_INLINE const int8_t *pointwise_source(const gather_geometry *g, int32_t i, in
     }
     const int32_t oy = i / out_w, ox = i - oy * out_w;
     return g->input + ((size_t)oy * g->stride_h * g->in_w + (size_t)ox * g->stride_w) * g->in_c;
+}
+
+/* FORM_SPLIT: each gathered group's second word (x1, x3) becomes
+ * (-(x1 + 129 + 256 * x0), -(x3 + 129 + 256 * x2)), which fits int16 for any int8
+ * values (computed with wrapping 16-bit lanes), and each pixel's correction is
+ * -128 times the sum of its first words' values (see the header). */
+__attribute__((noinline)) static void split_columns(int32_t *col, int32_t groups, int32_t corr[3]) {
+    const int32_t minus129 = (int32_t)0xFF7FFF7Fu, ones = 0x00010001;
+    int32_t s0 = 0, s1 = 0, s2 = 0;
+    for (int32_t g = groups; g > 0; --g, col += GROUP_WORDS) {
+        int32_t lo, hi;
+        TA_LOAD_PAIR(col, lo, hi);
+        col[1] = ta_ssub16(minus129, ta_sadd16((int32_t)(((uint32_t)lo << 8) & 0xFF00FF00u), hi));
+        s0 = ta_smlad(lo, ones, s0);
+        TA_LOAD_PAIR(col + 2, lo, hi);
+        col[3] = ta_ssub16(minus129, ta_sadd16((int32_t)(((uint32_t)lo << 8) & 0xFF00FF00u), hi));
+        s1 = ta_smlad(lo, ones, s1);
+        TA_LOAD_PAIR(col + 4, lo, hi);
+        col[5] = ta_ssub16(minus129, ta_sadd16((int32_t)(((uint32_t)lo << 8) & 0xFF00FF00u), hi));
+        s2 = ta_smlad(lo, ones, s2);
+    }
+    corr[0] = -128 * s0;
+    corr[1] = -128 * s1;
+    corr[2] = -128 * s2;
+}
+
+/* What the tile walk (tiles_fast, tiles_exact) needs besides the gather geometry. */
+typedef struct {
+    int32_t *col;                       /* the three pixels' columns (scratch) */
+    int32_t pixels, out_w, out_c, groups, form;
+    int32_t pointwise;                  /* 1x1, no padding, input.c % 4 == 0: gather_pointwise3 */
+} tile_walk;
+
+/* The columns of the tile whose first pixel is i (pixels i1 and i2 after it: a short last
+ * tile repeats its last pixel). */
+__attribute__((noinline)) static void gather_tile(const gather_geometry *g, const tile_walk *t, int32_t i,
+                                                  int32_t i1, int32_t i2) {
+    const int32_t out_w = t->out_w, oy = i / out_w, ox = i - oy * out_w;
+    int32_t *col = t->col;
+    if (t->pointwise) {
+        gather_pointwise3(pointwise_source(g, i, out_w), pointwise_source(g, i1, out_w),
+                          pointwise_source(g, i2, out_w), g->in_c, col);
+    } else if (ox + 2 < out_w && gather_interior3(g, oy, ox, col)) {
+        /* done */
+    } else {
+        gather_pixel(g, oy, ox, col);
+        gather_pixel(g, i1 / out_w, i1 % out_w, col + 2);
+        gather_pixel(g, i2 / out_w, i2 % out_w, col + 4);
+    }
 }
 
 #endif /* TA_CONV2D_FAST_COLUMNS_H */

@@ -16,15 +16,24 @@
     "asr %[" a "], %[" a "], %[" e "]\n\t" \
     "ssat %[" a "], #8, %[" a "]\n\t"
 
-/* The six accumulators from the pair's biases (in a00, a01). */
-#define TA_ASM_INIT_BIAS \
-    "mov %[a10], %[a00]\n\t" \
-    "mov %[a20], %[a00]\n\t" \
-    "mov %[a11], %[a01]\n\t" \
-    "mov %[a21], %[a01]\n\t"
+/* The same for an accumulator that is already 2 * acc (FORM_WIDE: weights and bias stored
+ * doubled), one instruction less. Exact: the generator keeps 2 * acc within int32 (|acc| < 2^30,
+ * or _requant_left's bound on the scaled accumulator), so the value SMMLAR multiplies is the one
+ * the LSL above would make, and 2 * acc has acc's sign, which is all the ADD takes from it. */
+#define TA_ASM_REQUANT_DOUBLED(a, m, r, e, t) \
+    "add %[" t "], %[" r "], %[" a "], asr #31\n\t" \
+    "smmlar %[" a "], %[" a "], %[" m "], %[" t "]\n\t" \
+    "asr %[" a "], %[" a "], %[" e "]\n\t" \
+    "ssat %[" a "], #8, %[" a "]\n\t"
 
-/* The same plus each pixel's correction (FORM_SPLIT). */
+/* The six accumulators from the pair's head, bias0 bias1 three times: a00 < a01 < a10 < a11
+ * < a20 < a21 are registers in increasing order (channels_fast pins them). */
+#define TA_ASM_INIT_BIAS \
+    "ldmia.w %[w]!, {%[a00], %[a01], %[a10], %[a11], %[a20], %[a21]}\n\t"
+
+/* FORM_SPLIT's head, bias0 bias1 once, plus each pixel's correction. */
 #define TA_ASM_INIT_CORR \
+    "ldrd %[a00], %[a01], [%[w]], #8\n\t" \
     "ldrd %[lo], %[hi], %[corr01]\n\t" \
     "ldr %[x], %[corr2]\n\t" \
     "add %[a10], %[a00], %[hi]\n\t" \
@@ -66,14 +75,22 @@ typedef struct {
 
 /* One step of the tile is 20 32-bit instructions (LDRD, SXTB16 and SMLAD have no
  * 16-bit encodings): the loop holds TA_TILE_UNROLL steps and is entered
- * (TA_TILE_UNROLL - groups % TA_TILE_UNROLL) % TA_TILE_UNROLL steps in. Eight, not four:
- * the 3-instruction loop test then runs once per 8 steps (136-160 instructions),
- * 1-2% of a 3x3 or 1x1 layer on the M7, for about 300 bytes more per loop linked. */
-#define TA_TILE_UNROLL 8
+ * (TA_TILE_UNROLL - groups % TA_TILE_UNROLL) % TA_TILE_UNROLL steps in. Sixteen: the
+ * 3-instruction loop test then runs once per 16 steps (256-320 instructions); from 8,
+ * 6 instructions less per pair and tile of a 128-deep layer (about 1% of it), for about
+ * 600 bytes more per loop linked. */
+#define TA_TILE_UNROLL 16
 #define TA_ASM_STEP_BYTES 80
-#define TA_ASM_STEP_WIDE_BYTES 68
+#define TA_ASM_STEP_WIDE_BYTES 64
 #define TA_ASM_STEP_SPLIT_BYTES 72
-#define TA_PAIR_LOOP_ASM(STEP, STEP_BYTES, INIT, CLAMP) \
+/* The tile loop's test: back to the first step until the columns are used up; or nothing
+ * where groups <= TA_TILE_UNROLL (the steps run once: 3 instructions less per pair and tile). */
+#define TA_ASM_TILE_LOOP \
+    "ldr %[lo], %[end]\n\t" \
+    "cmp %[x], %[lo]\n\t" \
+    "bne 1b\n\t"
+#define TA_ASM_TILE_ONCE ""
+#define TA_PAIR_LOOP_ASM(STEP, STEP_BYTES, INIT, LOOP, REQUANT, CLAMP) \
         __asm__ volatile( \
             "adr %[x], 1f\n\t" \
             "ldr %[lo], %[skip]\n\t" \
@@ -81,7 +98,6 @@ typedef struct {
             "orr %[x], %[x], #1\n\t" \
             "str %[x], %[entry]\n\t" \
             "0:\n\t" \
-            "ldrd %[a00], %[a01], [%[w]], #8\n\t" \
             INIT \
             "ldr %[x], %[col]\n\t" \
             "ldr %[lo], %[entry]\n\t" \
@@ -93,35 +109,25 @@ typedef struct {
             ".if (5b - 1b) - " TA_STR(STEP_BYTES) "\n\t" \
             ".error \"a tile step is not " TA_STR(STEP_BYTES) " bytes long\"\n\t" \
             ".endif\n\t" \
-            STEP \
-            STEP \
-            STEP \
-            STEP \
-            STEP \
-            STEP \
-            STEP \
-            "ldr %[lo], %[end]\n\t" \
-            "cmp %[x], %[lo]\n\t" \
-            "bne 1b\n\t" \
-            "ldrd %[wa], %[wb], [%[w]], #8\n\t" \
-            "ldrd %[al], %[bl], [%[w]], #8\n\t" \
-            "ldrd %[lo], %[hi], [%[w]], #8\n\t" \
-            TA_ASM_REQUANT("a00", "wa", "al", "lo", "x") \
-            TA_ASM_REQUANT("a10", "wa", "al", "lo", "x") \
-            TA_ASM_REQUANT("a20", "wa", "al", "lo", "x") \
-            TA_ASM_REQUANT("a01", "wb", "bl", "hi", "x") \
-            TA_ASM_REQUANT("a11", "wb", "bl", "hi", "x") \
-            TA_ASM_REQUANT("a21", "wb", "bl", "hi", "x") \
+            STEP STEP STEP STEP STEP STEP STEP \
+            STEP STEP STEP STEP STEP STEP STEP STEP \
+            LOOP \
+            "ldmia.w %[w]!, {%[al], %[wa], %[bl], %[wb], %[lo], %[hi]}\n\t" \
+            REQUANT("a00", "al", "bl", "lo", "x") \
+            REQUANT("a10", "al", "bl", "lo", "x") \
+            REQUANT("a20", "al", "bl", "lo", "x") \
+            REQUANT("a01", "wa", "wb", "hi", "x") \
+            REQUANT("a11", "wa", "wb", "hi", "x") \
+            REQUANT("a21", "wa", "wb", "hi", "x") \
             "bfi %[a00], %[a01], #8, #8\n\t" \
             "bfi %[a10], %[a11], #8, #8\n\t" \
             "bfi %[a20], %[a21], #8, #8\n\t" \
             CLAMP \
             "ldr %[x], %[out]\n\t" \
             "ldrd %[lo], %[hi], %[step]\n\t" \
-            "strh %[a00], [%[x]]\n\t" \
-            "strh %[a10], [%[x], %[lo]]\n\t" \
             "strh %[a20], [%[x], %[hi]]\n\t" \
-            "add %[x], %[x], #2\n\t" \
+            "strh %[a10], [%[x], %[lo]]\n\t" \
+            "strh %[a00], [%[x]], #2\n\t" \
             "str %[x], %[out]\n\t" \
             "ldr %[lo], %[stream_end]\n\t" \
             "cmp %[w], %[lo]\n\t" \
@@ -138,78 +144,130 @@ typedef struct {
 #define TA_STR(x) TA_STR_(x)
 #endif
 
-/* Fast requantization: the whole channel-pair loop in one block of assembly,
- * walking the pair stream with one pointer. Per pair, besides the tile (43
- * instructions per 48 MACs) and the 30 of the requantization: 8 to start, 5 to
- * enter and leave the tile loop, 3 constants, 3 to pack the channel pairs, 8 to
- * store, 3 to loop; 13 more for a narrower activation range (ReLU6, or a ReLU
- * whose zero point is above -128). */
-static void channels_fast(const int8_t *stream, const int32_t *col, int32_t groups, int form, int32_t out_c,
-                          int8_t *o0, int8_t *o1, int8_t *o2, const output_range *range) {
+/* Every tile of one image with the fast requantization: the gather, then the whole
+ * channel-pair loop in one block of assembly, walking the pair stream with one pointer
+ * (its state set once per image). Per pair and tile, besides the tile
+ * steps (20, 16 or 18 instructions per 24 MACs for int8, int16 and split weights)
+ * and the requantization (24, 30 for int8 and split weights): 1 to start the
+ * accumulators (9 with split weights), 3 to enter the tile loop and 3 per sixteen
+ * steps to loop, 1 for the constants, 3 to pack the channel pairs, 6 to store,
+ * 3 to loop; 13 more for a narrower activation range (ReLU6, or a ReLU whose
+ * zero point is above -128). */
+static void tiles_fast(const gather_geometry *g, const tile_walk *t, const int8_t *pairs, int8_t *out,
+                       output_range *range) {
 #if TA_HAVE_DSP
-    const int32_t pairs = out_c >> 1;
-    if (pairs > 0) {
-        pair_loop_state st;
-        st.col = col;
-        st.col_end = col + GROUP_WORDS * groups;
-        st.stream_end = stream + pairs * (PAIR_HEAD_BYTES + PAIR_TAIL_BYTES + (form == FORM_WIDE ? 16 : 8) * groups);
-        st.out = o0;
-        st.step[0] = (int32_t)(o1 - o0);
-        st.step[1] = (int32_t)(o2 - o0);
-        const int32_t step_bytes = form == FORM_WIDE ? TA_ASM_STEP_WIDE_BYTES
-                                   : form == FORM_SPLIT ? TA_ASM_STEP_SPLIT_BYTES : TA_ASM_STEP_BYTES;
-        const int32_t skip = ((TA_TILE_UNROLL - (groups & (TA_TILE_UNROLL - 1))) & (TA_TILE_UNROLL - 1)) * step_bytes;
-        const void *w = stream;
-        const void *x;
-        int32_t a00, a01, a10, a11, a20, a21, wa, wb, al, bl, lo, hi;
-        const int clamp = range->mode;
-        if (clamp) {
-            st.limits[0] = range->limits[0];
-            st.limits[1] = range->limits[1];
+    const int32_t pixels = t->pixels, out_c = t->out_c, groups = t->groups, form = t->form;
+    const int32_t npairs = out_c >> 1;
+    /* The loop's state, set once per image: per tile only the outputs (and the split
+     * corrections) change. */
+    pair_loop_state st;
+    st.col = t->col;
+    st.col_end = t->col + GROUP_WORDS * groups;
+    st.stream_end = pairs + npairs * (PAIR_HEAD_BYTES(form) + PAIR_TAIL_BYTES + (form == FORM_WIDE ? 16 : 8) * groups);
+    const int32_t step_bytes = form == FORM_WIDE ? TA_ASM_STEP_WIDE_BYTES
+                               : form == FORM_SPLIT ? TA_ASM_STEP_SPLIT_BYTES : TA_ASM_STEP_BYTES;
+    const int32_t skip = ((TA_TILE_UNROLL - (groups & (TA_TILE_UNROLL - 1))) & (TA_TILE_UNROLL - 1)) * step_bytes;
+    const int clamp = range->mode != 0, once = groups <= TA_TILE_UNROLL;
+    /* Which of the eight loops: decided once (bit 0 the clamp). */
+    const int loop = (form == FORM_SPLIT ? 0 : form == FORM_INT8 ? 2 : once ? 4 : 6) | clamp;
+    st.limits[0] = range->limits[0];
+    st.limits[1] = range->limits[1];
+    st.step[0] = out_c;
+    st.step[1] = 2 * out_c;
+    int8_t *o0 = out;
+    for (int32_t i = 0; i < pixels; i += TILE_PIXELS, o0 += TILE_PIXELS * out_c) {
+        int32_t i1 = i + 1, i2 = i + 2;
+        if (i2 >= pixels) {         /* a short last tile repeats its last pixel */
+            i1 = i1 < pixels ? i1 : pixels - 1;
+            i2 = pixels - 1;
+            st.step[0] = (i1 - i) * out_c;
+            st.step[1] = (i2 - i) * out_c;
         }
-        /* Six loops of about 1,050 bytes each: a model links those its layers take (ta_paths.h). */
+        gather_tile(g, t, i, i1, i2);
         if (form == FORM_SPLIT) {
+            split_columns(t->col, groups, range->corr);
             st.corr[0] = range->corr[0];
             st.corr[1] = range->corr[1];
             st.corr[2] = range->corr[2];
-            if (clamp) {
-                TA_TAKES(TA_PATH_CONV_SPLIT_CLAMP);
-                TA_PAIR_LOOP_ASM(TA_ASM_STEP_SPLIT, TA_ASM_STEP_SPLIT_BYTES, TA_ASM_INIT_CORR, TA_ASM_CLAMP);
-            } else {
-                TA_TAKES(TA_PATH_CONV_SPLIT);
-                TA_PAIR_LOOP_ASM(TA_ASM_STEP_SPLIT, TA_ASM_STEP_SPLIT_BYTES, TA_ASM_INIT_CORR, TA_ASM_NO_CLAMP);
-            }
-        } else if (form == FORM_WIDE && clamp) {
-            TA_TAKES(TA_PATH_CONV_WIDE_CLAMP);
-            TA_PAIR_LOOP_ASM(TA_ASM_STEP_WIDE, TA_ASM_STEP_WIDE_BYTES, TA_ASM_INIT_BIAS, TA_ASM_CLAMP);
-        } else if (form == FORM_WIDE) {
-            TA_TAKES(TA_PATH_CONV_WIDE);
-            TA_PAIR_LOOP_ASM(TA_ASM_STEP_WIDE, TA_ASM_STEP_WIDE_BYTES, TA_ASM_INIT_BIAS, TA_ASM_NO_CLAMP);
-        } else if (clamp) {
-            TA_TAKES(TA_PATH_CONV_INT8_CLAMP);
-            TA_PAIR_LOOP_ASM(TA_ASM_STEP, TA_ASM_STEP_BYTES, TA_ASM_INIT_BIAS, TA_ASM_CLAMP);
-        } else {
-            TA_TAKES(TA_PATH_CONV_INT8);
-            TA_PAIR_LOOP_ASM(TA_ASM_STEP, TA_ASM_STEP_BYTES, TA_ASM_INIT_BIAS, TA_ASM_NO_CLAMP);
         }
-        stream = (const int8_t *)w;
-        o0 += 2 * pairs;
-        o1 += 2 * pairs;
-        o2 += 2 * pairs;
-    }
-    if (out_c & 1) {
-        pair_3x2(&stream, col, groups, form, o0, o1, o2, range, range->mode, 0);
+        if (i + 1 == pixels) {
+            channels_1px(pairs, t->col, groups, form, out_c, o0, range);
+            break;
+        }
+        const int8_t *stream = pairs;
+        if (npairs > 0) {
+            st.out = o0;
+            /* All 14 allocatable registers, pinned: the LDMs (a wide step's four weight words, the
+             * pair's six constants mult0 mult1 round0 round1 right0 right1, the six accumulators)
+             * fill registers in increasing order, so al < wa < bl < wb < lo < hi and
+             * a00 < a01 < a10 < a11 < a20 < a21. */
+            register const void *w __asm__("r12") = pairs;
+            register const void *x __asm__("lr");
+            register int32_t al __asm__("r1"), wa __asm__("r2"), bl __asm__("r3"), wb __asm__("r4");
+            register int32_t lo __asm__("r5"), hi __asm__("r6");
+            register int32_t a00 __asm__("r0"), a01 __asm__("r7"), a10 __asm__("r8"), a11 __asm__("r9");
+            register int32_t a20 __asm__("r10"), a21 __asm__("r11");
+            /* Eight loops of about 1,300 bytes each: a model links those its layers take (ta_paths.h). */
+            switch (loop) {
+            case 0:
+                TA_TAKES(TA_PATH_CONV_SPLIT);
+                TA_PAIR_LOOP_ASM(TA_ASM_STEP_SPLIT, TA_ASM_STEP_SPLIT_BYTES, TA_ASM_INIT_CORR, TA_ASM_TILE_LOOP,
+                                 TA_ASM_REQUANT, TA_ASM_NO_CLAMP);
+                break;
+            case 1:
+                TA_TAKES(TA_PATH_CONV_SPLIT_CLAMP);
+                TA_PAIR_LOOP_ASM(TA_ASM_STEP_SPLIT, TA_ASM_STEP_SPLIT_BYTES, TA_ASM_INIT_CORR, TA_ASM_TILE_LOOP,
+                                 TA_ASM_REQUANT, TA_ASM_CLAMP);
+                break;
+            case 2:
+                TA_TAKES(TA_PATH_CONV_INT8);
+                TA_PAIR_LOOP_ASM(TA_ASM_STEP, TA_ASM_STEP_BYTES, TA_ASM_INIT_BIAS, TA_ASM_TILE_LOOP, TA_ASM_REQUANT,
+                                 TA_ASM_NO_CLAMP);
+                break;
+            case 3:
+                TA_TAKES(TA_PATH_CONV_INT8_CLAMP);
+                TA_PAIR_LOOP_ASM(TA_ASM_STEP, TA_ASM_STEP_BYTES, TA_ASM_INIT_BIAS, TA_ASM_TILE_LOOP, TA_ASM_REQUANT,
+                                 TA_ASM_CLAMP);
+                break;
+            case 4:
+                TA_TAKES(TA_PATH_CONV_WIDE_SHORT);
+                TA_PAIR_LOOP_ASM(TA_ASM_STEP_WIDE, TA_ASM_STEP_WIDE_BYTES, TA_ASM_INIT_BIAS, TA_ASM_TILE_ONCE,
+                                 TA_ASM_REQUANT_DOUBLED, TA_ASM_NO_CLAMP);
+                break;
+            case 5:
+                TA_TAKES(TA_PATH_CONV_WIDE_SHORT_CLAMP);
+                TA_PAIR_LOOP_ASM(TA_ASM_STEP_WIDE, TA_ASM_STEP_WIDE_BYTES, TA_ASM_INIT_BIAS, TA_ASM_TILE_ONCE,
+                                 TA_ASM_REQUANT_DOUBLED, TA_ASM_CLAMP);
+                break;
+            case 6:
+                TA_TAKES(TA_PATH_CONV_WIDE);
+                TA_PAIR_LOOP_ASM(TA_ASM_STEP_WIDE, TA_ASM_STEP_WIDE_BYTES, TA_ASM_INIT_BIAS, TA_ASM_TILE_LOOP,
+                                 TA_ASM_REQUANT_DOUBLED, TA_ASM_NO_CLAMP);
+                break;
+            default:
+                TA_TAKES(TA_PATH_CONV_WIDE_CLAMP);
+                TA_PAIR_LOOP_ASM(TA_ASM_STEP_WIDE, TA_ASM_STEP_WIDE_BYTES, TA_ASM_INIT_BIAS, TA_ASM_TILE_LOOP,
+                                 TA_ASM_REQUANT_DOUBLED, TA_ASM_CLAMP);
+                break;
+            }
+            stream = (const int8_t *)w;
+        }
+        if (out_c & 1) {
+            pair_3x2(&stream, t->col, groups, form, o0 + 2 * npairs, o0 + st.step[0] + 2 * npairs,
+                     o0 + st.step[1] + 2 * npairs, range,
+                     range->mode, 0);
+        }
     }
 #else
-    channels_3x2(stream, col, groups, form, out_c, o0, o1, o2, range, range->mode);
+    tiles_c(g, t, pairs, out, range);
 #endif
 }
 
 /* TFLM's requantization (accumulators not proven below 2^30): plain C. */
-static void channels_general(const int8_t *stream, const int32_t *col, int32_t groups, int form, int32_t out_c,
-                             int8_t *o0, int8_t *o1, int8_t *o2, const output_range *range) {
+static void tiles_exact(const gather_geometry *g, const tile_walk *t, const int8_t *pairs, int8_t *out,
+                        output_range *range) {
     TA_TAKES(TA_PATH_CONV_EXACT);
-    channels_3x2(stream, col, groups, form, out_c, o0, o1, o2, range, range->mode);
+    tiles_c(g, t, pairs, out, range);
 }
 
 #endif /* TA_CONV2D_FAST_PAIRS_H */

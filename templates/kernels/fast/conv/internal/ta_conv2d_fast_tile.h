@@ -82,9 +82,10 @@
     "sxtb16 %[wb], %[wb], ror #8\n\t" \
     TA_ASM_STEP_MACS
 
+/* One LDM for the four weight words: al, wa, bl, wb are registers in increasing
+ * order (channels_fast pins them), which is the order LDM fills from memory. */
 #define TA_ASM_STEP_WIDE \
-    "ldrd %[al], %[wa], [%[w]], #8\n\t" \
-    "ldrd %[bl], %[wb], [%[w]], #8\n\t" \
+    "ldmia.w %[w]!, {%[al], %[wa], %[bl], %[wb]}\n\t" \
     TA_ASM_STEP_MACS
 
 #define TA_ASM_STEP_SPLIT \
@@ -129,17 +130,28 @@ TA_INLINE int32_t clamp_range(int32_t y, int32_t lo, int32_t hi) {
     return y > hi ? hi : y;
 }
 
-#define PAIR_HEAD_BYTES 8      /* bias0 bias1 */
+/* bias0 bias1, three times (one per tile pixel: one LDM starts the six accumulators),
+ * once with FORM_SPLIT (its per-pixel corrections are added anyway). */
+#define PAIR_HEAD_BYTES(form) ((form) == FORM_SPLIT ? 8 : 24)
 #define PAIR_TAIL_BYTES 24     /* mult0 mult1 round0 round1 right0 right1 (or shifts) */
+
+/* ta_requantize_fast_acc for an accumulator that is already 2 * acc (FORM_WIDE with the fast
+ * requantization: weights and bias stored doubled): the same value, as the generator keeps
+ * 2 * acc within int32 and its sign is acc's (see TA_ASM_REQUANT_DOUBLED). */
+TA_INLINE int32_t requantize_doubled(int32_t acc2, int32_t multiplier, int32_t right, int32_t round) {
+    return ta_smmlar(acc2, multiplier, round + (acc2 >> 31)) >> right;
+}
 
 /* One output from its accumulator in the requantization form `mode` (a constant
  * at each call): 0 fast, int8 range; 1 fast, narrower range; 2 TFLM's (r holds
- * TFLite's signed shift, e is unused). */
-TA_INLINE int32_t requant_one(int32_t a, int32_t m, int32_t r, int32_t e, const output_range *range, int mode) {
+ * TFLite's signed shift, e is unused). With the fast forms a FORM_WIDE accumulator
+ * is already doubled. */
+TA_INLINE int32_t requant_one(int32_t a, int32_t m, int32_t r, int32_t e, const output_range *range, int mode,
+                              int form) {
     if (mode == 2) {
         return clamp_range(ta_requantize(a, m, r) + range->output_offset, range->act_min, range->act_max);
     }
-    const int32_t y = ta_ssat8(ta_requantize_fast_acc(a, m, e, r));
+    const int32_t y = ta_ssat8(form == FORM_WIDE ? requantize_doubled(a, m, e, r) : ta_requantize_fast_acc(a, m, e, r));
     return mode == 1 ? clamp_range(y, range->act_min, range->act_max) : y;
 }
 
@@ -150,7 +162,7 @@ TA_INLINE void pair_3x2(const int8_t **stream, const int32_t *col, int32_t group
                         int8_t *o1, int8_t *o2, const output_range *range, int mode, int both) {
     int32_t b0, b1;
     TA_LOAD_PAIR(*stream, b0, b1);
-    const int8_t *weights = *stream + PAIR_HEAD_BYTES;
+    const int8_t *weights = *stream + PAIR_HEAD_BYTES(form);
     const int32_t *c = range->corr;
     int32_t a00 = b0 + c[0], a10 = b0 + c[1], a20 = b0 + c[2], a01 = b1 + c[0], a11 = b1 + c[1], a21 = b1 + c[2];
     tile_pair(&weights, col, groups, form, &a00, &a01, &a10, &a11, &a20, &a21);
@@ -161,13 +173,13 @@ TA_INLINE void pair_3x2(const int8_t **stream, const int32_t *col, int32_t group
     TA_LOAD_PAIR(k + 8, r0, r1);
     TA_LOAD_PAIR(k + 16, e0, e1);
     /* Pixel 2 first: a short last tile repeats a pixel, and its stores are identical. */
-    o2[0] = (int8_t)requant_one(a20, m0, r0, e0, range, mode);
-    o1[0] = (int8_t)requant_one(a10, m0, r0, e0, range, mode);
-    o0[0] = (int8_t)requant_one(a00, m0, r0, e0, range, mode);
+    o2[0] = (int8_t)requant_one(a20, m0, r0, e0, range, mode, form);
+    o1[0] = (int8_t)requant_one(a10, m0, r0, e0, range, mode, form);
+    o0[0] = (int8_t)requant_one(a00, m0, r0, e0, range, mode, form);
     if (both) {
-        o2[1] = (int8_t)requant_one(a21, m1, r1, e1, range, mode);
-        o1[1] = (int8_t)requant_one(a11, m1, r1, e1, range, mode);
-        o0[1] = (int8_t)requant_one(a01, m1, r1, e1, range, mode);
+        o2[1] = (int8_t)requant_one(a21, m1, r1, e1, range, mode, form);
+        o1[1] = (int8_t)requant_one(a11, m1, r1, e1, range, mode, form);
+        o0[1] = (int8_t)requant_one(a01, m1, r1, e1, range, mode, form);
     }
 }
 
@@ -182,7 +194,7 @@ static void channels_1px(const int8_t *stream, const int32_t *col, int32_t group
     for (int32_t c = 0; c < out_c; c += 2) {
         int32_t b0, b1;
         TA_LOAD_PAIR(stream, b0, b1);
-        const void *w = stream + PAIR_HEAD_BYTES;
+        const void *w = stream + PAIR_HEAD_BYTES(form);
         const int32_t *x = col;
         int32_t a0 = b0 + range->corr[0], a1 = b1 + range->corr[0];
         if (form == FORM_WIDE) {
@@ -223,9 +235,9 @@ static void channels_1px(const int8_t *stream, const int32_t *col, int32_t group
         TA_LOAD_PAIR(k, m0, m1);
         TA_LOAD_PAIR(k + 8, r0, r1);
         TA_LOAD_PAIR(k + 16, e0, e1);
-        out[c] = (int8_t)requant_one(a0, m0, r0, e0, range, mode);
+        out[c] = (int8_t)requant_one(a0, m0, r0, e0, range, mode, form);
         if (c + 1 < out_c) {
-            out[c + 1] = (int8_t)requant_one(a1, m1, r1, e1, range, mode);
+            out[c + 1] = (int8_t)requant_one(a1, m1, r1, e1, range, mode, form);
         }
     }
 }
@@ -238,6 +250,27 @@ TA_INLINE void channels_3x2(const int8_t *stream, const int32_t *col, int32_t gr
     }
     if (out_c & 1) {
         pair_3x2(&stream, col, groups, form, o0, o1, o2, range, mode, 0);
+    }
+}
+
+/* Every tile of one image in plain C (the host; TFLM's requantization): gather, then all
+ * channel pairs' outputs for the three pixels, or for the last pixel alone. */
+static void tiles_c(const gather_geometry *g, const tile_walk *t, const int8_t *pairs, int8_t *out,
+                    output_range *range) {
+    const int32_t pixels = t->pixels, out_c = t->out_c;
+    for (int32_t i = 0; i < pixels; i += TILE_PIXELS) {
+        const int32_t i1 = i + 1 < pixels ? i + 1 : pixels - 1;
+        const int32_t i2 = i + 2 < pixels ? i + 2 : pixels - 1;
+        gather_tile(g, t, i, i1, i2);
+        if (t->form == FORM_SPLIT) {
+            split_columns(t->col, t->groups, range->corr);
+        }
+        if (i + 1 == pixels) {
+            channels_1px(pairs, t->col, t->groups, t->form, out_c, out + (size_t)i * out_c, range);
+        } else {
+            channels_3x2(pairs, t->col, t->groups, t->form, out_c, out + (size_t)i * out_c,
+                         out + (size_t)i1 * out_c, out + (size_t)i2 * out_c, range, range->mode);
+        }
     }
 }
 
