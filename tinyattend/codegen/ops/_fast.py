@@ -87,6 +87,8 @@ def channel_requant(rows: np.ndarray, bias: np.ndarray | None, multipliers: np.n
             return exact
     try:
         rounding = round_constants(live_shift, output_zero_point, True).astype(np.int64)
+        if not rounded_sum_fits(rows, live_bias, live_mult, rounding):
+            return exact
         rounding[dead] = 2 * np.clip(constant, -(1 << 29), 1 << 29)     # (0 + round) >> 1 == constant
         ones = np.ones(len(shifts), np.int64)
         return ChannelRequant(True, to_int32(np.where(dead, 0, folded), "folded bias"), live_mult.astype(np.int32),
@@ -108,6 +110,8 @@ def _with_left_channels(rows, live_bias, folded, live_mult, live_shift, dead, co
         if fast_requant_ok(rows[c:c + 1], live_bias[c:c + 1], live_shift[c:c + 1]):
             right[c] = -live_shift[c]
             rounding[c] = (1 << (right[c] - 1)) + output_zero_point * (1 << right[c])
+            if not rounded_sum_fits(rows[c:c + 1], live_bias[c:c + 1], live_mult[c:c + 1], rounding[c:c + 1]):
+                return None
             continue
         form = left_channel(int(low[c]), int(high[c]), int(np.abs(rows[c]).max(initial=0)), int(live_mult[c]),
                             int(live_shift[c]), output_zero_point, even_offset, max_scale)
@@ -131,6 +135,16 @@ def fast_requant_ok(weights_rows: np.ndarray, bias: np.ndarray | None, shifts: n
     if bias is not None:
         worst = worst + np.abs(bias.astype(np.int64))
     return bool(np.all(worst < ACC_LIMIT))
+
+
+def rounded_sum_fits(weights_rows: np.ndarray, bias: np.ndarray, multipliers: np.ndarray,
+                     rounding: np.ndarray) -> bool:
+    """Whether SMMLAR's sum, round + ((2 * acc * m + 2^31) >> 32) (+ the sign correction), stays inside
+    int32 for every accumulator the channel can form: with a right shift near 24 and an output zero
+    point near -128, round is near -2^31 and a large negative accumulator would wrap it."""
+    worst = np.abs(weights_rows.astype(np.int64)).sum(axis=1) * 255 + np.abs(bias.astype(np.int64))
+    product = (2 * worst * np.abs(multipliers.astype(np.int64)) + (1 << 31)) >> 32
+    return bool(np.all(np.abs(rounding.astype(np.int64)) + product + 1 < (1 << 31)))
 
 
 def round_constants(shifts: np.ndarray, output_offset: int, fast: bool) -> np.ndarray:
