@@ -18,7 +18,7 @@ from .prefix import DEFAULT_PREFIX, check_prefix
 from .graph_rewrites import fold_pad_into_conv, transpose_conv_to_conv
 from .fusion import expand_depthwise, upsample_mul
 from .fusion.policy import choose_fusion, fusion_enabled
-from .lean import choose_lean_kernels
+from .lean import choose_lean_kernels, drop_copies_at_peak
 from .optimize import plan_widening
 from .ops import registry, supported_op_types
 
@@ -183,7 +183,7 @@ def generate(graph: Graph, target: Target, model_name: str, prefix: str = DEFAUL
     target = plan_widening(graph, target)
 
     # The fusion policy lowers and plans the graph several times with few ops changed: an op's
-    # lowering depends on its index only through wide_ops and winograd_ops (and, for the fused ops and the
+    # lowering depends on its index only through wide_ops, winograd_ops and uncopied_ops (and, for the fused ops and the
     # cmsis-nn kernels, the names it declares), so it is kept by what it depends on.
     lowerings: dict = {}
 
@@ -192,7 +192,8 @@ def generate(graph: Graph, target: Target, model_name: str, prefix: str = DEFAUL
         # a fused op's options are rebuilt for each band height tried: keyed by what they hold
         options = tuple(op.options.values()) if op.type in expand_depthwise.OP_TYPES else (op.options,)
         key = (op.type, op.inputs, op.outputs, tuple(map(id, options)), op.index in target.wide_ops,
-               op.index in target.winograd_ops, op.index in target.lean_ops, op.index if named else None)
+               op.index in target.winograd_ops, op.index in target.lean_ops, op.index in target.uncopied_ops,
+               op.index if named else None)
         hit = lowerings.get(key)
         if hit is None or any(a is not b for a, b in zip(hit[0], options)):
             hit = lowerings[key] = (options, _lower(op, graph, target, model_name))
@@ -210,6 +211,7 @@ def generate(graph: Graph, target: Target, model_name: str, prefix: str = DEFAUL
         # less RAM, no more work
         graph, target = upsample_mul.fuse(graph, target)
     graph, target, built = choose_fusion(graph, target, build)     # fusion/policy.py
+    target, built = drop_copies_at_peak(graph, target, built, build)                 # lean.py
     target, built = choose_lean_kernels(graph, target, built, build, model_name)     # lean.py
     lowered, ranges, buffer_of, plan = built.lowered, built.ranges, built.buffer_of, built.plan
     try:

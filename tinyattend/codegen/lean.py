@@ -1,4 +1,5 @@
-"""Per layer, the lean kernel where the fast one's scratch costs RAM (issue 17's RAM ceiling).
+"""Per layer, the lean kernel where the fast one's scratch costs RAM (issue 17's RAM ceiling), and the
+fast conv without its padded input copy where that copy raises the arena.
 
 The fast kernels buy instructions with scratch: the fast BATCH_MATMUL widens both operands to
 int16, the fast depthwise pads whole channel planes, the fast FULLY_CONNECTED stages its input.
@@ -74,6 +75,21 @@ def choose_lean_kernels(graph, target, built, build, model_name: str):
                 f"({built.plan.size - limit:,} B too many)",
                 "raise --ram (or use a board with more RAM), or use a smaller input resolution or model")
         target, built = best[2:]
+    return target, built
+
+
+def drop_copies_at_peak(graph, target, built, build):
+    """(target, built) without the padded input copy of each fast first layer (conv_2d.padded_copy_bytes)
+    whose copy raises the arena: a copy small beside the layer's output never does, but on a small map
+    of a few channels (a condenser's 3x3 conv) the scratch can set the peak. Each copy is tried once,
+    the plan kept where it shrinks."""
+    copies = [p for p, low in enumerate(built.lowered)
+              if getattr(low, "function", None) == "ta_conv2d_s8_fast" and ("padded_copy", 1) in low.params]
+    for p in copies:
+        trial_target = replace(target, uncopied_ops=target.uncopied_ops | {graph.ops[p].index})
+        trial = build(graph, trial_target)
+        if trial.plan.size < built.plan.size:
+            target, built = trial_target, trial
     return target, built
 
 

@@ -22,6 +22,7 @@ class Target:
     optimize: str = "balanced"       # speed | size | balanced
     wide_ops: frozenset = frozenset()  # CONV_2D op indices with int16 weights (codegen/optimize.py)
     winograd_ops: frozenset = frozenset()  # CONV_2D op indices run by Winograd F(2x2, 3x3) (codegen/optimize.py)
+    uncopied_ops: frozenset = frozenset()  # fast CONV_2D op indices without their padded input copy (lean.py)
     lean_ops: frozenset = frozenset()  # op indices lowered with the portable kernels: no scratch (codegen/lean.py)
     arena_limit: int | None = None     # the most bytes the arena may take (--ram less the stack), None: no limit
     auto_kernels: bool = False         # --kernels auto: the generator may take other kernels per layer (lean.py)

@@ -51,7 +51,7 @@ def lower(op, graph, target) -> KernelCall:
         return _winograd.lower(op, graph, pad_top, pad_left, mult, shift, act_min, act_max)
     if fast_conv(op, graph, target):
         return _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max,
-                           wide=op.index in target.wide_ops)
+                           op.index not in target.uncopied_ops, wide=op.index in target.wide_ops)
     return KernelCall(
         function="ta_conv2d_s8",
         sources=("conv/ta_conv2d_s8.c", "conv/ta_conv2d_s8.h"),
@@ -108,7 +108,8 @@ def _conv_path(form: int, fast_requant: bool, act_min: int, act_max: int, row_le
     return f"TA_PATH_CONV_{('INT8', 'WIDE', 'SPLIT')[form]}{short}{clamp}"
 
 
-def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max, wide: bool) -> KernelCall:
+def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max, copy: bool = True, *,
+                wide: bool) -> KernelCall:
     """Three-pixel columns + 3x2 SMLAD tile (templates/kernels/fast/conv/).
     wide: weights stored widened to int16 (twice the flash, 16 instead of 20 instructions
     per 24 MACs, 4 instead of 5 per output to requantize); otherwise int8, "split" where it pays (18 per 24, same flash)."""
@@ -128,7 +129,7 @@ def _lower_fast(op, graph, pad_top, pad_left, mult, shift, act_min, act_max, wid
     form = weight_form(columns, wide)
     run_len = run_taps * depth
     rest_len = fh * (fw // run_taps) * (run_len % 4)
-    padded = padded_copy_bytes(x.shape, y.shape, (fh, fw), o, pad_top, pad_left)
+    padded = padded_copy_bytes(x.shape, y.shape, (fh, fw), o, pad_top, pad_left) if copy else 0
     return KernelCall(
         function="ta_conv2d_s8_fast",
         sources=("fast/conv/ta_conv2d_s8_fast.c", "fast/conv/ta_conv2d_s8_fast.h",
