@@ -72,6 +72,26 @@ TA_INLINE int32_t ta_pack_hi16(int32_t a, int32_t b) {
     __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(result) : "r"(b), "r"(a));
     return result;
 }
+/* Inline assembly shared by the fast conv's tile and the Winograd sums: the twelve SMLAD of one
+ * step of the 3-column x 2-channel tile, three columns' (lo, hi) (LDRD each, from %[x]) against the
+ * two channels' int16 weights in al/wa (channel 0) and bl/wb (channel 1); accumulators a<column><channel>. */
+#define TA_ASM_STEP_MACS \
+    "ldrd %[lo], %[hi], [%[x]], #8\n\t" \
+    "smlad %[a00], %[al], %[lo], %[a00]\n\t" \
+    "smlad %[a00], %[wa], %[hi], %[a00]\n\t" \
+    "smlad %[a01], %[bl], %[lo], %[a01]\n\t" \
+    "smlad %[a01], %[wb], %[hi], %[a01]\n\t" \
+    "ldrd %[lo], %[hi], [%[x]], #8\n\t" \
+    "smlad %[a10], %[al], %[lo], %[a10]\n\t" \
+    "smlad %[a10], %[wa], %[hi], %[a10]\n\t" \
+    "smlad %[a11], %[bl], %[lo], %[a11]\n\t" \
+    "smlad %[a11], %[wb], %[hi], %[a11]\n\t" \
+    "ldrd %[lo], %[hi], [%[x]], #8\n\t" \
+    "smlad %[a20], %[al], %[lo], %[a20]\n\t" \
+    "smlad %[a20], %[wa], %[hi], %[a20]\n\t" \
+    "smlad %[a21], %[bl], %[lo], %[a21]\n\t" \
+    "smlad %[a21], %[wb], %[hi], %[a21]\n\t"
+
 #else
 #define TA_HAVE_DSP 0
 TA_INLINE int32_t ta_pack16(int32_t lo, int32_t hi) { return (int32_t)(((uint32_t)hi << 16) | ((uint32_t)lo & 0xFFFFu)); }

@@ -55,25 +55,7 @@
 /* GCC keeps neither the weight pointer nor the loop bound in a register with
  * six accumulators live, so the loop is written out: all 14 allocatable
  * registers, two groups per turn, the bound read from the stack (3 of 43). */
-/* The twelve SMLAD of one step: three pixels' columns (LDRD each) against the
- * two channels' weights in al/wa (channel 0) and bl/wb (channel 1). */
-#define TA_ASM_STEP_MACS \
-    "ldrd %[lo], %[hi], [%[x]], #8\n\t" \
-    "smlad %[a00], %[al], %[lo], %[a00]\n\t" \
-    "smlad %[a00], %[wa], %[hi], %[a00]\n\t" \
-    "smlad %[a01], %[bl], %[lo], %[a01]\n\t" \
-    "smlad %[a01], %[wb], %[hi], %[a01]\n\t" \
-    "ldrd %[lo], %[hi], [%[x]], #8\n\t" \
-    "smlad %[a10], %[al], %[lo], %[a10]\n\t" \
-    "smlad %[a10], %[wa], %[hi], %[a10]\n\t" \
-    "smlad %[a11], %[bl], %[lo], %[a11]\n\t" \
-    "smlad %[a11], %[wb], %[hi], %[a11]\n\t" \
-    "ldrd %[lo], %[hi], [%[x]], #8\n\t" \
-    "smlad %[a20], %[al], %[lo], %[a20]\n\t" \
-    "smlad %[a20], %[wa], %[hi], %[a20]\n\t" \
-    "smlad %[a21], %[bl], %[lo], %[a21]\n\t" \
-    "smlad %[a21], %[wb], %[hi], %[a21]\n\t"
-
+/* TA_ASM_STEP_MACS (ta_dsp.h): the twelve SMLAD of one step. */
 #define TA_ASM_STEP \
     "ldrd %[wa], %[wb], [%[w]], #8\n\t" \
     "sxtb16 %[al], %[wa]\n\t" \

@@ -28,21 +28,7 @@ typedef struct {
  * multiplies. */
 #define WINO_ASM_STEP \
     "ldmia.w %[w]!, {%[al], %[wa], %[bl], %[wb]}\n\t" \
-    "ldrd %[lo], %[hi], [%[x]], #8\n\t" \
-    "smlad %[a00], %[al], %[lo], %[a00]\n\t" \
-    "smlad %[a00], %[wa], %[hi], %[a00]\n\t" \
-    "smlad %[a01], %[bl], %[lo], %[a01]\n\t" \
-    "smlad %[a01], %[wb], %[hi], %[a01]\n\t" \
-    "ldrd %[lo], %[hi], [%[x]], #8\n\t" \
-    "smlad %[a10], %[al], %[lo], %[a10]\n\t" \
-    "smlad %[a10], %[wa], %[hi], %[a10]\n\t" \
-    "smlad %[a11], %[bl], %[lo], %[a11]\n\t" \
-    "smlad %[a11], %[wb], %[hi], %[a11]\n\t" \
-    "ldrd %[lo], %[hi], [%[x]], #8\n\t" \
-    "smlad %[a20], %[al], %[lo], %[a20]\n\t" \
-    "smlad %[a20], %[wa], %[hi], %[a20]\n\t" \
-    "smlad %[a21], %[bl], %[lo], %[a21]\n\t" \
-    "smlad %[a21], %[wb], %[hi], %[a21]\n\t"
+    TA_ASM_STEP_MACS
 /* The first step of a position: SMUAD starts the six sums, so nothing is cleared. */
 #define WINO_ASM_FIRST \
     "ldmia.w %[w]!, {%[al], %[wa], %[bl], %[wb]}\n\t" \
