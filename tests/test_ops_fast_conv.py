@@ -66,6 +66,15 @@ def conv_tflite(name: str) -> bytes:
     return int8_tflite(build, [(1, *hwc)])
 
 
+@pytest.fixture(autouse=True)
+def padded_copy_wherever_it_qualifies(monkeypatch):
+    """These tests are about the kernel: a one-layer model's conv is its RAM peak, where the
+    generator drops the padded input copy (lean.drop_copies_at_peak, tested below on its own);
+    keep it wherever the layer qualifies, so the copy's paths run."""
+    from tinyattend.codegen import generate
+    monkeypatch.setattr(generate, "drop_copies_at_peak", lambda graph, target, built, build: (target, built))
+
+
 @pytest.fixture
 def wide_weights(monkeypatch):
     """Lower every fast conv as --optimize speed does (int16 weights); the harness builds
@@ -249,3 +258,24 @@ def test_conv2d_fast_on_cortex_m7(tmp_path, monkeypatch, name, optimize, exact):
     model_c = (out / "model" / "model.c").read_text()
     assert f".fast_requant = {int(not exact)}," in model_c
     assert f".weight_form = {form}," in model_c
+
+
+def test_padded_copy_dropped_where_it_raises_the_arena(tmp_path, monkeypatch):
+    """A one-layer model: the conv is the RAM peak and its padded copy would raise the arena, so the
+    generator leaves the copy out (bit-exact either way); KWS keeps its first layer's copy (its peak
+    is elsewhere)."""
+    from conftest import mlperf_model
+    monkeypatch.undo()
+    report = assert_bit_exact(conv_tflite("kws_like_c1"), tmp_path / "one", expect_ops=["CONV_2D"], kernels="fast")
+    assert ".padded_copy = 0," in next((tmp_path / "one").rglob("model.c")).read_text()
+    from tinyattend.codegen import generate as gen
+    monkeypatch.setattr(gen, "drop_copies_at_peak", lambda graph, target, built, build: (target, built))
+    copied = assert_bit_exact(conv_tflite("kws_like_c1"), tmp_path / "copied", expect_ops=["CONV_2D"],
+                              kernels="fast", samples=2)
+    assert copied["arena_bytes"] > report["arena_bytes"]
+    monkeypatch.undo()
+    from tinyattend.boards import load_board
+    from tinyattend.pipeline import write_project
+    kws = write_project(tmp_path / "kws", mlperf_model("kws_ref_model").read_bytes(), load_board("cortex-m7"),
+                        kernels="fast", optimize="balanced", model_name="kws", measure_tflm_arena=False)
+    assert kws["arena_bytes"] and ".padded_copy = 1," in next((tmp_path / "kws").rglob("model.c")).read_text()
