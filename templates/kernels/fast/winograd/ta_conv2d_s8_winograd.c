@@ -15,14 +15,16 @@
 
 /* The transformed patches of a group's three tiles, every channel group, into v
  * (v[position][group][tile][lane]). */
-TA_INLINE void transform_tiles(const ta_conv2d_winograd_params *p, const int8_t *image, const int32_t tile_y[WINO_TILES],
-                               const int32_t tile_x[WINO_TILES], int32_t zp4, int32_t groups, int32_t *v, int32_t step) {
+TA_INLINE void transform_tiles(const ta_conv2d_winograd_params *p, const int8_t *image,
+                               const int32_t tile_y[WINO_TILES], const int32_t tile_x[WINO_TILES], int32_t zp4,
+                               int32_t groups, int32_t *v, int32_t step) {
     for (int32_t g = 0; g < groups; ++g) {
         for (int32_t t = 0; t < WINO_TILES; ++t) {
             int32_t stage[16];
             const int8_t *rows[4];
             int32_t pixel;
-            patch_rows(p, image, 2 * tile_y[t] - p->pad_top, 2 * tile_x[t] - p->pad_left, 4 * g, zp4, stage, rows, &pixel);
+            patch_rows(p, image, 2 * tile_y[t] - p->pad_top, 2 * tile_x[t] - p->pad_left, 4 * g, zp4, stage, rows,
+                       &pixel);
             transform_tile(rows, pixel, v + WINO_GROUP_WORDS * g + 2 * t, step);
         }
     }
@@ -30,8 +32,10 @@ TA_INLINE void transform_tiles(const ta_conv2d_winograd_params *p, const int8_t 
 
 /* The same with the position stride a constant where the channel count is a common one (the stores
  * then take immediate offsets). */
-__attribute__((noinline)) static void transform_group(const ta_conv2d_winograd_params *p, const int8_t *image, const int32_t tile_y[WINO_TILES],
-                            const int32_t tile_x[WINO_TILES], int32_t zp4, int32_t groups, int32_t *v) {
+__attribute__((noinline)) static void transform_group(const ta_conv2d_winograd_params *p, const int8_t *image,
+                                                      const int32_t tile_y[WINO_TILES],
+                                                      const int32_t tile_x[WINO_TILES], int32_t zp4, int32_t groups,
+                                                      int32_t *v) {
     switch (groups) {
     case 2:
         transform_tiles(p, image, tile_y, tile_x, zp4, 2, v, 2 * WINO_GROUP_WORDS);
@@ -51,7 +55,7 @@ __attribute__((noinline)) static void transform_group(const ta_conv2d_winograd_p
 /* Requantize and store channel `ch` (0 or 1) of a pair for a group's tiles. sums: the pair's
  * [position][tile][channel]; tail: the pair's constants (see the header), 4-byte aligned;
  * out: the pair's first channel in the output image; pixel[4 * tile + i]: the byte offset of the
- * tile's pixel i (0 ..3: (0,0) (0,1) (1,0) (1,1)), valid: whether it is inside the output.
+ * tile's pixel i (0..3: (0,0) (0,1) (1,0) (1,1)), valid: whether it is inside the output.
  * `mode` is a constant at each call (see wino_range), `all_valid` 1 when every pixel is inside. */
 TA_INLINE void store_channel(const int32_t *sums, const int8_t *tail, int ch, const int32_t *pixel,
                              const int8_t *valid, int8_t *out, const wino_range *range, int mode, int all_valid) {

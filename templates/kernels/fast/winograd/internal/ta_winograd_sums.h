@@ -78,7 +78,8 @@ typedef struct {
 
 /* sums[position][tile][channel] for one pair; returns the weights after the pair's positions.
  * groups = input.c / 4 >= 1. */
-__attribute__((noinline)) static const int8_t *position_sums(const int8_t *weights, const int32_t *v, int32_t groups, int32_t *sums) {
+__attribute__((noinline)) static const int8_t *position_sums(const int8_t *weights, const int32_t *v, int32_t groups,
+                                                             int32_t *sums) {
 #if TA_HAVE_DSP
     sums_state st;
     st.v_end = v + WINO_POSITIONS * WINO_GROUP_WORDS * groups;
